@@ -1,0 +1,118 @@
+# http-tracer build.  `make` builds build/http-tracer (BPF objects and
+# skeletons included); `make test` runs every test; `make bench` the
+# benchmarks; `sudo make run` traces this host.  Quiet unless V=1.
+.DELETE_ON_ERROR:
+.SECONDEXPANSION:
+
+BUILD    ?= build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg := @true
+else
+Q := @
+msg = @printf '  %-8s %s\n'
+endif
+
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
+LIBS     := -lbpf -lelf -lz -lurcu-cds -lurcu -lxxhash -lyaml -lpthread -lm
+MAIN_LIBS := $(LIBS) -ljemalloc
+
+SRCS     := $(wildcard src/*.c)
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
+SKELS    := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+HDRS     := $(wildcard include/*.h src/*.h)
+BPF_HDRS := $(wildcard bpf/*.h include/*.h)
+
+# Unit tests: tests/test_NAME.c links the modules listed in tests/test_NAME.mk
+# as `test_NAME_DEPS := mod1 mod2` (src/mod1.c ...), built with ASan+UBSan.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TEST_SRCS := $(wildcard tests/test_*.c)
+TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+-include $(wildcard tests/*.mk bench/*.mk tools/*.mk)
+
+.PHONY: all deps test unit-test tsan-test e2e-test bench run clean install-deps
+all: deps $(BUILD)/http-tracer
+
+deps:
+	$(Q)tools/deps.sh
+
+$(BUILD)/vmlinux.h:
+	$(msg) GEN $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(msg) BPF $@
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
+		-Iinclude -Ibpf -I$(BUILD) -Wall -Wno-unused-function -c $< -o $@
+	$(Q)llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(msg) SKEL $@
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	$(msg) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the loader includes the generated skeletons.
+$(BUILD)/obj/capture.o $(BUILD)/tsan/capture.o $(BUILD)/asan/capture.o: $(SKELS)
+
+$(BUILD)/http-tracer: $(OBJS)
+	$(msg) LINK $@
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(MAIN_LIBS)
+
+# ---- tests
+$(BUILD)/asan/%.o: src/%.c $(HDRS)
+	$(msg) CC-SAN $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/%.c $$(patsubst %,$(BUILD)/asan/%.o,$$($$*_DEPS)) $(HDRS)
+	$(msg) TEST $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(patsubst %,$(BUILD)/asan/%.o,$($*_DEPS)) -lcmocka $(LIBS)
+
+# ThreadSanitizer build of the whole binary (no jemalloc: TSan owns malloc).
+TSAN_OBJS := $(SRCS:src/%.c=$(BUILD)/tsan/%.o)
+$(BUILD)/tsan/%.o: src/%.c $(HDRS)
+	$(msg) CC-TSAN $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -O1 -g -fsanitize=thread -c $< -o $@
+$(BUILD)/http-tracer-tsan: $(TSAN_OBJS)
+	$(msg) LINK $@
+	$(Q)$(CC) $(CFLAGS) -fsanitize=thread -o $@ $^ $(LIBS)
+
+unit-test: deps $(TESTS)
+	$(Q)tests/run-unit.sh $(TESTS)
+
+tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer
+	$(Q)tests/tsan.sh $(BUILD)
+
+e2e-test: deps $(BUILD)/http-tracer
+	$(Q)tests/e2e/run.sh $(BUILD)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory unit-test
+	$(Q)$(MAKE) --no-print-directory tsan-test
+	$(Q)$(MAKE) --no-print-directory e2e-test
+
+bench: deps $(BUILD)/http-tracer
+	$(Q)bench/run.sh $(BUILD)
+
+run: all
+	$(Q)$(BUILD)/http-tracer -o - $(ARGS)
+
+clean:
+	rm -rf $(BUILD)

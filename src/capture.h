@@ -1,0 +1,50 @@
+/*
+ * capture.h - the kernel side: loads bpf/ programs, attaches them to the
+ * syscall and sock tracepoints, fills the filter maps from the config, and
+ * creates the per-CPU ring buffers (an ARRAY_OF_MAPS of RINGBUF).
+ *
+ * Readers drain the rings: capture_reader_poll() is called by reader thread
+ * `r` of `n_readers` and consumes the rings of CPUs where cpu % n_readers == r,
+ * invoking cb for every record (the bytes are valid only during the call).
+ */
+#ifndef HT_CAPTURE_H
+#define HT_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ht_config;
+struct capture;
+
+typedef int (*capture_cb)(void *ctx, const void *rec, size_t len);
+
+struct capture_opts {
+	const struct ht_config *cfg;
+	uint32_t self_pid;       /* always excluded */
+	int n_readers;
+	int verbose;
+};
+
+/* Checks privileges and features, mounts tracefs if needed, loads, fills
+ * maps, attaches.  On failure prints one line saying what is missing and how
+ * to fix it, and returns NULL. */
+struct capture *capture_open(const struct capture_opts *opts);
+/* Reader r: create its epoll over its rings (call once, in the reader thread). */
+int capture_reader_init(struct capture *c, int r);
+/* Wait up to timeout_ms and consume available records; returns records
+ * consumed or -errno. */
+int capture_reader_poll(struct capture *c, int r, int timeout_ms, capture_cb cb, void *ctx);
+/* Refill the filter maps after a config reload. */
+int capture_update_filters(struct capture *c, const struct ht_config *cfg);
+/* Kernel per-reason filter counters and ringbuf loss, summed over CPUs. */
+struct capture_counters {
+	uint64_t filtered[16];      /* indexed by enum in bpf/ (names via capture_filter_name) */
+	uint64_t ringbuf_full;      /* reserve failures */
+	uint64_t events_sent;       /* records submitted */
+};
+int capture_read_counters(struct capture *c, struct capture_counters *out);
+const char *capture_filter_name(int i); /* NULL past the last */
+int capture_nr_cpus(const struct capture *c);
+void capture_close(struct capture *c);
+
+#endif

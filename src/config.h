@@ -1,0 +1,83 @@
+/*
+ * config.h - http-tracer configuration (DESIGN §4), loaded with libyaml.
+ *
+ * One immutable struct ht_config per loaded version.  Readers on the data
+ * path get the current one with rcu_dereference(ht_config_current) inside an
+ * RCU read-side section; SIGHUP builds a new one, validates it, swaps the
+ * pointer with rcu_xchg_pointer and frees the old one after synchronize_rcu.
+ */
+#ifndef HT_CONFIG_H
+#define HT_CONFIG_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ht_format { HT_FMT_NDJSON = 0, HT_FMT_JSON, HT_FMT_CSV };
+
+struct ht_strlist {
+	char **v;
+	size_t n;
+};
+
+struct ht_regexlist {
+	char **src;      /* the patterns as written */
+	regex_t *re;     /* compiled once, REG_EXTENDED | REG_NOSUB */
+	size_t n;
+};
+
+struct ht_cidr {
+	uint8_t family;  /* 4 or 6 */
+	uint8_t prefix;  /* bits */
+	uint8_t addr[16];
+};
+
+struct ht_config {
+	char *source;                  /* file it came from, or "(defaults)" */
+	/* filtering.kernel */
+	uint16_t *exclude_ports; size_t n_exclude_ports;
+	struct ht_strlist health_paths;
+	uint32_t *pids; size_t n_pids; /* empty: all processes */
+	/* filtering */
+	struct ht_strlist exclude_namespaces;
+	struct ht_regexlist exclude_pods;
+	struct ht_regexlist exclude_paths;
+	struct ht_cidr *exclude_ips; size_t n_exclude_ips;
+	bool sampling_enabled;
+	double sampling_rate;          /* 0..1 */
+	uint32_t max_body_size;        /* bytes kept per body */
+	uint32_t max_header_size;      /* bytes kept per header value */
+	struct ht_strlist redact_headers;    /* lower-cased */
+	struct ht_strlist redact_body_patterns; /* lower-cased */
+	/* output */
+	char *output_path;             /* "-" = stdout */
+	enum ht_format format;
+	bool rotation_enabled;
+	uint64_t rotation_max_size;    /* bytes */
+	uint32_t rotation_max_files;
+	/* performance */
+	uint64_t ringbuffer_bytes;     /* all CPUs together */
+	uint32_t worker_threads;
+	uint32_t batch_size;           /* records per write */
+	uint32_t flush_interval_ms;    /* writer time bound, default 200 */
+	uint32_t idle_timeout_ms;      /* connection expiry, default 60000 */
+	uint64_t shard_memory_bytes;   /* per-shard buffered-bytes budget */
+	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default 262144 */
+	/* metrics */
+	char *metrics_listen;          /* host:port */
+};
+
+/* Built-in defaults (secure: redaction on). Never NULL unless out of memory. */
+struct ht_config *ht_config_defaults(void);
+/*
+ * Load and validate a YAML file on top of the defaults.  On error returns
+ * NULL and writes one line "FILE:LINE:COL: what was expected" into err.
+ */
+struct ht_config *ht_config_load(const char *path, char *err, size_t errlen);
+void ht_config_free(struct ht_config *c);
+
+/* Parse "100MB", "4KiB", "512" into bytes; -1 on error. */
+int ht_parse_size(const char *s, uint64_t *out);
+
+#endif

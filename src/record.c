@@ -1,0 +1,161 @@
+/* record.c - arena-backed transaction records; see record.h. */
+#include "record.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ht_record_flag_names[HT_RF_COUNT] = {
+	"req_body_truncated", "resp_body_truncated", "gap", "incomplete", "no_request",
+	"redacted", "framing_error", "header_truncated", "upgrade", "sampled_out",
+};
+
+#define HT_ARENA_MIN 512u
+#define HT_ARENA_MAX (64u << 20) /* one record never holds more than 64 MiB */
+
+struct ht_record *ht_record_new(void)
+{
+	return calloc(1, sizeof(struct ht_record));
+}
+
+void ht_record_free(struct ht_record *r)
+{
+	if (!r)
+		return;
+	free(r->arena);
+	free(r->req_headers.v);
+	free(r->resp_headers.v);
+	free(r);
+}
+
+static int arena_reserve(struct ht_record *r, size_t extra)
+{
+	size_t need = (size_t)r->arena_len + extra;
+	size_t cap = r->arena_cap ? r->arena_cap : HT_ARENA_MIN;
+	char *p;
+
+	if (need <= r->arena_cap)
+		return 0;
+	if (need > HT_ARENA_MAX)
+		return -ENOMEM;
+	while (cap < need)
+		cap *= 2;
+	if (cap > HT_ARENA_MAX)
+		cap = HT_ARENA_MAX;
+	p = realloc(r->arena, cap);
+	if (!p)
+		return -ENOMEM;
+	r->arena = p;
+	r->arena_cap = (uint32_t)cap;
+	return 0;
+}
+
+struct ht_str ht_record_put(struct ht_record *r, const void *p, size_t len)
+{
+	struct ht_str s = { 0, 0 };
+
+	if (len == 0 || arena_reserve(r, len))
+		return s;
+	memcpy(r->arena + r->arena_len, p, len);
+	s.off = r->arena_len;
+	s.len = (uint32_t)len;
+	r->arena_len += (uint32_t)len;
+	return s;
+}
+
+int ht_record_set(struct ht_record *r, struct ht_str *dst, const void *p, size_t len)
+{
+	struct ht_str s = ht_record_put(r, p, len);
+
+	if (len && !s.len)
+		return -ENOMEM;
+	*dst = s;
+	return 0;
+}
+
+int ht_record_body_append(struct ht_record *r, struct ht_str *body, const void *p, size_t len)
+{
+	if (!len)
+		return 0;
+	if (body->len && body->off + body->len == r->arena_len) {
+		if (arena_reserve(r, len))
+			return -ENOMEM;
+		memcpy(r->arena + r->arena_len, p, len);
+		r->arena_len += (uint32_t)len;
+		body->len += (uint32_t)len;
+		return 0;
+	}
+	if (body->len) { /* not at the end: move the old part first */
+		struct ht_str old = *body;
+		struct ht_str moved;
+
+		if (arena_reserve(r, old.len + len))
+			return -ENOMEM;
+		moved = ht_record_put(r, r->arena + old.off, old.len);
+		*body = moved;
+		return ht_record_body_append(r, body, p, len);
+	}
+	return ht_record_set(r, body, p, len);
+}
+
+bool ht_str_eq(const struct ht_record *r, struct ht_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.len == n && memcmp(ht_str_ptr(r, s), lit, n) == 0;
+}
+
+struct ht_kv *ht_record_find_header(struct ht_record *r, struct ht_headers *h, const char *lname)
+{
+	for (uint32_t i = 0; i < h->n; i++)
+		if (ht_str_eq(r, h->v[i].name, lname))
+			return &h->v[i];
+	return NULL;
+}
+
+static int headers_grow(struct ht_headers *h)
+{
+	uint32_t cap = h->cap ? h->cap * 2 : 16;
+	struct ht_kv *v;
+
+	if (h->n < h->cap)
+		return 0;
+	v = realloc(h->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	h->v = v;
+	h->cap = cap;
+	return 0;
+}
+
+int ht_record_add_header(struct ht_record *r, struct ht_headers *h, const char *name,
+			 size_t name_len, const char *value, size_t value_len)
+{
+	char lname[256];
+	struct ht_kv *kv;
+
+	if (name_len == 0 || name_len >= sizeof(lname))
+		return -EINVAL;
+	for (size_t i = 0; i < name_len; i++)
+		lname[i] = (char)tolower((unsigned char)name[i]);
+	lname[name_len] = '\0';
+	kv = ht_record_find_header(r, h, lname);
+	if (kv) {
+		struct ht_str joined = kv->value;
+
+		if (ht_record_body_append(r, &joined, ", ", 2) ||
+		    ht_record_body_append(r, &joined, value, value_len))
+			return -ENOMEM;
+		kv->value = joined;
+		return 0;
+	}
+	if (headers_grow(h))
+		return -ENOMEM;
+	kv = &h->v[h->n];
+	if (ht_record_set(r, &kv->name, lname, name_len) ||
+	    ht_record_set(r, &kv->value, value, value_len))
+		return -ENOMEM;
+	h->n++;
+	return 0;
+}

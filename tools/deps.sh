@@ -1,0 +1,30 @@
+#!/bin/sh
+# deps.sh - install the Debian packages http-tracer needs, only when missing.
+# Idempotent: checks with dpkg-query first, runs apt-get update at most once.
+set -eu
+PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
+hyperfine nginx-light wrk curl python3 prometheus yamllint gzip iproute2"
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: run 'sudo make deps' (or install them with apt-get) and try again" >&2
+	exit 1
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2
+# Debian starts services on install; the tests start their own on other ports.
+for svc in nginx prometheus prometheus-node-exporter; do
+	(systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+done
