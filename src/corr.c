@@ -1,0 +1,353 @@
+/* corr.c - request/response correlation; see corr.h. */
+#include "corr.h"
+
+#include <string.h>
+
+#include "ht_event.h"
+
+/* Internal record flag bits (above the printed ones, never encoded). */
+#define CORR_REQ_DONE     (1u << 16)
+#define CORR_RESP_HEAD    (1u << 17)
+#define CORR_PEER_HEAD    (1u << 18)
+#define CORR_PEER_CONNECT (1u << 19)
+#define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT)
+
+void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->emit = emit;
+	c->emit_ctx = ctx;
+	c->wall_offset_ns = wall_offset_ns;
+}
+
+void corr_free(struct corr *c)
+{
+	struct ht_record *r = c->head;
+
+	while (r) {
+		struct ht_record *next = r->next;
+
+		ht_record_free(r);
+		r = next;
+	}
+	ht_record_free(c->orphan);
+	c->head = c->tail = c->req_cur = c->answering = c->orphan = NULL;
+	c->n_pending = 0;
+}
+
+static void put_meta(struct ht_record *r, const struct corr_meta *m, struct corr *c)
+{
+	r->role = m->role;
+	r->family = m->family;
+	r->local_port = m->local_port;
+	r->remote_port = m->remote_port;
+	memcpy(r->local_addr, m->local_addr, sizeof(r->local_addr));
+	memcpy(r->remote_addr, m->remote_addr, sizeof(r->remote_addr));
+	r->pid = m->pid;
+	r->tid = m->tid;
+	memcpy(r->comm, m->comm, sizeof(r->comm));
+	r->comm[sizeof(r->comm) - 1] = '\0';
+	r->sample_key = m->conn_hash ^ (c->seq++ * 0x9e3779b97f4a7c15ull);
+}
+
+static void copy_headers(struct ht_record *r, struct ht_headers *dst, const struct httpp_head *h)
+{
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		const struct httpp_header *hd = &h->headers[i];
+
+		if (ht_record_add_header(r, dst, hd->name.p, hd->name.len, hd->value.p,
+					 hd->value.len))
+			r->flags |= HT_RF_HEADER_TRUNCATED;
+	}
+	if (h->headers_truncated)
+		r->flags |= HT_RF_HEADER_TRUNCATED;
+}
+
+static void set_time(struct corr *c, struct ht_record *r, uint64_t ts_ns)
+{
+	r->mono_first_ns = ts_ns;
+	r->time_unix_nano = ts_ns + c->wall_offset_ns;
+}
+
+static bool slice_is(struct httpp_slice s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.len == n && memcmp(s.p, lit, n) == 0;
+}
+
+static void emit(struct corr *c, struct ht_record *r)
+{
+	r->flags &= ~CORR_INTERNAL;
+	r->next = NULL;
+	c->emit(c->emit_ctx, r);
+}
+
+int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
+		  const struct httpp_head *h, uint64_t ts_ns)
+{
+	struct ht_record *r;
+	const char *q;
+	size_t path_len;
+
+	if (c->n_pending >= lim->max_pending) {
+		c->dropped++;
+		c->req_cur = NULL;
+		return -1;
+	}
+	r = ht_record_new();
+	if (!r) {
+		c->req_cur = NULL;
+		return -1;
+	}
+	put_meta(r, m, c);
+	set_time(c, r, ts_ns);
+	r->version_minor = h->version_minor;
+	q = memchr(h->target.p, '?', h->target.len);
+	path_len = q ? (size_t)(q - h->target.p) : h->target.len;
+	ht_record_set(r, &r->method, h->method.p, h->method.len);
+	ht_record_set(r, &r->target, h->target.p, h->target.len);
+	r->path = r->target;
+	r->path.len = (uint32_t)path_len;
+	copy_headers(r, &r->req_headers, h);
+	{
+		struct ht_kv *host = ht_record_find_header(r, &r->req_headers, "host");
+
+		if (host)
+			r->host = host->value;
+	}
+	if (slice_is(h->method, "HEAD"))
+		r->flags |= CORR_PEER_HEAD;
+	else if (slice_is(h->method, "CONNECT"))
+		r->flags |= CORR_PEER_CONNECT;
+	if (c->tail)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	c->n_pending++;
+	c->req_cur = r;
+	return 0;
+}
+
+static void body_append(struct ht_record *r, struct ht_str *body, uint64_t *size, uint32_t trunc_flag,
+			uint32_t max, const uint8_t *p, size_t n)
+{
+	size_t room = body->len < max ? max - body->len : 0;
+
+	*size += n;
+	if (n > room) {
+		r->flags |= trunc_flag;
+		n = room;
+	}
+	if (n && ht_record_body_append(r, body, p, n))
+		r->flags |= trunc_flag;
+}
+
+void corr_req_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n)
+{
+	struct ht_record *r = c->req_cur;
+
+	if (r)
+		body_append(r, &r->req_body, &r->req_body_size, HT_RF_REQ_BODY_TRUNCATED,
+			    lim->max_body_bytes, p, n);
+}
+
+void corr_req_end(struct corr *c, const struct httpp_event *ev)
+{
+	struct ht_record *r = c->req_cur;
+
+	if (!r)
+		return;
+	r->req_body_size = ev->body_size;
+	if (ev->msg_flags & HTTPP_MF_GAP)
+		r->flags |= HT_RF_GAP;
+	if (ev->msg_flags & HTTPP_MF_HEADER_TRUNC)
+		r->flags |= HT_RF_HEADER_TRUNCATED;
+	r->flags |= CORR_REQ_DONE;
+	c->req_cur = NULL;
+}
+
+void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns)
+{
+	struct ht_record *r = c->req_cur;
+
+	c->req_cur = NULL;
+	if (r) {
+		r->flags |= HT_RF_FRAMING_ERROR | CORR_REQ_DONE;
+		return;
+	}
+	r = ht_record_new();
+	if (!r)
+		return;
+	put_meta(r, m, c);
+	set_time(c, r, ts_ns);
+	r->flags |= HT_RF_FRAMING_ERROR | CORR_REQ_DONE;
+	if (c->tail)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	c->n_pending++;
+}
+
+enum httpp_peer corr_next_peer(const struct corr *c)
+{
+	const struct ht_record *r = c->answering ? c->answering : c->head;
+
+	if (!r)
+		return HTTPP_PEER_NORMAL;
+	if (r->flags & CORR_PEER_HEAD)
+		return HTTPP_PEER_HEAD;
+	if (r->flags & CORR_PEER_CONNECT)
+		return HTTPP_PEER_CONNECT;
+	return HTTPP_PEER_NORMAL;
+}
+
+bool corr_expects_response(const struct corr *c)
+{
+	return c->head != NULL;
+}
+
+int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
+		   const struct httpp_head *h, uint64_t ts_ns)
+{
+	struct ht_record *r;
+
+	c->resp_interim = h->status >= 100 && h->status < 200 && h->status != 101;
+	if (c->resp_interim)
+		return 0;
+	r = c->head;
+	if (!r) {
+		r = ht_record_new();
+		if (!r)
+			return -1;
+		put_meta(r, m, c);
+		set_time(c, r, ts_ns);
+		r->flags |= HT_RF_NO_REQUEST;
+		c->orphan = r;
+	}
+	c->answering = r;
+	r->flags |= CORR_RESP_HEAD;
+	r->status = h->status;
+	if (!r->version_minor || h->version_minor < r->version_minor)
+		r->version_minor = h->version_minor;
+	ht_record_set(r, &r->reason, h->reason.p, h->reason.len);
+	copy_headers(r, &r->resp_headers, h);
+	return 0;
+}
+
+void corr_resp_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n)
+{
+	struct ht_record *r = c->answering;
+
+	if (r && !c->resp_interim)
+		body_append(r, &r->resp_body, &r->resp_body_size, HT_RF_RESP_BODY_TRUNCATED,
+			    lim->max_body_bytes, p, n);
+}
+
+/* Take the answered record out of the queue (it is the oldest). */
+static struct ht_record *take_answered(struct corr *c)
+{
+	struct ht_record *r = c->answering;
+
+	c->answering = NULL;
+	if (r == c->orphan) {
+		c->orphan = NULL;
+		return r;
+	}
+	if (r != c->head) /* cannot happen: answering is always the head */
+		return NULL;
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->n_pending--;
+	if (c->req_cur == r) { /* answered before its body was complete */
+		r->flags |= HT_RF_INCOMPLETE;
+		c->req_cur = NULL;
+	}
+	return r;
+}
+
+bool corr_resp_end(struct corr *c, const struct httpp_event *ev, uint64_t ts_last_ns)
+{
+	struct ht_record *r;
+	bool tunnel;
+
+	if (c->resp_interim) {
+		c->resp_interim = false;
+		return false;
+	}
+	r = take_answered(c);
+	if (!r)
+		return false;
+	r->resp_body_size = ev->body_size;
+	if (ev->msg_flags & HTTPP_MF_GAP)
+		r->flags |= HT_RF_GAP;
+	if (ev->msg_flags & HTTPP_MF_HEADER_TRUNC)
+		r->flags |= HT_RF_HEADER_TRUNCATED;
+	r->latency_ns = ts_last_ns > r->mono_first_ns ? ts_last_ns - r->mono_first_ns : 0;
+	tunnel = r->status == 101 ||
+		 ((r->flags & CORR_PEER_CONNECT) && r->status >= 200 && r->status < 300);
+	if (tunnel) {
+		r->flags |= HT_RF_UPGRADE;
+		c->tunnel = true;
+	}
+	emit(c, r);
+	return tunnel;
+}
+
+void corr_resp_error(struct corr *c, uint64_t ts_ns)
+{
+	struct ht_record *r;
+
+	if (c->resp_interim) {
+		c->resp_interim = false;
+		return;
+	}
+	if (!c->answering) /* a broken head answers the oldest request */
+		c->answering = c->head;
+	if (!c->answering)
+		return;
+	c->answering->flags |= HT_RF_FRAMING_ERROR | HT_RF_INCOMPLETE;
+	r = take_answered(c);
+	if (!r)
+		return;
+	r->latency_ns = ts_ns > r->mono_first_ns ? ts_ns - r->mono_first_ns : 0;
+	emit(c, r);
+}
+
+void corr_flag_req(struct corr *c, uint32_t flags)
+{
+	if (c->req_cur)
+		c->req_cur->flags |= flags;
+}
+
+void corr_flag_resp(struct corr *c, uint32_t flags)
+{
+	if (c->answering)
+		c->answering->flags |= flags;
+}
+
+void corr_flush(struct corr *c, uint64_t ts_ns)
+{
+	struct ht_record *r;
+
+	if (c->answering)
+		c->answering->flags |= HT_RF_INCOMPLETE;
+	if (c->orphan) {
+		r = c->orphan;
+		c->orphan = NULL;
+		c->answering = NULL;
+		emit(c, r);
+	}
+	while ((r = c->head)) {
+		c->head = r->next;
+		c->n_pending--;
+		r->flags |= HT_RF_INCOMPLETE;
+		if (ts_ns > r->mono_first_ns && r->status)
+			r->latency_ns = ts_ns - r->mono_first_ns;
+		emit(c, r);
+	}
+	c->tail = c->req_cur = c->answering = NULL;
+}

@@ -1,0 +1,474 @@
+/*
+ * main.c - command line (DESIGN §3): live tracing, record and replay.
+ *
+ *   http-tracer [--config FILE] [-o PATH|-] [--format F] [--pid PID]... [--duration SEC]
+ *   http-tracer record -o FILE [--duration SEC]
+ *   http-tracer replay FILE [-o PATH|-] [--workers N] [--batch-size N]
+ *   http-tracer --check-config --config FILE
+ *
+ * Exit status: 0 success, 2 usage or config error, 1 anything else.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include "capture.h"
+#include "config.h"
+#include "ht_event.h"
+#include "metrics.h"
+#include "output.h"
+#include "pipeline.h"
+#include "rfile.h"
+
+#define HT_VERSION "0.1.0"
+
+enum mode { MODE_LIVE, MODE_RECORD, MODE_REPLAY, MODE_CHECK };
+
+struct args {
+	enum mode mode;
+	const char *config_path;
+	const char *input;        /* replay file */
+	int n_readers;            /* 0: automatic */
+	double duration_s;        /* 0: until a signal */
+	int verbose;
+};
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t wall_offset_ns(void)
+{
+	struct timespec rt, mt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	return ((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) -
+	       ((uint64_t)mt.tv_sec * 1000000000ull + (uint64_t)mt.tv_nsec);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: http-tracer [--config FILE] [-o PATH|-] [--format ndjson|json|csv] [--pid PID]... [--duration SEC]\n"
+		"       http-tracer record -o FILE [--config FILE] [--duration SEC]\n"
+		"       http-tracer replay FILE [--config FILE] [-o PATH|-] [--workers N] [--batch-size N] [--readers N]\n"
+		"       http-tracer --check-config --config FILE\n");
+}
+
+/* Apply a CLI override; exits 2 on a bad value. */
+static void override(struct ht_config *c, const char *key, const char *val)
+{
+	char err[512];
+
+	if (ht_config_set(c, key, val, err, sizeof(err))) {
+		fprintf(stderr, "http-tracer: %s\n", err);
+		exit(2);
+	}
+}
+
+static struct ht_config *parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "batch-size", required_argument, NULL, 'b' },
+		{ "readers", required_argument, NULL, 'r' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	/* Overrides are applied after the file is loaded, in command-line order. */
+	const char *ov_key[64], *ov_val[64];
+	int n_ov = 0, opt;
+	struct ht_config *c;
+	char err[1024];
+
+	memset(a, 0, sizeof(*a));
+	if (argc > 1 && strcmp(argv[1], "record") == 0) {
+		a->mode = MODE_RECORD;
+		argv++, argc--;
+	} else if (argc > 1 && strcmp(argv[1], "replay") == 0) {
+		a->mode = MODE_REPLAY;
+		argv++, argc--;
+	}
+	while ((opt = getopt_long(argc, argv, "c:o:f:p:d:w:b:r:vh", opts, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (opt) {
+		case 'c': a->config_path = optarg; break;
+		case 'o': key = "output.path"; break;
+		case 'f': key = "output.format"; break;
+		case 'p': key = "filtering.kernel.pids"; break;
+		case 'w': key = "performance.workerThreads"; break;
+		case 'b': key = "performance.batchSize"; break;
+		case 'r': a->n_readers = atoi(optarg); break;
+		case 'd': a->duration_s = atof(optarg); break;
+		case 'C': a->mode = MODE_CHECK; break;
+		case 'v': a->verbose++; break;
+		case 'V': printf("http-tracer %s\n", HT_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+		if (key && n_ov < 64) {
+			ov_key[n_ov] = key;
+			ov_val[n_ov++] = optarg;
+		}
+	}
+	if (a->mode == MODE_REPLAY) {
+		if (optind >= argc) {
+			fprintf(stderr, "http-tracer: replay needs a FILE (http-tracer replay FILE)\n");
+			exit(2);
+		}
+		a->input = argv[optind++];
+	}
+	if (optind < argc) {
+		fprintf(stderr, "http-tracer: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	if (a->config_path) {
+		c = ht_config_load(a->config_path, err, sizeof(err));
+		if (!c) {
+			fprintf(stderr, "http-tracer: %s\n", err);
+			exit(2);
+		}
+	} else {
+		c = ht_config_defaults();
+		if (!c) {
+			fprintf(stderr, "http-tracer: out of memory\n");
+			exit(1);
+		}
+	}
+	for (int i = 0; i < n_ov; i++)
+		override(c, ov_key[i], ov_val[i]);
+	if (a->mode == MODE_RECORD && n_ov == 0) {
+		fprintf(stderr, "http-tracer: record needs -o FILE\n");
+		exit(2);
+	}
+	return c;
+}
+
+static int auto_readers(int ncpu)
+{
+	int r = (ncpu + 3) / 4; /* one reader drains up to four CPUs' rings */
+
+	return r < 1 ? 1 : r;
+}
+
+static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
+				       int n_readers, int64_t wait_us)
+{
+	struct pipeline_opts o = {
+		.n_readers = n_readers,
+		.n_shards = (int)c->worker_threads,
+		.batch_size = c->batch_size,
+		.flush_interval_ms = c->flush_interval_ms,
+		.idle_timeout_ms = c->idle_timeout_ms,
+		.shard_memory_bytes = c->shard_memory_bytes,
+		.queue_bytes = 4u << 20,
+		.queue_wait_us = wait_us,
+		.wall_offset_ns = wall_offset_ns(),
+		.out = out,
+		.format = (int)c->format,
+		.pin_cpus = 1,
+	};
+	char err[512];
+	struct pipeline *p = pipeline_start(&o, err, sizeof(err));
+
+	if (!p)
+		fprintf(stderr, "http-tracer: %s\n", err);
+	return p;
+}
+
+/* ------------------------------------------------------------- replay */
+
+static int run_replay(const struct args *a, const struct ht_config *c, struct output *out)
+{
+	char err[512];
+	struct rfile_reader *rf = rfile_reader_open(a->input, err, sizeof(err));
+	struct pipeline *p;
+	const uint8_t *blk, *cur, *end;
+	size_t len;
+	uint32_t count;
+	double t0, secs;
+	uint64_t events = 0, written;
+	int rc, status = 0;
+
+	if (!rf) {
+		fprintf(stderr, "http-tracer: %s\n", err);
+		return 1;
+	}
+	metrics_set_probes_attached(true);
+	p = start_pipeline(c, out, 1, -1);
+	if (!p)
+		return 1;
+	t0 = mono_s();
+	while ((rc = rfile_reader_next_block(rf, &blk, &len, &count)) == 1) {
+		const void *rec;
+		uint32_t rec_len;
+
+		cur = blk;
+		end = blk + len;
+		while (rfile_next_record(&cur, end, &rec, &rec_len) == 1) {
+			pipeline_dispatch(p, 0, rec, rec_len);
+			events++;
+		}
+		if (stop_requested)
+			break;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "http-tracer: %s: %s\n", a->input, rfile_reader_error(rf));
+		status = 1;
+	}
+	written = pipeline_stop(p);
+	secs = mono_s() - t0;
+	rfile_reader_close(rf);
+	printf("{\"events\":%llu,\"transactions\":%llu,\"records_written\":%llu,"
+	       "\"seconds\":%.6f,\"transactions_per_sec\":%.0f,\"workers\":%u,\"batch_size\":%u}\n",
+	       (unsigned long long)events, (unsigned long long)pipeline_records_emitted(p),
+	       (unsigned long long)written, secs,
+	       secs > 0 ? (double)pipeline_records_emitted(p) / secs : 0.0, c->worker_threads,
+	       c->batch_size);
+	fflush(stdout);
+	pipeline_free(p);
+	return status;
+}
+
+/* --------------------------------------------------------- live/record */
+
+struct reader_arg {
+	struct capture *cap;
+	struct pipeline *pipe;      /* live */
+	struct rfile_writer *rw;    /* record */
+	pthread_mutex_t *rw_lock;
+	int idx, n;
+	int ok;
+};
+
+static volatile int readers_stop;
+
+static int on_live(void *ctx, const void *rec, size_t len)
+{
+	struct reader_arg *ra = ctx;
+
+	pipeline_dispatch(ra->pipe, ra->idx, rec, len);
+	return 0;
+}
+
+static int on_record(void *ctx, const void *rec, size_t len)
+{
+	struct reader_arg *ra = ctx;
+
+	pthread_mutex_lock(ra->rw_lock);
+	rfile_writer_add(ra->rw, rec, len);
+	pthread_mutex_unlock(ra->rw_lock);
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader_arg *ra = arg;
+	capture_cb cb = ra->rw ? on_record : on_live;
+	int hb = metrics_thread_register("reader", ra->idx);
+
+	if (capture_reader_init(ra->cap, ra->idx)) {
+		fprintf(stderr, "http-tracer: reader %d cannot watch its ring buffers\n", ra->idx);
+		metrics_thread_unregister(hb);
+		return NULL;
+	}
+	while (!__atomic_load_n(&readers_stop, __ATOMIC_ACQUIRE)) {
+		capture_reader_poll(ra->cap, ra->idx, 50, cb, ra);
+		metrics_thread_alive(hb);
+	}
+	/* drain what the kernel wrote before we were told to stop */
+	while (capture_reader_poll(ra->cap, ra->idx, 0, cb, ra) > 0)
+		;
+	metrics_thread_unregister(hb);
+	return NULL;
+}
+
+static int kernel_counters(void *ctx, struct capture_counters *out)
+{
+	return capture_read_counters(ctx, out);
+}
+
+static int run_live(const struct args *a, const struct ht_config *c, struct output *out)
+{
+	struct capture_opts co = {
+		.cfg = c,
+		.self_pid = (uint32_t)getpid(),
+		.verbose = a->verbose,
+	};
+	struct capture *cap;
+	struct pipeline *p = NULL;
+	struct rfile_writer *rw = NULL;
+	pthread_mutex_t rw_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct metrics_server *ms = NULL;
+	pthread_t *th;
+	struct reader_arg *ra;
+	int n, status = 0;
+	double t_end;
+	char err[512];
+
+	n = a->n_readers > 0 ? a->n_readers : auto_readers((int)sysconf(_SC_NPROCESSORS_ONLN));
+	co.n_readers = n;
+	cap = capture_open(&co);
+	if (!cap)
+		return 1;
+	if (a->mode == MODE_RECORD) {
+		rw = rfile_writer_open(c->output_path, err, sizeof(err));
+		if (!rw) {
+			fprintf(stderr, "http-tracer: %s\n", err);
+			capture_close(cap);
+			return 1;
+		}
+	} else {
+		p = start_pipeline(c, out, n, 5000);
+		if (!p) {
+			capture_close(cap);
+			return 1;
+		}
+		ms = metrics_start(c->metrics_listen, err, sizeof(err));
+		if (!ms)
+			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
+		metrics_set_kernel_source(kernel_counters, cap);
+	}
+	th = calloc((size_t)n, sizeof(*th));
+	ra = calloc((size_t)n, sizeof(*ra));
+	for (int i = 0; i < n; i++) {
+		ra[i] = (struct reader_arg){ .cap = cap, .pipe = p, .rw = rw, .rw_lock = &rw_lock,
+					     .idx = i, .n = n };
+		pthread_create(&th[i], NULL, reader_main, &ra[i]);
+		pthread_setname_np(th[i], "ht-reader");
+		{
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(i % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
+			pthread_setaffinity_np(th[i], sizeof(set), &set);
+		}
+	}
+	metrics_set_probes_attached(true);
+	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s\n",
+		capture_nr_cpus(cap), n, c->worker_threads, c->output_path);
+	t_end = a->duration_s > 0 ? mono_s() + a->duration_s : 0;
+	while (!stop_requested && (!t_end || mono_s() < t_end)) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		nanosleep(&ts, NULL);
+		if (reload_requested && a->config_path) {
+			reload_requested = 0;
+			if (ht_config_reload(a->config_path, err, sizeof(err))) {
+				fprintf(stderr, "http-tracer: reload failed, keeping the old config: %s\n", err);
+				metrics_count_reload(false);
+			} else {
+				rcu_read_lock();
+				capture_update_filters(cap, rcu_dereference(ht_config_current));
+				rcu_read_unlock();
+				fprintf(stderr, "http-tracer: config reloaded from %s\n", a->config_path);
+				metrics_count_reload(true);
+			}
+		}
+	}
+	metrics_set_probes_attached(false);
+	__atomic_store_n(&readers_stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	if (p) {
+		pipeline_stop(p);
+		pipeline_free(p);
+	}
+	if (rw && rfile_writer_close(rw)) {
+		fprintf(stderr, "http-tracer: writing %s failed: %s\n", c->output_path, strerror(errno));
+		status = 1;
+	}
+	if (ms)
+		metrics_stop(ms);
+	capture_close(cap);
+	free(th);
+	free(ra);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct ht_config *c = parse_args(argc, argv, &a);
+	struct output *out = NULL;
+	struct ht_stats out_st;
+	char err[512];
+	int status;
+
+	if (a.mode == MODE_CHECK) {
+		printf("%s: ok\n", a.config_path ? a.config_path : "(defaults)");
+		ht_config_free(c);
+		return 0;
+	}
+	install_signals();
+	rcu_register_thread();
+	ht_config_install(c);
+	if (a.mode != MODE_RECORD) {
+		memset(&out_st, 0, sizeof(out_st));
+		ht_stats_register(&out_st, "output", 0);
+		out = output_open(c, &out_st, err, sizeof(err));
+		if (!out) {
+			fprintf(stderr, "http-tracer: %s\n", err);
+			return 1;
+		}
+	}
+	if (a.mode == MODE_REPLAY)
+		status = run_replay(&a, c, out);
+	else
+		status = run_live(&a, c, out);
+	if (out)
+		output_close(out);
+	rcu_unregister_thread();
+	return status;
+}

@@ -1,0 +1,669 @@
+/* pipeline.c - readers' dispatch, shard workers and the writer; see pipeline.h. */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "buf.h"
+#include "config.h"
+#include "conn.h"
+#include "filter.h"
+#include "format.h"
+#include "ht_event.h"
+#include "metrics.h"
+#include "output.h"
+#include "red.h"
+#include "redact.h"
+#include "spsc.h"
+
+#define SHARD_BATCH 256           /* events taken from one ring before the next */
+#define SWEEP_INTERVAL_NS 10000000ull /* 10 ms */
+#define REORDER_WAIT_NS 100000000ull  /* give up on a reordered gap after 100 ms idle */
+#define CLOSE_GRACE_NS 200000000ull   /* wait for in-flight bytes after CLOSE */
+#define WRITER_RING 65536             /* records per shard -> writer ring */
+
+struct shard_conn {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	struct shard_conn *lru_prev, *lru_next; /* oldest activity first */
+	struct conn c;
+};
+
+struct shard {
+	struct pipeline *p;
+	int idx;
+	pthread_t th;
+	struct spsc_bytes *in;       /* [n_readers] */
+	struct spsc_ptr out;         /* to the writer */
+	struct cds_lfht *table;
+	struct shard_conn *lru_head, *lru_tail;
+	uint64_t n_conns;
+	uint64_t mem;                /* buffered bytes of all connections */
+	uint64_t next_sweep_ns;
+	struct conn_limits lim;
+	struct red_table *red;
+	struct ht_stats st;
+	int done;                    /* set by the shard when it has drained */
+};
+
+struct pipeline {
+	struct pipeline_opts o;
+	struct shard *shards;
+	struct ht_stats *reader_st;  /* [n_readers] */
+	struct ht_stats writer_st;
+	pthread_t writer_th;
+	int stopping;                /* readers are done: drain and exit */
+	int shards_done;
+	uint64_t written;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t conn_hash(const struct ht_conn_id *id)
+{
+	return XXH3_64bits(id, sizeof(*id));
+}
+
+int pipeline_shard_of(const struct pipeline *p, const void *conn_id)
+{
+	return (int)(conn_hash(conn_id) % (uint64_t)p->o.n_shards);
+}
+
+/* ------------------------------------------------------------- readers */
+
+/* Checked lengths: a record must be as long as its type says. */
+static bool event_ok(const void *rec, size_t len)
+{
+	const struct ht_ev_hdr *h = rec;
+
+	if (len < sizeof(*h))
+		return false;
+	switch (h->type) {
+	case HT_EV_DATA: {
+		const struct ht_data_ev *d = rec;
+
+		return len >= sizeof(*d) && d->cap_len <= d->len &&
+		       len == sizeof(*d) + d->cap_len;
+	}
+	case HT_EV_OPEN:
+		return len >= sizeof(struct ht_open_ev);
+	case HT_EV_CLOSE:
+		return len >= sizeof(struct ht_close_ev);
+	case HT_EV_LOSS:
+		return len >= sizeof(struct ht_loss_ev);
+	default:
+		return false;
+	}
+}
+
+static void relax(uint32_t *spins)
+{
+	if (++*spins < 64) {
+		__builtin_ia32_pause();
+	} else if (*spins < 128) {
+		sched_yield();
+	} else {
+		struct timespec ts = { 0, 50000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
+{
+	struct ht_stats *st = &p->reader_st[r];
+	const struct ht_ev_hdr *h = rec;
+	struct spsc_bytes *q;
+	uint64_t deadline = 0;
+	uint32_t spins = 0;
+	void *slot;
+
+	HT_INC(st, HT_C_EVENTS_RECEIVED);
+	if (!event_ok(rec, len)) {
+		HT_INC(st, HT_C_DROP_MALFORMED_EVENT);
+		return -1;
+	}
+	q = &p->shards[conn_hash(&h->conn) % (uint64_t)p->o.n_shards].in[r];
+	while (!(slot = spsc_bytes_reserve(q, (uint32_t)len))) {
+		if (p->o.queue_wait_us >= 0) {
+			uint64_t t = now_ns();
+
+			if (!deadline)
+				deadline = t + (uint64_t)p->o.queue_wait_us * 1000;
+			else if (t >= deadline) {
+				HT_INC(st, HT_C_DROP_QUEUE_FULL);
+				if (h->type == HT_EV_DATA)
+					HT_ADD(st, HT_C_BYTES_LOST, ((const struct ht_data_ev *)rec)->len);
+				return -1;
+			}
+		}
+		relax(&spins);
+	}
+	memcpy(slot, rec, len);
+	spsc_bytes_commit(q);
+	return 0;
+}
+
+struct ht_stats *pipeline_reader_stats(struct pipeline *p, int r)
+{
+	return &p->reader_st[r];
+}
+
+/* -------------------------------------------------------------- shards */
+
+static void lru_unlink(struct shard *s, struct shard_conn *sc)
+{
+	if (sc->lru_prev)
+		sc->lru_prev->lru_next = sc->lru_next;
+	else
+		s->lru_head = sc->lru_next;
+	if (sc->lru_next)
+		sc->lru_next->lru_prev = sc->lru_prev;
+	else
+		s->lru_tail = sc->lru_prev;
+	sc->lru_prev = sc->lru_next = NULL;
+}
+
+static void lru_push_tail(struct shard *s, struct shard_conn *sc)
+{
+	sc->lru_prev = s->lru_tail;
+	sc->lru_next = NULL;
+	if (s->lru_tail)
+		s->lru_tail->lru_next = sc;
+	else
+		s->lru_head = sc;
+	s->lru_tail = sc;
+}
+
+static void emit_record(void *ctx, struct ht_record *r);
+
+static int match_conn(struct cds_lfht_node *node, const void *key)
+{
+	const struct shard_conn *sc = caa_container_of(node, struct shard_conn, node);
+
+	return memcmp(&sc->c.id, key, sizeof(sc->c.id)) == 0;
+}
+
+static struct shard_conn *conn_lookup(struct shard *s, const struct ht_conn_id *id, uint64_t hash)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(s->table, hash, match_conn, id, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node ? caa_container_of(node, struct shard_conn, node) : NULL;
+}
+
+/* The emit context of a connection: its shard and its own metadata. */
+struct emit_ctx {
+	struct shard *s;
+	struct conn *c;
+};
+
+static struct shard_conn *conn_create(struct shard *s, const struct ht_ev_hdr *h, uint64_t hash)
+{
+	struct shard_conn *sc = calloc(1, sizeof(*sc));
+
+	if (!sc)
+		return NULL;
+	conn_init(&sc->c, &h->conn, hash, h->role, emit_record, s, s->p->o.wall_offset_ns, &s->lim);
+	cds_lfht_node_init(&sc->node);
+	cds_lfht_add(s->table, hash, &sc->node);
+	lru_push_tail(s, sc);
+	s->n_conns++;
+	HT_INC(&s->st, HT_C_CONNS_OPENED);
+	return sc;
+}
+
+static void free_conn_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct shard_conn, rcu));
+}
+
+static void conn_destroy(struct shard *s, struct shard_conn *sc)
+{
+	s->mem -= sc->c.mem;
+	lru_unlink(s, sc);
+	cds_lfht_del(s->table, &sc->node);
+	conn_free(&sc->c);
+	s->n_conns--;
+	HT_INC(&s->st, HT_C_CONNS_CLOSED);
+	call_rcu(&sc->rcu, free_conn_rcu);
+}
+
+static void conn_finish(struct shard *s, struct shard_conn *sc, uint64_t now)
+{
+	conn_drain(&sc->c, &s->lim, &s->st, now);
+	conn_destroy(s, sc);
+}
+
+static void account_mem(struct shard *s, struct shard_conn *sc)
+{
+	size_t m = conn_buffered(&sc->c);
+
+	s->mem += m;
+	s->mem -= sc->c.mem;
+	sc->c.mem = m;
+}
+
+/* Over budget: finish the least recently active connections. */
+static void enforce_budget(struct shard *s, uint64_t now)
+{
+	while (s->mem > s->p->o.shard_memory_bytes && s->lru_head) {
+		struct shard_conn *sc = s->lru_head;
+
+		HT_INC(&s->st, HT_C_DROP_MEMORY_BUDGET);
+		conn_finish(s, sc, now);
+	}
+}
+
+static void shard_apply(struct shard *s, const void *rec, uint64_t now)
+{
+	const struct ht_ev_hdr *h = rec;
+	uint64_t hash = conn_hash(&h->conn);
+	struct shard_conn *sc = conn_lookup(s, &h->conn, hash);
+
+	HT_INC(&s->st, HT_C_EVENTS_PROCESSED);
+	if (!sc) {
+		if (h->type == HT_EV_CLOSE || h->type == HT_EV_LOSS)
+			return; /* nothing known about it: nothing to finish */
+		sc = conn_create(s, h, hash);
+		if (!sc) {
+			HT_INC(&s->st, HT_C_DROP_MEMORY_BUDGET);
+			return;
+		}
+	}
+	sc->c.last_active_ns = now;
+	if (sc != s->lru_tail) {
+		lru_unlink(s, sc);
+		lru_push_tail(s, sc);
+	}
+	switch (h->type) {
+	case HT_EV_OPEN:
+		conn_on_open(&sc->c, rec);
+		break;
+	case HT_EV_DATA:
+		conn_on_data(&sc->c, rec, &s->lim, &s->st);
+		break;
+	case HT_EV_LOSS:
+		conn_on_loss(&sc->c, rec, &s->lim, &s->st);
+		break;
+	case HT_EV_CLOSE:
+		sc->c.close_seen_ns = now;
+		if (conn_on_close(&sc->c, rec, &s->lim, &s->st) && sc->c.have_open) {
+			conn_destroy(s, sc);
+			return;
+		}
+		break;
+	}
+	account_mem(s, sc);
+	if (s->mem > s->p->o.shard_memory_bytes)
+		enforce_budget(s, now);
+}
+
+/* Idle expiry, close grace and reorder timeouts, oldest activity first. */
+static void shard_sweep(struct shard *s, uint64_t now, bool all)
+{
+	uint64_t idle_ns = (uint64_t)s->p->o.idle_timeout_ms * 1000000ull;
+	struct shard_conn *sc = s->lru_head;
+
+	while (sc) {
+		struct shard_conn *next = sc->lru_next;
+		uint64_t quiet = now - sc->c.last_active_ns;
+
+		if (all || quiet >= idle_ns) {
+			if (!all)
+				HT_INC(&s->st, HT_C_CONNS_EXPIRED);
+			conn_finish(s, sc, now);
+		} else if (quiet < REORDER_WAIT_NS && quiet < CLOSE_GRACE_NS) {
+			break; /* everything after this one is more recent */
+		} else if (sc->c.closing && (conn_close_ready(&sc->c) || quiet >= CLOSE_GRACE_NS)) {
+			conn_finish(s, sc, now);
+		} else if (quiet >= REORDER_WAIT_NS && conn_has_waits(&sc->c)) {
+			conn_skip_waits(&sc->c, &s->lim, &s->st);
+			account_mem(s, sc);
+		}
+		sc = next;
+	}
+	ht_stat_set(&s->st.c[HT_C_STREAMS_ACTIVE], s->n_conns);
+	ht_stat_set(&s->st.c[HT_C_MEM_BYTES], s->mem);
+}
+
+static void shard_limits(struct shard *s)
+{
+	const struct ht_config *cfg;
+
+	rcu_read_lock();
+	cfg = rcu_dereference(ht_config_current);
+	s->lim.reasm.max_bytes = 1u << 20;
+	s->lim.reasm.max_segments = 256;
+	s->lim.httpp.max_head_bytes = 65536;
+	s->lim.httpp.max_value_bytes = cfg ? cfg->max_header_size : 1024;
+	s->lim.corr.max_body_bytes = cfg ? cfg->max_body_size : 4096;
+	s->lim.corr.max_pending = 1024;
+	s->lim.orphan_wait_bytes = 65536;
+	rcu_read_unlock();
+}
+
+static void push_record(struct shard *s, struct ht_record *r)
+{
+	uint64_t deadline = 0;
+	uint32_t spins = 0;
+
+	while (!spsc_ptr_push(&s->out, r)) {
+		if (s->p->o.queue_wait_us >= 0) {
+			uint64_t t = now_ns();
+
+			if (!deadline) {
+				deadline = t + (uint64_t)s->p->o.queue_wait_us * 1000;
+			} else if (t >= deadline) {
+				HT_INC(&s->st, HT_C_DROP_WRITER_QUEUE);
+				ht_record_free(r);
+				return;
+			}
+		}
+		relax(&spins);
+	}
+	HT_INC(&s->st, HT_C_RECORDS_EMITTED);
+}
+
+/* A finished record: user-space filters, sampling, redaction, then out. */
+static void emit_record(void *ctx, struct ht_record *r)
+{
+	struct shard *s = ctx;
+	const struct ht_config *cfg = rcu_dereference(ht_config_current);
+	enum ht_counter reason;
+
+	if (s->red)
+		red_observe(s->red, r);
+	if (cfg && ht_filter_should_drop(cfg, r, &reason)) {
+		HT_INC(&s->st, reason);
+		ht_record_free(r);
+		return;
+	}
+	if (cfg)
+		ht_redact(cfg, r);
+	r->done_mono_ns = now_ns();
+	push_record(s, r);
+}
+
+static uint32_t shard_poll(struct shard *s, uint64_t now)
+{
+	uint32_t got = 0;
+
+	for (int r = 0; r < s->p->o.n_readers; r++) {
+		struct spsc_bytes *q = &s->in[r];
+		uint32_t len;
+		void *rec;
+
+		for (int i = 0; i < SHARD_BATCH && (rec = spsc_bytes_peek(q, &len)); i++) {
+			shard_apply(s, rec, now);
+			spsc_bytes_release(q, len);
+			got++;
+		}
+	}
+	return got;
+}
+
+static uint64_t queue_depth(struct shard *s)
+{
+	uint64_t d = 0;
+
+	for (int r = 0; r < s->p->o.n_readers; r++)
+		d += spsc_bytes_used(&s->in[r]);
+	return d;
+}
+
+static void *shard_main(void *arg)
+{
+	struct shard *s = arg;
+	uint32_t spins = 0;
+	int hb = metrics_thread_register("shard", s->idx);
+
+	rcu_register_thread();
+	for (;;) {
+		uint64_t now = now_ns();
+		int stopping = __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE);
+		uint32_t got;
+
+		rcu_read_lock();
+		got = shard_poll(s, now);
+		if (now >= s->next_sweep_ns) {
+			shard_limits(s);
+			shard_sweep(s, now, false);
+			ht_stat_set(&s->st.c[HT_C_QUEUE_DEPTH], queue_depth(s));
+			metrics_thread_alive(hb);
+			s->next_sweep_ns = now + SWEEP_INTERVAL_NS;
+		}
+		rcu_read_unlock();
+		if (got) {
+			spins = 0;
+			continue;
+		}
+		if (stopping)
+			break; /* readers are done and our rings are empty */
+		relax(&spins);
+	}
+	rcu_read_lock();
+	shard_sweep(s, now_ns(), true);
+	rcu_read_unlock();
+	metrics_thread_unregister(hb);
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* -------------------------------------------------------------- writer */
+
+static int writer_flush(struct pipeline *p, struct ht_buf *b, uint32_t *n, uint64_t *lat, size_t *nlat)
+{
+	uint64_t t;
+
+	if (!*n)
+		return 0;
+	if (output_write_batch(p->o.out, b->p, b->len, *n) == 0)
+		p->written += *n;
+	t = now_ns();
+	for (size_t i = 0; i < *nlat; i++)
+		ht_stats_observe_latency(&p->writer_st, t > lat[i] ? t - lat[i] : 0);
+	b->len = 0;
+	*n = 0;
+	*nlat = 0;
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct pipeline *p = arg;
+	struct ht_buf b = { 0 };
+	uint32_t n = 0, spins = 0;
+	uint64_t first_ns = 0;
+	uint64_t flush_ns = (uint64_t)p->o.flush_interval_ms * 1000000ull;
+	uint32_t batch = p->o.batch_size ? p->o.batch_size : 1;
+	uint64_t *lat = calloc(batch, sizeof(*lat));
+	size_t nlat = 0;
+	int hb = metrics_thread_register("writer", 0);
+
+	for (;;) {
+		bool all_done = __atomic_load_n(&p->shards_done, __ATOMIC_ACQUIRE);
+		uint32_t got = 0;
+
+		for (int i = 0; i < p->o.n_shards; i++) {
+			struct ht_record *r;
+
+			while ((r = spsc_ptr_pop(&p->shards[i].out))) {
+				if (format_record(p->o.format, r, &b) == 0) {
+					if (!n)
+						first_ns = now_ns();
+					if (lat && nlat < batch)
+						lat[nlat++] = r->done_mono_ns;
+					n++;
+				}
+				ht_record_free(r);
+				got++;
+				if (n >= batch)
+					writer_flush(p, &b, &n, lat, &nlat);
+			}
+		}
+		if (n && now_ns() - first_ns >= flush_ns)
+			writer_flush(p, &b, &n, lat, &nlat);
+		metrics_thread_alive(hb);
+		if (got) {
+			spins = 0;
+			continue;
+		}
+		if (all_done)
+			break; /* shards finished before this pass: nothing more will come */
+		relax(&spins);
+	}
+	writer_flush(p, &b, &n, lat, &nlat);
+	metrics_thread_unregister(hb);
+	ht_buf_free(&b);
+	free(lat);
+	return NULL;
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void pin_to_cpu(pthread_t th, int cpu)
+{
+	cpu_set_t set;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n <= 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu % n, &set);
+	pthread_setaffinity_np(th, sizeof(set), &set);
+}
+
+static int shard_setup(struct pipeline *p, struct shard *s, int idx)
+{
+	s->p = p;
+	s->idx = idx;
+	s->in = calloc((size_t)p->o.n_readers, sizeof(*s->in));
+	if (!s->in)
+		return -ENOMEM;
+	for (int r = 0; r < p->o.n_readers; r++)
+		if (spsc_bytes_init(&s->in[r], p->o.queue_bytes))
+			return -ENOMEM;
+	if (spsc_ptr_init(&s->out, WRITER_RING))
+		return -ENOMEM;
+	s->table = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	if (!s->table)
+		return -ENOMEM;
+	s->red = red_table_new(100);
+	if (s->red)
+		red_register(s->red);
+	shard_limits(s);
+	ht_stats_register(&s->st, "shard", idx);
+	return 0;
+}
+
+struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t errlen)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	int i;
+
+	if (!p)
+		goto err_nomem;
+	p->o = *o;
+	if (p->o.n_readers < 1)
+		p->o.n_readers = 1;
+	if (p->o.n_shards < 1)
+		p->o.n_shards = 1;
+	if (!p->o.queue_bytes || (p->o.queue_bytes & (p->o.queue_bytes - 1)))
+		p->o.queue_bytes = 4u << 20;
+	p->shards = calloc((size_t)p->o.n_shards, sizeof(*p->shards));
+	p->reader_st = aligned_alloc(64, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
+	if (!p->shards || !p->reader_st)
+		goto err_nomem;
+	memset(p->reader_st, 0, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
+	for (i = 0; i < p->o.n_readers; i++)
+		ht_stats_register(&p->reader_st[i], "reader", i);
+	ht_stats_register(&p->writer_st, "writer", 0);
+	for (i = 0; i < p->o.n_shards; i++)
+		if (shard_setup(p, &p->shards[i], i))
+			goto err_nomem;
+	for (i = 0; i < p->o.n_shards; i++) {
+		if (pthread_create(&p->shards[i].th, NULL, shard_main, &p->shards[i])) {
+			snprintf(err, errlen, "cannot start shard thread %d: %s", i, strerror(errno));
+			return NULL; /* process exits on this error */
+		}
+		pthread_setname_np(p->shards[i].th, "ht-shard");
+		if (p->o.pin_cpus)
+			pin_to_cpu(p->shards[i].th, i);
+	}
+	if (pthread_create(&p->writer_th, NULL, writer_main, p)) {
+		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(errno));
+		return NULL;
+	}
+	pthread_setname_np(p->writer_th, "ht-writer");
+	return p;
+
+err_nomem:
+	snprintf(err, errlen, "out of memory setting up the pipeline");
+	return NULL;
+}
+
+uint64_t pipeline_stop(struct pipeline *p)
+{
+	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < p->o.n_shards; i++)
+		pthread_join(p->shards[i].th, NULL);
+	__atomic_store_n(&p->shards_done, 1, __ATOMIC_RELEASE);
+	pthread_join(p->writer_th, NULL);
+	return p->written;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->o.n_shards; i++) {
+		struct shard *s = &p->shards[i];
+
+		for (int r = 0; s->in && r < p->o.n_readers; r++)
+			spsc_bytes_free(&s->in[r]);
+		free(s->in);
+		spsc_ptr_free(&s->out);
+		if (s->table)
+			cds_lfht_destroy(s->table, NULL);
+	}
+	/* stats blocks stay registered for the process lifetime: leak by design */
+}
+
+uint64_t pipeline_records_emitted(struct pipeline *p)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < p->o.n_shards; i++)
+		n += ht_stat_get(&p->shards[i].st.c[HT_C_RECORDS_EMITTED]);
+	return n;
+}
+
+uint64_t pipeline_events(struct pipeline *p)
+{
+	uint64_t n = 0;
+
+	for (int r = 0; r < p->o.n_readers; r++)
+		n += ht_stat_get(&p->reader_st[r].c[HT_C_EVENTS_RECEIVED]);
+	return n;
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# run.sh BUILD - end-to-end tests: the real tracer, real BPF programs on this
+# kernel, real traffic (the shared conformance suite, nginx driven by curl and
+# wrk).  They need root and BPF; without them they say SKIPPED and why.
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export BUILD ROOT
+. "$HERE/lib.sh"
+
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+why=""
+[ "$(id -u)" -eq 0 ] || why="not running as root (run: sudo make test)"
+[ -z "$why" ] && [ ! -r /sys/kernel/btf/vmlinux ] && why="no kernel BTF at /sys/kernel/btf/vmlinux"
+[ -z "$why" ] && ! bpftool prog list >/dev/null 2>&1 && why="the bpf() syscall is not permitted here"
+if [ -n "$why" ]; then
+	banner "END-TO-END TESTS SKIPPED"
+	echo "SKIPPED: end-to-end tests need root and BPF: $why"
+	echo "SKIPPED: 0 passed, 0 failed, all end-to-end tests skipped"
+	exit 0
+fi
+
+TMP=$(mktemp -d /tmp/ht-e2e.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export TMP
+
+for t in "$HERE"/t_*.sh; do
+	banner "$(basename "$t")"
+	. "$t"
+done
+
+banner "end-to-end summary"
+echo "e2e: $E2E_PASS passed, $E2E_FAIL failed, $E2E_SKIP skipped"
+[ "$E2E_FAIL" -eq 0 ]

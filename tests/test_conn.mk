@@ -1,0 +1,1 @@
+test_conn_DEPS := conn corr reasm httpp record stats
