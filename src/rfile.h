@@ -57,7 +57,7 @@ uint64_t rfile_writer_bytes(const struct rfile_writer *w);
 /* Open path and check its header. Returns NULL with a one-line message in
  * err (naming the byte offset when the header is bad). */
 struct rfile_reader *rfile_reader_open(const char *path, char *err, size_t errlen);
-/* Read the next block: returns 1 with *recs/*len/*count describing its
+/* Read the next block: returns 1 with *recs, *len and *count describing its
  * checked records (valid until the next call), 0 at clean end of file, -1
  * on error (rfile_reader_error() names the file offset). Every block before
  * a bad one is returned first; after -1 it keeps returning -1. */
