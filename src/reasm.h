@@ -58,6 +58,10 @@ struct reasm {
 	uint64_t evicted_bytes;  /* bytes dropped by the memory bound (monotonic) */
 	uint64_t dup_bytes;      /* bytes ignored as duplicates (monotonic) */
 	uint64_t max_seen;       /* highest position + 1 ever announced */
+	/* internal to reasm.c */
+	uint8_t *mem;            /* allocation that buf points into (buf == mem + offset) */
+	uint32_t mem_cap;        /* bytes allocated at mem; buf_cap counts from buf */
+	uint32_t segs_cap;       /* entries allocated at segs */
 };
 
 void reasm_init(struct reasm *r, const struct reasm_limits *lim);
