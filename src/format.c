@@ -1,14 +1,689 @@
-/* format.c - record encoders (skeleton). */
+/*
+ * format.c - record encoders; see format.h.
+ *
+ * Hot path (~1M records/s): one ht_buf_reserve() per record for a worst-case
+ * bound (every string byte may grow to the 6 bytes of "\u00XX"), then raw
+ * pointer writes.  The string escaper copies runs of safe bytes with one
+ * memcpy, finding the end of a run 8 bytes at a time (SWAR); integers use a
+ * two-digit table, times a days-to-civil conversion: no snprintf, no gmtime.
+ *
+ * CSV text rule (documented in the user docs): a string field holds the
+ * JSON escaping of its bytes (\\, \n, \r, \t, \u00XX for other control
+ * bytes, DEL and invalid UTF-8) except that '"' stays a quote; the field is
+ * then quoted RFC 4180 style (quotes doubled) when it contains ',' or '"'.
+ * So a row never holds a raw CR or LF and a field decodes exactly as
+ * json.loads('"' + field.replace('"', '\\"') + '"').  req_headers,
+ * resp_headers and flags are compact JSON text, always quoted.
+ */
 #include "format.h"
 
-const char *const format_csv_columns[FORMAT_CSV_COLUMNS];
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "ht_event.h"
+
+const char *const format_csv_columns[FORMAT_CSV_COLUMNS] = {
+	"time", "time_unix_nano", "latency_ns", "role", "pid", "tid", "comm",
+	"local_addr", "local_port", "remote_addr", "remote_port", "version",
+	"method", "target", "path", "host", "req_headers", "resp_headers",
+	"req_body", "resp_body", "req_body_size", "resp_body_size", "status",
+	"reason", "flags", "container_id", "pod", "namespace",
+};
+
+/* ------------------------------------------------------------ integers */
+
+static const char digits2[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+size_t format_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	char *e = tmp + sizeof(tmp), *s = e;
+	size_t n;
+
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		s -= 2;
+		s[0] = digits2[d];
+		s[1] = digits2[d + 1];
+	}
+	if (v >= 10) {
+		s -= 2;
+		s[0] = digits2[v * 2];
+		s[1] = digits2[v * 2 + 1];
+	} else {
+		*--s = (char)('0' + v);
+	}
+	n = (size_t)(e - s);
+	memcpy(p, s, n);
+	return n;
+}
+
+static inline char *put2(char *w, unsigned v)
+{
+	w[0] = digits2[v * 2];
+	w[1] = digits2[v * 2 + 1];
+	return w + 2;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; u64 nanoseconds end in year 2554, so 4 digits. */
+void format_time(char *p, uint64_t unix_ns)
+{
+	uint64_t secs = unix_ns / 1000000000u;
+	uint32_t nsec = (uint32_t)(unix_ns % 1000000000u);
+	uint64_t days = secs / 86400, sod = secs % 86400;
+	/* civil_from_days (H. Hinnant), days >= 0 so unsigned arithmetic is exact */
+	uint64_t z = days + 719468;
+	uint64_t era = z / 146097;
+	uint64_t doe = z - era * 146097;
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	uint64_t y = yoe + era * 400;
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint64_t mp = (5 * doy + 2) / 153;
+	unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+
+	y += m <= 2;
+	p = put2(p, (unsigned)(y / 100));
+	p = put2(p, (unsigned)(y % 100));
+	*p++ = '-';
+	p = put2(p, m);
+	*p++ = '-';
+	p = put2(p, d);
+	*p++ = 'T';
+	p = put2(p, (unsigned)(sod / 3600));
+	*p++ = ':';
+	p = put2(p, (unsigned)(sod / 60 % 60));
+	*p++ = ':';
+	p = put2(p, (unsigned)(sod % 60));
+	*p++ = '.';
+	*p++ = (char)('0' + nsec / 100000000);
+	p = put2(p, nsec / 1000000 % 100);
+	p = put2(p, nsec / 10000 % 100);
+	p = put2(p, nsec / 100 % 100);
+	p = put2(p, nsec % 100);
+	*p = 'Z';
+}
+
+/* ------------------------------------------------------------- strings */
+
+enum { C_SAFE, C_ESC, C_U2, C_U3, C_U4, C_BAD };
+
+/* Byte classes: printable ASCII is safe except '"' and '\\'. */
+static const unsigned char byte_class[256] = {
+	[0x00 ... 0x1f] = C_ESC,
+	[0x20 ... 0x21] = C_SAFE,
+	['"'] = C_ESC,
+	[0x23 ... 0x5b] = C_SAFE,
+	['\\'] = C_ESC,
+	[0x5d ... 0x7e] = C_SAFE,
+	[0x7f] = C_ESC,
+	[0x80 ... 0xc1] = C_BAD, /* continuation bytes, overlong 2-byte leads */
+	[0xc2 ... 0xdf] = C_U2,
+	[0xe0 ... 0xef] = C_U3,
+	[0xf0 ... 0xf4] = C_U4,
+	[0xf5 ... 0xff] = C_BAD, /* beyond U+10FFFF */
+};
+
+/* How quotes are written: in JSON, in CSV text, in JSON text inside a CSV field. */
+enum esc_mode { M_JSON, M_CSV, M_CSVJ };
+
+#define ESC_MAX 6 /* output bytes per input byte, worst case ("\u00XX") */
+
+static const char hexd[16] = "0123456789abcdef";
+
+static inline bool is_cont(uint8_t c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+/* Length of the valid UTF-8 sequence at s (lead of class k), or 0 if invalid. */
+static inline size_t utf8_seq(const uint8_t *s, size_t left, int k)
+{
+	uint8_t lo = 0x80, hi = 0xbf;
+
+	switch (k) {
+	case C_U2:
+		return left >= 2 && is_cont(s[1]) ? 2 : 0;
+	case C_U3:
+		if (s[0] == 0xe0)
+			lo = 0xa0;      /* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;      /* surrogates D800-DFFF */
+		if (left < 3 || s[1] < lo || s[1] > hi || !is_cont(s[2]))
+			return 0;
+		return 3;
+	default: /* C_U4 */
+		if (s[0] == 0xf0)
+			lo = 0x90;      /* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;      /* > U+10FFFF */
+		if (left < 4 || s[1] < lo || s[1] > hi || !is_cont(s[2]) || !is_cont(s[3]))
+			return 0;
+		return 4;
+	}
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when any of the 8 bytes of x needs more than a copy. */
+static inline uint64_t swar_unsafe(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\'), d = x ^ (ONES * 0x7f);
+	uint64_t t = x & HIGHS;                      /* >= 0x80 */
+
+	t |= (x - ONES * 0x20) & ~x & HIGHS;         /* < 0x20 */
+	t |= (q - ONES) & ~q & HIGHS;                /* '"' */
+	t |= (b - ONES) & ~b & HIGHS;                /* '\\' */
+	t |= (d - ONES) & ~d & HIGHS;                /* DEL */
+	return t;
+}
+
+static inline size_t safe_run(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+	uint64_t x;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, s + i, 8);
+		if (swar_unsafe(x))
+			break;
+	}
+	while (i < n && byte_class[s[i]] == C_SAFE)
+		i++;
+	return i;
+}
+
+static inline char *esc_hex(char *w, uint8_t c)
+{
+	w[0] = '\\';
+	w[1] = 'u';
+	w[2] = '0';
+	w[3] = '0';
+	w[4] = hexd[c >> 4];
+	w[5] = hexd[c & 15];
+	return w + 6;
+}
+
+static char *esc_special(char *w, uint8_t c, enum esc_mode m)
+{
+	switch (c) {
+	case '"':
+		if (m == M_CSV) {
+			*w++ = '"';
+		} else {
+			*w++ = '\\';
+			if (m == M_CSVJ)
+				*w++ = '"';
+		}
+		*w++ = '"';
+		return w;
+	case '\\':
+		*w++ = '\\';
+		*w++ = '\\';
+		return w;
+	case '\n':
+		*w++ = '\\';
+		*w++ = 'n';
+		return w;
+	case '\r':
+		*w++ = '\\';
+		*w++ = 'r';
+		return w;
+	case '\t':
+		*w++ = '\\';
+		*w++ = 't';
+		return w;
+	default:
+		return esc_hex(w, c);
+	}
+}
+
+/* Write the escaped bytes s[0..n) at w (room for ESC_MAX * n); returns the new end. */
+static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t run = safe_run(s + i, n - i), k;
+		int cls;
+
+		memcpy(w, s + i, run);
+		w += run;
+		i += run;
+		if (i >= n)
+			break;
+		cls = byte_class[s[i]];
+		if (cls == C_ESC) {
+			w = esc_special(w, s[i++], m);
+			continue;
+		}
+		k = cls == C_BAD ? 0 : utf8_seq(s + i, n - i, cls);
+		if (!k) { /* one invalid byte, latin-1 style; resume at the next byte */
+			w = esc_hex(w, s[i++]);
+			continue;
+		}
+		memcpy(w, s + i, k);
+		w += k;
+		i += k;
+	}
+	return w;
+}
+
+/* ------------------------------------------------------------- records */
+
+struct enc {
+	char *w;
+	const struct ht_record *r;
+	bool pretty;
+	bool first;
+};
+
+/* Bytes of string s, or empty when absent or out of the arena's bounds. */
+static inline size_t str_bytes(const struct ht_record *r, struct ht_str s, const uint8_t **p)
+{
+	if (!s.len || !r->arena || (uint64_t)s.off + s.len > r->arena_len) {
+		*p = (const uint8_t *)"";
+		return 0;
+	}
+	*p = (const uint8_t *)r->arena + s.off;
+	return s.len;
+}
+
+static inline size_t str_len(const struct ht_record *r, struct ht_str s)
+{
+	const uint8_t *p;
+
+	return str_bytes(r, s, &p);
+}
+
+static inline char *put(char *w, const char *s, size_t n)
+{
+	memcpy(w, s, n);
+	return w + n;
+}
+#define PUTLIT(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+static size_t headers_bound(const struct ht_record *r, const struct ht_headers *h)
+{
+	size_t n = 0;
+
+	if (!h->v)
+		return 0;
+	for (uint32_t i = 0; i < h->n; i++)
+		n += ESC_MAX * (str_len(r, h->v[i].name) + str_len(r, h->v[i].value)) + 32;
+	return n;
+}
+
+/* Worst-case encoded size of r in any format. */
+static size_t record_bound(const struct ht_record *r)
+{
+	size_t s = 0;
+
+	s += str_len(r, r->method) + str_len(r, r->target) + str_len(r, r->path);
+	s += str_len(r, r->host) + str_len(r, r->reason);
+	s += str_len(r, r->req_body) + str_len(r, r->resp_body);
+	s += str_len(r, r->container_id) + str_len(r, r->pod) + str_len(r, r->namespace_);
+	s += sizeof(r->comm) + sizeof(r->local_addr) + sizeof(r->remote_addr);
+	return ESC_MAX * s + headers_bound(r, &r->req_headers) +
+	       headers_bound(r, &r->resp_headers) + 2048;
+}
+
+static inline const char *role_name(uint8_t role)
+{
+	switch (role) {
+	case HT_ROLE_CLIENT:
+		return "client";
+	case HT_ROLE_SERVER:
+		return "server";
+	default:
+		return "unknown";
+	}
+}
+
+/* --- JSON (compact and pretty) --- */
+
+static inline void j_key(struct enc *e, const char *k, size_t klen)
+{
+	char *w = e->w;
+
+	if (!e->first)
+		*w++ = ',';
+	e->first = false;
+	if (e->pretty)
+		w = PUTLIT(w, "\n  ");
+	*w++ = '"';
+	w = put(w, k, klen);
+	*w++ = '"';
+	*w++ = ':';
+	if (e->pretty)
+		*w++ = ' ';
+	e->w = w;
+}
+#define J_KEY(e, lit) j_key((e), (lit), sizeof(lit) - 1)
+
+static inline void j_raw_str(struct enc *e, const uint8_t *p, size_t n)
+{
+	*e->w++ = '"';
+	e->w = esc_bytes(e->w, p, n, M_JSON);
+	*e->w++ = '"';
+}
+
+static inline void j_str(struct enc *e, struct ht_str s)
+{
+	const uint8_t *p;
+	size_t n = str_bytes(e->r, s, &p);
+
+	j_raw_str(e, p, n);
+}
+
+static inline void j_cstr(struct enc *e, const char *s, size_t cap)
+{
+	j_raw_str(e, (const uint8_t *)s, strnlen(s, cap));
+}
+
+static inline void j_u64(struct enc *e, uint64_t v)
+{
+	e->w += format_u64(e->w, v);
+}
+
+static void j_headers(struct enc *e, const struct ht_headers *h)
+{
+	uint32_t n = h->v ? h->n : 0;
+
+	*e->w++ = '{';
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			*e->w++ = ',';
+		if (e->pretty)
+			e->w = PUTLIT(e->w, "\n    ");
+		j_str(e, h->v[i].name);
+		*e->w++ = ':';
+		if (e->pretty)
+			*e->w++ = ' ';
+		j_str(e, h->v[i].value);
+	}
+	if (n && e->pretty)
+		e->w = PUTLIT(e->w, "\n  ");
+	*e->w++ = '}';
+}
+
+static void j_flags(struct enc *e, uint32_t flags)
+{
+	bool any = false;
+
+	*e->w++ = '[';
+	for (int b = 0; b < HT_RF_COUNT; b++) {
+		const char *name = ht_record_flag_names[b];
+
+		if (!(flags & (1u << b)) || (1u << b) == HT_RF_SAMPLED_OUT)
+			continue;
+		if (any)
+			*e->w++ = ',';
+		if (e->pretty)
+			e->w = PUTLIT(e->w, "\n    ");
+		*e->w++ = '"';
+		e->w = put(e->w, name, strlen(name));
+		*e->w++ = '"';
+		any = true;
+	}
+	if (any && e->pretty)
+		e->w = PUTLIT(e->w, "\n  ");
+	*e->w++ = ']';
+}
+
+static void enc_json(struct enc *e)
+{
+	const struct ht_record *r = e->r;
+	char vers[24] = "1.";
+	size_t vlen = 2 + format_u64(vers + 2, r->version_minor);
+	const char *role = role_name(r->role);
+
+	*e->w++ = '{';
+	e->first = true;
+	J_KEY(e, "time");
+	*e->w++ = '"';
+	format_time(e->w, r->time_unix_nano);
+	e->w += FORMAT_TIME_LEN;
+	*e->w++ = '"';
+	J_KEY(e, "time_unix_nano");
+	j_u64(e, r->time_unix_nano);
+	J_KEY(e, "latency_ns");
+	j_u64(e, r->latency_ns);
+	J_KEY(e, "role");
+	j_raw_str(e, (const uint8_t *)role, strlen(role));
+	J_KEY(e, "pid");
+	j_u64(e, r->pid);
+	J_KEY(e, "tid");
+	j_u64(e, r->tid);
+	J_KEY(e, "comm");
+	j_cstr(e, r->comm, sizeof(r->comm));
+	J_KEY(e, "local_addr");
+	j_cstr(e, r->local_addr, sizeof(r->local_addr));
+	J_KEY(e, "local_port");
+	j_u64(e, r->local_port);
+	J_KEY(e, "remote_addr");
+	j_cstr(e, r->remote_addr, sizeof(r->remote_addr));
+	J_KEY(e, "remote_port");
+	j_u64(e, r->remote_port);
+	J_KEY(e, "version");
+	j_raw_str(e, (const uint8_t *)vers, vlen);
+	J_KEY(e, "method");
+	j_str(e, r->method);
+	J_KEY(e, "target");
+	j_str(e, r->target);
+	J_KEY(e, "path");
+	j_str(e, r->path);
+	J_KEY(e, "host");
+	j_str(e, r->host);
+	J_KEY(e, "req_headers");
+	j_headers(e, &r->req_headers);
+	J_KEY(e, "resp_headers");
+	j_headers(e, &r->resp_headers);
+	J_KEY(e, "req_body");
+	j_str(e, r->req_body);
+	J_KEY(e, "resp_body");
+	j_str(e, r->resp_body);
+	J_KEY(e, "req_body_size");
+	j_u64(e, r->req_body_size);
+	J_KEY(e, "resp_body_size");
+	j_u64(e, r->resp_body_size);
+	J_KEY(e, "status");
+	j_u64(e, r->status);
+	J_KEY(e, "reason");
+	j_str(e, r->reason);
+	J_KEY(e, "flags");
+	j_flags(e, r->flags);
+	if (str_len(r, r->container_id)) {
+		J_KEY(e, "container_id");
+		j_str(e, r->container_id);
+	}
+	if (str_len(r, r->pod)) {
+		J_KEY(e, "pod");
+		j_str(e, r->pod);
+	}
+	if (str_len(r, r->namespace_)) {
+		J_KEY(e, "namespace");
+		j_str(e, r->namespace_);
+	}
+	if (e->pretty)
+		e->w = PUTLIT(e->w, "\n}\n");
+	else
+		e->w = PUTLIT(e->w, "}\n");
+}
+
+/* --- CSV --- */
+
+static void c_text(struct enc *e, const uint8_t *p, size_t n)
+{
+	bool quote = memchr(p, '"', n) || memchr(p, ',', n);
+
+	if (quote)
+		*e->w++ = '"';
+	e->w = esc_bytes(e->w, p, n, M_CSV);
+	if (quote)
+		*e->w++ = '"';
+	*e->w++ = ',';
+}
+
+static inline void c_str(struct enc *e, struct ht_str s)
+{
+	const uint8_t *p;
+	size_t n = str_bytes(e->r, s, &p);
+
+	c_text(e, p, n);
+}
+
+static inline void c_cstr(struct enc *e, const char *s, size_t cap)
+{
+	c_text(e, (const uint8_t *)s, strnlen(s, cap));
+}
+
+static inline void c_u64(struct enc *e, uint64_t v)
+{
+	e->w += format_u64(e->w, v);
+	*e->w++ = ',';
+}
+
+/* A JSON string inside a quoted CSV field: every quote doubled. */
+static inline void c_jstr(struct enc *e, struct ht_str s)
+{
+	const uint8_t *p;
+	size_t n = str_bytes(e->r, s, &p);
+
+	e->w = PUTLIT(e->w, "\"\"");
+	e->w = esc_bytes(e->w, p, n, M_CSVJ);
+	e->w = PUTLIT(e->w, "\"\"");
+}
+
+static void c_headers(struct enc *e, const struct ht_headers *h)
+{
+	uint32_t n = h->v ? h->n : 0;
+
+	e->w = PUTLIT(e->w, "\"{");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			*e->w++ = ',';
+		c_jstr(e, h->v[i].name);
+		*e->w++ = ':';
+		c_jstr(e, h->v[i].value);
+	}
+	e->w = PUTLIT(e->w, "}\",");
+}
+
+static void c_flags(struct enc *e, uint32_t flags)
+{
+	bool any = false;
+
+	e->w = PUTLIT(e->w, "\"[");
+	for (int b = 0; b < HT_RF_COUNT; b++) {
+		const char *name = ht_record_flag_names[b];
+
+		if (!(flags & (1u << b)) || (1u << b) == HT_RF_SAMPLED_OUT)
+			continue;
+		if (any)
+			*e->w++ = ',';
+		e->w = PUTLIT(e->w, "\"\"");
+		e->w = put(e->w, name, strlen(name));
+		e->w = PUTLIT(e->w, "\"\"");
+		any = true;
+	}
+	e->w = PUTLIT(e->w, "]\",");
+}
+
+static void enc_csv(struct enc *e)
+{
+	const struct ht_record *r = e->r;
+	char vers[24] = "1.";
+	size_t vlen = 2 + format_u64(vers + 2, r->version_minor);
+	const char *role = role_name(r->role);
+
+	format_time(e->w, r->time_unix_nano);
+	e->w += FORMAT_TIME_LEN;
+	*e->w++ = ',';
+	c_u64(e, r->time_unix_nano);
+	c_u64(e, r->latency_ns);
+	c_text(e, (const uint8_t *)role, strlen(role));
+	c_u64(e, r->pid);
+	c_u64(e, r->tid);
+	c_cstr(e, r->comm, sizeof(r->comm));
+	c_cstr(e, r->local_addr, sizeof(r->local_addr));
+	c_u64(e, r->local_port);
+	c_cstr(e, r->remote_addr, sizeof(r->remote_addr));
+	c_u64(e, r->remote_port);
+	c_text(e, (const uint8_t *)vers, vlen);
+	c_str(e, r->method);
+	c_str(e, r->target);
+	c_str(e, r->path);
+	c_str(e, r->host);
+	c_headers(e, &r->req_headers);
+	c_headers(e, &r->resp_headers);
+	c_str(e, r->req_body);
+	c_str(e, r->resp_body);
+	c_u64(e, r->req_body_size);
+	c_u64(e, r->resp_body_size);
+	c_u64(e, r->status);
+	c_str(e, r->reason);
+	c_flags(e, r->flags);
+	c_str(e, r->container_id);
+	c_str(e, r->pod);
+	c_str(e, r->namespace_);
+	e->w[-1] = '\r'; /* replaces the last field's ',' */
+	*e->w++ = '\n';
+}
 
 int format_record(enum ht_format f, const struct ht_record *r, struct ht_buf *out)
 {
-	return -EINVAL;
+	struct enc e = { .r = r };
+
+	if (!r || !out || (f != HT_FMT_NDJSON && f != HT_FMT_JSON && f != HT_FMT_CSV))
+		return -EINVAL;
+	if (ht_buf_reserve(out, record_bound(r)))
+		return -ENOMEM;
+	e.w = out->p + out->len;
+	if (f == HT_FMT_CSV) {
+		enc_csv(&e);
+	} else {
+		e.pretty = f == HT_FMT_JSON;
+		enc_json(&e);
+	}
+	out->len = (size_t)(e.w - out->p);
+	return 0;
 }
 
 int format_csv_header(struct ht_buf *out)
 {
-	return -EINVAL;
+	size_t start = out->len;
+
+	for (int i = 0; i < FORMAT_CSV_COLUMNS; i++) {
+		if ((i && ht_buf_putc(out, ',')) || ht_buf_puts(out, format_csv_columns[i])) {
+			out->len = start;
+			return -ENOMEM;
+		}
+	}
+	if (ht_buf_put(out, "\r\n", 2)) {
+		out->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int format_json_string(struct ht_buf *out, const void *s, size_t len)
+{
+	char *w;
+
+	if (len > (SIZE_MAX - 2) / ESC_MAX || ht_buf_reserve(out, ESC_MAX * len + 2))
+		return -ENOMEM;
+	w = out->p + out->len;
+	*w++ = '"';
+	w = esc_bytes(w, s, len, M_JSON);
+	*w++ = '"';
+	out->len = (size_t)(w - out->p);
+	return 0;
 }
