@@ -72,12 +72,58 @@ struct ht_config {
 struct ht_config *ht_config_defaults(void);
 /*
  * Load and validate a YAML file on top of the defaults.  On error returns
- * NULL and writes one line "FILE:LINE:COL: what was expected" into err.
+ * NULL and writes one line "FILE:LINE:COL: error: what was expected" into err
+ * (or "FILE: error: ..." when the file cannot be read).
  */
 struct ht_config *ht_config_load(const char *path, char *err, size_t errlen);
 void ht_config_free(struct ht_config *c);
 
-/* Parse "100MB", "4KiB", "512" into bytes; -1 on error. */
+/* Parse "100MB", "4KiB", "512" into bytes; -1 on error.  KB/MB/GB/TB are
+ * powers of 1000, KiB/MiB/GiB/TiB powers of 1024, case-insensitive; a bare
+ * number is bytes. */
 int ht_parse_size(const char *s, uint64_t *out);
+
+/* Longest filtering.kernel.healthCheckPaths entry accepted, in bytes. */
+#ifndef HT_HEALTH_PATH_MAX
+#define HT_HEALTH_PATH_MAX 127
+#endif
+/* Most entries accepted in any one list of the config. */
+#define HT_CONFIG_LIST_MAX 4096
+
+/*
+ * Set one key by its dotted YAML name from a string (command-line flags):
+ * "output.path" "-", "output.format" "csv", "performance.workerThreads" "8".
+ * List keys append ("filtering.kernel.pids" "1234"; numeric lists also take
+ * "1,2,3").  Returns 0, or -1 with "KEY: what was expected" in err.
+ */
+int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value,
+		  char *err, size_t errlen);
+
+/*
+ * The current config, RCU-protected: readers use
+ * rcu_read_lock(); cfg = rcu_dereference(ht_config_current); ... rcu_read_unlock();
+ * NULL until the first ht_config_install().
+ */
+extern struct ht_config *ht_config_current;
+/* Publish c (may be NULL at exit); waits for readers, then frees the old one.
+ * Never call inside an RCU read-side section. */
+void ht_config_install(struct ht_config *c);
+/*
+ * Load path (NULL: the defaults), apply the remembered overrides, and
+ * install it.  Returns 0, or -1 with the reason in err and the old config
+ * still current.
+ */
+int ht_config_reload(const char *path, char *err, size_t errlen);
+/*
+ * Remember a command-line override so that every reload applies it again
+ * (validated now; same arguments as ht_config_set).  Call before threads
+ * start.  ht_config_apply_overrides() applies them all, in order, to c.
+ */
+int ht_config_add_override(const char *dotted_key, const char *value, char *err, size_t errlen);
+int ht_config_apply_overrides(struct ht_config *c, char *err, size_t errlen);
+void ht_config_clear_overrides(void);
+
+/* "ndjson", "json", "csv". */
+const char *ht_format_name(enum ht_format f);
 
 #endif
