@@ -1,0 +1,1 @@
+test_reasm_DEPS := reasm
