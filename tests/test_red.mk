@@ -1,0 +1,1 @@
+test_red_DEPS := red route record

@@ -1,0 +1,1 @@
+test_route_DEPS := route
