@@ -1029,13 +1029,13 @@ static int open_listener(const char *addr, int *port, char *err, size_t errlen)
 	int fd, one = 1, rc;
 
 	if (split_listen(addr, host, sizeof(host), portstr, sizeof(portstr))) {
-		snprintf(err, errlen, "metrics.addr \"%s\": expected host:port or [ipv6]:port with a port 0-65535",
+		snprintf(err, errlen, "metrics.listen \"%s\": expected host:port or [ipv6]:port with a port 0-65535",
 			 addr);
 		return -EINVAL;
 	}
 	rc = getaddrinfo(host, portstr, &hints, &ai);
 	if (rc) {
-		snprintf(err, errlen, "metrics.addr \"%s\": cannot resolve %s: %s", addr, host,
+		snprintf(err, errlen, "metrics.listen \"%s\": cannot resolve %s: %s", addr, host,
 			 gai_strerror(rc));
 		return -EINVAL;
 	}
@@ -1055,7 +1055,7 @@ static int open_listener(const char *addr, int *port, char *err, size_t errlen)
 err_close:
 	rc = -errno;
 	close(fd);
-	snprintf(err, errlen, "metrics: cannot addr on %s: %s (port in use? change metrics.addr)",
+	snprintf(err, errlen, "metrics: cannot listen on %s: %s (port in use? change metrics.listen)",
 		 addr, strerror(-rc));
 	freeaddrinfo(ai);
 	return rc;

@@ -1,0 +1,1 @@
+test_metrics_DEPS := metrics red route record stats httpp
