@@ -19,7 +19,7 @@
  * Returns true if the record must be dropped and sets *reason to the
  * HT_C_FILTERED_* counter to bump.  Order: excludeIPs (local or remote
  * address), excludeNamespaces, excludePods, excludePaths, sampling.
- * A record dropped by sampling also gets HT_RF_SAMPLED_OUT.
+ * Namespace and pod rules apply only when the record has that metadata.
  */
 bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
 			   enum ht_counter *reason);

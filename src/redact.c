@@ -1,13 +1,587 @@
-/* redact.c - secrets out of records; see redact.h. */
+/*
+ * redact.c - secrets out of records; see redact.h.
+ *
+ * Runs in the shard that owns the record, after the filters.  What is
+ * replaced with "[REDACTED]":
+ *   - header values whose name is in redaction.headers, or whose name
+ *     contains a bodyPattern (e.g. "x-csrf-token"), in both directions;
+ *   - in the target, the referer/location/content-location headers and
+ *     form bodies: values of parameters whose (percent-decoded) names
+ *     contain a pattern, and URL userinfo ("http://user:pw@host/");
+ *   - in JSON bodies: the whole value (string, number, object, ...) of any
+ *     key that contains a pattern, at any depth.
+ * Every scanner works on the captured bytes only (bodies may be cut at
+ * maxBodySize anywhere, even inside an escape) and never reads past them.
+ * The record arena is append-only: a new value is appended and the field
+ * moved; the old bytes that no live field still uses are then zeroed so the
+ * secret is not left in memory that is later dumped or reused.
+ */
 #include "redact.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* A rewrite of one string: copy s, replacing some [from, to) spans. */
+struct splice {
+	const char *s;
+	size_t len;
+	size_t done;      /* s[0..done) already handled */
+	struct ht_buf out;
+	int n;            /* spans replaced */
+	int err;
+};
+
+static void splice_init(struct splice *sp, const char *s, size_t len)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->s = s;
+	sp->len = len;
+}
+
+static void splice_replace(struct splice *sp, size_t from, size_t to, const char *with)
+{
+	if (ht_buf_put(&sp->out, sp->s + sp->done, from - sp->done) ||
+	    ht_buf_puts(&sp->out, with))
+		sp->err = -ENOMEM;
+	sp->done = to;
+	sp->n++;
+}
+
+/* Copy the tail; returns 0 or -ENOMEM. */
+static int splice_finish(struct splice *sp)
+{
+	if (sp->n && !sp->err && ht_buf_put(&sp->out, sp->s + sp->done, sp->len - sp->done))
+		sp->err = -ENOMEM;
+	return sp->err;
+}
+
+/* ---- names */
+
+#define HT_NAME_STACK 256 /* names normalized on the stack up to this length */
+
+/* Lower-case letters and digits of s[0..len) into out (room for len); returns the count. */
+static size_t normalize(const char *s, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (isalnum(ch))
+			out[o++] = (char)tolower(ch);
+	}
+	return o;
+}
+
+/* Allocation failure counts as a match: redacting too much is the safe side. */
+bool ht_redact_name_matches(const struct ht_strlist *patterns, const char *name, size_t len)
+{
+	char nstack[HT_NAME_STACK], pstack[HT_NAME_STACK];
+	char *n = nstack, *p = NULL;
+	size_t nn;
+	bool hit = false;
+
+	if (!patterns || !patterns->n || !len)
+		return false;
+	if (len > sizeof(nstack) && !(n = malloc(len)))
+		return true;
+	nn = normalize(name, len, n);
+	for (size_t i = 0; i < patterns->n && !hit && nn; i++) {
+		size_t plen = strlen(patterns->v[i]), pn;
+
+		p = pstack;
+		if (plen > sizeof(pstack) && !(p = malloc(plen))) {
+			hit = true;
+			break;
+		}
+		pn = normalize(patterns->v[i], plen, p);
+		hit = pn && nn >= pn && memmem(n, nn, p, pn);
+		if (p != pstack)
+			free(p);
+	}
+	if (n != nstack)
+		free(n);
+	return hit;
+}
+
+static bool header_listed(const struct ht_strlist *l, const char *name, size_t len)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->v[i]) == len && strncasecmp(l->v[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+static int hexval(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = (unsigned char)tolower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decode (and '+' -> ' ') a form/query name into out. */
+static int url_decode(const char *s, size_t len, struct ht_buf *out)
+{
+	out->len = 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch == '%' && i + 2 < len &&
+		    hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
+			ch = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+			i += 2;
+		} else if (ch == '+') {
+			ch = ' ';
+		}
+		if (ht_buf_putc(out, ch))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- key=value lists: query strings, form bodies, loose text */
+
+static bool is_loose_name_char(unsigned char ch)
+{
+	return isalnum(ch) || (ch && strchr("_.-%+[]", ch));
+}
+
+static bool is_loose_value_end(unsigned char ch)
+{
+	return ch && strchr("&; \t\r\n<>\"'", ch);
+}
+
+/* True if s looks like application/x-www-form-urlencoded data. */
+static bool looks_like_form(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n' ||
+		    s[i] == '<' || s[i] == '>' || s[i] == '"')
+			return false;
+	return true;
+}
+
+/*
+ * Redact the values of name=value pairs in s[start..end) whose names match.
+ * strict: pairs are separated by '&' (a form or a query); otherwise names
+ * are the word just before '=' and values stop at space, quote, '<', ';'.
+ */
+static void kv_scan(const struct ht_config *c, struct splice *sp, size_t start, size_t end,
+		    bool strict, struct ht_buf *scratch)
+{
+	const char *s = sp->s;
+	size_t i = start;
+
+	while (i < end) {
+		const char *eq = memchr(s + i, '=', end - i);
+		size_t e, ns, ve;
+
+		if (!eq)
+			break;
+		e = (size_t)(eq - s);
+		ns = e;
+		if (strict) {
+			while (ns > i && s[ns - 1] != '&')
+				ns--;
+		} else {
+			while (ns > i && is_loose_name_char((unsigned char)s[ns - 1]))
+				ns--;
+		}
+		ve = e + 1;
+		if (strict) {
+			while (ve < end && s[ve] != '&')
+				ve++;
+		} else {
+			while (ve < end && !is_loose_value_end((unsigned char)s[ve]))
+				ve++;
+		}
+		if (ns < e && ve > e + 1 &&
+		    !(ve - e - 1 == strlen(HT_REDACTED) && !memcmp(s + e + 1, HT_REDACTED, ve - e - 1))) {
+			bool hit = url_decode(s + ns, e - ns, scratch) ||
+				   ht_redact_name_matches(&c->redact_body_patterns, scratch->p,
+							  scratch->len);
+
+			if (hit)
+				splice_replace(sp, e + 1, ve, HT_REDACTED);
+		}
+		i = ve + 1;
+	}
+}
+
+/* "scheme://user:pw@host..." -> "scheme://[REDACTED]@host..." */
+static void userinfo_scan(struct splice *sp)
+{
+	const char *s = sp->s;
+	size_t len = sp->len, a = 0, e, at = 0;
+
+	while (a < len && (isalnum((unsigned char)s[a]) || s[a] == '+' || s[a] == '-' || s[a] == '.'))
+		a++;
+	if (a == 0 || a + 3 > len || memcmp(s + a, "://", 3) != 0)
+		return;
+	a += 3;
+	for (e = a; e < len && s[e] != '/' && s[e] != '?' && s[e] != '#'; e++)
+		if (s[e] == '@')
+			at = e;
+	if (!at)
+		return;
+	if (at - a == strlen(HT_REDACTED) && !memcmp(s + a, HT_REDACTED, at - a))
+		return;
+	splice_replace(sp, a, at, HT_REDACTED);
+}
+
+/* ---- JSON */
+
+/* Index just past the string starting with the quote at i (len if cut). */
+static size_t json_string_end(const char *s, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return len;
+}
+
+static size_t skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	return i;
+}
+
+/* Index just past the JSON value starting at i (len if cut). */
+static size_t json_value_end(const char *s, size_t len, size_t i)
+{
+	size_t depth = 0, last;
+
+	if (s[i] == '"')
+		return json_string_end(s, len, i);
+	if (s[i] == '{' || s[i] == '[') {
+		while (i < len) {
+			if (s[i] == '"') {
+				i = json_string_end(s, len, i);
+				continue;
+			}
+			if (s[i] == '{' || s[i] == '[')
+				depth++;
+			else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+				return i + 1;
+			i++;
+		}
+		return len;
+	}
+	/* a scalar (or junk): up to the next delimiter, trailing space kept */
+	last = i;
+	while (i < len && s[i] != ',' && s[i] != '}' && s[i] != ']') {
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			last = i + 1;
+		i++;
+	}
+	return last;
+}
+
+/* The text of a JSON string's content, escapes decoded (ASCII only). */
+static int json_key_decode(const char *s, size_t from, size_t to, struct ht_buf *out)
+{
+	out->len = 0;
+	for (size_t i = from; i < to; i++) {
+		char ch = s[i];
+
+		if (ch == '\\' && i + 1 < to) {
+			ch = s[++i];
+			if (ch == 'u' && i + 4 < to) {
+				int v = 0;
+
+				for (int k = 1; k <= 4 && v >= 0; k++) {
+					int h = hexval((unsigned char)s[i + k]);
+
+					v = h < 0 ? -1 : v * 16 + h;
+				}
+				if (v >= 0) {
+					ch = v < 0x80 ? (char)v : '?';
+					i += 4;
+				}
+			}
+		}
+		if (ht_buf_putc(out, ch))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool json_is_redacted(const char *s, size_t from, size_t to)
+{
+	static const char lit[] = "\"" HT_REDACTED "\"";
+
+	return to - from == sizeof(lit) - 1 && memcmp(s + from, lit, to - from) == 0;
+}
+
+static void json_scan(const struct ht_config *c, struct splice *sp, struct ht_buf *scratch)
+{
+	const char *s = sp->s;
+	size_t len = sp->len, i = 0;
+
+	while (i < len) {
+		size_t end, j, v, ve;
+		bool hit;
+
+		if (s[i] != '"') {
+			i++;
+			continue;
+		}
+		end = json_string_end(s, len, i);
+		j = skip_ws(s, len, end);
+		if (end >= len || j >= len || s[j] != ':') {
+			i = end;
+			continue;
+		}
+		hit = json_key_decode(s, i + 1, end - 1, scratch) ||
+		      ht_redact_name_matches(&c->redact_body_patterns, scratch->p, scratch->len);
+		v = skip_ws(s, len, j + 1);
+		if (!hit || v >= len) {
+			i = j + 1;
+			continue;
+		}
+		ve = json_value_end(s, len, v);
+		if (ve > v && !json_is_redacted(s, v, ve))
+			splice_replace(sp, v, ve, "\"" HT_REDACTED "\"");
+		i = ve > v ? ve : v + 1;
+	}
+}
+
+/* ---- record fields */
+
+/* Old arena ranges that no longer back a field: wiped at the end. */
+struct dead {
+	struct ht_str *v;
+	size_t n, cap;
+	int err;
+};
+
+static void dead_add(struct dead *d, struct ht_str s)
+{
+	struct ht_str *v;
+
+	if (!s.len)
+		return;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+
+		v = realloc(d->v, cap * sizeof(*v));
+		if (!v) {
+			d->err = -ENOMEM;
+			return;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n++] = s;
+}
+
+/* Point *dst at a copy of p[0..len); on failure the field is emptied. */
+static void replace_field(struct ht_record *r, struct ht_str *dst, const char *p, size_t len,
+			  struct dead *d)
+{
+	dead_add(d, *dst);
+	if (ht_record_set(r, dst, p, len)) {
+		dst->off = 0;
+		dst->len = 0;
+	}
+}
+
+/* Apply a finished splice of field *f (or empty the field on failure). */
+static bool splice_apply(struct ht_record *r, struct ht_str *f, struct splice *sp, struct dead *d)
+{
+	bool changed = sp->n > 0;
+
+	if (!changed)
+		goto out;
+	if (splice_finish(sp)) {
+		dead_add(d, *f);
+		f->off = f->len = 0;
+	} else {
+		replace_field(r, f, sp->out.p, sp->out.len, d);
+	}
+out:
+	ht_buf_free(&sp->out);
+	return changed;
+}
+
+static bool is_url_header(const char *name, size_t len)
+{
+	return (len == 7 && !strncasecmp(name, "referer", 7)) ||
+	       (len == 8 && !strncasecmp(name, "location", 8)) ||
+	       (len == 16 && !strncasecmp(name, "content-location", 16));
+}
+
+/* URL userinfo and matching query parameters of field *f. */
+static bool redact_url(const struct ht_config *c, struct ht_record *r, struct ht_str *f,
+		       struct dead *d, struct ht_buf *scratch)
+{
+	struct splice sp;
+	const char *q;
+	bool changed;
+
+	if (!f->len)
+		return false;
+	splice_init(&sp, ht_str_ptr(r, *f), f->len);
+	userinfo_scan(&sp);
+	q = memchr(sp.s, '?', sp.len);
+	if (q) {
+		size_t qs = (size_t)(q - sp.s) + 1;
+		const char *hash = memchr(sp.s + qs, '#', sp.len - qs);
+		size_t qe = hash ? (size_t)(hash - sp.s) : sp.len;
+
+		if (qs >= sp.done)
+			kv_scan(c, &sp, qs, qe, true, scratch);
+	}
+	changed = splice_apply(r, f, &sp, d);
+	return changed;
+}
+
+static bool redact_headers(const struct ht_config *c, struct ht_record *r, struct ht_headers *h,
+			   struct dead *d, struct ht_buf *scratch)
+{
+	bool changed = false;
+
+	for (uint32_t i = 0; i < h->n; i++) {
+		struct ht_kv *kv = &h->v[i];
+		const char *name = ht_str_ptr(r, kv->name);
+		const char *val = ht_str_ptr(r, kv->value);
+
+		if (!kv->value.len)
+			continue;
+		if (header_listed(&c->redact_headers, name, kv->name.len) ||
+		    ht_redact_name_matches(&c->redact_body_patterns, name, kv->name.len)) {
+			if (kv->value.len == strlen(HT_REDACTED) &&
+			    !memcmp(val, HT_REDACTED, kv->value.len))
+				continue;
+			replace_field(r, &kv->value, HT_REDACTED, strlen(HT_REDACTED), d);
+			changed = true;
+		} else if (is_url_header(name, kv->name.len)) {
+			changed |= redact_url(c, r, &kv->value, d, scratch);
+		}
+	}
+	return changed;
+}
+
+static bool redact_body(const struct ht_config *c, struct ht_record *r, struct ht_str *body,
+			struct dead *d, struct ht_buf *scratch)
+{
+	struct splice sp;
+	size_t first;
+
+	if (!body->len)
+		return false;
+	splice_init(&sp, ht_str_ptr(r, *body), body->len);
+	first = skip_ws(sp.s, sp.len, 0);
+	if (first < sp.len && (sp.s[first] == '{' || sp.s[first] == '['))
+		json_scan(c, &sp, scratch);
+	else
+		kv_scan(c, &sp, 0, sp.len, looks_like_form(sp.s, sp.len), scratch);
+	return splice_apply(r, body, &sp, d);
+}
+
+/* ---- wiping dead bytes */
+
+static int cmp_str_off(const void *a, const void *b)
+{
+	const struct ht_str *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static void live_add(struct dead *l, struct ht_str s)
+{
+	dead_add(l, s);
+}
+
+static void collect_live(struct ht_record *r, struct dead *l)
+{
+	struct ht_str *fields[] = {
+		&r->method, &r->target, &r->path, &r->host, &r->reason, &r->req_body,
+		&r->resp_body, &r->container_id, &r->pod, &r->namespace_,
+	};
+	struct ht_headers *hs[] = { &r->req_headers, &r->resp_headers };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		live_add(l, *fields[i]);
+	for (size_t k = 0; k < 2; k++) {
+		for (uint32_t i = 0; i < hs[k]->n; i++) {
+			live_add(l, hs[k]->v[i].name);
+			live_add(l, hs[k]->v[i].value);
+		}
+	}
+}
+
+/* Zero the bytes of [from, to) that no live range covers (live sorted by off). */
+static void wipe_gaps(struct ht_record *r, uint64_t from, uint64_t to, const struct dead *live)
+{
+	uint64_t pos = from;
+
+	for (size_t i = 0; i < live->n && pos < to; i++) {
+		uint64_t ls = live->v[i].off, le = ls + live->v[i].len;
+
+		if (le <= pos)
+			continue;
+		if (ls >= to)
+			break;
+		if (ls > pos)
+			memset(r->arena + pos, 0, ls - pos);
+		if (le > pos)
+			pos = le;
+	}
+	if (pos < to)
+		memset(r->arena + pos, 0, to - pos);
+}
+
+static void wipe_dead(struct ht_record *r, struct dead *d)
+{
+	struct dead live = { 0 };
+
+	if (!d->n || !r->arena)
+		return;
+	collect_live(r, &live);
+	if (live.err)
+		goto out; /* cannot tell what is still used: leave the bytes */
+	qsort(live.v, live.n, sizeof(*live.v), cmp_str_off);
+	for (size_t i = 0; i < d->n; i++) {
+		uint64_t from = d->v[i].off, to = from + d->v[i].len;
+
+		if (to > r->arena_len)
+			continue;
+		wipe_gaps(r, from, to, &live);
+	}
+out:
+	free(live.v);
+}
 
 void ht_redact(const struct ht_config *c, struct ht_record *r)
 {
-	(void)c; (void)r;
-}
+	struct ht_buf scratch = { 0 };
+	struct dead d = { 0 };
+	bool changed = false;
 
-bool ht_redact_name_matches(const struct ht_strlist *patterns, const char *name, size_t len)
-{
-	(void)patterns; (void)name; (void)len;
-	return false;
+	if (!c || !r)
+		return;
+	changed |= redact_headers(c, r, &r->req_headers, &d, &scratch);
+	changed |= redact_headers(c, r, &r->resp_headers, &d, &scratch);
+	changed |= redact_url(c, r, &r->target, &d, &scratch);
+	changed |= redact_url(c, r, &r->path, &d, &scratch);
+	changed |= redact_body(c, r, &r->req_body, &d, &scratch);
+	changed |= redact_body(c, r, &r->resp_body, &d, &scratch);
+	if (changed) {
+		r->flags |= HT_RF_REDACTED;
+		wipe_dead(r, &d);
+	}
+	free(d.v);
+	ht_buf_free(&scratch);
 }
