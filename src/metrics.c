@@ -90,7 +90,7 @@ void metrics_set_probes_attached(bool attached)
 	__atomic_store_n(&metrics_probes, attached, __ATOMIC_RELEASE);
 }
 
-int metrics_thread_register(const char *name)
+int metrics_thread_register(const char *kind, int index)
 {
 	for (int i = 0; i < METRICS_MAX_THREADS; i++) {
 		struct metrics_slot *s = &metrics_slots[i];
@@ -99,7 +99,7 @@ int metrics_thread_register(const char *name)
 		if (!__atomic_compare_exchange_n(&s->state, &expect, 1, false,
 						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
-		snprintf(s->name, sizeof(s->name), "%s", name ? name : "thread");
+		snprintf(s->name, sizeof(s->name), "%s-%d", kind ? kind : "thread", index);
 		__atomic_store_n(&s->last_ns, health_now(), __ATOMIC_RELAXED);
 		__atomic_store_n(&s->state, 2, __ATOMIC_RELEASE);
 		return i;

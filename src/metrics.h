@@ -51,9 +51,10 @@ int metrics_port(const struct metrics_server *m);
 
 /* ---- health */
 void metrics_set_probes_attached(bool attached);
-/* Claims a heartbeat slot for a pipeline thread (name is copied, e.g.
- * "shard-2"); the slot starts alive.  Returns the slot or -ENOSPC. */
-int metrics_thread_register(const char *name);
+/* Claims a heartbeat slot for pipeline thread `index` of its kind ("reader",
+ * "shard", "writer"; named "shard-2" in /health and /metrics); the slot
+ * starts alive.  Returns the slot or -ENOSPC. */
+int metrics_thread_register(const char *kind, int index);
 /* Heartbeat: call at least every second, idle or not.  Lock-free. */
 void metrics_thread_alive(int slot);
 /* Frees the slot (a thread that exits on purpose). */

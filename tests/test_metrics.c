@@ -331,15 +331,24 @@ static void test_health(void **state)
 	metrics_set_probes_attached(true);
 	expect_health(200, "ok");
 
-	a = metrics_thread_register("shard-0");
-	b = metrics_thread_register("writer");
+	a = metrics_thread_register("shard", 0);
+	b = metrics_thread_register("writer", 0);
 	assert_true(a >= 0 && b >= 0 && a != b);
 	expect_health(200, "ok");
+	{
+		char *resp = get("/metrics"), line[128];
+
+		snprintf(line, sizeof(line),
+			 "http_tracer_thread_heartbeat_age_seconds{thread=\"shard-0\",slot=\"%d\"} 0.000", a);
+		expect_line(body_of(resp), line);
+		expect_line(body_of(resp), "http_tracer_probes_attached 1");
+		free(resp);
+	}
 	fake_now += 4000000000ull;              /* 4 s: within 5 s */
 	expect_health(200, "ok");
 	metrics_thread_alive(a);
 	fake_now += 2000000000ull;              /* writer now 6 s stale */
-	expect_health(503, "writer");
+	expect_health(503, "thread writer-0:");
 	metrics_thread_alive(b);
 	expect_health(200, "ok");
 	metrics_thread_alive(a);
@@ -367,10 +376,10 @@ static void test_health(void **state)
 		int slots[METRICS_MAX_THREADS];
 		int n = 0;
 
-		while (n < METRICS_MAX_THREADS && (slots[n] = metrics_thread_register("x")) >= 0)
+		while (n < METRICS_MAX_THREADS && (slots[n] = metrics_thread_register("x", n)) >= 0)
 			n++;
 		assert_int_equal(n, METRICS_MAX_THREADS);
-		assert_int_equal(metrics_thread_register("y"), -ENOSPC);
+		assert_int_equal(metrics_thread_register("y", 0), -ENOSPC);
 		for (int i = 0; i < n; i++)
 			metrics_thread_unregister(slots[i]);
 		metrics_thread_alive(-1);                  /* ignored */
