@@ -1,39 +1,1115 @@
-/* httpp.c - skeleton; the real parser is being written. */
+/*
+ * httpp.c - incremental, zero-copy HTTP/1.x parser (RFC 9112), one direction.
+ *
+ * Design: the caller keeps every unconsumed byte and appends new ones, so
+ * buf[0] is always the parser's position.  A head is consumed in one piece
+ * (HEAD event) once its blank line is seen; until then the parser remembers
+ * how far it has parsed (line_off: lines already validated, scan_off: bytes
+ * already searched for '\n'), so feeding a head byte by byte stays linear.
+ * Header slices of an unfinished head are kept as offsets and turned into
+ * pointers when the head completes.  Lines are found with memchr and checked
+ * with tables (and SSE2 for NUL/CR), never with a per-byte state machine.
+ *
+ * Decisions where RFC 9112 leaves room (documented for the tests and users):
+ *  - A line may end in LF alone; a CR anywhere else is HTTPP_ERR_BARE_CR.
+ *  - Content-Length: "5, 5" or several equal headers are collapsed (RFC 9110
+ *    §8.6); differing values are CL_CONFLICT; empty elements, non-digits or
+ *    more than 2^64-1 are CL_INVALID.  CL and TE together are CL_AND_TE (when
+ *    the message can have a body).
+ *  - Transfer-Encoding whose last coding is not chunked, or with chunked
+ *    applied twice: requests get TE_NOT_CHUNKED; responses are read until
+ *    close (BODY_CLOSE), as RFC 9112 §6.3 says.  An HTTP/1.0 message with
+ *    Transfer-Encoding is treated the same way (§6.1: faulty framing).
+ *  - Chunk sizes: leading zeros are accepted and cost one pass (no value
+ *    growth); more than 16 significant hex digits is CHUNK_OVERFLOW, as is a
+ *    size line of more than max_head_bytes digits.  Chunk extensions are
+ *    skipped (max_head_bytes per line, then CHUNK_SIZE).
+ *  - Whitespace at the start of a header line (obs-fold, also right after the
+ *    start line) is OBS_FOLD; space before the colon is HEADER_SYNTAX.
+ *  - An error consumes the offending line (or head, for framing errors found
+ *    at its end); then bytes are skipped until a line that starts a message:
+ *    requests "[A-Z]+ SP ... SP HTTP/1.d", responses "HTTP/1.".
+ */
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "httpp.h"
 
-void httpp_init(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim)
+#define HTTPP_DEF_MAX_HEAD   65536
+#define HTTPP_DEF_MAX_VALUE  1024
+#define HTTPP_MAX_SIG_DIGITS 16     /* hex digits of a 64-bit chunk size */
+#define HTTPP_MAX_METHOD     32     /* method length accepted when resyncing */
+
+enum {
+	ST_START = 0,    /* between messages: skip empty lines */
+	ST_HEAD,         /* collecting the head */
+	ST_END,          /* message complete, END not reported yet */
+	ST_BODY_LEN,     /* Content-Length body */
+	ST_CHUNK_SIZE,   /* chunk-size line */
+	ST_CHUNK_DATA,
+	ST_CHUNK_CRLF,   /* CRLF after chunk data */
+	ST_TRAILER,      /* trailer section after the last chunk */
+	ST_BODY_CLOSE,   /* body until the connection closes */
+	ST_TUNNEL,       /* opaque bytes after 101 / CONNECT 2xx */
+	ST_RESYNC,       /* skipping to the next message start */
+};
+
+enum { HS_START_LINE = 0, HS_FIELDS };           /* ST_HEAD */
+enum { CS_DIGITS = 0, CS_EXT, CS_LF };           /* ST_CHUNK_SIZE */
+enum { CC_CR = 0, CC_LF };                       /* ST_CHUNK_CRLF */
+
+/* fflags: framing headers seen in the current head */
+#define F_CL          0x01
+#define F_TE          0x02
+#define F_TE_CHUNKED  0x04 /* last coding so far is chunked */
+#define F_TE_BAD      0x08 /* something follows chunked */
+#define F_CLOSE       0x10
+#define F_KEEPALIVE   0x20
+#define F_CONNECT     0x40
+
+/* RFC 9110 tchar */
+static const uint8_t tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+	['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+	['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* hex digit value + 1 (0: not a hex digit) */
+static const uint8_t hexv[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+	['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static const char *const err_names[HTTPP_ERR__COUNT] = {
+	[HTTPP_ERR_NONE] = "none",
+	[HTTPP_ERR_START_LINE] = "start_line",
+	[HTTPP_ERR_VERSION] = "version",
+	[HTTPP_ERR_HEADER_SYNTAX] = "header_syntax",
+	[HTTPP_ERR_NUL] = "nul",
+	[HTTPP_ERR_BARE_CR] = "bare_cr",
+	[HTTPP_ERR_OBS_FOLD] = "obs_fold",
+	[HTTPP_ERR_HEAD_TOO_LARGE] = "head_too_large",
+	[HTTPP_ERR_CL_INVALID] = "cl_invalid",
+	[HTTPP_ERR_CL_CONFLICT] = "cl_conflict",
+	[HTTPP_ERR_CL_AND_TE] = "cl_and_te",
+	[HTTPP_ERR_TE_NOT_CHUNKED] = "te_not_chunked",
+	[HTTPP_ERR_CHUNK_SIZE] = "chunk_size",
+	[HTTPP_ERR_CHUNK_OVERFLOW] = "chunk_overflow",
+	[HTTPP_ERR_CHUNK_END] = "chunk_end",
+	[HTTPP_ERR_TRAILER] = "trailer",
+	[HTTPP_ERR_GAP] = "gap",
+	[HTTPP_ERR_EOF] = "eof",
+};
+
+const char *httpp_err_name(enum httpp_err err)
+{
+	if ((unsigned)err >= HTTPP_ERR__COUNT)
+		return "unknown";
+	return err_names[err];
+}
+
+/* ---- small helpers */
+
+static inline uint8_t lower(uint8_t c)
+{
+	return (uint8_t)(c - 'A') < 26 ? c | 0x20 : c;
+}
+
+/* s[0..n) equals the lower-case literal lit (ASCII case-insensitive). */
+static bool ieq(const uint8_t *s, size_t n, const char *lit, size_t lit_len)
+{
+	if (n != lit_len)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(s[i]) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+static inline bool is_ows(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* Index of the first NUL or CR in s[0..n), or n. */
+static size_t find_nul_cr(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i z = _mm_setzero_si128();
+	const __m128i cr = _mm_set1_epi8('\r');
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, z),
+						       _mm_cmpeq_epi8(v, cr)));
+		if (m)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; i < n; i++)
+		if (s[i] == 0 || s[i] == '\r')
+			return i;
+	return n;
+}
+
+/* Index of the first NUL, CR or LF in s[0..n), or n. */
+static size_t find_nul_cr_lf(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i z = _mm_setzero_si128();
+	const __m128i cr = _mm_set1_epi8('\r');
+	const __m128i lf = _mm_set1_epi8('\n');
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, z), _mm_cmpeq_epi8(v, cr));
+		int m = _mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(v, lf)));
+
+		if (m)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; i < n; i++)
+		if (s[i] == 0 || s[i] == '\r' || s[i] == '\n')
+			return i;
+	return n;
+}
+
+/* Error reason for a line that contains NUL or CR at index k (k < n). */
+static enum httpp_err bad_byte_err(const uint8_t *s, size_t n)
+{
+	size_t k = find_nul_cr(s, n);
+
+	if (k == n)
+		return HTTPP_ERR_NONE;
+	return s[k] ? HTTPP_ERR_BARE_CR : HTTPP_ERR_NUL;
+}
+
+/* Slices of an unfinished head hold offsets from the head's first byte. */
+static inline struct httpp_slice off_slice(uint32_t off, uint32_t len)
+{
+	struct httpp_slice s = { (const char *)(uintptr_t)off, len };
+
+	return s;
+}
+
+static inline void rebase(struct httpp_slice *s, const uint8_t *base)
+{
+	s->p = (const char *)base + (uintptr_t)s->p;
+}
+
+static void ev_clear(struct httpp_event *ev)
+{
+	ev->type = HTTPP_EV_NONE;
+	ev->head = NULL;
+	ev->data = NULL;
+	ev->len = 0;
+	ev->err = HTTPP_ERR_NONE;
+	ev->msg_flags = 0;
+	ev->body_size = 0;
+}
+
+/* ---- state changes */
+
+static void msg_begin(struct httpp *p)
+{
+	struct httpp_head *h = &p->head;
+
+	h->is_request = p->kind == HTTPP_REQUEST;
+	h->version_minor = 0;
+	h->status = 0;
+	h->method = off_slice(0, 0);
+	h->target = off_slice(0, 0);
+	h->reason = off_slice(0, 0);
+	h->n_headers = 0;
+	h->headers_truncated = false;
+	h->body_kind = HTTPP_BODY_NONE;
+	h->content_length = 0;
+	h->conn_close = false;
+	h->expect_continue = false;
+	h->upgrade = false;
+	h->head_len = 0;
+	p->state = ST_HEAD;
+	p->sub = HS_START_LINE;
+	p->scan_off = 0;
+	p->line_off = 0;
+	p->fflags = 0;
+	p->msg_flags = 0;
+	p->body_size = 0;
+	p->remaining = 0;
+	p->chunk_digits = 0;
+	p->aux_bytes = 0;
+}
+
+/* Abandon the current message: ERROR event, then resync. */
+static void set_error(struct httpp *p, struct httpp_event *ev, enum httpp_err err, bool bol)
+{
+	ev->type = HTTPP_EV_ERROR;
+	ev->err = err;
+	p->state = ST_RESYNC;
+	p->bol = bol;
+	p->scan_off = 0;
+}
+
+static void set_end(struct httpp *p, struct httpp_event *ev)
+{
+	ev->type = HTTPP_EV_END;
+	ev->msg_flags = p->msg_flags | (p->head.headers_truncated ? HTTPP_MF_HEADER_TRUNC : 0);
+	ev->body_size = p->body_size;
+	p->state = ST_START;
+	if (p->head.body_kind == HTTPP_BODY_TUNNEL && p->kind == HTTPP_RESPONSE)
+		p->state = ST_TUNNEL;
+	else if (p->kind == HTTPP_REQUEST && ((p->fflags & F_CONNECT) || p->head.upgrade))
+		p->hold = true;
+}
+
+/* ---- head: start line */
+
+static enum httpp_err parse_version(const uint8_t *v, size_t n, uint8_t *minor)
+{
+	if (n < 5 || memcmp(v, "HTTP/", 5) != 0)
+		return HTTPP_ERR_START_LINE;
+	if (n != 8 || v[5] != '1' || v[6] != '.' || (v[7] != '0' && v[7] != '1'))
+		return HTTPP_ERR_VERSION;
+	*minor = (uint8_t)(v[7] - '0');
+	return HTTPP_ERR_NONE;
+}
+
+/* Request line b[0..le): method SP request-target SP HTTP-version. */
+static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size_t le)
+{
+	struct httpp_head *h = &p->head;
+	const uint8_t *sp;
+	size_t m = 0, t;
+	enum httpp_err err;
+
+	while (m < le && tchar[b[m]])
+		m++;
+	if (m == 0 || m == le || b[m] != ' ')
+		return HTTPP_ERR_START_LINE;
+	sp = memrchr(b + m + 1, ' ', le - m - 1);
+	if (!sp)
+		return HTTPP_ERR_START_LINE;
+	t = (size_t)(sp - b);
+	if (t == m + 1)
+		return HTTPP_ERR_START_LINE; /* empty target or two spaces */
+	for (size_t i = m + 1; i < t; i++)
+		if (b[i] <= ' ' || b[i] == 0x7f)
+			return HTTPP_ERR_START_LINE;
+	err = parse_version(sp + 1, le - t - 1, &h->version_minor);
+	if (err)
+		return err;
+	h->method = off_slice(0, (uint32_t)m);
+	h->target = off_slice((uint32_t)(m + 1), (uint32_t)(t - m - 1));
+	if (m == 7 && memcmp(b, "CONNECT", 7) == 0)
+		p->fflags |= F_CONNECT;
+	return HTTPP_ERR_NONE;
+}
+
+/* Status line b[0..le): HTTP-version SP 3DIGIT [SP reason]. */
+static enum httpp_err parse_status_line(struct httpp *p, const uint8_t *b, size_t le)
+{
+	struct httpp_head *h = &p->head;
+	const uint8_t *sp = memchr(b, ' ', le);
+	size_t v = sp ? (size_t)(sp - b) : le;
+	enum httpp_err err = parse_version(b, v, &h->version_minor);
+
+	if (err)
+		return err;
+	if (le < 12 || (uint8_t)(b[9] - '1') > 8 || (uint8_t)(b[10] - '0') > 9 ||
+	    (uint8_t)(b[11] - '0') > 9)
+		return HTTPP_ERR_START_LINE;
+	h->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
+	if (le == 12) {
+		h->reason = off_slice(12, 0);
+		return HTTPP_ERR_NONE;
+	}
+	if (b[12] != ' ')
+		return HTTPP_ERR_START_LINE;
+	h->reason = off_slice(13, (uint32_t)(le - 13));
+	return HTTPP_ERR_NONE;
+}
+
+/* Cheap check of the first bytes, so that garbage fails before its '\n'. */
+static bool start_prefix_ok(const struct httpp *p, const uint8_t *b, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (p->kind == HTTPP_REQUEST)
+		return tchar[b[0]];
+	return memcmp(b, "HTTP/", n < 5 ? n : 5) == 0;
+}
+
+/* ---- head: framing header values */
+
+/* Next list element of s[*i..n): trimmed [*es, *ee); false at the end. */
+static bool next_elem(const uint8_t *s, size_t n, size_t *i, size_t *es, size_t *ee)
+{
+	size_t a = *i, e;
+	const uint8_t *c;
+
+	if (a > n)
+		return false;
+	c = memchr(s + a, ',', n - a);
+	e = c ? (size_t)(c - s) : n;
+	*i = e + 1;
+	while (a < e && is_ows(s[a]))
+		a++;
+	while (e > a && is_ows(s[e - 1]))
+		e--;
+	*es = a;
+	*ee = e;
+	return true;
+}
+
+static enum httpp_err hdr_content_length(struct httpp *p, const uint8_t *v, size_t n)
+{
+	size_t i = 0, a, e;
+
+	while (next_elem(v, n, &i, &a, &e)) {
+		uint64_t x = 0;
+
+		if (a == e)
+			return HTTPP_ERR_CL_INVALID;
+		for (size_t k = a; k < e; k++) {
+			unsigned d = (unsigned)v[k] - '0';
+
+			if (d > 9 || x > (UINT64_MAX - d) / 10)
+				return HTTPP_ERR_CL_INVALID;
+			x = x * 10 + d;
+		}
+		if ((p->fflags & F_CL) && x != p->head.content_length)
+			return HTTPP_ERR_CL_CONFLICT;
+		p->fflags |= F_CL;
+		p->head.content_length = x;
+	}
+	return HTTPP_ERR_NONE;
+}
+
+static void hdr_transfer_encoding(struct httpp *p, const uint8_t *v, size_t n)
+{
+	size_t i = 0, a, e;
+
+	p->fflags |= F_TE;
+	while (next_elem(v, n, &i, &a, &e)) {
+		size_t k = a;
+
+		if (a == e)
+			continue;
+		while (k < e && tchar[v[k]])
+			k++;
+		if (p->fflags & F_TE_CHUNKED)
+			p->fflags |= F_TE_BAD;
+		if (ieq(v + a, k - a, "chunked", 7))
+			p->fflags |= F_TE_CHUNKED;
+		else
+			p->fflags &= (uint16_t)~F_TE_CHUNKED;
+	}
+}
+
+static void hdr_connection(struct httpp *p, const uint8_t *v, size_t n)
+{
+	size_t i = 0, a, e;
+
+	while (next_elem(v, n, &i, &a, &e)) {
+		if (ieq(v + a, e - a, "close", 5))
+			p->fflags |= F_CLOSE;
+		else if (ieq(v + a, e - a, "keep-alive", 10))
+			p->fflags |= F_KEEPALIVE;
+	}
+}
+
+/* Framing-relevant headers, matched case-insensitively by length first. */
+static enum httpp_err hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
+				  const uint8_t *v, size_t vl)
+{
+	switch (nl) {
+	case 14:
+		if (ieq(name, nl, "content-length", 14))
+			return hdr_content_length(p, v, vl);
+		break;
+	case 17:
+		if (ieq(name, nl, "transfer-encoding", 17))
+			hdr_transfer_encoding(p, v, vl);
+		break;
+	case 10:
+		if (ieq(name, nl, "connection", 10))
+			hdr_connection(p, v, vl);
+		break;
+	case 6:
+		if (ieq(name, nl, "expect", 6) && ieq(v, vl, "100-continue", 12))
+			p->head.expect_continue = true;
+		break;
+	case 7:
+		if (ieq(name, nl, "upgrade", 7))
+			p->head.upgrade = true;
+		break;
+	}
+	return HTTPP_ERR_NONE;
+}
+
+/* One header line b[ls..le) (line terminator excluded). */
+static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls, uint32_t le)
+{
+	struct httpp_head *h = &p->head;
+	const uint8_t *s = b + ls;
+	uint32_t n = le - ls, c = 0, vs, ve;
+	enum httpp_err err = bad_byte_err(s, n);
+
+	if (err)
+		return err;
+	if (is_ows(s[0]))
+		return HTTPP_ERR_OBS_FOLD;
+	while (c < n && tchar[s[c]])
+		c++;
+	if (c == 0 || c == n || s[c] != ':')
+		return HTTPP_ERR_HEADER_SYNTAX;
+	vs = c + 1;
+	ve = n;
+	while (vs < ve && is_ows(s[vs]))
+		vs++;
+	while (ve > vs && is_ows(s[ve - 1]))
+		ve--;
+	err = hdr_framing(p, s, c, s + vs, ve - vs);
+	if (err)
+		return err;
+	if (h->n_headers >= HTTPP_MAX_HEADERS) {
+		h->headers_truncated = true;
+		return HTTPP_ERR_NONE;
+	}
+	if (ve - vs > p->lim.max_value_bytes) {
+		ve = vs + p->lim.max_value_bytes;
+		h->headers_truncated = true;
+	}
+	h->headers[h->n_headers].name = off_slice(ls, c);
+	h->headers[h->n_headers].value = off_slice(ls + vs, ve - vs);
+	h->n_headers++;
+	return HTTPP_ERR_NONE;
+}
+
+/* ---- head: completion */
+
+static enum httpp_err request_framing(struct httpp *p)
+{
+	struct httpp_head *h = &p->head;
+
+	if (p->fflags & F_TE) {
+		if (p->fflags & F_CL)
+			return HTTPP_ERR_CL_AND_TE;
+		if (h->version_minor == 0 || !(p->fflags & F_TE_CHUNKED) ||
+		    (p->fflags & F_TE_BAD))
+			return HTTPP_ERR_TE_NOT_CHUNKED;
+		h->body_kind = HTTPP_BODY_CHUNKED;
+	} else if (p->fflags & F_CL) {
+		h->body_kind = HTTPP_BODY_LENGTH;
+	}
+	return HTTPP_ERR_NONE;
+}
+
+static enum httpp_err response_framing(struct httpp *p)
+{
+	struct httpp_head *h = &p->head;
+	unsigned st = h->status;
+
+	if ((p->peer == HTTPP_PEER_CONNECT && st >= 200 && st < 300) || st == 101)
+		h->body_kind = HTTPP_BODY_TUNNEL;
+	else if (st < 200 || st == 204 || st == 304 || p->peer == HTTPP_PEER_HEAD)
+		h->body_kind = HTTPP_BODY_NONE;
+	else if (p->fflags & F_TE) {
+		if (p->fflags & F_CL)
+			return HTTPP_ERR_CL_AND_TE;
+		if (h->version_minor == 0 || !(p->fflags & F_TE_CHUNKED))
+			h->body_kind = HTTPP_BODY_CLOSE;
+		else
+			h->body_kind = HTTPP_BODY_CHUNKED;
+	} else if (p->fflags & F_CL) {
+		h->body_kind = HTTPP_BODY_LENGTH;
+	} else {
+		h->body_kind = HTTPP_BODY_CLOSE;
+	}
+	return HTTPP_ERR_NONE;
+}
+
+/* The blank line ends the head at b[head_len-1]: report HEAD or ERROR. */
+static void head_complete(struct httpp *p, const uint8_t *b, uint32_t head_len,
+			  struct httpp_event *ev)
+{
+	struct httpp_head *h = &p->head;
+	enum httpp_err err;
+
+	err = p->kind == HTTPP_REQUEST ? request_framing(p) : response_framing(p);
+	if (err) {
+		set_error(p, ev, err, true);
+		return;
+	}
+	rebase(&h->method, b);
+	rebase(&h->target, b);
+	rebase(&h->reason, b);
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		rebase(&h->headers[i].name, b);
+		rebase(&h->headers[i].value, b);
+	}
+	h->head_len = head_len;
+	h->conn_close = (p->fflags & F_CLOSE) ||
+			(h->version_minor == 0 && !(p->fflags & F_KEEPALIVE));
+	ev->type = HTTPP_EV_HEAD;
+	ev->head = h;
+	switch (h->body_kind) {
+	case HTTPP_BODY_LENGTH:
+		p->remaining = h->content_length;
+		p->state = h->content_length ? ST_BODY_LEN : ST_END;
+		break;
+	case HTTPP_BODY_CHUNKED:
+		p->state = ST_CHUNK_SIZE;
+		p->sub = CS_DIGITS;
+		p->remaining = 0;
+		p->chunk_digits = 0;
+		p->aux_bytes = 0;
+		break;
+	case HTTPP_BODY_CLOSE:
+		p->state = ST_BODY_CLOSE;
+		break;
+	default:
+		p->state = ST_END;
+		break;
+	}
+}
+
+/*
+ * Head bytes b[0..n) (b[0] is the first byte of the start line): returns
+ * bytes consumed; an event is set when the head is done or bad; otherwise
+ * more input is needed and the scan position is remembered.
+ */
+static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_event *ev)
+{
+	uint32_t max = p->lim.max_head_bytes;
+	size_t lim = n < max ? n : max;
+	bool capped = n >= max;
+	const uint8_t *nl;
+	uint32_t eol, le;
+	enum httpp_err err;
+
+	if (p->scan_off > lim || p->line_off > lim)
+		msg_begin(p); /* the caller dropped bytes it had kept: start over */
+	if (p->sub == HS_START_LINE) {
+		if (!start_prefix_ok(p, b, n)) {
+			set_error(p, ev, HTTPP_ERR_START_LINE, false);
+			return 1;
+		}
+		nl = memchr(b + p->scan_off, '\n', lim - p->scan_off);
+		if (!nl)
+			goto need_more;
+		eol = (uint32_t)(nl - b);
+		le = eol > 0 && b[eol - 1] == '\r' ? eol - 1 : eol;
+		err = bad_byte_err(b, le);
+		if (!err)
+			err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le) :
+							 parse_status_line(p, b, le);
+		if (err) {
+			set_error(p, ev, err, true);
+			return eol + 1;
+		}
+		p->sub = HS_FIELDS;
+		p->line_off = p->scan_off = eol + 1;
+	}
+	for (;;) {
+		uint32_t ls = p->line_off;
+
+		nl = memchr(b + p->scan_off, '\n', lim - p->scan_off);
+		if (!nl)
+			goto need_more;
+		eol = (uint32_t)(nl - b);
+		le = eol > ls && b[eol - 1] == '\r' ? eol - 1 : eol;
+		if (le == ls) {
+			head_complete(p, b, eol + 1, ev);
+			return eol + 1;
+		}
+		err = parse_field(p, b, ls, le);
+		if (err) {
+			set_error(p, ev, err, true);
+			return eol + 1;
+		}
+		p->line_off = p->scan_off = eol + 1;
+	}
+need_more:
+	if (capped) {
+		set_error(p, ev, HTTPP_ERR_HEAD_TOO_LARGE, max && b[max - 1] == '\n');
+		return max;
+	}
+	p->scan_off = (uint32_t)lim;
+	return 0;
+}
+
+/* ---- between messages and resync */
+
+/* Skip empty lines before a message; returns bytes consumed. */
+static size_t st_start(struct httpp *p, const uint8_t *b, size_t n, bool *stop)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		if (b[i] == '\n') {
+			i++;
+		} else if (b[i] == '\r') {
+			if (i + 1 == n)
+				break;
+			if (b[i + 1] != '\n')
+				goto begin;
+			i += 2;
+		} else {
+			goto begin;
+		}
+	}
+	*stop = true;
+	return i;
+begin:
+	msg_begin(p);
+	return i;
+}
+
+/*
+ * Does the line at b[0] start a message?  1 yes, 0 need more bytes, -1 no.
+ * p->scan_off remembers how far the '\n' search went.
+ */
+static int resync_candidate(struct httpp *p, const uint8_t *b, size_t n)
+{
+	size_t m = 0, lim, le;
+	const uint8_t *nl;
+
+	if (p->kind == HTTPP_RESPONSE) {
+		if (memcmp(b, "HTTP/1.", n < 7 ? n : 7) != 0)
+			return -1;
+		return n < 7 ? 0 : 1;
+	}
+	while (m < n && m <= HTTPP_MAX_METHOD && (uint8_t)(b[m] - 'A') < 26)
+		m++;
+	if (m > HTTPP_MAX_METHOD)
+		return -1;
+	if (m == n)
+		return 0;
+	if (m == 0 || b[m] != ' ')
+		return -1;
+	lim = n < p->lim.max_head_bytes ? n : p->lim.max_head_bytes;
+	if (p->scan_off < m)
+		p->scan_off = (uint32_t)m;
+	nl = p->scan_off < lim ? memchr(b + p->scan_off, '\n', lim - p->scan_off) : NULL;
+	if (!nl) {
+		if (n >= p->lim.max_head_bytes)
+			return -1;
+		p->scan_off = (uint32_t)lim;
+		return 0;
+	}
+	le = (size_t)(nl - b);
+	if (le > 0 && b[le - 1] == '\r')
+		le--;
+	if (le < m + 11 || b[le - 9] != ' ' || memcmp(b + le - 8, "HTTP/1.", 7) != 0 ||
+	    (uint8_t)(b[le - 1] - '0') > 9)
+		return -1;
+	return 1;
+}
+
+static size_t st_resync(struct httpp *p, const uint8_t *b, size_t n, bool *stop)
+{
+	size_t i = 0;
+
+	for (;;) {
+		int r;
+
+		if (!p->bol) {
+			const uint8_t *nl = memchr(b + i, '\n', n - i);
+
+			if (!nl) {
+				*stop = true;
+				return n;
+			}
+			i = (size_t)(nl - b) + 1;
+			p->bol = true;
+			p->scan_off = 0;
+		}
+		if (i == n) {
+			*stop = true;
+			return i;
+		}
+		r = resync_candidate(p, b + i, n - i);
+		if (r > 0) {
+			msg_begin(p);
+			return i;
+		}
+		if (r == 0) {
+			*stop = true;
+			return i;
+		}
+		p->bol = false;
+	}
+}
+
+/* ---- bodies */
+
+static size_t body_bytes(struct httpp *p, const uint8_t *b, size_t n, struct httpp_event *ev)
+{
+	size_t k = n;
+
+	if (p->remaining < k)
+		k = (size_t)p->remaining;
+	ev->type = HTTPP_EV_BODY;
+	ev->data = b;
+	ev->len = k;
+	p->remaining -= k;
+	p->body_size = sat_add(p->body_size, k);
+	return k;
+}
+
+/* chunk-size [ chunk-ext ] CRLF, consumed as it arrives. */
+static size_t st_chunk_size(struct httpp *p, const uint8_t *b, size_t n,
+			    struct httpp_event *ev, bool *stop)
+{
+	uint32_t max = p->lim.max_head_bytes;
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = b[i];
+		size_t k;
+
+		switch (p->sub) {
+		case CS_DIGITS:
+			if (hexv[c]) {
+				i++;
+				if (++p->aux_bytes > max)
+					goto overflow;
+				if (!p->chunk_digits && c == '0')
+					continue; /* leading zero */
+				if (p->chunk_digits == HTTPP_MAX_SIG_DIGITS)
+					goto overflow;
+				p->remaining = p->remaining << 4 | (uint64_t)(hexv[c] - 1);
+				p->chunk_digits++;
+				continue;
+			}
+			if (p->aux_bytes == 0) {
+				set_error(p, ev, HTTPP_ERR_CHUNK_SIZE, true);
+				return i;
+			}
+			if (c == ';' || is_ows(c)) {
+				p->sub = CS_EXT;
+			} else if (c == '\r') {
+				p->sub = CS_LF;
+				i++;
+			} else if (c == '\n') {
+				goto done;
+			} else {
+				goto bad;
+			}
+			break;
+		case CS_EXT:
+			k = find_nul_cr_lf(b + i, n - i);
+			if (k > max - p->aux_bytes)
+				goto bad;
+			p->aux_bytes += (uint32_t)k;
+			i += k;
+			if (i == n)
+				break;
+			if (b[i] == '\n')
+				goto done;
+			if (b[i] != '\r')
+				goto bad;
+			p->sub = CS_LF;
+			i++;
+			break;
+		default: /* CS_LF */
+			if (c != '\n')
+				goto bad;
+			goto done;
+		}
+	}
+	*stop = true;
+	return i;
+done:
+	i++;
+	p->aux_bytes = 0;
+	p->scan_off = 0;
+	p->state = p->remaining ? ST_CHUNK_DATA : ST_TRAILER;
+	p->sub = CC_CR;
+	return i;
+overflow:
+	set_error(p, ev, HTTPP_ERR_CHUNK_OVERFLOW, false);
+	return i;
+bad:
+	set_error(p, ev, HTTPP_ERR_CHUNK_SIZE, false);
+	return i;
+}
+
+static size_t st_chunk_crlf(struct httpp *p, const uint8_t *b, size_t n,
+			    struct httpp_event *ev, bool *stop)
+{
+	size_t i = 0;
+
+	if (n == 0) {
+		*stop = true;
+		return 0;
+	}
+	if (p->sub == CC_CR && b[0] == '\r') {
+		p->sub = CC_LF;
+		i = 1;
+		if (n == 1) {
+			*stop = true;
+			return 1;
+		}
+	}
+	if (b[i] != '\n') {
+		set_error(p, ev, HTTPP_ERR_CHUNK_END, false);
+		return i;
+	}
+	p->state = ST_CHUNK_SIZE;
+	p->sub = CS_DIGITS;
+	p->remaining = 0;
+	p->chunk_digits = 0;
+	p->aux_bytes = 0;
+	return i + 1;
+}
+
+/* trailer-section CRLF: whole lines, each a valid field line. */
+static size_t st_trailer(struct httpp *p, const uint8_t *b, size_t n,
+			 struct httpp_event *ev, bool *stop)
+{
+	uint32_t max = p->lim.max_head_bytes;
+	size_t i = 0;
+
+	for (;;) {
+		size_t room = max - p->aux_bytes, lim = n - i < room ? n - i : room;
+		const uint8_t *s = b + i, *nl;
+		size_t eol, le, c = 0;
+
+		nl = p->scan_off < lim ? memchr(s + p->scan_off, '\n', lim - p->scan_off) : NULL;
+		if (!nl) {
+			if (n - i >= room) {
+				set_error(p, ev, HTTPP_ERR_TRAILER, false);
+				return i + room;
+			}
+			p->scan_off = (uint32_t)(n - i);
+			*stop = true;
+			return i;
+		}
+		eol = (size_t)(nl - s);
+		le = eol > 0 && s[eol - 1] == '\r' ? eol - 1 : eol;
+		if (le == 0) {
+			set_end(p, ev);
+			return i + eol + 1;
+		}
+		while (c < le && tchar[s[c]])
+			c++;
+		if (c == 0 || c == le || s[c] != ':' || find_nul_cr(s, le) != le) {
+			set_error(p, ev, HTTPP_ERR_TRAILER, true);
+			return i + eol + 1;
+		}
+		p->aux_bytes += (uint32_t)(eol + 1);
+		p->scan_off = 0;
+		i += eol + 1;
+	}
+}
+
+/* ---- public API */
+
+static void init_common(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim)
 {
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
-	if (lim)
-		p->lim = *lim;
+	p->lim.max_head_bytes = HTTPP_DEF_MAX_HEAD;
+	p->lim.max_value_bytes = HTTPP_DEF_MAX_VALUE;
+	if (lim && lim->max_head_bytes)
+		p->lim.max_head_bytes = lim->max_head_bytes;
+	if (lim && lim->max_value_bytes)
+		p->lim.max_value_bytes = lim->max_value_bytes;
+	p->head.is_request = kind == HTTPP_REQUEST;
+}
+
+void httpp_init(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim)
+{
+	init_common(p, kind, lim);
+	p->state = ST_START;
 }
 
 void httpp_init_midstream(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim)
 {
-	httpp_init(p, kind, lim);
+	init_common(p, kind, lim);
+	p->state = ST_RESYNC;
+	p->bol = true;
 }
 
+/* Consumes a prefix of buf[0..len) and reports at most one event. */
 size_t httpp_parse(struct httpp *p, const uint8_t *buf, size_t len, struct httpp_event *ev)
 {
-	memset(ev, 0, sizeof(*ev));
-	return 0;
+	size_t off = 0;
+	bool stop = false;
+
+	ev_clear(ev);
+	if (p->hold)
+		return 0;
+	while (!stop && ev->type == HTTPP_EV_NONE) {
+		const uint8_t *b = buf + off;
+		size_t n = len - off;
+
+		switch (p->state) {
+		case ST_START:
+			off += st_start(p, b, n, &stop);
+			break;
+		case ST_HEAD:
+			off += st_head(p, b, n, ev);
+			if (ev->type == HTTPP_EV_NONE)
+				stop = true;
+			break;
+		case ST_END:
+			set_end(p, ev);
+			break;
+		case ST_BODY_LEN:
+			if (n == 0) {
+				stop = true;
+				break;
+			}
+			off += body_bytes(p, b, n, ev);
+			if (!p->remaining)
+				p->state = ST_END;
+			break;
+		case ST_CHUNK_SIZE:
+			off += st_chunk_size(p, b, n, ev, &stop);
+			break;
+		case ST_CHUNK_DATA:
+			if (n == 0) {
+				stop = true;
+				break;
+			}
+			off += body_bytes(p, b, n, ev);
+			if (!p->remaining) {
+				p->state = ST_CHUNK_CRLF;
+				p->sub = CC_CR;
+			}
+			break;
+		case ST_CHUNK_CRLF:
+			off += st_chunk_crlf(p, b, n, ev, &stop);
+			break;
+		case ST_TRAILER:
+			off += st_trailer(p, b, n, ev, &stop);
+			break;
+		case ST_BODY_CLOSE:
+			if (n == 0) {
+				stop = true;
+				break;
+			}
+			ev->type = HTTPP_EV_BODY;
+			ev->data = b;
+			ev->len = n;
+			p->body_size = sat_add(p->body_size, n);
+			off = len;
+			break;
+		case ST_TUNNEL:
+			off = len;
+			stop = true;
+			break;
+		default: /* ST_RESYNC */
+			off += st_resync(p, b, n, &stop);
+			break;
+		}
+	}
+	return off;
 }
 
 void httpp_gap(struct httpp *p, uint64_t n, struct httpp_event *ev)
 {
-	memset(ev, 0, sizeof(*ev));
+	ev_clear(ev);
+	if (n == 0)
+		return;
+	switch (p->state) {
+	case ST_BODY_LEN:
+	case ST_CHUNK_DATA:
+		if (n > p->remaining)
+			break;
+		p->remaining -= n;
+		p->body_size = sat_add(p->body_size, n);
+		p->msg_flags |= HTTPP_MF_GAP;
+		if (p->remaining)
+			return;
+		if (p->state == ST_BODY_LEN) {
+			set_end(p, ev);
+		} else {
+			p->state = ST_CHUNK_CRLF;
+			p->sub = CC_CR;
+		}
+		return;
+	case ST_BODY_CLOSE:
+		p->body_size = sat_add(p->body_size, n);
+		p->msg_flags |= HTTPP_MF_GAP;
+		return;
+	case ST_END:
+		/* the message was complete: report it, then look for the next */
+		set_end(p, ev);
+		if (p->state == ST_START) {
+			p->state = ST_RESYNC;
+			p->bol = true;
+			p->scan_off = 0;
+		}
+		return;
+	case ST_TUNNEL:
+		return;
+	case ST_START:
+	case ST_RESYNC:
+		p->state = ST_RESYNC;
+		p->bol = true;
+		p->scan_off = 0;
+		return;
+	default:
+		break;
+	}
+	set_error(p, ev, HTTPP_ERR_GAP, true);
 }
 
 void httpp_finish(struct httpp *p, struct httpp_event *ev)
 {
-	memset(ev, 0, sizeof(*ev));
+	ev_clear(ev);
+	switch (p->state) {
+	case ST_BODY_CLOSE:
+	case ST_END:
+		set_end(p, ev);
+		break;
+	case ST_HEAD:
+	case ST_BODY_LEN:
+	case ST_CHUNK_SIZE:
+	case ST_CHUNK_DATA:
+	case ST_CHUNK_CRLF:
+	case ST_TRAILER:
+		ev->type = HTTPP_EV_ERROR;
+		ev->err = HTTPP_ERR_EOF;
+		break;
+	default:
+		return;
+	}
+	if (p->state != ST_TUNNEL)
+		p->state = ST_START;
+	p->hold = false;
 }
 
 void httpp_tunnel(struct httpp *p)
 {
 	p->hold = false;
+	p->state = ST_TUNNEL;
 }
 
 void httpp_resume(struct httpp *p)
@@ -43,10 +1119,11 @@ void httpp_resume(struct httpp *p)
 
 bool httpp_in_message(const struct httpp *p)
 {
-	return false;
+	return !p->hold && p->state != ST_START && p->state != ST_RESYNC &&
+	       p->state != ST_TUNNEL;
 }
 
-const char *httpp_err_name(enum httpp_err err)
+bool httpp_has_pending(const struct httpp *p)
 {
-	return "unknown";
+	return !p->hold && p->state == ST_END;
 }

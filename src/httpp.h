@@ -139,6 +139,12 @@ struct httpp {
 	uint32_t msg_flags;
 	uint32_t chunk_digits;
 	struct httpp_head head;
+	/* added by httpp.c (private) */
+	uint8_t sub;            /* sub-state within state */
+	bool bol;               /* resync: the next byte starts a line */
+	uint16_t fflags;        /* framing headers seen in the current head */
+	uint32_t line_off;      /* head: start of the first line not yet parsed */
+	uint32_t aux_bytes;     /* chunk-size line / trailer bytes so far (bounded) */
 };
 
 void httpp_init(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim);
@@ -170,6 +176,10 @@ void httpp_tunnel(struct httpp *p);
 void httpp_resume(struct httpp *p);
 static inline bool httpp_is_holding(const struct httpp *p) { return p->hold; }
 bool httpp_in_message(const struct httpp *p);
+/* True when httpp_parse() has an event to report without new bytes (e.g. the
+ * END after the last body byte or after a body-less head): call it again,
+ * with len 0 if the buffer is empty, until it returns 0 with HTTPP_EV_NONE. */
+bool httpp_has_pending(const struct httpp *p);
 
 const char *httpp_err_name(enum httpp_err err);
 
