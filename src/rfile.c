@@ -1,29 +1,612 @@
-/* rfile.c - record/replay file (skeleton; implementation in progress). */
+/*
+ * rfile.c - record/replay file of raw kernel events (format in rfile.h).
+ *
+ * Writer: records are appended to a raw block buffer (8-byte entry header,
+ * payload, padding); when it passes the block target the block is crc'ed,
+ * deflated at level 1 into a reused buffer that already holds room for the
+ * block header, and written with one write(2).
+ *
+ * Reader: one read(2) for the block header and one for the payload into
+ * reused buffers, inflate into a reused raw buffer, then every length in the
+ * block is checked before the block is handed out, so that the caller's
+ * walk with rfile_next_record() never needs to distrust it.  Nothing in the
+ * file is trusted: every size is capped before it is used for an
+ * allocation, a read or an index.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ht_event.h"
 #include "rfile.h"
+
+#define RFILE_MAX_HDR_SIZE 4096u
+#define RFILE_MIN_BLOCK    4096u
+
+struct rfile_writer {
+	int fd;
+	int err;                /* first -errno seen; sticky */
+	uint8_t *raw;           /* entries of the block being filled */
+	size_t raw_len, raw_cap;
+	uint32_t count;         /* records in raw */
+	size_t block_target;    /* flush when raw_len would pass this */
+	uint8_t *out;           /* block header + compressed payload */
+	size_t out_cap;
+	z_stream zs;
+	bool zs_ok;
+	uint64_t records, bytes;
+};
+
+struct rfile_reader {
+	int fd;
+	int state;              /* 0 reading, 1 clean EOF, -1 error */
+	uint64_t off;           /* file offset of the next block header */
+	uint8_t *comp, *raw;
+	size_t comp_cap, raw_cap;
+	z_stream zs;
+	bool zs_ok;
+	char *path;
+	char err[320];
+};
+
+/* ---- little-endian helpers */
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* ---- record checks (shared by writer and reader) */
+
+size_t rfile_record_size(uint8_t type, uint32_t cap_len)
+{
+	switch (type) {
+	case HT_EV_DATA:
+		return sizeof(struct ht_data_ev) + (size_t)cap_len;
+	case HT_EV_OPEN:
+		return sizeof(struct ht_open_ev);
+	case HT_EV_CLOSE:
+		return sizeof(struct ht_close_ev);
+	case HT_EV_LOSS:
+		return sizeof(struct ht_loss_ev);
+	default:
+		return 0;
+	}
+}
+
+int rfile_check_record(const void *rec, size_t len)
+{
+	const uint8_t *p = rec;
+	uint32_t cap_len = 0;
+
+	if (!rec || len < sizeof(struct ht_ev_hdr) || len > RFILE_MAX_RECORD)
+		return -EINVAL;
+	if (p[0] == HT_EV_DATA) {
+		if (len < sizeof(struct ht_data_ev))
+			return -EINVAL;
+		memcpy(&cap_len, p + offsetof(struct ht_data_ev, cap_len), sizeof(cap_len));
+	}
+	return rfile_record_size(p[0], cap_len) == len ? 0 : -EINVAL;
+}
+
+/* ---- writer */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
 
 struct rfile_writer *rfile_writer_open(const char *path, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: record files not implemented yet", path);
+	struct rfile_writer *w;
+	uint8_t hdr[RFILE_HDR_SIZE] = { 0 };
+	struct timespec now;
+	int ret;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		fmt_err(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	w->block_target = RFILE_BLOCK_TARGET;
+	w->raw_cap = RFILE_BLOCK_TARGET + 65536;
+	w->raw = malloc(w->raw_cap);
+	if (!w->raw) {
+		fmt_err(err, errlen, "%s: out of memory", path);
+		goto err_free;
+	}
+	if (deflateInit(&w->zs, 1) != Z_OK) {
+		fmt_err(err, errlen, "%s: zlib deflateInit failed", path);
+		goto err_free;
+	}
+	w->zs_ok = true;
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		fmt_err(err, errlen, "%s: cannot create record file: %s", path, strerror(errno));
+		goto err_free;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	memcpy(hdr, RFILE_MAGIC, 8);
+	put_le32(hdr + 8, RFILE_VERSION);
+	put_le32(hdr + 12, RFILE_HDR_SIZE);
+	put_le32(hdr + 16, 0);
+	put_le32(hdr + 20, 0);
+	put_le64(hdr + 24, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	ret = write_all(w->fd, hdr, sizeof(hdr));
+	if (ret) {
+		fmt_err(err, errlen, "%s: cannot write record file header: %s", path, strerror(-ret));
+		goto err_close;
+	}
+	w->bytes = sizeof(hdr);
+	return w;
+
+err_close:
+	close(w->fd);
+err_free:
+	if (w->zs_ok)
+		deflateEnd(&w->zs);
+	free(w->raw);
+	free(w);
 	return NULL;
 }
-int rfile_writer_add(struct rfile_writer *w, const void *rec, size_t len) { return -ENOSYS; }
-int rfile_writer_close(struct rfile_writer *w) { return -ENOSYS; }
-uint64_t rfile_writer_records(const struct rfile_writer *w) { return 0; }
-uint64_t rfile_writer_bytes(const struct rfile_writer *w) { return 0; }
+
+void rfile_writer_set_block_size(struct rfile_writer *w, size_t raw_bytes)
+{
+	if (raw_bytes < 64)
+		raw_bytes = 64;
+	if (raw_bytes > RFILE_MAX_RAW / 2)
+		raw_bytes = RFILE_MAX_RAW / 2;
+	w->block_target = raw_bytes;
+}
+
+/* Compress and write the buffered records as one block. */
+static int writer_flush(struct rfile_writer *w)
+{
+	size_t bound;
+	uint8_t *h;
+	int zret, ret;
+
+	if (!w->raw_len)
+		return 0;
+	bound = RFILE_BLOCK_HDR_SIZE + deflateBound(&w->zs, w->raw_len);
+	if (bound > w->out_cap) {
+		uint8_t *p = realloc(w->out, bound);
+
+		if (!p)
+			return -ENOMEM;
+		w->out = p;
+		w->out_cap = bound;
+	}
+	if (deflateReset(&w->zs) != Z_OK)
+		return -EIO;
+	w->zs.next_in = w->raw;
+	w->zs.avail_in = (uInt)w->raw_len;
+	w->zs.next_out = w->out + RFILE_BLOCK_HDR_SIZE;
+	w->zs.avail_out = (uInt)(w->out_cap - RFILE_BLOCK_HDR_SIZE);
+	zret = deflate(&w->zs, Z_FINISH);
+	if (zret != Z_STREAM_END)
+		return -EIO;
+	h = w->out;
+	put_le32(h, RFILE_BLOCK_MAGIC);
+	put_le32(h + 4, (uint32_t)w->zs.total_out);
+	put_le32(h + 8, (uint32_t)w->raw_len);
+	put_le32(h + 12, w->count);
+	put_le32(h + 16, (uint32_t)crc32(0, w->raw, (uInt)w->raw_len));
+	ret = write_all(w->fd, w->out, RFILE_BLOCK_HDR_SIZE + w->zs.total_out);
+	if (ret)
+		return ret;
+	w->bytes += RFILE_BLOCK_HDR_SIZE + w->zs.total_out;
+	w->raw_len = 0;
+	w->count = 0;
+	return 0;
+}
+
+int rfile_writer_add(struct rfile_writer *w, const void *rec, size_t len)
+{
+	size_t entry;
+	uint8_t *e;
+	int ret;
+
+	if (w->err)
+		return w->err;
+	if (rfile_check_record(rec, len))
+		return -EINVAL;
+	entry = 8 + pad8(len);
+	if (w->raw_len && w->raw_len + entry > w->block_target) {
+		ret = writer_flush(w);
+		if (ret)
+			return w->err = ret;
+	}
+	if (w->raw_len + entry > w->raw_cap) {
+		uint8_t *p = realloc(w->raw, w->raw_len + entry);
+
+		if (!p)
+			return -ENOMEM; /* not sticky: a smaller record may still fit */
+		w->raw = p;
+		w->raw_cap = w->raw_len + entry;
+	}
+	e = w->raw + w->raw_len;
+	put_le32(e, (uint32_t)len);
+	put_le32(e + 4, 0);
+	memcpy(e + 8, rec, len);
+	memset(e + 8 + len, 0, entry - 8 - len);
+	w->raw_len += entry;
+	w->count++;
+	w->records++;
+	return 0;
+}
+
+int rfile_writer_close(struct rfile_writer *w)
+{
+	int ret;
+
+	if (!w)
+		return -EINVAL;
+	ret = w->err;
+	if (!ret)
+		ret = writer_flush(w);
+	if (close(w->fd) && !ret)
+		ret = -errno;
+	deflateEnd(&w->zs);
+	free(w->raw);
+	free(w->out);
+	free(w);
+	return ret;
+}
+
+uint64_t rfile_writer_records(const struct rfile_writer *w)
+{
+	return w->records;
+}
+
+uint64_t rfile_writer_bytes(const struct rfile_writer *w)
+{
+	return w->bytes + (w->raw_len ? RFILE_BLOCK_HDR_SIZE : 0);
+}
+
+/* ---- reader */
+
+/* Read up to n bytes; returns bytes read (< n only at EOF) or -errno. */
+static ssize_t read_full(int fd, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, p + got, n - got);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+static int reader_fail(struct rfile_reader *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(r->err, sizeof(r->err), "%s: ", r->path);
+	if (n < 0 || (size_t)n >= sizeof(r->err))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	r->state = -1;
+	return -1;
+}
+
+static int check_file_header(struct rfile_reader *r)
+{
+	uint8_t hdr[RFILE_HDR_SIZE];
+	uint32_t version, hsize;
+	ssize_t got;
+
+	got = read_full(r->fd, hdr, sizeof(hdr));
+	if (got < 0)
+		return reader_fail(r, "read error at offset 0: %s", strerror((int)-got));
+	if (got == 0)
+		return reader_fail(r, "empty file (0 bytes) at offset 0: not an http-tracer record file");
+	if (memcmp(hdr, RFILE_MAGIC, got < 8 ? (size_t)got : 8) != 0)
+		return reader_fail(r, "bad magic at offset 0: not an http-tracer record file");
+	if ((size_t)got < sizeof(hdr))
+		return reader_fail(r, "truncated file header at offset %zd: file has %zd of %u header bytes",
+				   got, got, RFILE_HDR_SIZE);
+	version = get_le32(hdr + 8);
+	hsize = get_le32(hdr + 12);
+	if (version != RFILE_VERSION)
+		return reader_fail(r, "unsupported version %u at offset 8 (this build reads version %u)",
+				   version, RFILE_VERSION);
+	if (hsize < RFILE_HDR_SIZE || hsize > RFILE_MAX_HDR_SIZE)
+		return reader_fail(r, "bad header size %u at offset 12 (expected %u..%u)", hsize,
+				   RFILE_HDR_SIZE, RFILE_MAX_HDR_SIZE);
+	if (get_le32(hdr + 16) != 0 || get_le32(hdr + 20) != 0)
+		return reader_fail(r, "unsupported flags 0x%08x/0x%08x at offset 16 (version %u defines none)",
+				   get_le32(hdr + 16), get_le32(hdr + 20), RFILE_VERSION);
+	r->off = RFILE_HDR_SIZE;
+	if (hsize > RFILE_HDR_SIZE) {
+		uint8_t skip[RFILE_MAX_HDR_SIZE];
+
+		got = read_full(r->fd, skip, hsize - RFILE_HDR_SIZE);
+		if (got < 0)
+			return reader_fail(r, "read error at offset %u: %s", RFILE_HDR_SIZE,
+					   strerror((int)-got));
+		if ((size_t)got < hsize - RFILE_HDR_SIZE)
+			return reader_fail(r, "truncated file header at offset %zd: header size is %u",
+					   RFILE_HDR_SIZE + got, hsize);
+		r->off = hsize;
+	}
+	return 0;
+}
+
 struct rfile_reader *rfile_reader_open(const char *path, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: replay files not implemented yet", path);
+	struct rfile_reader *r;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto err_nomem;
+	r->fd = -1;
+	r->path = strdup(path);
+	if (!r->path)
+		goto err_free;
+	if (inflateInit(&r->zs) != Z_OK)
+		goto err_free;
+	r->zs_ok = true;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		fmt_err(err, errlen, "%s: cannot open record file: %s", path, strerror(errno));
+		rfile_reader_close(r);
+		return NULL;
+	}
+	posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (check_file_header(r)) {
+		fmt_err(err, errlen, "%s", r->err);
+		rfile_reader_close(r);
+		return NULL;
+	}
+	return r;
+
+err_free:
+	rfile_reader_close(r);
+err_nomem:
+	fmt_err(err, errlen, "%s: out of memory", path);
 	return NULL;
 }
+
+static int grow(uint8_t **p, size_t *cap, size_t need)
+{
+	uint8_t *q;
+
+	if (need <= *cap)
+		return 0;
+	if (need < RFILE_BLOCK_TARGET + 65536)
+		need = RFILE_BLOCK_TARGET + 65536;
+	q = realloc(*p, need);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = need;
+	return 0;
+}
+
+/* Check every entry of an inflated block: lengths, types, count. */
+static int check_block(struct rfile_reader *r, uint64_t boff, size_t raw_len, uint32_t count)
+{
+	const uint8_t *p = r->raw;
+	size_t at = 0;
+	uint32_t n = 0;
+
+	while (at < raw_len) {
+		uint32_t len;
+		size_t entry;
+
+		if (raw_len - at < 8)
+			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: truncated entry header",
+					   (unsigned long long)boff, n, at);
+		len = get_le32(p + at);
+		if (get_le32(p + at + 4) != 0)
+			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: reserved field not zero",
+					   (unsigned long long)boff, n, at);
+		entry = 8 + pad8(len);
+		if (entry > raw_len - at)
+			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: length %u runs past the block (%zu bytes)",
+					   (unsigned long long)boff, n, at, len, raw_len);
+		if (rfile_check_record(p + at + 8, len))
+			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: length %u does not match type %u",
+					   (unsigned long long)boff, n, at, len,
+					   len ? p[at + 8] : 0);
+		at += entry;
+		n++;
+	}
+	if (n != count)
+		return reader_fail(r, "block at offset %llu: header says %u records, block holds %u",
+				   (unsigned long long)boff, count, n);
+	return 0;
+}
+
+/* Inflate comp[0..comp_len) into raw, which must be exactly raw_len bytes. */
+static int inflate_block(struct rfile_reader *r, uint64_t boff, uint32_t comp_len, uint32_t raw_len)
+{
+	int zret;
+
+	if (inflateReset(&r->zs) != Z_OK)
+		return reader_fail(r, "block at offset %llu: zlib inflateReset failed",
+				   (unsigned long long)boff);
+	r->zs.next_in = r->comp;
+	r->zs.avail_in = comp_len;
+	r->zs.next_out = r->raw;
+	r->zs.avail_out = raw_len;
+	zret = inflate(&r->zs, Z_FINISH);
+	if (zret == Z_STREAM_END && r->zs.avail_out == 0 && r->zs.avail_in == 0)
+		return 0;
+	if (zret == Z_STREAM_END)
+		return reader_fail(r, "block at offset %llu: compressed data inflates to %lu bytes (header says %u) or has %u trailing bytes",
+				   (unsigned long long)boff, r->zs.total_out, raw_len, r->zs.avail_in);
+	if (zret == Z_BUF_ERROR && r->zs.avail_out == 0)
+		return reader_fail(r, "block at offset %llu: compressed data inflates to more than the %u bytes the header says",
+				   (unsigned long long)boff, raw_len);
+	return reader_fail(r, "block at offset %llu: corrupt compressed data at payload offset %lu: %s",
+			   (unsigned long long)boff, r->zs.total_in,
+			   r->zs.msg ? r->zs.msg : "unexpected end of stream");
+}
+
 int rfile_reader_next_block(struct rfile_reader *r, const uint8_t **recs, size_t *len,
-			    uint32_t *count) { return -1; }
+			    uint32_t *count)
+{
+	uint8_t h[RFILE_BLOCK_HDR_SIZE];
+	uint32_t magic, comp_len, raw_len, n, crc;
+	uint64_t boff = r->off;
+	ssize_t got;
+
+	if (r->state)
+		return r->state > 0 ? 0 : -1;
+	got = read_full(r->fd, h, sizeof(h));
+	if (got < 0)
+		return reader_fail(r, "read error at offset %llu: %s", (unsigned long long)boff,
+				   strerror((int)-got));
+	if (got == 0) {
+		r->state = 1;
+		return 0;
+	}
+	if ((size_t)got < sizeof(h))
+		return reader_fail(r, "truncated block header at offset %llu: file ends after %zd of %u bytes",
+				   (unsigned long long)boff, got, RFILE_BLOCK_HDR_SIZE);
+	magic = get_le32(h);
+	comp_len = get_le32(h + 4);
+	raw_len = get_le32(h + 8);
+	n = get_le32(h + 12);
+	crc = get_le32(h + 16);
+	if (magic != RFILE_BLOCK_MAGIC)
+		return reader_fail(r, "bad block magic 0x%08x at offset %llu (expected 0x%08x)", magic,
+				   (unsigned long long)boff, RFILE_BLOCK_MAGIC);
+	if (raw_len == 0 || raw_len > RFILE_MAX_RAW)
+		return reader_fail(r, "block at offset %llu: raw length %u out of range (1..%u)",
+				   (unsigned long long)boff, raw_len, RFILE_MAX_RAW);
+	if (comp_len == 0 || comp_len > RFILE_MAX_COMP)
+		return reader_fail(r, "block at offset %llu: compressed length %u out of range (1..%u)",
+				   (unsigned long long)boff, comp_len, RFILE_MAX_COMP);
+	if (n == 0 || n > raw_len / (8 + sizeof(struct ht_ev_hdr)))
+		return reader_fail(r, "block at offset %llu: record count %u impossible for %u raw bytes",
+				   (unsigned long long)boff, n, raw_len);
+	if (grow(&r->comp, &r->comp_cap, comp_len) || grow(&r->raw, &r->raw_cap, raw_len))
+		return reader_fail(r, "block at offset %llu: out of memory for %u + %u bytes",
+				   (unsigned long long)boff, comp_len, raw_len);
+	got = read_full(r->fd, r->comp, comp_len);
+	if (got < 0)
+		return reader_fail(r, "read error at offset %llu: %s",
+				   (unsigned long long)(boff + sizeof(h)), strerror((int)-got));
+	if ((size_t)got < comp_len)
+		return reader_fail(r, "block at offset %llu: truncated payload: file ends at offset %llu, block needs %u bytes to offset %llu",
+				   (unsigned long long)boff, (unsigned long long)(boff + sizeof(h) + got),
+				   comp_len, (unsigned long long)(boff + sizeof(h) + comp_len));
+	if (inflate_block(r, boff, comp_len, raw_len))
+		return -1;
+	if ((uint32_t)crc32(0, r->raw, raw_len) != crc)
+		return reader_fail(r, "block at offset %llu: crc32 mismatch (stored 0x%08x, computed 0x%08x)",
+				   (unsigned long long)boff, crc, (uint32_t)crc32(0, r->raw, raw_len));
+	if (check_block(r, boff, raw_len, n))
+		return -1;
+	r->off = boff + sizeof(h) + comp_len;
+	*recs = r->raw;
+	*len = raw_len;
+	*count = n;
+	return 1;
+}
+
 int rfile_next_record(const uint8_t **cur, const uint8_t *end, const void **rec,
-		      uint32_t *rec_len) { return 0; }
-const char *rfile_reader_error(const struct rfile_reader *r) { return "not implemented"; }
-uint64_t rfile_reader_offset(const struct rfile_reader *r) { return 0; }
-void rfile_reader_close(struct rfile_reader *r) { }
-size_t rfile_record_size(uint8_t type, uint32_t cap_len) { return 0; }
-int rfile_check_record(const void *rec, size_t len) { return -EINVAL; }
+		      uint32_t *rec_len)
+{
+	const uint8_t *p = *cur;
+	uint32_t len;
+	size_t entry;
+
+	if (!p || p >= end || (size_t)(end - p) < 8)
+		return 0;
+	len = get_le32(p);
+	entry = 8 + pad8(len);
+	if (entry > (size_t)(end - p))
+		return 0;
+	*rec = p + 8;
+	*rec_len = len;
+	*cur = p + entry;
+	return 1;
+}
+
+const char *rfile_reader_error(const struct rfile_reader *r)
+{
+	return r->err;
+}
+
+uint64_t rfile_reader_offset(const struct rfile_reader *r)
+{
+	return r->off;
+}
+
+void rfile_reader_close(struct rfile_reader *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->zs_ok)
+		inflateEnd(&r->zs);
+	free(r->comp);
+	free(r->raw);
+	free(r->path);
+	free(r);
+}

@@ -47,6 +47,9 @@ struct rfile_writer *rfile_writer_open(const char *path, char *err, size_t errle
  * Returns 0, -EINVAL for a record whose length does not match its type,
  * or -errno from compression or write(2). */
 int rfile_writer_add(struct rfile_writer *w, const void *rec, size_t len);
+/* Change the raw bytes buffered per block (default RFILE_BLOCK_TARGET;
+ * clamped to 64 .. RFILE_MAX_RAW / 2). Small blocks are for tests. */
+void rfile_writer_set_block_size(struct rfile_writer *w, size_t raw_bytes);
 /* Flush the last block, close the file and free w (also on error).
  * Returns 0 or the first -errno seen since open. */
 int rfile_writer_close(struct rfile_writer *w);

@@ -1,0 +1,1 @@
+test_rfile_DEPS := rfile
