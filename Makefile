@@ -2,6 +2,7 @@
 # skeletons included); `make test` runs every test; `make bench` the
 # benchmarks; `sudo make run` traces this host.  Quiet unless V=1.
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SECONDEXPANSION:
 
 BUILD    ?= build
@@ -79,10 +80,10 @@ $(BUILD)/asan/%.o: src/%.c $(HDRS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/tests/%: tests/%.c $$(patsubst %,$(BUILD)/asan/%.o,$$($$*_DEPS)) $(HDRS)
+$(BUILD)/tests/%: tests/%.c $$(addprefix $(BUILD)/asan/,$$(addsuffix .o,$$($$*_DEPS))) $(HDRS)
 	$(msg) TEST $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(patsubst %,$(BUILD)/asan/%.o,$($*_DEPS)) -lcmocka $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(addprefix $(BUILD)/asan/,$(addsuffix .o,$($*_DEPS))) -lcmocka $(LIBS)
 
 # ThreadSanitizer build of the whole binary (no jemalloc: TSan owns malloc).
 TSAN_OBJS := $(SRCS:src/%.c=$(BUILD)/tsan/%.o)
@@ -97,7 +98,7 @@ $(BUILD)/http-tracer-tsan: $(TSAN_OBJS)
 unit-test: deps $(TESTS)
 	$(Q)tests/run-unit.sh $(TESTS)
 
-tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer
+tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer $(BUILD)/gen_corpus
 	$(Q)tests/tsan.sh $(BUILD)
 
 e2e-test: deps $(BUILD)/http-tracer

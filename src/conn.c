@@ -209,8 +209,15 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 
 	for (;;) {
 		reasm_peek(rs, &v);
-		if (v.kind == REASM_EMPTY)
-			break;
+		if (v.kind == REASM_EMPTY) {
+			if (!httpp_has_pending(p))
+				break;
+			/* an END owed after the last body byte or a body-less head */
+			v.kind = REASM_DATA;
+			v.data = (const uint8_t *)"";
+			v.pos = rs->cursor;
+			v.len = 0;
+		}
 		if (v.kind != REASM_DATA) {
 			bool in_msg = httpp_in_message(p);
 

@@ -332,7 +332,7 @@ static void test_malformed_response_answers_oldest(void **state)
 	struct harness *h = setup_role(HT_ROLE_CLIENT);
 
 	feed(h, OUT, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n");
-	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx"
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
 		    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
 	assert_int_equal(h->n, 2);
 	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/one");
