@@ -465,9 +465,10 @@ static int conv_size(struct pctx *x, const struct kdesc *k, const struct sval *v
 	char what[160], lo[32], hi[32], b[256];
 	uint64_t n;
 
-	snprintf(what, sizeof(what), "a size in %s..%s bytes (e.g. %s, 4KiB, 100MB)",
+	snprintf(what, sizeof(what), "a size in %s..%s (%s)",
 		 show_size(k->min, lo, sizeof(lo)), show_size(k->max, hi, sizeof(hi)),
-		 k->unit == 1 ? "4096" : "256 (MiB)");
+		 k->unit == 1 ? "bytes, or with a unit: 4KiB, 100MB" :
+				"a bare number means MiB: 256, 1GiB, 512MB");
 	if (v->is_null)
 		return perr(x, &v->mark, "expected %s for %s, got nothing", what, key);
 	if (parse_size_unit(v->s, v->len, k->unit, &n) || n < k->min || n > k->max)
@@ -1039,8 +1040,10 @@ static int syntax_error(struct pctx *x, yaml_parser_t *p, const char *buf, size_
 		m = mark_of_offset(buf, len, p->problem_offset);
 		return perr(x, &m, "invalid YAML: %s (the file must be UTF-8 text)", problem);
 	}
+	if (m.index < len && buf[m.index] == '\t')
+		return perr(x, &m, "invalid YAML: %s: a tab (indent with spaces)", problem);
 	if (p->context)
-		return perr(x, &m, "invalid YAML: %s (%s that starts at line %zu)", problem,
+		return perr(x, &m, "invalid YAML: %s (%s at line %zu)", problem,
 			    p->context, p->context_mark.line + 1);
 	return perr(x, &m, "invalid YAML: %s", problem);
 }
@@ -1190,6 +1193,7 @@ int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value
 	struct pctx x = { .c = c, .cli_key = dotted_key, .err = err, .errlen = errlen };
 	const struct kdesc *k;
 	struct sval v;
+	size_t n_before;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -1206,6 +1210,7 @@ int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value
 		cli_sval(value, strlen(value), &v);
 		return add_item(&x, k, &v, dotted_key);
 	}
+	n_before = k->type == KT_PORTS ? c->n_exclude_ports : c->n_pids;
 	for (const char *p = value;; p++) {
 		size_t n = strcspn(p, ",");
 		char item[32];
@@ -1216,12 +1221,19 @@ int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value
 		item[n] = '\0';
 		cli_sval(item, n, &v);
 		if (add_item(&x, k, &v, dotted_key))
-			return -1;
+			goto err_rollback;
 		p += strcspn(p, ",");
 		if (!*p)
 			break;
 	}
 	return 0;
+
+err_rollback: /* all or nothing: drop the entries this call added */
+	if (k->type == KT_PORTS)
+		c->n_exclude_ports = n_before;
+	else
+		c->n_pids = n_before;
+	return -1;
 }
 
 struct override {
