@@ -1,0 +1,43 @@
+# nginx.sh - start/stop a private nginx on a loopback port (sourced by benches).
+# Sets NGX_PORT and NGX_DIR; serves /bench.html (1 KiB).
+ngx_start() {
+	NGX_DIR=$(mktemp -d /tmp/ht-bench-ngx.XXXXXX)
+	NGX_PORT=${NGX_PORT:-18089}
+	mkdir -p "$NGX_DIR/www" "$NGX_DIR/tmp"
+	head -c 1024 /dev/zero | tr '\0' 'a' > "$NGX_DIR/www/bench.html"
+	cat > "$NGX_DIR/nginx.conf" <<NGX
+worker_processes 1;
+pid $NGX_DIR/nginx.pid;
+error_log $NGX_DIR/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $NGX_DIR/tmp;
+	proxy_temp_path $NGX_DIR/tmp;
+	fastcgi_temp_path $NGX_DIR/tmp;
+	uwsgi_temp_path $NGX_DIR/tmp;
+	scgi_temp_path $NGX_DIR/tmp;
+	keepalive_requests 1000000;
+	server { listen 127.0.0.1:$NGX_PORT; root $NGX_DIR/www; }
+}
+NGX
+	nginx -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log"
+}
+ngx_stop() {
+	kill "$(cat "$NGX_DIR/nginx.pid")" 2>/dev/null
+	sleep 0.3
+	rm -rf "$NGX_DIR"
+}
+# tracer_start OUT: the real tracer, records to OUT; waits for "ready".
+tracer_start() {
+	"$BUILD/http-tracer" -o "$1" 2>"$1.log" &
+	TRACER_PID=$!
+	i=0
+	while ! grep -q ready "$1.log" 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+		[ $i -gt 300 ] && { cat "$1.log"; return 1; }
+	done
+}
+tracer_stop() {
+	kill -INT "$TRACER_PID"; wait "$TRACER_PID"
+}
