@@ -96,12 +96,12 @@ static void usage(FILE *f)
 		"       http-tracer --check-config --config FILE\n");
 }
 
-/* Apply a CLI override; exits 2 on a bad value. */
-static void override(struct ht_config *c, const char *key, const char *val)
+/* Remember a CLI override (reapplied on every reload); exits 2 on a bad value. */
+static void override(const char *key, const char *val)
 {
 	char err[512];
 
-	if (ht_config_set(c, key, val, err, sizeof(err))) {
+	if (ht_config_add_override(key, val, err, sizeof(err))) {
 		fprintf(stderr, "http-tracer: %s\n", err);
 		exit(2);
 	}
@@ -187,7 +187,11 @@ static struct ht_config *parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	for (int i = 0; i < n_ov; i++)
-		override(c, ov_key[i], ov_val[i]);
+		override(ov_key[i], ov_val[i]);
+	if (ht_config_apply_overrides(c, err, sizeof(err))) {
+		fprintf(stderr, "http-tracer: %s\n", err);
+		exit(2);
+	}
 	if (a->mode == MODE_RECORD && n_ov == 0) {
 		fprintf(stderr, "http-tracer: record needs -o FILE\n");
 		exit(2);
