@@ -1,0 +1,751 @@
+/*
+ * test_httpp.c - table-driven tests of the HTTP/1 parser.
+ *
+ * Every case is fed (a) whole, (b) one byte at a time and (c) split at every
+ * position into two calls.  The harness behaves like the real caller: it keeps
+ * the bytes the parser did not consume and appends the next piece; the buffer
+ * beyond the valid bytes is poisoned for ASan, so any read past len is caught.
+ * Each feed produces a normalized transcript (head fields and headers, body
+ * bytes concatenated, END flags and size, errors) that must equal the
+ * expected one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#include "httpp.h"
+
+/* ---- growable text for transcripts */
+
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void t_putn(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 256;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		t->s = realloc(t->s, cap);
+		assert_non_null(t->s);
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
+}
+
+static void t_printf(struct text *t, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < sizeof(tmp));
+	t_putn(t, tmp, (size_t)n);
+}
+
+static void t_escaped(struct text *t, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r')
+			t_putn(t, "\\r", 2);
+		else if (s[i] == '\n')
+			t_putn(t, "\\n", 2);
+		else if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '\\')
+			t_printf(t, "\\x%02x", s[i]);
+		else
+			t_putn(t, (const char *)&s[i], 1);
+	}
+}
+
+static void t_free(struct text *t)
+{
+	free(t->s);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- the caller: pending bytes kept, new pieces appended */
+
+struct feeder {
+	struct httpp p;
+	uint8_t *mem;          /* pending bytes at mem[start..start+len) */
+	size_t start, len, cap;
+	struct text out;
+	struct text body;      /* body bytes of the current run of BODY events */
+	int on_hold;           /* 'r' resume, 't' tunnel */
+	bool held;
+	uint64_t calls;
+};
+
+static const char *kind_name(enum httpp_body_kind k)
+{
+	static const char *const names[] = { "none", "len", "chunked", "close", "tunnel" };
+
+	return (unsigned)k < 5 ? names[k] : "?";
+}
+
+static void flush_body(struct feeder *f)
+{
+	if (!f->body.len)
+		return;
+	t_putn(&f->out, "B ", 2);
+	t_escaped(&f->out, f->body.s, f->body.len);
+	t_putn(&f->out, "\n", 1);
+	f->body.len = 0;
+}
+
+static void put_slice(struct text *t, struct httpp_slice s)
+{
+	t_escaped(t, s.p, s.len);
+}
+
+static bool in_pending(const struct feeder *f, const void *p, size_t n)
+{
+	const uint8_t *b = f->mem + f->start;
+
+	return (const uint8_t *)p >= b && (const uint8_t *)p + n <= b + f->len;
+}
+
+static void record(struct feeder *f, const struct httpp_event *ev, size_t consumed)
+{
+	const struct httpp_head *h = ev->head;
+
+	switch (ev->type) {
+	case HTTPP_EV_NONE:
+		return;
+	case HTTPP_EV_BODY:
+		assert_true(ev->len > 0);
+		assert_true(in_pending(f, ev->data, ev->len));
+		t_putn(&f->body, (const char *)ev->data, ev->len);
+		return;
+	default:
+		break;
+	}
+	flush_body(f);
+	switch (ev->type) {
+	case HTTPP_EV_HEAD:
+		assert_non_null(h);
+		assert_true(h->head_len > 0 && h->head_len <= consumed);
+		t_putn(&f->out, "H ", 2);
+		if (h->is_request) {
+			assert_true(in_pending(f, h->method.p, h->method.len));
+			assert_true(in_pending(f, h->target.p, h->target.len));
+			put_slice(&f->out, h->method);
+			t_putn(&f->out, " ", 1);
+			put_slice(&f->out, h->target);
+			t_printf(&f->out, " 1.%u", h->version_minor);
+		} else {
+			assert_true(in_pending(f, h->reason.p, h->reason.len));
+			t_printf(&f->out, "1.%u %u ", h->version_minor, h->status);
+			put_slice(&f->out, h->reason);
+		}
+		t_printf(&f->out, " k=%s", kind_name(h->body_kind));
+		if (h->body_kind == HTTPP_BODY_LENGTH)
+			t_printf(&f->out, " cl=%llu", (unsigned long long)h->content_length);
+		t_printf(&f->out, " c=%d n=%u t=%d", h->conn_close, h->n_headers,
+			 h->headers_truncated);
+		if (h->expect_continue)
+			t_putn(&f->out, " exp", 4);
+		if (h->upgrade)
+			t_putn(&f->out, " up", 3);
+		t_putn(&f->out, " ", 1);
+		for (uint32_t i = 0; i < h->n_headers; i++) {
+			const struct httpp_header *hd = &h->headers[i];
+
+			assert_true(in_pending(f, hd->name.p, hd->name.len));
+			assert_true(in_pending(f, hd->value.p, hd->value.len));
+			if (i >= 8)
+				continue; /* transcripts show the first 8 */
+			t_putn(&f->out, "[", 1);
+			put_slice(&f->out, hd->name);
+			t_putn(&f->out, ":", 1);
+			put_slice(&f->out, hd->value);
+			t_putn(&f->out, "]", 1);
+		}
+		t_putn(&f->out, "\n", 1);
+		break;
+	case HTTPP_EV_END:
+		t_printf(&f->out, "E f=%u s=%llu\n", ev->msg_flags,
+			 (unsigned long long)ev->body_size);
+		break;
+	case HTTPP_EV_ERROR:
+		t_printf(&f->out, "X %s\n", httpp_err_name(ev->err));
+		break;
+	default:
+		fail_msg("bad event type %d", ev->type);
+	}
+}
+
+/* Only mem[start..start+len) is readable. */
+static void guard(struct feeder *f)
+{
+	POISON(f->mem, f->cap);
+	UNPOISON(f->mem + f->start, f->len);
+}
+
+static void drop(struct feeder *f, size_t n)
+{
+	assert_true(n <= f->len);
+	f->start += n;
+	f->len -= n;
+	guard(f);
+}
+
+/* Call the parser until it needs more bytes (the real caller's loop). */
+static void pump(struct feeder *f)
+{
+	struct httpp_event ev;
+
+	for (;;) {
+		size_t n = httpp_parse(&f->p, f->mem + f->start, f->len, &ev);
+
+		assert_true(++f->calls < 50000000);
+		assert_true(n <= f->len);
+		record(f, &ev, n);
+		drop(f, n);
+		if (n || ev.type != HTTPP_EV_NONE)
+			continue;
+		assert_false(httpp_has_pending(&f->p));
+		if (!httpp_is_holding(&f->p))
+			return;
+		if (!f->held) {
+			flush_body(f);
+			t_putn(&f->out, "HOLD\n", 5);
+			f->held = true;
+		}
+		if (f->on_hold == 'r') {
+			httpp_resume(&f->p);
+			f->held = false;
+		} else if (f->on_hold == 't') {
+			httpp_tunnel(&f->p);
+		} else {
+			return;
+		}
+	}
+}
+
+static void feed(struct feeder *f, const void *data, size_t n)
+{
+	if (f->start + f->len + n > f->cap) {
+		size_t cap = f->cap ? f->cap : 64;
+		uint8_t *nb;
+
+		while (cap < f->len + n)
+			cap *= 2;
+		nb = malloc(cap);
+		assert_non_null(nb);
+		if (f->mem) {
+			UNPOISON(f->mem, f->cap);
+			memcpy(nb, f->mem + f->start, f->len);
+			free(f->mem);
+		}
+		f->mem = nb;
+		f->cap = cap;
+		f->start = 0;
+	}
+	UNPOISON(f->mem, f->cap);
+	if (n)
+		memcpy(f->mem + f->start + f->len, data, n);
+	f->len += n;
+	guard(f);
+	pump(f);
+}
+
+/* A hole: the caller drops what it kept (the parser could not use it) and
+ * reports those bytes and the hole as one gap. */
+static void gap(struct feeder *f, uint64_t n)
+{
+	struct httpp_event ev;
+	uint64_t total = n + f->len;
+
+	drop(f, f->len);
+	httpp_gap(&f->p, total, &ev);
+	record(f, &ev, 0);
+	pump(f);
+}
+
+static void feeder_free(struct feeder *f)
+{
+	if (f->mem) {
+		UNPOISON(f->mem, f->cap);
+		free(f->mem);
+	}
+	t_free(&f->body);
+	t_free(&f->out);
+}
+
+static void finish(struct feeder *f)
+{
+	struct httpp_event ev;
+
+	httpp_finish(&f->p, &ev);
+	record(f, &ev, 0);
+	flush_body(f);
+	t_putn(&f->out, "FIN\n", 4);
+}
+
+/* ---- cases */
+
+#define T_MID    0x1   /* httpp_init_midstream */
+#define T_FIN    0x2   /* httpp_finish at the end */
+
+struct tcase {
+	const char *label;
+	enum httpp_kind kind;
+	enum httpp_peer peer;
+	int flags;
+	int on_hold;
+	const char *in;
+	size_t in_len;
+	size_t gap_at;          /* a hole after in[0..gap_at) */
+	uint64_t gap_len;       /* 0: no hole */
+	uint32_t max_head, max_value;
+	const char *expect;
+};
+
+#define IN(s) .in = s, .in_len = sizeof(s) - 1
+#define REQ .kind = HTTPP_REQUEST
+#define RESP .kind = HTTPP_RESPONSE
+
+static const struct tcase cases[] = {
+	/* ---- requests: basics */
+	{ "get-simple", REQ, IN("GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+	  .expect = "H GET /a?b=1 1.1 k=none c=0 n=1 t=0 [Host:x]\nE f=0 s=0\n" },
+	{ "get-http10-close", REQ, IN("GET / HTTP/1.0\r\n\r\n"),
+	  .expect = "H GET / 1.0 k=none c=1 n=0 t=0 \nE f=0 s=0\n" },
+	{ "get-http10-keepalive", REQ, IN("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"),
+	  .expect = "H GET / 1.0 k=none c=0 n=1 t=0 [Connection:Keep-Alive]\nE f=0 s=0\n" },
+	{ "conn-close-list", REQ,
+	  IN("GET / HTTP/1.1\r\nconnection: keep-alive , CLOSE\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=1 n=1 t=0 [connection:keep-alive , CLOSE]\nE f=0 s=0\n" },
+	{ "ows-trim-empty-value", REQ,
+	  IN("GET / HTTP/1.1\r\nA: \t v 1 \t \r\nB:\r\nC:x\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=3 t=0 [A:v 1][B:][C:x]\nE f=0 s=0\n" },
+	{ "lf-only-lines", REQ, IN("GET / HTTP/1.1\nHost: x\n\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=1 t=0 [Host:x]\nE f=0 s=0\n" },
+	{ "obs-text-value", REQ, IN("GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=1 t=0 [X:caf\\xc3\\xa9]\nE f=0 s=0\n" },
+	{ "expect-continue", REQ,
+	  IN("PUT /u HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nok"),
+	  .expect = "H PUT /u 1.1 k=len cl=2 c=0 n=2 t=0 exp [Expect:100-Continue][Content-Length:2]\nB ok\nE f=0 s=2\n" },
+	{ "post-content-length", REQ, IN("POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
+	  .expect = "H POST /p 1.1 k=len cl=5 c=0 n=1 t=0 [Content-Length:5]\nB hello\nE f=0 s=5\n" },
+	{ "post-cl-zero", REQ, IN("POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "H POST /p 1.1 k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
+	{ "cl-leading-zeros", REQ, IN("POST / HTTP/1.1\r\nContent-Length: 003\r\n\r\nabc"),
+	  .expect = "H POST / 1.1 k=len cl=3 c=0 n=1 t=0 [Content-Length:003]\nB abc\nE f=0 s=3\n" },
+	{ "body-with-fake-request", REQ,
+	  IN("POST /p HTTP/1.1\r\nContent-Length: 19\r\n\r\nGET /x HTTP/1.1\r\n\r\n"
+	     "GET /y HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST /p 1.1 k=len cl=19 c=0 n=1 t=0 [Content-Length:19]\n"
+		    "B GET /x HTTP/1.1\\r\\n\\r\\n\nE f=0 s=19\n"
+		    "H GET /y 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "pipelined-three", REQ,
+	  IN("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET /1 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n"
+		    "H GET /2 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n"
+		    "H GET /3 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "pipelined-post-get", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /2 HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=len cl=3 c=0 n=1 t=0 [Content-Length:3]\nB abc\nE f=0 s=3\n"
+		    "H GET /2 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "crlf-between-messages", REQ,
+	  IN("\r\nGET /1 HTTP/1.1\r\n\r\n\r\n\nGET /2 HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET /1 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n"
+		    "H GET /2 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "header-names-case-insensitive", REQ,
+	  IN("POST / HTTP/1.1\r\ncOnTeNt-LeNgTh: 1\r\n\r\nx"),
+	  .expect = "H POST / 1.1 k=len cl=1 c=0 n=1 t=0 [cOnTeNt-LeNgTh:1]\nB x\nE f=0 s=1\n" },
+	/* ---- requests: chunked */
+	{ "chunked-basic", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB hello world\nE f=0 s=11\n" },
+	{ "chunked-ext-trailers", REQ,
+	  IN("POST / HTTP/1.1\r\nTRANSFER-ENCODING: Chunked\r\n\r\n"
+	     "A;name=val;q=\"x;y\"\r\n0123456789\r\n1 ; e\r\n!\r\n0;last\r\nX-Sum: 1\r\nX-T: 2\r\n\r\n"
+	     "GET /n HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [TRANSFER-ENCODING:Chunked]\nB 0123456789!\nE f=0 s=11\n"
+		    "H GET /n 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "chunked-hex-case-lf-only", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1a\n"
+	     "abcdefghijklmnopqrstuvwxyz\n0000\n\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB abcdefghijklmnopqrstuvwxyz\nE f=0 s=26\n" },
+	{ "te-gzip-then-chunked", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=2 t=0 [Transfer-Encoding:gzip][Transfer-Encoding:chunked]\nB z\nE f=0 s=1\n" },
+	{ "chunk-16-hex-digits-finish", REQ, .flags = T_FIN,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB abc\nX eof\nFIN\n" },
+	/* ---- requests: CONNECT / Upgrade */
+	{ "connect-tunnel", REQ, .on_hold = 't',
+	  IN("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01\x02\x00GET / HTTP/1.1\r\n\r\n"),
+	  .expect = "H CONNECT example.com:443 1.1 k=none c=0 n=1 t=0 [Host:example.com:443]\nE f=0 s=0\nHOLD\n" },
+	{ "connect-refused-resume", REQ, .on_hold = 'r',
+	  IN("CONNECT a:443 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+	  .expect = "H CONNECT a:443 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\nHOLD\n"
+		    "H GET / 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "connect-hold-no-answer", REQ,
+	  IN("CONNECT a:443 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+	  .expect = "H CONNECT a:443 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\nHOLD\n" },
+	{ "upgrade-websocket-resume", REQ, .on_hold = 'r',
+	  IN("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET /ws 1.1 k=none c=0 n=2 t=0 up [Upgrade:websocket][Connection:Upgrade]\nE f=0 s=0\nHOLD\n"
+		    "H GET /2 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "upgrade-tunnel", REQ, .on_hold = 't',
+	  IN("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"),
+	  .expect = "H GET /ws 1.1 k=none c=0 n=1 t=0 up [Upgrade:websocket]\nE f=0 s=0\nHOLD\n" },
+	/* ---- requests: Content-Length attacks */
+	{ "cl-duplicate-equal", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab"),
+	  .expect = "H POST / 1.1 k=len cl=2 c=0 n=2 t=0 [Content-Length:2][Content-Length:2]\nB ab\nE f=0 s=2\n" },
+	{ "cl-list-equal", REQ, IN("POST / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nab"),
+	  .expect = "H POST / 1.1 k=len cl=2 c=0 n=1 t=0 [Content-Length:2, 2]\nB ab\nE f=0 s=2\n" },
+	{ "cl-conflict-then-resync", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X cl_conflict\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "cl-list-conflict", REQ, IN("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n"),
+	  .expect = "X cl_conflict\n" },
+	{ "cl-invalid-sign", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X cl_invalid\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "cl-invalid-empty", REQ, IN("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"),
+	  .expect = "X cl_invalid\n" },
+	{ "cl-invalid-empty-element", REQ, IN("POST / HTTP/1.1\r\nContent-Length: 5,\r\n\r\n"),
+	  .expect = "X cl_invalid\n" },
+	{ "cl-overflow", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n"),
+	  .expect = "X cl_invalid\n" },
+	{ "cl-max-u64", REQ, .flags = T_FIN,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\nab"),
+	  .expect = "H POST / 1.1 k=len cl=18446744073709551615 c=0 n=1 t=0 [Content-Length:18446744073709551615]\nB ab\nX eof\nFIN\n" },
+	{ "cl-and-te", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	     "GET /smuggled HTTP/1.1\r\n\r\n"),
+	  .expect = "X cl_and_te\nH GET /smuggled 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "te-not-chunked-request", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nxx\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X te_not_chunked\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "te-chunked-not-last", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+	  .expect = "X te_not_chunked\n" },
+	{ "te-chunked-twice", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  .expect = "X te_not_chunked\n" },
+	{ "te-http10-request", REQ,
+	  IN("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  .expect = "X te_not_chunked\n" },
+	/* ---- requests: syntax errors, each followed by a good message */
+	{ "obs-fold", REQ,
+	  IN("GET / HTTP/1.1\r\nX: a\r\n  b\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X obs_fold\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "ws-after-start-line", REQ,
+	  IN("GET / HTTP/1.1\r\n X: a\r\n\r\n"),
+	  .expect = "X obs_fold\n" },
+	{ "bare-cr-value", REQ,
+	  IN("GET / HTTP/1.1\r\nX: a\rb\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X bare_cr\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "bare-cr-start-line", REQ,
+	  IN("GET /\r HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X bare_cr\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "bare-cr-line-end", REQ,
+	  IN("GET / HTTP/1.1\r\nX: a\r\r\n\r\n"),
+	  .expect = "X bare_cr\n" },
+	{ "nul-in-name", REQ,
+	  IN("GET / HTTP/1.1\r\nX\0Y: a\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X nul\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "nul-in-value", REQ, IN("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"),
+	  .expect = "X nul\n" },
+	{ "space-before-colon", REQ,
+	  IN("GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X header_syntax\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "no-colon", REQ, IN("GET / HTTP/1.1\r\nnocolon\r\n\r\n"),
+	  .expect = "X header_syntax\n" },
+	{ "empty-name", REQ, IN("GET / HTTP/1.1\r\n: v\r\n\r\n"),
+	  .expect = "X header_syntax\n" },
+	{ "version-1-2", REQ,
+	  IN("GET / HTTP/1.2\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X version\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "version-2-0", REQ, IN("GET / HTTP/2.0\r\n\r\n"),
+	  .expect = "X version\n" },
+	{ "request-line-no-target", REQ,
+	  IN("GET HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X start_line\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "request-line-double-space", REQ, IN("GET  / HTTP/1.1\r\n\r\n"),
+	  .expect = "X start_line\n" },
+	{ "request-binary-garbage", REQ,
+	  IN("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X start_line\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "resync-skips-non-requests", REQ,
+	  IN("GET / HTTP/9.9\r\nHELLO world\r\nGET /no-version\r\nget /lower HTTP/1.1\r\n"
+	     "POST /ok HTTP/1.1\r\nContent-Length: 1\r\n\r\nz"),
+	  .expect = "X version\nH POST /ok 1.1 k=len cl=1 c=0 n=1 t=0 [Content-Length:1]\nB z\nE f=0 s=1\n" },
+	{ "head-too-large", REQ, .max_head = 48,
+	  IN("GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"
+	     "GET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X head_too_large\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "head-exactly-max", REQ, .max_head = 22,
+	  IN("GET / HTTP/1.1\r\nA:\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=1 t=0 [A:]\nE f=0 s=0\n" },
+	{ "head-max-plus-one", REQ, .max_head = 21,
+	  IN("GET / HTTP/1.1\r\nA:\r\n\r\n"),
+	  .expect = "X head_too_large\n" },
+	{ "value-cut", REQ, .max_value = 4,
+	  IN("GET / HTTP/1.1\r\nA: 123456\r\nB: 1234\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=2 t=1 [A:1234][B:1234]\nE f=2 s=0\n" },
+	/* ---- requests: chunk errors */
+	{ "chunk-size-invalid", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nX chunk_size\n"
+		    "H GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "chunk-size-missing", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n;ext\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nX chunk_size\n" },
+	{ "chunk-size-bare-cr", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\rhello\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nX chunk_size\n" },
+	{ "chunk-17-f-overflow", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\nx\r\n"
+	     "GET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nX chunk_overflow\n"
+		    "H GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "chunk-missing-crlf", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY\r\n0\r\n\r\n"
+	     "GET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB abc\nX chunk_end\n"
+		    "H GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "chunk-cr-without-lf", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX0\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB abc\nX chunk_end\n" },
+	{ "trailer-malformed", REQ,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n"
+	     "GET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nX trailer\n"
+		    "H GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "trailer-too-large", REQ, .max_head = 64,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: "
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nX trailer\n" },
+	/* ---- requests: midstream, gaps, finish */
+	{ "midstream-request", REQ, .flags = T_MID,
+	  IN("e of a body\r\nHost: x\r\n\r\nPUT /ok HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"),
+	  .expect = "H PUT /ok 1.1 k=len cl=2 c=0 n=1 t=0 [Content-Length:2]\nB hi\nE f=0 s=2\n" },
+	{ "midstream-at-start", REQ, .flags = T_MID, IN("GET / HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "gap-mid-body", REQ, .gap_at = 43, .gap_len = 3,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcdhijGET /n HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=len cl=10 c=0 n=1 t=0 [Content-Length:10]\nB abcdhij\nE f=1 s=10\n"
+		    "H GET /n 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "gap-ends-body", REQ, .gap_at = 43, .gap_len = 6,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcdGET /n HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=len cl=10 c=0 n=1 t=0 [Content-Length:10]\nB abcd\nE f=1 s=10\n"
+		    "H GET /n 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "gap-past-body", REQ, .gap_at = 43, .gap_len = 100,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcdxx\r\nGET /n HTTP/1.1\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=len cl=10 c=0 n=1 t=0 [Content-Length:10]\nB abcd\nX gap\n"
+		    "H GET /n 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "gap-in-chunk", REQ, .gap_at = 52, .gap_len = 6,
+	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nab\r\n0\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB ab\nE f=1 s=8\n" },
+	{ "gap-mid-head", REQ, .gap_at = 20, .gap_len = 7,
+	  IN("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /n HTTP/1.1\r\n\r\n"),
+	  .expect = "X gap\nH GET /n 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "gap-between-messages", REQ, .gap_at = 19, .gap_len = 18,
+	  IN("GET /1 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET /1 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n"
+		    "H GET /3 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "gap-then-mid-message", REQ, .gap_at = 19, .gap_len = 30,
+	  IN("GET /1 HTTP/1.1\r\n\r\nrest of a body\r\nGET /3 HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET /1 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n"
+		    "H GET /3 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "finish-inside-body", REQ, .flags = T_FIN,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"),
+	  .expect = "H POST / 1.1 k=len cl=10 c=0 n=1 t=0 [Content-Length:10]\nB abc\nX eof\nFIN\n" },
+	{ "finish-inside-head", REQ, .flags = T_FIN, IN("GET / HTTP/1.1\r\nHo"),
+	  .expect = "X eof\nFIN\n" },
+	{ "finish-between", REQ, .flags = T_FIN, IN("GET / HTTP/1.1\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\nFIN\n" },
+	/* ---- responses */
+	{ "resp-cl", RESP, IN("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+	  .expect = "H 1.1 200 OK k=len cl=3 c=0 n=1 t=0 [Content-Length:3]\nB abc\nE f=0 s=3\n" },
+	{ "resp-chunked-trailers", RESP,
+	  IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nWiki\r\n5\r\npedia\r\n0\r\nExpires: never\r\n\r\n"),
+	  .expect = "H 1.1 200 OK k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB Wikipedia\nE f=0 s=9\n" },
+	{ "resp-204-ignores-cl", RESP,
+	  IN("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "H 1.1 204 No Content k=none c=0 n=1 t=0 [Content-Length:10]\nE f=0 s=0\n"
+		    "H 1.1 200 OK k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
+	{ "resp-304", RESP,
+	  IN("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  .expect = "H 1.1 304 Not Modified k=none c=0 n=1 t=0 [Transfer-Encoding:chunked]\nE f=0 s=0\n" },
+	{ "resp-head-peer", RESP, .peer = HTTPP_PEER_HEAD,
+	  IN("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  .expect = "H 1.1 200 OK k=none c=0 n=1 t=0 [Content-Length:1000]\nE f=0 s=0\n"
+		    "H 1.1 200 OK k=none c=0 n=1 t=0 [Transfer-Encoding:chunked]\nE f=0 s=0\n" },
+	{ "resp-100-then-final", RESP,
+	  IN("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+	  .expect = "H 1.1 100 Continue k=none c=0 n=0 t=0 \nE f=0 s=0\n"
+		    "H 1.1 200 OK k=len cl=2 c=0 n=1 t=0 [Content-Length:2]\nB ok\nE f=0 s=2\n" },
+	{ "resp-103-then-final", RESP,
+	  IN("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+	     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "H 1.1 103 Early Hints k=none c=0 n=1 t=0 [Link:</s.css>; rel=preload]\nE f=0 s=0\n"
+		    "H 1.1 404 Not Found k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
+	{ "resp-101-tunnel", RESP, .flags = T_FIN,
+	  IN("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello HTTP/1.1 200 OK\r\n\r\n"),
+	  .expect = "H 1.1 101 Switching Protocols k=tunnel c=0 n=1 t=0 up [Upgrade:websocket]\nE f=0 s=0\nFIN\n" },
+	{ "resp-connect-200", RESP, .peer = HTTPP_PEER_CONNECT,
+	  IN("HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\n\r\n\x16\x03\x01 anything"),
+	  .expect = "H 1.1 200 Connection established k=tunnel c=0 n=1 t=0 [Content-Length:5]\nE f=0 s=0\n" },
+	{ "resp-connect-407", RESP, .peer = HTTPP_PEER_CONNECT,
+	  IN("HTTP/1.1 407 Proxy Auth\r\nContent-Length: 2\r\n\r\nnoHTTP/1.1 200 OK\r\n\r\n"),
+	  .expect = "H 1.1 407 Proxy Auth k=len cl=2 c=0 n=1 t=0 [Content-Length:2]\nB no\nE f=0 s=2\n"
+		    "H 1.1 200 OK k=tunnel c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "resp-close-delimited", RESP, .flags = T_FIN,
+	  IN("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of this\r\nHTTP/1.1 200 OK\r\n"),
+	  .expect = "H 1.1 200 OK k=close c=1 n=1 t=0 [Connection:close]\n"
+		    "B all of this\\r\\nHTTP/1.1 200 OK\\r\\n\nE f=0 s=30\nFIN\n" },
+	{ "resp-http10-no-cl", RESP, .flags = T_FIN, IN("HTTP/1.0 200 OK\r\n\r\nbody"),
+	  .expect = "H 1.0 200 OK k=close c=1 n=0 t=0 \nB body\nE f=0 s=4\nFIN\n" },
+	{ "resp-te-gzip-close", RESP, .flags = T_FIN,
+	  IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz"),
+	  .expect = "H 1.1 200 OK k=close c=0 n=1 t=0 [Transfer-Encoding:gzip]\nB zzz\nE f=0 s=3\nFIN\n" },
+	{ "resp-cl-and-te", RESP,
+	  IN("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	     "HTTP/1.1 204 No Content\r\n\r\n"),
+	  .expect = "X cl_and_te\nH 1.1 204 No Content k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "resp-no-reason", RESP, IN("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "H 1.1 200  k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
+	{ "resp-bad-status", RESP,
+	  IN("HTTP/1.1 20 OK\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "X start_line\nH 1.1 200 OK k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
+	{ "resp-version-2", RESP, IN("HTTP/2 200\r\n\r\n"), .expect = "X version\n" },
+	{ "resp-garbage-then-resync", RESP,
+	  IN("<html>garbage\r\nmore\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"),
+	  .expect = "X start_line\nH 1.1 200 OK k=len cl=1 c=0 n=1 t=0 [Content-Length:1]\nB x\nE f=0 s=1\n" },
+	{ "resp-midstream", RESP, .flags = T_MID,
+	  IN("tail of a body HTTP/1.1 200\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "H 1.1 201 Created k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
+	{ "resp-pipelined", RESP,
+	  IN("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nbb"
+	     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nccc\r\n0\r\n\r\n"),
+	  .expect = "H 1.1 200 OK k=len cl=1 c=0 n=1 t=0 [Content-Length:1]\nB a\nE f=0 s=1\n"
+		    "H 1.1 200 OK k=len cl=2 c=0 n=1 t=0 [Content-Length:2]\nB bb\nE f=0 s=2\n"
+		    "H 1.1 200 OK k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\nB ccc\nE f=0 s=3\n" },
+	{ "resp-gap-close-body", RESP, .flags = T_FIN, .gap_at = 21, .gap_len = 1000,
+	  IN("HTTP/1.1 200 OK\r\n\r\nabcdef"),
+	  .expect = "H 1.1 200 OK k=close c=0 n=0 t=0 \nB abcdef\nE f=1 s=1006\nFIN\n" },
+	{ "resp-cl-conflict", RESP,
+	  IN("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
+	  .expect = "X cl_conflict\n" },
+};
+
+/* ---- running */
+
+static char *run(const struct tcase *c, int mode, size_t split)
+{
+	struct httpp_limits lim = { c->max_head, c->max_value };
+	struct feeder f;
+	size_t gap_at = c->gap_len ? c->gap_at : c->in_len;
+	const char *in = c->in;
+	char *res;
+
+	memset(&f, 0, sizeof(f));
+	f.on_hold = c->on_hold;
+	if (c->flags & T_MID)
+		httpp_init_midstream(&f.p, c->kind, &lim);
+	else
+		httpp_init(&f.p, c->kind, &lim);
+	httpp_set_peer(&f.p, c->peer);
+	/* data before the hole [0, gap_at), after it [gap_at, in_len) */
+	for (int part = 0; part < 2; part++) {
+		size_t a = part ? gap_at : 0, e = part ? c->in_len : gap_at;
+
+		if (mode == 0) {
+			feed(&f, in + a, e - a);
+		} else if (mode == 1) {
+			for (size_t i = a; i < e; i++)
+				feed(&f, in + i, 1);
+		} else if (split > a && split < e) {
+			feed(&f, in + a, split - a);
+			feed(&f, in + split, e - split);
+		} else {
+			feed(&f, in + a, e - a);
+		}
+		if (part == 0 && c->gap_len)
+			gap(&f, c->gap_len);
+	}
+	if (c->flags & T_FIN)
+		finish(&f);
+	flush_body(&f);
+	res = strdup(f.out.s ? f.out.s : "");
+	feeder_free(&f);
+	return res;
+}
+
+/* Compare one feed's transcript; false (and a report) on a mismatch. */
+static bool same(const struct tcase *c, const char *mode, size_t split, char *got)
+{
+	bool ok = strcmp(got, c->expect) == 0;
+
+	if (!ok)
+		print_error("%s (%s %zu):\n--- expected\n%s--- got\n%s", c->label, mode, split,
+			    c->expect, got);
+	free(got);
+	return ok;
+}
+
+static bool check_case(const struct tcase *c)
+{
+	if (!same(c, "whole", 0, run(c, 0, 0)))
+		return false;
+	if (!same(c, "bytewise", 0, run(c, 1, 0)))
+		return false;
+	for (size_t k = 1; k < c->in_len; k++)
+		if (!same(c, "split at", k, run(c, 2, k)))
+			return false;
+	return true;
+}
+
+static void test_table(void **state)
+{
+	size_t bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += !check_case(&cases[i]);
+	assert_int_equal(bad, 0);
+	print_message("%zu table cases, each whole / bytewise / split everywhere\n",
+		      sizeof(cases) / sizeof(cases[0]));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

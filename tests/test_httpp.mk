@@ -1,0 +1,1 @@
+test_httpp_DEPS := httpp
