@@ -1,0 +1,1 @@
+test_output_DEPS := output format record
