@@ -1,15 +1,17 @@
 /*
  * filter.c - user-space filters and sampling; see filter.h.
  *
- * Everything here reads an immutable config and one record: no allocation,
- * no shared writes.  Regexes were compiled once at load (config.c) and are
- * matched in place over the record's arena with REG_STARTEND, so paths with
- * NUL bytes or without a terminator are handled without a copy.
+ * Everything here reads an immutable config and one record and writes
+ * nothing shared.  Regexes were compiled once at load (config.c); a field
+ * longer than 511 bytes that a regex must see costs one malloc.  Note that
+ * glibc's regexec takes a short per-regex lock, so shards matching the same
+ * pattern at the same instant serialize on it for the match's duration.
  */
 #include "filter.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -157,18 +159,34 @@ static bool str_in(const struct ht_strlist *l, const char *s, size_t len)
 	return false;
 }
 
-/* True if any regex of l matches r's string s (searched, not anchored). */
+/*
+ * True if any regex of l matches r's string s (searched, not anchored).
+ * The bytes are copied with a terminator first: record strings are not
+ * NUL-terminated, and although glibc honours REG_STARTEND's length, other
+ * regexec implementations (and sanitizer interceptors) call strlen.  The
+ * length still goes in through REG_STARTEND so that a NUL byte inside the
+ * field does not cut it short.
+ */
 static bool regex_any(const struct ht_regexlist *l, const struct ht_record *r, struct ht_str s)
 {
-	const char *p = ht_str_ptr(r, s);
+	char stack[512], *buf = stack;
+	bool hit = false;
 
-	for (size_t i = 0; i < l->n; i++) {
+	if (s.len >= sizeof(stack)) {
+		buf = malloc((size_t)s.len + 1);
+		if (!buf)
+			return false;
+	}
+	memcpy(buf, ht_str_ptr(r, s), s.len);
+	buf[s.len] = '\0';
+	for (size_t i = 0; i < l->n && !hit; i++) {
 		regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)s.len };
 
-		if (regexec(&l->re[i], p, 1, &m, REG_STARTEND) == 0)
-			return true;
+		hit = regexec(&l->re[i], buf, 1, &m, REG_STARTEND) == 0;
 	}
-	return false;
+	if (buf != stack)
+		free(buf);
+	return hit;
 }
 
 bool ht_filter_sample_keep(double rate, uint64_t sample_key)

@@ -3,7 +3,7 @@
  *
  * Applied by a shard to each finished record, after the in-kernel filters.
  * Reads only the immutable struct ht_config (RCU-protected by the caller)
- * and the record; no allocation, no lock, safe from any number of threads.
+ * and the record; safe from any number of threads.
  */
 #ifndef HT_FILTER_H
 #define HT_FILTER_H

@@ -1,0 +1,1 @@
+test_filter_DEPS := filter config record
