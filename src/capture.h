@@ -45,6 +45,11 @@ struct capture_counters {
 int capture_read_counters(struct capture *c, struct capture_counters *out);
 const char *capture_filter_name(int i); /* NULL past the last */
 int capture_nr_cpus(const struct capture *c);
+/* All kernel counters (bpf/ht_kstats.h enum ht_kstat: filter reasons, then
+ * passed, no_data, events_sent, bytes_*, ...), summed over CPUs, into
+ * out[0..n); returns the number of slots written or -errno. */
+int capture_read_kstats(struct capture *c, uint64_t *out, int n);
+const char *capture_kstat_name(int i); /* NULL past the last slot */
 void capture_close(struct capture *c);
 
 #endif

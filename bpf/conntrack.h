@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conntrack.h - from a file descriptor to its socket, connection creation,
+ * ring output, and the HT_EV_OPEN / HT_EV_CLOSE records.
+ *
+ * A connection is (tgid, fd) in `conns`, created by connect/accept exits or,
+ * for connections that predate the tracer, by the first data syscall on the
+ * fd.  Its generation is the creation time; close(2) (or the socket's TCP
+ * close, for processes that exit without close) ends it.
+ */
+#ifndef HT_BPF_CONNTRACK_H
+#define HT_BPF_CONNTRACK_H
+
+#include "maps.h"
+#include "filters.h"
+
+/* Returns the socket behind fd of the current task, NULL when fd is not a
+ * socket (file, pipe, closed); CO-RE reads only. */
+static __always_inline struct sock *ht_fd_sock(__s32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fda;
+	struct file *file = NULL;
+	struct socket *sock;
+	unsigned int max_fds;
+	umode_t mode;
+
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return NULL;
+	max_fds = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max_fds)
+		return NULL;
+	fda = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), fda + fd) || !file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & HT_S_IFMT) != HT_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* Outputs one ring record on this CPU's ring; returns 0 or -1 (counted). */
+static __always_inline int ht_output(void *rec, __u32 size)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	void *ring;
+
+	ring = bpf_map_lookup_elem(&rings, &cpu);
+	if (!ring)
+		goto lost;
+	/* Batch wakeups: the reader polls with a short timeout anyway. */
+	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(ring, rec, size, flags))
+		goto lost;
+	ht_count(HT_KS_EVENTS_SENT, 1);
+	return 0;
+lost:
+	ht_count(HT_KS_RINGBUF_FULL, 1);
+	return -1;
+}
+
+static __always_inline void ht_fill_hdr(struct ht_ev_hdr *h, __u8 type,
+					const struct ht_conn_key *key,
+					const struct ht_conn *c)
+{
+	h->type = type;
+	h->role = c->role;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_ns();
+	h->conn.tgid = key->tgid;
+	h->conn.fd = key->fd;
+	h->conn.gen = c->gen;
+}
+
+/* Reads family, ports and (when addrs) addresses of sk into ev. */
+static __always_inline void ht_sock_addrs(struct sock *sk, struct ht_open_ev *ev)
+{
+	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (ev->family == HT_AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)ev->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)ev->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)ev->laddr, sk,
+				   __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)ev->raddr, sk,
+				   __sk_common.skc_v6_daddr);
+	}
+}
+
+/* Emits HT_EV_OPEN once per connection (the first CPU to claim the flag
+ * wins; on a failed output the claim is released so a later event retries). */
+static __always_inline void ht_emit_open(const struct ht_conn_key *key, struct ht_conn *c,
+					struct ht_open_ev *ev)
+{
+	if (__sync_fetch_and_or(&c->flags, HT_CF_OPEN_SENT) & HT_CF_OPEN_SENT)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ht_fill_hdr(&ev->hdr, HT_EV_OPEN, key, c);
+	if (c->flags & HT_CF_INFERRED)
+		ev->hdr.flags = HT_OF_INFERRED;
+	ht_sock_addrs((struct sock *)c->sk, ev);
+	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	if (ht_output(ev, sizeof(*ev))) {
+		__sync_fetch_and_and(&c->flags, ~HT_CF_OPEN_SENT);
+		return;
+	}
+	ht_count(HT_KS_CONNS_OPENED, 1);
+}
+
+/* Emits HT_EV_LOSS for a loss of direction dir that no later data record
+ * reported (the connection is ending). */
+static __always_inline void ht_emit_loss(const struct ht_conn_key *key, struct ht_conn *c,
+					 __u8 dir)
+{
+	struct ht_loss_ev ev = {};
+
+	ht_fill_hdr(&ev.hdr, HT_EV_LOSS, key, c);
+	ev.hdr.dir = dir;
+	ev.start = c->loss_start[dir & 1];
+	ev.len = c->pos[dir & 1] - ev.start;
+	ht_output(&ev, sizeof(ev));
+}
+
+/* Ends a connection: pending losses and HT_EV_CLOSE with the final
+ * positions if user space knows it, then deletes it and its socket and
+ * prefix entries. */
+static __always_inline void ht_conn_end(const struct ht_conn_key *key, struct ht_conn *c)
+{
+	struct ht_close_ev ev = {};
+	__u64 sk = c->sk;
+	__u64 flags = c->flags;
+
+	if (flags & HT_CF_OPEN_SENT) {
+		if (flags & HT_CF_LOSS_EG)
+			ht_emit_loss(key, c, HT_DIR_EGRESS);
+		if (flags & HT_CF_LOSS_IN)
+			ht_emit_loss(key, c, HT_DIR_INGRESS);
+		ht_fill_hdr(&ev.hdr, HT_EV_CLOSE, key, c);
+		ev.pos[0] = c->pos[0];
+		ev.pos[1] = c->pos[1];
+		if (!ht_output(&ev, sizeof(ev)))
+			ht_count(HT_KS_CONNS_CLOSED, 1);
+	}
+	if (c->decision != HT_DEC_DROP)
+		bpf_map_delete_elem(&sk_conns, &sk);
+	if (flags & HT_CF_PENDING)
+		bpf_map_delete_elem(&pending, key);
+	bpf_map_delete_elem(&conns, key);
+}
+
+/* Creates (or replaces: a new generation) the connection of key, applying
+ * the family, pid and port filters; returns it, or NULL when fd is not a
+ * socket (*not_sock set) or the map update failed. */
+static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *key,
+						      __u8 role, __u32 flags,
+						      bool *not_sock)
+{
+	struct ht_conn c = {};
+	struct ht_sk_owner owner = {};
+	struct sock *sk;
+	__u8 reason;
+
+	*not_sock = false;
+	sk = ht_fd_sock(key->fd);
+	if (!sk) {
+		*not_sock = true;
+		return NULL;
+	}
+	c.gen = bpf_ktime_get_ns();
+	c.sk = (__u64)sk;
+	c.role = role;
+	c.flags = flags;
+	reason = ht_filter_new_conn(sk, key->tgid, &c);
+	if (reason) {
+		c.decision = HT_DEC_DROP;
+		c.reason = reason;
+	}
+	if (bpf_map_update_elem(&conns, key, &c, BPF_ANY))
+		return NULL;
+	if (!reason) {
+		owner.key = *key;
+		owner.gen = c.gen;
+		bpf_map_update_elem(&sk_conns, &c.sk, &owner, BPF_ANY);
+	}
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+#endif /* HT_BPF_CONNTRACK_H */

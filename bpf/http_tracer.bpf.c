@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * http_tracer.bpf.c - the programs only: one per hook, named after it.
+ * Maps and limits are in maps.h, filters in filters.h, connection tracking
+ * in conntrack.h and the shared enter/exit data path in syscalls.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "maps.h"
+#include "filters.h"
+#include "conntrack.h"
+#include "syscalls.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define ARG(i) (ctx->args[i])
+
+/* ---- data syscalls: enter stores (fd, buffer), exit captures */
+
+#define HT_DATA_PROBES(name, fd_arg, ptr_arg, cnt_arg, sys, dir)           \
+	SEC("tp/syscalls/sys_enter_" #name)                                 \
+	int tp__sys_enter_##name(struct trace_event_raw_sys_enter *ctx)     \
+	{                                                                   \
+		return ht_enter_data((__s32)ARG(fd_arg), ARG(ptr_arg),      \
+				     (__u32)ARG(cnt_arg), sys, dir);        \
+	}                                                                   \
+	SEC("tp/syscalls/sys_exit_" #name)                                  \
+	int tp__sys_exit_##name(struct trace_event_raw_sys_exit *ctx)       \
+	{                                                                   \
+		return ht_exit_data(ctx->ret, sys);                         \
+	}
+
+/* receives with a flags argument: MSG_PEEK does not consume the stream */
+#define HT_RECV_PROBES(name, ptr_arg, cnt_arg, flags_arg, sys)              \
+	SEC("tp/syscalls/sys_enter_" #name)                                 \
+	int tp__sys_enter_##name(struct trace_event_raw_sys_enter *ctx)     \
+	{                                                                   \
+		if (ARG(flags_arg) & HT_MSG_PEEK) {                         \
+			ht_count(HT_KS_PEEK, 1);                            \
+			return 0;                                           \
+		}                                                           \
+		return ht_enter_data((__s32)ARG(0), ARG(ptr_arg),           \
+				     (__u32)ARG(cnt_arg), sys,              \
+				     HT_DIR_INGRESS);                       \
+	}                                                                   \
+	SEC("tp/syscalls/sys_exit_" #name)                                  \
+	int tp__sys_exit_##name(struct trace_event_raw_sys_exit *ctx)       \
+	{                                                                   \
+		return ht_exit_data(ctx->ret, sys);                         \
+	}
+
+HT_DATA_PROBES(write, 0, 1, 2, HT_SYS_FLAT, HT_DIR_EGRESS)
+HT_DATA_PROBES(read, 0, 1, 2, HT_SYS_FLAT, HT_DIR_INGRESS)
+HT_DATA_PROBES(sendto, 0, 1, 2, HT_SYS_FLAT, HT_DIR_EGRESS)
+HT_DATA_PROBES(writev, 0, 1, 2, HT_SYS_IOV, HT_DIR_EGRESS)
+HT_DATA_PROBES(readv, 0, 1, 2, HT_SYS_IOV, HT_DIR_INGRESS)
+HT_DATA_PROBES(sendmsg, 0, 1, 2, HT_SYS_MSG, HT_DIR_EGRESS)
+HT_DATA_PROBES(sendmmsg, 0, 1, 2, HT_SYS_MMSG, HT_DIR_EGRESS)
+/* sendfile64(out_fd, in_fd, offset, count): length only */
+HT_DATA_PROBES(sendfile64, 0, 2, 3, HT_SYS_SENDFILE, HT_DIR_EGRESS)
+HT_RECV_PROBES(recvfrom, 1, 2, 3, HT_SYS_FLAT)
+HT_RECV_PROBES(recvmsg, 1, 2, 2, HT_SYS_MSG)
+HT_RECV_PROBES(recvmmsg, 1, 2, 3, HT_SYS_MMSG)
+
+/* ---- connection lifecycle */
+
+SEC("tp/syscalls/sys_enter_connect")
+int tp__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_args a = { .fd = (__s32)ARG(0), .sys = HT_SYS_CONNECT };
+
+	if ((__u32)(id >> 32) == self_tgid)
+		return 0;
+	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int tp__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_conn_key key = { .tgid = id >> 32 };
+	struct ht_args *ap;
+	bool not_sock;
+
+	ap = bpf_map_lookup_elem(&args, &id);
+	if (!ap)
+		return 0; /* missed entry */
+	key.fd = ap->fd;
+	bpf_map_delete_elem(&args, &id);
+	if (ctx->ret != 0 && ctx->ret != -HT_EINPROGRESS)
+		return 0;
+	ht_conn_create(&key, HT_ROLE_CLIENT, 0, &not_sock);
+	return 0;
+}
+
+/* accept/accept4: the new fd is the return value, nothing to keep from enter */
+static __always_inline int ht_accepted(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_conn_key key = { .tgid = id >> 32, .fd = (__s32)ret };
+	bool not_sock;
+
+	if (ret < 0 || key.tgid == self_tgid)
+		return 0;
+	ht_conn_create(&key, HT_ROLE_SERVER, 0, &not_sock);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int tp__sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return ht_accepted(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int tp__sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return ht_accepted(ctx->ret);
+}
+
+/* close(2): ended at enter, before the fd number can be reused by another
+ * thread's accept/connect (which would create the next generation). */
+SEC("tp/syscalls/sys_enter_close")
+int tp__sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_conn_key key = { .tgid = id >> 32, .fd = (__s32)ARG(0) };
+	struct ht_conn *c;
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c)
+		ht_conn_end(&key, c);
+	return 0;
+}
+
+/* A TCP socket reached CLOSE without close(2) on its fd: the process exited
+ * (or the fd was closed by dup2/exec); end the connection it belonged to. */
+SEC("tp/sock/inet_sock_set_state")
+int tp__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct ht_sk_owner owner, *op;
+	__u64 sk = (__u64)ctx->skaddr;
+	struct ht_conn *c;
+
+	if (ctx->newstate != HT_TCP_CLOSE || ctx->protocol != IPPROTO_TCP)
+		return 0;
+	op = bpf_map_lookup_elem(&sk_conns, &sk);
+	if (!op)
+		return 0;
+	owner = *op;
+	bpf_map_delete_elem(&sk_conns, &sk);
+	c = bpf_map_lookup_elem(&conns, &owner.key);
+	if (c && c->gen == owner.gen && c->sk == sk)
+		ht_conn_end(&owner.key, c);
+	return 0;
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * maps.h - limits, kernel-private structs and every BPF map of http-tracer.
+ *
+ * Included once, by http_tracer.bpf.c, after vmlinux.h and the libbpf
+ * headers.  Each map has one comment saying what it holds.  Settings that
+ * never change after load are `const volatile` (rodata, set by capture.c
+ * before load); settings that change on reload live in .bss or in maps.
+ */
+#ifndef HT_BPF_MAPS_H
+#define HT_BPF_MAPS_H
+
+#include "ht_event.h"
+#include "ht_kstats.h"
+
+/* ---- limits (override with -D) */
+#ifndef HT_MAX_CONNS
+#define HT_MAX_CONNS 65536     /* tracked (tgid, fd) connections */
+#endif
+#ifndef HT_MAX_INFLIGHT
+#define HT_MAX_INFLIGHT 16384  /* threads inside a traced syscall at once */
+#endif
+#ifndef HT_IOV_MAX
+#define HT_IOV_MAX 64          /* iovec entries walked per message */
+#endif
+#ifndef HT_MMSG_MAX
+#define HT_MMSG_MAX 16         /* messages of send/recvmmsg captured */
+#endif
+#ifndef HT_MMSG_LEN_MAX
+#define HT_MMSG_LEN_MAX 1024   /* messages whose lengths are summed (UIO_MAXIOV) */
+#endif
+#ifndef HT_MAX_RECORDS
+#define HT_MAX_RECORDS 64      /* records per syscall: caps the capture at 1 MiB */
+#endif
+#ifndef HT_CAP_STEPS
+#define HT_CAP_STEPS 2048      /* bpf_loop steps of one capture (records + segments) */
+#endif
+#ifndef HT_PATH_MAX
+#define HT_PATH_MAX 64         /* health-check path key, NUL padded */
+#endif
+#define HT_PREFIX_MAX 128      /* first bytes kept while the protocol is undecided */
+#define HT_METHOD_MAX 8        /* longest method incl. the space ("OPTIONS ") */
+
+#define HT_AF_INET 2
+#define HT_AF_INET6 10
+#define HT_SOCK_STREAM 1
+#define HT_S_IFMT 00170000
+#define HT_S_IFSOCK 0140000
+#define HT_MSG_PEEK 2
+#define HT_EINPROGRESS 115
+#define HT_TCP_CLOSE 7
+
+/* ---- settings */
+const volatile __u32 self_tgid = 0;          /* the tracer: always excluded */
+const volatile __u32 capture_cap_bytes = 262144; /* per-syscall capture cap */
+const volatile __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
+/* Changed at run time by capture_update_filters() through the skeleton. */
+volatile __u32 pid_allow_on = 0;             /* 1: only tgids in pid_allow */
+volatile __u32 health_paths_n = 0;           /* entries in health_paths */
+volatile __u32 deny_ports_n = 0;             /* entries in deny_ports */
+
+/* ---- structs */
+
+/* Cached filter decision of a connection. */
+enum ht_decision {
+	HT_DEC_UNDECIDED = 0, /* protocol not known yet: next data decides */
+	HT_DEC_PASS = 1,      /* HTTP/1: capture */
+	HT_DEC_DROP = 2,      /* dropped: ht_conn.reason says why (enum ht_kstat) */
+};
+
+/* ht_conn.flags (updated with atomic or/and: CPUs race on them) */
+#define HT_CF_OPEN_SENT  0x01 /* HT_EV_OPEN is in a ring */
+#define HT_CF_INFERRED   0x02 /* predates the tracer: role from first data */
+#define HT_CF_LOSS_EG    0x04 /* loss_start[HT_DIR_EGRESS] is pending */
+#define HT_CF_LOSS_IN    0x08 /* loss_start[HT_DIR_INGRESS] is pending */
+#define HT_CF_PENDING    0x10 /* first bytes kept in `pending` */
+
+struct ht_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct ht_conn {
+	__u64 gen;            /* ns at creation: identifies this use of the fd */
+	__u64 pos[2];         /* stream bytes seen, per enum ht_dir (fetch-add) */
+	__u64 loss_start[2];  /* first lost position, valid with HT_CF_LOSS_* */
+	__u64 sk;             /* struct sock * (for addresses and sk_conns) */
+	__u64 flags;          /* HT_CF_* (64-bit: BPF atomics without alu32) */
+	__u16 lport, rport;   /* host byte order */
+	__u16 family;         /* AF_INET or AF_INET6 */
+	__u8 role;            /* enum ht_role */
+	__u8 decision;        /* enum ht_decision */
+	__u8 reason;          /* enum ht_kstat when decision is DROP */
+	__u8 pad[7];
+};
+
+/* What a data syscall's enter leaves for its exit. */
+enum ht_sys {
+	HT_SYS_FLAT = 1,  /* read, write, recvfrom, sendto: (buf, len) */
+	HT_SYS_IOV,       /* readv, writev: (iov, iovcnt) */
+	HT_SYS_MSG,       /* recvmsg, sendmsg: (msghdr) */
+	HT_SYS_MMSG,      /* recvmmsg, sendmmsg: (mmsghdr vec, vlen) */
+	HT_SYS_SENDFILE,  /* sendfile64: length only */
+	HT_SYS_CONNECT,   /* connect: fd only */
+};
+
+struct ht_args {
+	__u64 ptr;       /* buf, iov, msghdr or mmsghdr vector (user) */
+	__u32 cnt;       /* len, iovcnt or vlen */
+	__s32 fd;
+	__u8 sys;        /* enum ht_sys: checked at exit against the exit's kind */
+	__u8 dir;        /* enum ht_dir */
+	__u8 pad[6];
+};
+
+/* Per-CPU scratch: one data record under construction.  data is three
+ * chunks so that copies at "offset & (CHUNK-1)" of "size & (2*CHUNK-1)"
+ * bytes provably fit (the verifier sees the masks, not the logic). */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+struct ht_scratch {
+	struct ht_open_ev open; /* HT_EV_OPEN under construction (off the stack) */
+	struct ht_data_ev ev;   /* ev.data[] is data[] below */
+	__u8 data[3 * HT_DATA_CHUNK];
+};
+#pragma clang diagnostic pop
+
+/* First bytes of a connection whose protocol is still undecided. */
+struct ht_pending {
+	__u64 gen;        /* ht_conn.gen it belongs to (fd reuse check) */
+	__u32 len;        /* bytes in buf */
+	__u32 pad;
+	__u8 buf[3 * HT_PREFIX_MAX]; /* slack for masked, bounded appends */
+};
+
+/* sk_conns value: which (tgid, fd, gen) a socket belongs to. */
+struct ht_sk_owner {
+	struct ht_conn_key key;
+	__u64 gen;
+};
+
+struct ht_path_key {
+	char path[HT_PATH_MAX];
+};
+
+/* ---- maps */
+
+/* Inner map template of `rings`: one ring buffer per CPU, sized by user space. */
+struct ht_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);
+};
+
+/* Per-CPU ring buffers, indexed by bpf_get_smp_processor_id(); filled by capture.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ht_ring);
+} rings SEC(".maps");
+
+/* Tracked connections, (tgid, fd) -> state and cached filter decision; LRU so it never fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HT_MAX_CONNS);
+	__type(key, struct ht_conn_key);
+	__type(value, struct ht_conn);
+} conns SEC(".maps");
+
+/* Syscall arguments from enter to exit, keyed by pid_tgid; deleted at every exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HT_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct ht_args);
+} args SEC(".maps");
+
+/* Socket -> owning connection, so that a TCP close without close(2) (exit) ends it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HT_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct ht_sk_owner);
+} sk_conns SEC(".maps");
+
+/* First bytes of connections whose protocol needs more data to decide. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ht_conn_key);
+	__type(value, struct ht_pending);
+} pending SEC(".maps");
+
+/* Record under construction (header + payload), one slot per CPU indexed by
+ * bpf_get_smp_processor_id() (a PERCPU_ARRAY value cannot exceed 32 KiB);
+ * max_entries is set to the number of possible CPUs by capture.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ht_scratch);
+} scratch SEC(".maps");
+
+/* Per-CPU counters, slots named by enum ht_kstat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HT_KS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} kstats SEC(".maps");
+
+/* Allowed tgids (config pids); consulted only when pid_allow_on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_allow SEC(".maps");
+
+/* Denied ports, local or remote (config excludePorts), host byte order. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} deny_ports SEC(".maps");
+
+/* Health-check paths (config healthCheckPaths), NUL-padded keys. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct ht_path_key);
+	__type(value, __u8);
+} health_paths SEC(".maps");
+
+/* Forces `v &= mask` into the program: the verifier needs to see the bound
+ * that the compiler would otherwise prove redundant and drop. */
+#define HT_MASK(v, mask) asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(mask))
+
+/* This CPU's scratch record. */
+static __always_inline struct ht_scratch *ht_scratch_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+/* Adds n to counter slot `slot` of this CPU.  Two programs never run nested
+ * on one CPU (bpf_prog_active), so a plain add is enough. */
+static __always_inline void ht_count(__u32 slot, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&kstats, &slot);
+
+	if (v)
+		*v += n;
+}
+
+#endif /* HT_BPF_MAPS_H */

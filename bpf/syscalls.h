@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * syscalls.h - the data path shared by all syscall probes: enter stores the
+ * arguments, exit turns the bytes moved into data records.
+ *
+ * Enter (per thread, keyed by pid_tgid in `args`): look the (tgid, fd) up in
+ * `conns`; on a miss create it if the fd is an inet stream socket (cheap
+ * CO-RE walk, no arguments stored otherwise); a cached drop costs one lookup.
+ * Exit: always delete the arguments, then reserve the syscall's byte range
+ * with one fetch-add on the connection's position (so concurrent writers get
+ * disjoint ranges), copy up to capture_cap_bytes into records of at most
+ * HT_DATA_CHUNK payload bytes, and report the rest as uncaptured length.
+ */
+#ifndef HT_BPF_SYSCALLS_H
+#define HT_BPF_SYSCALLS_H
+
+#include "maps.h"
+#include "filters.h"
+#include "conntrack.h"
+
+/* State of one syscall's capture: a record is filled in the per-CPU scratch
+ * from a sequence of user segments (a flat buffer, an iovec array, or the
+ * iovec arrays of several messages) and flushed when full or at the end. */
+struct ht_cap {
+	struct ht_conn_key key;
+	__u64 pos;       /* stream position of the record being filled */
+	__u64 seg_ptr;   /* user address of the segment's next byte */
+	__u64 vec;       /* user iovec array of the current message */
+	__u64 mvec;      /* user mmsghdr vector (mmsg only) */
+	__u32 total;     /* bytes moved by the syscall (all messages) */
+	__u32 consumed;  /* bytes accounted for in flushed records */
+	__u32 captured;  /* bytes copied so far */
+	__u32 cap;       /* capture cap for this syscall */
+	__u32 fill;      /* payload bytes in the record being filled */
+	__u32 seg_left;  /* bytes left in the current segment */
+	__u32 msg_left;  /* bytes left in the current message */
+	__u32 iov_idx;
+	__u32 iov_cnt;
+	__u32 msg_idx;
+	__u32 msg_cnt;
+	__u32 nrec;      /* records flushed */
+	__u8 dir;
+	__u8 sys;        /* enum ht_sys */
+	__u8 stop;       /* 1: dropped or conn gone, emit nothing more */
+	__u8 drop;       /* enum ht_kstat reason when the first bytes dropped it */
+	__u32 pad;
+};
+
+static const struct ht_pending ht_pending_zero;
+
+/* Appends buf[0..n) to the connection's kept prefix (creating it); returns
+ * it, or NULL when it cannot be stored. */
+static __always_inline struct ht_pending *ht_pending_add(const struct ht_conn_key *key,
+							 struct ht_conn *c,
+							 const __u8 *buf, __u32 n)
+{
+	struct ht_pending *p = NULL;
+	__u32 off;
+
+	if (c->flags & HT_CF_PENDING)
+		p = bpf_map_lookup_elem(&pending, key);
+	if (!p || p->gen != c->gen) {
+		if (bpf_map_update_elem(&pending, key, &ht_pending_zero, BPF_ANY))
+			return NULL;
+		p = bpf_map_lookup_elem(&pending, key);
+		if (!p)
+			return NULL;
+		p->gen = c->gen;
+		__sync_fetch_and_or(&c->flags, HT_CF_PENDING);
+	}
+	off = p->len;
+	if (off >= HT_PREFIX_MAX)
+		return p;
+	if (n > HT_PREFIX_MAX - off)
+		n = HT_PREFIX_MAX - off;
+	HT_MASK(off, HT_PREFIX_MAX - 1);
+	HT_MASK(n, 2 * HT_PREFIX_MAX - 1);
+	if (n && !bpf_probe_read_kernel(p->buf + off, n, buf))
+		p->len = off + n;
+	return p;
+}
+
+/* Decides an undecided connection from its first bytes (s->data[0..n)):
+ * protocol inference, then the health path of the first request.  Returns
+ * 0 to send the data (decided to pass, or still undecided), else the enum
+ * ht_kstat drop reason (cached in c).  A global function: the verifier
+ * checks it once, not at every call site. */
+__noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
+			 __u32 dir, struct ht_scratch *s, __u32 n)
+{
+	struct ht_pending *p = NULL;
+	const __u8 *buf, *data;
+	__u32 len, start = 0;
+	__u8 reason = 0;
+	int r, h;
+
+	if (!key || !c || !s)
+		return 0;
+	dir &= 1;
+	buf = s->data;
+	data = buf;
+	if (n > HT_DATA_CHUNK)
+		n = HT_DATA_CHUNK;
+	len = n;
+
+	if (c->flags & HT_CF_PENDING) {
+		p = ht_pending_add(key, c, buf, n);
+		if (p) {
+			data = p->buf;
+			len = p->len;
+		}
+	}
+	r = ht_infer(data, len, &start);
+	if (r == HT_INF_MORE)
+		goto undecided;
+	if (r == HT_INF_NOT_HTTP) {
+		reason = HT_KS_PROTOCOL;
+		goto decided;
+	}
+	if (c->role == HT_ROLE_UNKNOWN) {
+		/* an outgoing request or an incoming response: we are the client */
+		if ((r == HT_INF_REQUEST) == (dir == HT_DIR_EGRESS))
+			c->role = HT_ROLE_CLIENT;
+		else
+			c->role = HT_ROLE_SERVER;
+	}
+	if (r == HT_INF_REQUEST && health_paths_n) {
+		h = ht_health_match(data, len, start);
+		if (h < 0 && len < HT_PREFIX_MAX)
+			goto undecided;
+		if (h > 0)
+			reason = HT_KS_HEALTH;
+	}
+decided:
+	if (reason) {
+		c->reason = reason;
+		c->decision = HT_DEC_DROP;
+	} else {
+		c->decision = HT_DEC_PASS;
+	}
+	if (c->flags & HT_CF_PENDING) {
+		bpf_map_delete_elem(&pending, key);
+		__sync_fetch_and_and(&c->flags, ~HT_CF_PENDING);
+	}
+	return reason;
+undecided:
+	/* Sent while undecided: a later drop only stops what follows. */
+	if (!p)
+		ht_pending_add(key, c, buf, n);
+	return 0;
+}
+
+/* Loss bookkeeping of direction dir (races between CPUs on one connection
+ * can at worst report a loss late or twice; positions still show the gap). */
+static __always_inline void ht_loss_mark(struct ht_conn *c, __u8 dir, __u64 pos)
+{
+	__u64 bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
+
+	if (c->flags & bit)
+		return;
+	c->loss_start[dir & 1] = pos;
+	__sync_fetch_and_or(&c->flags, bit);
+}
+
+/* Flushes the record being filled, with `tail` further stream bytes that
+ * were not captured; returns 0, or -1 when the capture must stop.  Global:
+ * verified once although called from several places. */
+__noinline int ht_flush(struct ht_cap *st, __u32 tail)
+{
+	__u32 fill, len;
+	__u64 bit;
+	struct ht_scratch *s;
+	struct ht_data_ev *ev;
+	struct ht_conn *c;
+	__u8 dir, reason;
+
+	if (!st)
+		return -1;
+	fill = st->fill;
+	dir = st->dir & 1;
+	s = ht_scratch_get();
+	c = bpf_map_lookup_elem(&conns, &st->key);
+	if (!s || !c)
+		goto stop;
+	if (fill > HT_DATA_CHUNK)
+		fill = HT_DATA_CHUNK;
+	HT_MASK(fill, 2 * HT_DATA_CHUNK - 1);
+	len = fill + tail;
+	if (!len)
+		return 0;
+	if (st->nrec == 0 && c->decision == HT_DEC_UNDECIDED && st->sys != HT_SYS_SENDFILE) {
+		reason = ht_decide(&st->key, c, dir, s, fill);
+		if (reason) {
+			st->drop = reason;
+			goto stop;
+		}
+	}
+	if (c->decision == HT_DEC_DROP) {
+		st->drop = c->reason;
+		goto stop;
+	}
+	if (!(c->flags & HT_CF_OPEN_SENT))
+		ht_emit_open(&st->key, c, &s->open);
+
+	ev = &s->ev;
+	ht_fill_hdr(&ev->hdr, HT_EV_DATA, &st->key, c);
+	ev->hdr.dir = dir;
+	ev->hdr.flags = 0;
+	if (st->sys == HT_SYS_SENDFILE)
+		ev->hdr.flags |= HT_DF_SENDFILE;
+	else if (tail)
+		ev->hdr.flags |= HT_DF_TRUNCATED;
+	if (st->nrec || st->consumed + len < st->total)
+		ev->hdr.flags |= HT_DF_SPLIT;
+	ev->loss_start = 0;
+	bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
+	if ((c->flags & bit) && (__sync_fetch_and_and(&c->flags, ~bit) & bit)) {
+		ev->hdr.flags |= HT_DF_LOSS_BEFORE;
+		ev->loss_start = c->loss_start[dir];
+	}
+	ev->pos = st->pos;
+	ev->len = len;
+	ev->cap_len = fill;
+	ev->sys_len = st->total;
+	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	if (ht_output(s, sizeof(*ev) + fill) == 0) {
+		ht_count(HT_KS_BYTES_SENT, fill);
+		ht_count(HT_KS_BYTES_UNCAPTURED, tail);
+	} else {
+		ht_loss_mark(c, dir, st->pos);
+		ht_count(HT_KS_BYTES_LOST, len);
+	}
+	st->pos += len;
+	st->consumed += len;
+	st->fill = 0;
+	st->nrec++;
+	return 0;
+stop:
+	st->stop = 1;
+	return -1;
+}
+
+/* Bytes of the syscall not yet in a flushed or filling record. */
+static __always_inline __u32 ht_rest(const struct ht_cap *st)
+{
+	__u32 done = st->consumed + st->fill;
+
+	return st->total > done ? st->total - done : 0;
+}
+
+/* Loads the next segment: the next iovec of the message, else the next
+ * message (mmsg); returns 1 when the capture is over. */
+static __always_inline long ht_next_seg(struct ht_cap *st)
+{
+	struct iovec iov;
+	struct mmsghdr mh;
+
+	if (st->msg_left == 0) {
+		if (st->sys != HT_SYS_MMSG || st->msg_idx >= st->msg_cnt ||
+		    st->msg_idx >= HT_MMSG_MAX)
+			goto finish;
+		if (bpf_probe_read_user(&mh, sizeof(mh),
+					(void *)(st->mvec + st->msg_idx * sizeof(mh))))
+			goto finish;
+		st->msg_idx++;
+		st->msg_left = mh.msg_len;
+		if (st->msg_left > ht_rest(st))
+			st->msg_left = ht_rest(st);
+		st->vec = (__u64)mh.msg_hdr.msg_iov;
+		st->iov_cnt = mh.msg_hdr.msg_iovlen > HT_IOV_MAX ? HT_IOV_MAX + 1 :
+			      (__u32)mh.msg_hdr.msg_iovlen;
+		st->iov_idx = 0;
+		return 0;
+	}
+	if (st->iov_idx >= st->iov_cnt || st->iov_idx >= HT_IOV_MAX)
+		goto uncaptured_msg;
+	if (bpf_probe_read_user(&iov, sizeof(iov),
+				(void *)(st->vec + st->iov_idx * sizeof(iov))))
+		goto uncaptured_msg;
+	st->iov_idx++;
+	st->seg_ptr = (__u64)iov.iov_base;
+	st->seg_left = iov.iov_len < st->msg_left ? iov.iov_len : st->msg_left;
+	return 0;
+uncaptured_msg:
+	/* iovecs past the walk bound: the message's rest is length only */
+	st->seg_left = 0;
+	if (ht_flush(st, st->msg_left))
+		return 1;
+	st->msg_left = 0;
+	return 0;
+finish:
+	ht_flush(st, ht_rest(st));
+	return 1;
+}
+
+/* One bpf_loop step: load a segment, or copy a piece of it into the record. */
+static long ht_cap_step(__u32 i, void *ctx)
+{
+	struct ht_cap *st = ctx;
+	struct ht_scratch *s;
+	__u32 n, off;
+
+	if (st->stop)
+		return 1;
+	if (st->seg_left == 0)
+		return ht_next_seg(st);
+	if (st->captured >= st->cap) {
+		ht_flush(st, ht_rest(st));
+		return 1;
+	}
+	n = st->seg_left;
+	if (n > HT_DATA_CHUNK - st->fill)
+		n = HT_DATA_CHUNK - st->fill;
+	if (n > st->cap - st->captured)
+		n = st->cap - st->captured;
+	s = ht_scratch_get();
+	if (!s)
+		return 1;
+	off = st->fill;
+	HT_MASK(off, HT_DATA_CHUNK - 1);
+	HT_MASK(n, 2 * HT_DATA_CHUNK - 1);
+	if (bpf_probe_read_user(s->data + off, n, (void *)st->seg_ptr)) {
+		/* unreadable user page: these bytes end the record as length only */
+		if (ht_flush(st, n))
+			return 1;
+	} else {
+		st->fill += n;
+		st->captured += n;
+	}
+	st->seg_ptr += n;
+	st->seg_left -= n;
+	st->msg_left -= n;
+	if (st->fill >= HT_DATA_CHUNK && ht_flush(st, 0))
+		return 1;
+	return 0;
+}
+
+/* Sums msg_len of the first msg_cnt messages (bpf_loop callback). */
+static long ht_mmsg_len_step(__u32 i, void *ctx)
+{
+	struct ht_cap *st = ctx;
+	__u32 len = 0;
+
+	if (i >= st->msg_cnt)
+		return 1;
+	if (bpf_probe_read_user(&len, sizeof(len),
+				(void *)(st->mvec + i * sizeof(struct mmsghdr) +
+					 offsetof(struct mmsghdr, msg_len))))
+		return 1;
+	st->total = st->total + len < st->total ? ~0U : st->total + len;
+	return 0;
+}
+
+/* Enter half of a data syscall: filter by the cached decision (or create
+ * the connection) and store the arguments; returns 0. */
+static __always_inline int ht_enter_data(__s32 fd, __u64 ptr, __u32 cnt, __u8 sys, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_conn_key key = { .tgid = id >> 32, .fd = fd };
+	struct ht_args a = {};
+	struct ht_conn *c;
+	bool not_sock;
+
+	if (key.tgid == self_tgid) {
+		/* cheapest check first: the tracer's own output writes */
+		ht_count(HT_KS_PID, 1);
+		return 0;
+	}
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		c = ht_conn_create(&key, HT_ROLE_UNKNOWN, HT_CF_INFERRED, &not_sock);
+		if (!c) {
+			if (not_sock)
+				ht_count(HT_KS_NOT_SOCKET, 1);
+			return 0;
+		}
+	}
+	if (c->decision == HT_DEC_DROP) {
+		ht_count(c->reason, 1);
+		return 0;
+	}
+	a.ptr = ptr;
+	a.cnt = cnt;
+	a.fd = fd;
+	a.sys = sys;
+	a.dir = dir;
+	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+/* Exit half of a data syscall of kind sys that returned ret; returns 0. */
+static __always_inline int ht_exit_data(long ret, __u8 sys)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ht_cap st = {};
+	struct ht_scratch *s;
+	struct ht_args *ap;
+	struct ht_args a;
+	struct ht_conn *c;
+	struct user_msghdr mh;
+	__u32 n;
+
+	ap = bpf_map_lookup_elem(&args, &id);
+	if (!ap)
+		return 0; /* missed entry, or not a traced socket */
+	a = *ap;
+	bpf_map_delete_elem(&args, &id);
+	if (a.sys != sys)
+		return 0; /* stale entry of another syscall */
+	if (ret <= 0) {
+		ht_count(HT_KS_NO_DATA, 1);
+		return 0;
+	}
+	st.key.tgid = id >> 32;
+	st.key.fd = a.fd;
+	c = bpf_map_lookup_elem(&conns, &st.key);
+	if (!c) {
+		ht_count(HT_KS_CONN_GONE, 1);
+		return 0;
+	}
+	if (c->decision == HT_DEC_DROP) {
+		ht_count(c->reason, 1);
+		return 0;
+	}
+	st.dir = a.dir & 1;
+	st.sys = sys;
+	st.cap = capture_cap_bytes;
+	if (st.cap > HT_MAX_RECORDS * HT_DATA_CHUNK)
+		st.cap = HT_MAX_RECORDS * HT_DATA_CHUNK;
+	st.total = ret > 0x7fffffff ? 0x7fffffff : (__u32)ret;
+
+	switch (sys) {
+	case HT_SYS_FLAT:
+		st.seg_ptr = a.ptr;
+		st.seg_left = st.total;
+		st.msg_left = st.total;
+		break;
+	case HT_SYS_IOV:
+		st.vec = a.ptr;
+		st.iov_cnt = a.cnt;
+		st.msg_left = st.total;
+		break;
+	case HT_SYS_MSG:
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)a.ptr))
+			break; /* all uncaptured */
+		st.vec = (__u64)mh.msg_iov;
+		st.iov_cnt = mh.msg_iovlen > HT_IOV_MAX ? HT_IOV_MAX + 1 : (__u32)mh.msg_iovlen;
+		st.msg_left = st.total;
+		break;
+	case HT_SYS_MMSG:
+		/* ret is a message count: the byte total is the sum of msg_len */
+		st.mvec = a.ptr;
+		st.msg_cnt = (__u32)st.total;
+		st.total = 0;
+		bpf_loop(HT_MMSG_LEN_MAX, ht_mmsg_len_step, &st, 0);
+		if (!st.total) {
+			ht_count(HT_KS_NO_DATA, 1);
+			return 0;
+		}
+		break;
+	default: /* sendfile: length only */
+		break;
+	}
+	st.pos = __sync_fetch_and_add(&c->pos[st.dir], st.total);
+
+	if (sys == HT_SYS_FLAT && st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
+		/* fast path: one record straight from the user buffer */
+		s = ht_scratch_get();
+		if (!s)
+			return 0;
+		n = st.total;
+		HT_MASK(n, 2 * HT_DATA_CHUNK - 1);
+		if (!bpf_probe_read_user(s->data, n, (void *)a.ptr))
+			st.fill = n;
+		ht_flush(&st, st.total - st.fill);
+	} else if (sys == HT_SYS_SENDFILE) {
+		ht_flush(&st, st.total);
+	} else {
+		bpf_loop(HT_CAP_STEPS, ht_cap_step, &st, 0);
+		if (!st.stop && ht_rest(&st))
+			ht_flush(&st, ht_rest(&st)); /* step bound hit */
+	}
+	ht_count(st.drop ? st.drop : HT_KS_PASSED, 1);
+	return 0;
+}
+
+#endif /* HT_BPF_SYSCALLS_H */

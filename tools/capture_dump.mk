@@ -1,0 +1,6 @@
+# capture_dump: dev tool that loads the probes via src/capture.c and prints
+# one line per kernel event plus a per-stream contiguity summary.
+$(BUILD)/capture_dump: tools/capture_dump.c $(BUILD)/obj/capture.o $(HDRS)
+	$(msg) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ tools/capture_dump.c $(BUILD)/obj/capture.o $(LIBS)
