@@ -46,6 +46,7 @@
 #define METRICS_MAX_SHARDS 256
 #define METRICS_KERNEL_SLOTS 16   /* capture_counters.filtered[] */
 #define METRICS_ACCEPT_BURST 16
+#define METRICS_ACCEPT_PAUSE_MS 100
 
 /* ---- health state (written by pipeline threads, lock-free) */
 
@@ -691,6 +692,7 @@ struct metrics_server {
 	int lfd;
 	int wake_fd;                  /* eventfd: stop request */
 	int port;
+	uint64_t accept_resume_ns;    /* out of fds: stop accepting until then */
 	pthread_t thread;
 	struct mconn conns[METRICS_MAX_CONNS];
 };
@@ -904,8 +906,13 @@ static void accept_burst(struct metrics_server *m)
 		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct mconn *c;
 
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED) */
+		if (fd < 0) {
+			/* Out of fds or memory: the listen socket stays readable,
+			 * so pause accepting instead of spinning on poll. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				m->accept_resume_ns = mono_ns() + METRICS_ACCEPT_PAUSE_MS * 1000000u;
+			return; /* EAGAIN, or a transient error (ECONNABORTED) */
+		}
 		c = mconn_slot(m);
 		c->fd = fd;
 		c->state = MC_READ;
@@ -927,6 +934,10 @@ static nfds_t build_pollset(struct metrics_server *m, struct pollfd *pfd, int *i
 
 	pfd[0] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
+	if (m->accept_resume_ns > now) {
+		pfd[1].fd = -1; /* poll() skips negative fds */
+		next = m->accept_resume_ns;
+	}
 	for (int i = 0; i < METRICS_MAX_CONNS; i++) {
 		struct mconn *c = &m->conns[i];
 
