@@ -21,7 +21,8 @@ endif
 
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CFLAGS   += -DHT_GIT_COMMIT='"$(GIT_COMMIT)"' -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
 LIBS     := -lbpf -lelf -lz -lurcu-cds -lurcu -lxxhash -lyaml -lpthread -lm
 MAIN_LIBS := $(LIBS) -ljemalloc
 

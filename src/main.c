@@ -363,9 +363,18 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 
 	n = a->n_readers > 0 ? a->n_readers : auto_readers((int)sysconf(_SC_NPROCESSORS_ONLN));
 	co.n_readers = n;
+	if (a->mode == MODE_LIVE) {
+		/* /health answers 503 from here until every probe is attached */
+		ms = metrics_start(c->metrics_listen, err, sizeof(err));
+		if (!ms)
+			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
+		p = start_pipeline(c, out, n, 5000);
+		if (!p)
+			goto err_metrics;
+	}
 	cap = capture_open(&co);
 	if (!cap)
-		return 1;
+		goto err_pipeline;
 	if (a->mode == MODE_RECORD) {
 		rw = rfile_writer_open(c->output_path, err, sizeof(err));
 		if (!rw) {
@@ -374,14 +383,7 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 			return 1;
 		}
 	} else {
-		p = start_pipeline(c, out, n, 5000);
-		if (!p) {
-			capture_close(cap);
-			return 1;
-		}
-		ms = metrics_start(c->metrics_listen, err, sizeof(err));
-		if (!ms)
-			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
+		metrics_set_kernel_filter_names(capture_filter_name);
 		metrics_set_kernel_source(kernel_counters, cap);
 	}
 	th = calloc((size_t)n, sizeof(*th));
@@ -435,10 +437,21 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 	}
 	if (ms)
 		metrics_stop(ms);
+	metrics_set_kernel_source(NULL, NULL);
 	capture_close(cap);
 	free(th);
 	free(ra);
 	return status;
+
+err_pipeline:
+	if (p) {
+		pipeline_stop(p);
+		pipeline_free(p);
+	}
+err_metrics:
+	if (ms)
+		metrics_stop(ms);
+	return 1;
 }
 
 int main(int argc, char **argv)

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
-hyperfine nginx-light wrk curl python3 prometheus yamllint gzip iproute2 bc time"
+hyperfine nginx-light wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
