@@ -33,7 +33,7 @@ struct red_table;
 
 #define RED_DEFAULT_ROUTES_PER_PORT 100
 #ifndef RED_MAX_ROUTES
-#define RED_MAX_ROUTES 10000   /* (service port, route) pairs per table */
+#define RED_MAX_ROUTES 5000    /* (service port, route) pairs per table */
 #endif
 #define RED_BUCKETS 14         /* duration histogram, +Inf last */
 
