@@ -98,6 +98,7 @@ struct feeder {
 	int on_hold;           /* 'r' resume, 't' tunnel */
 	bool held;
 	uint64_t calls;
+	size_t max_pending;    /* most bytes the parser ever left us holding */
 };
 
 static const char *kind_name(enum httpp_body_kind k)
@@ -199,19 +200,12 @@ static void record(struct feeder *f, const struct httpp_event *ev, size_t consum
 	}
 }
 
-/* Only mem[start..start+len) is readable. */
-static void guard(struct feeder *f)
-{
-	POISON(f->mem, f->cap);
-	UNPOISON(f->mem + f->start, f->len);
-}
-
 static void drop(struct feeder *f, size_t n)
 {
 	assert_true(n <= f->len);
+	POISON(f->mem + f->start, n);
 	f->start += n;
 	f->len -= n;
-	guard(f);
 }
 
 /* Call the parser until it needs more bytes (the real caller's loop). */
@@ -247,30 +241,34 @@ static void pump(struct feeder *f)
 	}
 }
 
+/* Append n bytes; only mem[start..start+len) is ever readable (ASan). */
 static void feed(struct feeder *f, const void *data, size_t n)
 {
 	if (f->start + f->len + n > f->cap) {
-		size_t cap = f->cap ? f->cap : 64;
+		size_t cap = 64;
 		uint8_t *nb;
 
-		while (cap < f->len + n)
+		while (cap < 2 * (f->len + n))
 			cap *= 2;
 		nb = malloc(cap);
 		assert_non_null(nb);
+		POISON(nb, cap);
+		UNPOISON(nb, f->len);
 		if (f->mem) {
-			UNPOISON(f->mem, f->cap);
 			memcpy(nb, f->mem + f->start, f->len);
+			UNPOISON(f->mem, f->cap);
 			free(f->mem);
 		}
 		f->mem = nb;
 		f->cap = cap;
 		f->start = 0;
 	}
-	UNPOISON(f->mem, f->cap);
+	UNPOISON(f->mem + f->start + f->len, n);
 	if (n)
 		memcpy(f->mem + f->start + f->len, data, n);
 	f->len += n;
-	guard(f);
+	if (f->len > f->max_pending)
+		f->max_pending = f->len;
 	pump(f);
 }
 
@@ -664,12 +662,55 @@ static const struct tcase cases[] = {
 
 /* ---- running */
 
-static char *run(const struct tcase *c, int mode, size_t split)
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(rng_state >> 33);
+}
+
+enum { M_WHOLE, M_BYTES, M_SPLIT, M_RANDOM };
+
+/* Feed in[a..e) according to mode. */
+static void feed_range(struct feeder *f, const char *in, size_t a, size_t e, int mode,
+		       size_t split)
+{
+	switch (mode) {
+	case M_BYTES:
+		for (size_t i = a; i < e; i++)
+			feed(f, in + i, 1);
+		break;
+	case M_SPLIT:
+		if (split > a && split < e) {
+			feed(f, in + a, split - a);
+			feed(f, in + split, e - split);
+			break;
+		}
+		feed(f, in + a, e - a);
+		break;
+	case M_RANDOM:
+		while (a < e) {
+			size_t k = 1 + rnd() % (rnd() % 4 ? 8 : 200);
+
+			if (k > e - a)
+				k = e - a;
+			feed(f, in + a, k);
+			a += k;
+		}
+		break;
+	default:
+		feed(f, in + a, e - a);
+		break;
+	}
+}
+
+/* Run one feed of a case; returns the transcript (malloc'ed). */
+static char *run(const struct tcase *c, int mode, size_t split, size_t *max_pending)
 {
 	struct httpp_limits lim = { c->max_head, c->max_value };
 	struct feeder f;
 	size_t gap_at = c->gap_len ? c->gap_at : c->in_len;
-	const char *in = c->in;
 	char *res;
 
 	memset(&f, 0, sizeof(f));
@@ -679,52 +720,44 @@ static char *run(const struct tcase *c, int mode, size_t split)
 	else
 		httpp_init(&f.p, c->kind, &lim);
 	httpp_set_peer(&f.p, c->peer);
-	/* data before the hole [0, gap_at), after it [gap_at, in_len) */
-	for (int part = 0; part < 2; part++) {
-		size_t a = part ? gap_at : 0, e = part ? c->in_len : gap_at;
-
-		if (mode == 0) {
-			feed(&f, in + a, e - a);
-		} else if (mode == 1) {
-			for (size_t i = a; i < e; i++)
-				feed(&f, in + i, 1);
-		} else if (split > a && split < e) {
-			feed(&f, in + a, split - a);
-			feed(&f, in + split, e - split);
-		} else {
-			feed(&f, in + a, e - a);
-		}
-		if (part == 0 && c->gap_len)
-			gap(&f, c->gap_len);
+	feed_range(&f, c->in, 0, gap_at, mode, split);
+	if (c->gap_len) {
+		gap(&f, c->gap_len);
+		feed_range(&f, c->in, gap_at, c->in_len, mode, split);
 	}
 	if (c->flags & T_FIN)
 		finish(&f);
 	flush_body(&f);
 	res = strdup(f.out.s ? f.out.s : "");
+	assert_non_null(res);
+	if (max_pending)
+		*max_pending = f.max_pending;
 	feeder_free(&f);
 	return res;
 }
 
 /* Compare one feed's transcript; false (and a report) on a mismatch. */
-static bool same(const struct tcase *c, const char *mode, size_t split, char *got)
+static bool same(const struct tcase *c, const char *expect, const char *mode, size_t split,
+		 char *got)
 {
-	bool ok = strcmp(got, c->expect) == 0;
+	bool ok = strcmp(got, expect) == 0;
 
 	if (!ok)
 		print_error("%s (%s %zu):\n--- expected\n%s--- got\n%s", c->label, mode, split,
-			    c->expect, got);
+			    expect, got);
 	free(got);
 	return ok;
 }
 
-static bool check_case(const struct tcase *c)
+/* Whole, byte by byte, and split in two at every stride-th position. */
+static bool check_case(const struct tcase *c, size_t stride)
 {
-	if (!same(c, "whole", 0, run(c, 0, 0)))
+	if (!same(c, c->expect, "whole", 0, run(c, M_WHOLE, 0, NULL)))
 		return false;
-	if (!same(c, "bytewise", 0, run(c, 1, 0)))
+	if (!same(c, c->expect, "bytewise", 0, run(c, M_BYTES, 0, NULL)))
 		return false;
-	for (size_t k = 1; k < c->in_len; k++)
-		if (!same(c, "split at", k, run(c, 2, k)))
+	for (size_t k = 1; k < c->in_len; k += stride)
+		if (!same(c, c->expect, "split at", k, run(c, M_SPLIT, k, NULL)))
 			return false;
 	return true;
 }
@@ -735,16 +768,351 @@ static void test_table(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		bad += !check_case(&cases[i]);
+		bad += !check_case(&cases[i], 1);
 	assert_int_equal(bad, 0);
 	print_message("%zu table cases, each whole / bytewise / split everywhere\n",
 		      sizeof(cases) / sizeof(cases[0]));
+}
+
+/* ---- generated inputs too large for a literal */
+
+struct gen {
+	char *s;
+	size_t len, cap;
+};
+
+static void g_put(struct gen *g, const char *s, size_t n)
+{
+	if (g->len + n > g->cap) {
+		size_t cap = g->cap ? g->cap : 4096;
+
+		while (cap < g->len + n)
+			cap *= 2;
+		g->s = realloc(g->s, cap);
+		assert_non_null(g->s);
+		g->cap = cap;
+	}
+	memcpy(g->s + g->len, s, n);
+	g->len += n;
+}
+
+static void g_str(struct gen *g, const char *s)
+{
+	g_put(g, s, strlen(s));
+}
+
+static void g_rep(struct gen *g, char c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		g_put(g, &c, 1);
+}
+
+static void check_gen(struct tcase *c, struct gen *g, size_t stride)
+{
+	c->in = g->s;
+	c->in_len = g->len;
+	assert_true(check_case(c, stride));
+	free(g->s);
+	memset(g, 0, sizeof(*g));
+}
+
+/* 1 MiB without a line end: HEAD_TOO_LARGE, bounded buffering, resync. */
+static void test_huge_unterminated_head(void **state)
+{
+	struct tcase c = { "1MiB-unterminated-head", REQ,
+		.expect = "X head_too_large\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" };
+	struct gen g = { 0 };
+	size_t maxp = 0;
+	char *got;
+
+	(void)state;
+	g_str(&g, "GET / HTTP/1.1\r\nX-Big: ");
+	g_rep(&g, 'a', 1 << 20);
+	g_str(&g, "\r\nGET /ok HTTP/1.1\r\n\r\n");
+	c.in = g.s;
+	c.in_len = g.len;
+	got = run(&c, M_BYTES, 0, &maxp);
+	assert_true(same(&c, c.expect, "bytewise-bounded", 0, got));
+	/* the parser never made us keep more than max_head_bytes */
+	assert_true(maxp <= 65536 + 1);
+	check_gen(&c, &g, 65521);
+
+	/* the same, with the request line itself unterminated, midstream */
+	c.label = "1MiB-unterminated-start-line-midstream";
+	c.flags = T_MID;
+	g_str(&g, "GET /");
+	g_rep(&g, 'b', 1 << 20);
+	g_str(&g, " HTTP/1.1\r\nGET /ok HTTP/1.1\r\n\r\n");
+	c.expect = "H GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n";
+	c.in = g.s;
+	c.in_len = g.len;
+	got = run(&c, M_BYTES, 0, &maxp);
+	assert_true(same(&c, c.expect, "bytewise-bounded", 0, got));
+	assert_true(maxp <= 65536 + 1);
+	check_gen(&c, &g, 65521);
+}
+
+/* 10,000 headers: 128 kept, the rest still frame (Content-Length last). */
+static void test_ten_thousand_headers(void **state)
+{
+	struct tcase c = { "10000-headers", REQ, .max_head = 1 << 20,
+		.expect = "H POST / 1.1 k=len cl=3 c=1 n=128 t=1 [H0:v][H1:v][H2:v][H3:v][H4:v]"
+			  "[H5:v][H6:v][H7:v]\nB abc\nE f=2 s=3\n" };
+	struct gen g = { 0 };
+	char line[32];
+
+	(void)state;
+	g_str(&g, "POST / HTTP/1.1\r\n");
+	for (int i = 0; i < 10000; i++) {
+		snprintf(line, sizeof(line), "H%d: v\r\n", i);
+		g_str(&g, line);
+	}
+	g_str(&g, "Connection: close\r\nContent-Length: 3\r\n\r\nabc");
+	check_gen(&c, &g, 997);
+
+	/* with the default 64 KiB limit the same head is too large */
+	c.label = "10000-headers-default-limit";
+	c.max_head = 0;
+	c.expect = "X head_too_large\n";
+	g_str(&g, "POST / HTTP/1.1\r\n");
+	for (int i = 0; i < 10000; i++) {
+		snprintf(line, sizeof(line), "H%d: v\r\n", i);
+		g_str(&g, line);
+	}
+	g_str(&g, "\r\n");
+	check_gen(&c, &g, 997);
+}
+
+/* 10,000 leading zeros in a chunk size: accepted, no overflow. */
+static void test_chunk_leading_zeros(void **state)
+{
+	struct tcase c = { "10000-leading-zeros", REQ,
+		.expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\n"
+			  "B hello\nE f=0 s=5\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" };
+	struct gen g = { 0 };
+
+	(void)state;
+	g_str(&g, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	g_rep(&g, '0', 10000);
+	g_str(&g, "5\r\nhello\r\n");
+	g_rep(&g, '0', 10000);
+	g_str(&g, "\r\n\r\nGET /ok HTTP/1.1\r\n\r\n");
+	check_gen(&c, &g, 101);
+
+	/* ... and 17 significant digits after them still overflow */
+	c.label = "10000-zeros-then-17-f";
+	c.expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\n"
+		   "X chunk_overflow\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n";
+	g_str(&g, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	g_rep(&g, '0', 10000);
+	g_rep(&g, 'f', 17);
+	g_str(&g, "\r\nx\r\nGET /ok HTTP/1.1\r\n\r\n");
+	check_gen(&c, &g, 101);
+
+	/* a size line longer than max_head_bytes is refused: the work is bounded */
+	c.label = "zeros-beyond-max-head";
+	c.max_head = 1000;
+	c.expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:chunked]\n"
+		   "X chunk_overflow\n";
+	g_str(&g, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	g_rep(&g, '0', 2000);
+	g_str(&g, "1\r\nx\r\n0\r\n\r\n");
+	check_gen(&c, &g, 13);
+}
+
+/* Framing headers after the 128th still count; a value cut keeps framing. */
+static void test_framing_after_cap(void **state)
+{
+	struct tcase c = { "cl-te-after-header-cap", REQ,
+		.expect = "X cl_and_te\n" };
+	struct gen g = { 0 };
+	char line[32];
+
+	(void)state;
+	g_str(&g, "POST / HTTP/1.1\r\nContent-Length: 1\r\n");
+	for (int i = 0; i < 200; i++) {
+		snprintf(line, sizeof(line), "H%d: v\r\n", i);
+		g_str(&g, line);
+	}
+	g_str(&g, "Transfer-Encoding: chunked\r\n\r\n");
+	check_gen(&c, &g, 7);
+
+	c.label = "long-te-value-cut";
+	c.max_value = 8;
+	c.expect = "H POST / 1.1 k=chunked c=0 n=1 t=1 [Transfer-Encoding:identity]\n"
+		   "B x\nE f=2 s=1\n";
+	g_str(&g, "POST / HTTP/1.1\r\nTransfer-Encoding: identity, gzip, chunked\r\n\r\n"
+		  "1\r\nx\r\n0\r\n\r\n");
+	check_gen(&c, &g, 1);
+}
+
+/*
+ * Mutated table inputs: whatever the bytes, whole, byte-by-byte and random
+ * splits give the same transcript, and nothing crashes or over-reads.
+ */
+static void test_mutations_deterministic(void **state)
+{
+	static const char pool[] = "\r\n\0 :;0fG\t,HTP/1.x";
+	size_t runs = 0;
+
+	(void)state;
+	rng_state = 0x5eed;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int it = 0; it < 60; it++) {
+			struct tcase c = cases[i];
+			char *buf = malloc(c.in_len + 1), *want;
+			int nmut = 1 + (int)(rnd() % 3);
+
+			assert_non_null(buf);
+			memcpy(buf, c.in, c.in_len);
+			for (int m = 0; m < nmut && c.in_len; m++) {
+				size_t pos = rnd() % c.in_len;
+
+				buf[pos] = rnd() % 4 ? pool[rnd() % (sizeof(pool) - 1)] :
+						       (char)rnd();
+			}
+			c.in = buf;
+			want = run(&c, M_WHOLE, 0, NULL);
+			assert_true(same(&c, want, "mutated bytewise", (size_t)it,
+					 run(&c, M_BYTES, 0, NULL)));
+			assert_true(same(&c, want, "mutated random", (size_t)it,
+					 run(&c, M_RANDOM, 0, NULL)));
+			free(want);
+			free(buf);
+			runs++;
+		}
+	}
+	print_message("%zu mutated inputs agreed across feeds\n", runs);
+}
+
+/* A long pipelined stream of all the plain cases of one kind. */
+static void test_stream_deterministic(void **state)
+{
+	(void)state;
+	rng_state = 42;
+	for (int kind = 0; kind < 2; kind++) {
+		struct tcase c = { "stream", .kind = (enum httpp_kind)kind, .flags = T_FIN };
+		struct gen g = { 0 };
+		char *want;
+
+		for (int rep = 0; rep < 20; rep++)
+			for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+				const struct tcase *t = &cases[rnd() % (sizeof(cases) / sizeof(cases[0]))];
+
+				if ((int)t->kind != kind || t->flags || t->on_hold || t->gap_len ||
+				    t->peer || t->max_head || t->max_value)
+					continue;
+				g_put(&g, t->in, t->in_len);
+			}
+		c.in = g.s;
+		c.in_len = g.len;
+		want = run(&c, M_WHOLE, 0, NULL);
+		assert_true(strlen(want) > 1000);
+		assert_true(same(&c, want, "stream bytewise", 0, run(&c, M_BYTES, 0, NULL)));
+		for (int it = 0; it < 20; it++)
+			assert_true(same(&c, want, "stream random", (size_t)it,
+					 run(&c, M_RANDOM, 0, NULL)));
+		free(want);
+		free(g.s);
+	}
+}
+
+/* API odds and ends: names, pending, in_message, finish/gap idempotence. */
+static void test_api(void **state)
+{
+	struct httpp p;
+	struct httpp_event ev;
+	static const uint8_t get[] = "GET / HTTP/1.1\r\n\r\n";
+	static const uint8_t post[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab";
+	size_t n;
+
+	(void)state;
+	for (int e = 0; e < HTTPP_ERR__COUNT; e++) {
+		assert_non_null(httpp_err_name((enum httpp_err)e));
+		assert_string_not_equal(httpp_err_name((enum httpp_err)e), "unknown");
+	}
+	assert_string_equal(httpp_err_name(HTTPP_ERR__COUNT), "unknown");
+	assert_string_equal(httpp_err_name(HTTPP_ERR_CL_AND_TE), "cl_and_te");
+
+	httpp_init(&p, HTTPP_REQUEST, NULL);
+	assert_int_equal(p.lim.max_head_bytes, 65536);
+	assert_int_equal(p.lim.max_value_bytes, 1024);
+	assert_false(httpp_in_message(&p));
+	n = httpp_parse(&p, get, sizeof(get) - 1, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_HEAD);
+	assert_int_equal(n, sizeof(get) - 1);
+	assert_int_equal(ev.head->head_len, sizeof(get) - 1);
+	/* the END is pending with an empty buffer */
+	assert_true(httpp_has_pending(&p));
+	assert_true(httpp_in_message(&p));
+	n = httpp_parse(&p, NULL, 0, &ev);
+	assert_int_equal(n, 0);
+	assert_int_equal(ev.type, HTTPP_EV_END);
+	assert_false(httpp_has_pending(&p));
+	assert_false(httpp_in_message(&p));
+	n = httpp_parse(&p, NULL, 0, &ev);
+	assert_int_equal(n, 0);
+	assert_int_equal(ev.type, HTTPP_EV_NONE);
+
+	/* body, then END pending: finish reports the END, then nothing */
+	n = httpp_parse(&p, post, sizeof(post) - 1, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_HEAD);
+	n = httpp_parse(&p, post + n, sizeof(post) - 1 - n, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_BODY);
+	assert_int_equal(ev.len, 2);
+	assert_int_equal(n, 2);
+	httpp_finish(&p, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_END);
+	assert_int_equal(ev.body_size, 2);
+	httpp_finish(&p, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_NONE);
+
+	/* a gap while the END is pending reports the END */
+	httpp_init(&p, HTTPP_REQUEST, NULL);
+	n = httpp_parse(&p, get, sizeof(get) - 1, &ev);
+	httpp_gap(&p, 10, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_END);
+	assert_false(httpp_in_message(&p));
+
+	/* a response tunnel swallows everything; finish is NONE */
+	httpp_init(&p, HTTPP_RESPONSE, NULL);
+	httpp_tunnel(&p);
+	n = httpp_parse(&p, get, sizeof(get) - 1, &ev);
+	assert_int_equal(n, sizeof(get) - 1);
+	assert_int_equal(ev.type, HTTPP_EV_NONE);
+	httpp_gap(&p, 100, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_NONE);
+	httpp_finish(&p, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_NONE);
+
+	/* holding consumes nothing, even with bytes */
+	httpp_init(&p, HTTPP_REQUEST, NULL);
+	n = httpp_parse(&p, (const uint8_t *)"CONNECT h:1 HTTP/1.1\r\n\r\n", 24, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_HEAD);
+	assert_int_equal(n, 24);
+	httpp_parse(&p, get, 0, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_END);
+	assert_true(httpp_is_holding(&p));
+	assert_false(httpp_in_message(&p));
+	n = httpp_parse(&p, get, sizeof(get) - 1, &ev);
+	assert_int_equal(n, 0);
+	assert_int_equal(ev.type, HTTPP_EV_NONE);
+	httpp_resume(&p);
+	n = httpp_parse(&p, get, sizeof(get) - 1, &ev);
+	assert_int_equal(ev.type, HTTPP_EV_HEAD);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_huge_unterminated_head),
+		cmocka_unit_test(test_ten_thousand_headers),
+		cmocka_unit_test(test_chunk_leading_zeros),
+		cmocka_unit_test(test_framing_after_cap),
+		cmocka_unit_test(test_mutations_deterministic),
+		cmocka_unit_test(test_stream_deterministic),
+		cmocka_unit_test(test_api),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
