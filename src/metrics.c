@@ -684,8 +684,10 @@ struct mconn {
 	uint64_t accepted_ns;
 	size_t in_len;
 	char in[METRICS_MAX_HEAD_BYTES];
-	struct ht_buf out;
-	size_t out_off;
+	char hdr[256];                 /* response head, sent before out */
+	size_t hdr_len;
+	struct ht_buf out;             /* response body */
+	size_t out_off;                /* bytes of hdr + out already sent */
 };
 
 struct metrics_server {
@@ -711,19 +713,38 @@ static void mconn_close(struct mconn *c)
 	c->fd = -1;
 	c->state = MC_FREE;
 	c->in_len = 0;
+	c->hdr_len = 0;
 	c->out_off = 0;
+}
+
+/* Queues a response; the body buffer is taken over (no copy). */
+static void mconn_respond_buf(struct mconn *c, int code, const char *status, const char *ctype,
+			      const char *extra, struct ht_buf *body)
+{
+	int n = snprintf(c->hdr, sizeof(c->hdr),
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "%sConnection: close\r\n\r\n", code, status, ctype, body->len, extra);
+
+	ht_buf_free(&c->out);
+	c->out = *body;
+	*body = (struct ht_buf){ 0 };
+	c->hdr_len = n > 0 && (size_t)n < sizeof(c->hdr) ? (size_t)n : 0;
+	c->out_off = 0;
+	c->state = MC_WRITE;
+	if (!c->hdr_len)
+		mconn_close(c); /* cannot happen with the fixed strings used here */
 }
 
 static void mconn_respond(struct mconn *c, int code, const char *status, const char *ctype,
 			  const char *extra, const char *body, size_t body_len)
 {
-	c->out.len = 0;
-	c->out_off = 0;
-	c->state = MC_WRITE;
-	if (put_fmt(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		    "%sConnection: close\r\n\r\n", code, status, ctype, body_len, extra) ||
-	    ht_buf_put(&c->out, body, body_len))
+	struct ht_buf b = { 0 };
+
+	if (ht_buf_put(&b, body, body_len)) {
 		mconn_close(c);
+		return;
+	}
+	mconn_respond_buf(c, code, status, ctype, extra, &b);
 }
 
 static void mconn_text(struct mconn *c, int code, const char *status, const char *extra,
@@ -741,9 +762,7 @@ static void serve_metrics(struct mconn *c)
 		mconn_text(c, 500, "Internal Server Error", "", "out of memory\n");
 		return;
 	}
-	mconn_respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "",
-		      body.p ? body.p : "", body.len);
-	ht_buf_free(&body);
+	mconn_respond_buf(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "", &body);
 }
 
 static void serve_health(struct mconn *c)
@@ -859,9 +878,11 @@ static void mconn_read(struct mconn *c)
 
 static void mconn_write(struct mconn *c)
 {
-	while (c->state == MC_WRITE && c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL);
+	while (c->state == MC_WRITE && c->out_off < c->hdr_len + c->out.len) {
+		bool in_hdr = c->out_off < c->hdr_len;
+		const char *p = in_hdr ? c->hdr + c->out_off : c->out.p + (c->out_off - c->hdr_len);
+		size_t left = in_hdr ? c->hdr_len - c->out_off : c->hdr_len + c->out.len - c->out_off;
+		ssize_t n = send(c->fd, p, left, MSG_NOSIGNAL | (in_hdr && c->out.len ? MSG_MORE : 0));
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
