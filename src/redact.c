@@ -171,7 +171,8 @@ static bool looks_like_form(const char *s, size_t len)
 /*
  * Redact the values of name=value pairs in s[start..end) whose names match.
  * strict: pairs are separated by '&' (a form or a query); otherwise names
- * are the word just before '=' and values stop at space, quote, '<', ';'.
+ * are the word just before '=' and values stop at space, quote, '<', ';',
+ * or are quoted (name="value", through the closing quote).
  */
 static void kv_scan(const struct ht_config *c, struct splice *sp, size_t start, size_t end,
 		    bool strict, struct ht_buf *scratch)
@@ -198,6 +199,10 @@ static void kv_scan(const struct ht_config *c, struct splice *sp, size_t start, 
 		if (strict) {
 			while (ve < end && s[ve] != '&')
 				ve++;
+		} else if (ve < end && (s[ve] == '"' || s[ve] == '\'')) {
+			const char *close = memchr(s + ve + 1, s[ve], end - ve - 1);
+
+			ve = close ? (size_t)(close - s) + 1 : end; /* token="abc" */
 		} else {
 			while (ve < end && !is_loose_value_end((unsigned char)s[ve]))
 				ve++;

@@ -1,0 +1,1 @@
+test_redact_DEPS := redact config filter record
