@@ -1,0 +1,840 @@
+/*
+ * gen_corpus.c - write a replay file of synthetic but kernel-exact events.
+ *
+ *   build/gen_corpus -o FILE [-n TRANSACTIONS] [-c CONNECTIONS] [--seed N]
+ *                    [--active N] [--cpus N] [-q]
+ *
+ * The events are what bpf/ would put in the rings for a busy node: for each
+ * connection an HT_EV_OPEN, HT_EV_DATA records with exact per-direction
+ * stream positions (syscalls split at HT_DATA_CHUNK, capture cut at 256 KiB
+ * with the rest declared uncaptured: HT_DF_TRUNCATED), then an HT_EV_CLOSE
+ * with the final positions.  Many connections are active at a time and
+ * their syscalls interleave; records of one connection land on several
+ * CPUs, neighbouring records of one connection are sometimes swapped (as
+ * per-CPU rings deliver them), and a few records are dropped (the next
+ * record of that direction carries HT_DF_LOSS_BEFORE and loss_start, as the
+ * kernel does when a ring reserve fails).
+ *
+ * Drops only hit records inside a Content-Length body (never a head or
+ * chunk framing), and truncation only hits Content-Length bodies, so a
+ * perfect tracer reports exactly one record per generated transaction; the
+ * totals printed at the end say how many carry a gap or a truncated body.
+ *
+ * Single-threaded and deterministic for a given seed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ht_event.h"
+#include "rfile.h"
+
+#define GEN_CAPTURE_CAP (256u << 10) /* the kernel's default capture_cap_bytes */
+#define GEN_POOL_BYTES  (24u << 10)  /* body text pool: repeats within the deflate window */
+#define GEN_MAX_QUEUE   16           /* syscalls queued per connection */
+#define GEN_REC_MAX     (sizeof(struct ht_data_ev) + HT_DATA_CHUNK)
+
+/* ---- random numbers: xoshiro-style splitmix64, deterministic */
+
+static uint64_t rng_s;
+
+static inline uint64_t rnd(void)
+{
+	uint64_t z = (rng_s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static inline uint32_t rnd_below(uint32_t n)
+{
+	return n ? (uint32_t)(((rnd() >> 32) * (uint64_t)n) >> 32) : 0;
+}
+
+/* Percent chance p (0..100, fractional allowed via per-mille below). */
+static inline bool chance_pm(uint32_t per_mille)
+{
+	return rnd_below(1000) < per_mille;
+}
+
+/* Log-uniform integer in [lo, hi]. */
+static uint32_t log_uniform(uint32_t lo, uint32_t hi)
+{
+	double u = (double)(rnd() >> 11) / (double)(1ull << 53);
+
+	return (uint32_t)(lo * exp(u * log((double)hi / lo)));
+}
+
+/* ---- one syscall's bytes: only the captured part is materialized */
+
+struct sysc {
+	uint8_t dir;
+	uint8_t *p;           /* captured bytes, p[0..cap) */
+	size_t cap, alloc;
+	uint64_t len;         /* syscall length (all bytes) */
+	uint64_t dlo, dhi;    /* droppable range (a Content-Length body), offsets */
+	uint64_t txn;         /* transaction of the message (single-message syscalls) */
+	bool single;          /* holds exactly one message */
+};
+
+static void sys_reset(struct sysc *s, uint8_t dir)
+{
+	s->dir = dir;
+	s->cap = 0;
+	s->len = 0;
+	s->dlo = s->dhi = 0;
+	s->txn = 0;
+	s->single = false;
+}
+
+static void sys_put(struct sysc *s, const void *src, size_t n)
+{
+	size_t room = s->len < GEN_CAPTURE_CAP ? GEN_CAPTURE_CAP - s->len : 0;
+	size_t k = n < room ? n : room;
+
+	if (k) {
+		if (s->cap + k > s->alloc) {
+			size_t a = s->alloc ? s->alloc : 4096;
+
+			while (a < s->cap + k)
+				a *= 2;
+			s->p = realloc(s->p, a);
+			if (!s->p) {
+				fprintf(stderr, "gen_corpus: out of memory\n");
+				exit(1);
+			}
+			s->alloc = a;
+		}
+		memcpy(s->p + s->cap, src, k);
+		s->cap += k;
+	}
+	s->len += n;
+}
+
+static void sys_puts(struct sysc *s, const char *str)
+{
+	sys_put(s, str, strlen(str));
+}
+
+/* ---- body text: a pool of JSON-ish lines, copied from a random offset */
+
+static char *pool;
+
+static void pool_init(void)
+{
+	static const char *const names[] = { "alpha", "bravo", "charlie", "delta", "echo",
+		"foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima" };
+	static const char *const tags[] = { "new", "sale", "eu", "us", "blue", "red",
+		"premium", "basic", "archived", "beta" };
+	size_t at = 0;
+
+	pool = malloc(GEN_POOL_BYTES + 512);
+	if (!pool) {
+		fprintf(stderr, "gen_corpus: out of memory\n");
+		exit(1);
+	}
+	while (at < GEN_POOL_BYTES) {
+		at += (size_t)snprintf(pool + at, 512,
+			"{\"id\":%u,\"name\":\"%s-%u\",\"owner\":\"user%u@example.com\",\"tags\":[\"%s\",\"%s\"],"
+			"\"price\":%u.%02u,\"stock\":%u,\"updated\":\"2026-11-%02uT%02u:%02u:%02uZ\"},\n",
+			rnd_below(10000000), names[rnd_below(12)], rnd_below(100000), rnd_below(50000),
+			tags[rnd_below(10)], tags[rnd_below(10)], rnd_below(1000), rnd_below(100),
+			rnd_below(5000), 1 + rnd_below(28), rnd_below(24), rnd_below(60), rnd_below(60));
+	}
+}
+
+static void sys_body(struct sysc *s, uint64_t n)
+{
+	while (n) {
+		size_t room = s->len < GEN_CAPTURE_CAP ? GEN_CAPTURE_CAP - s->len : 0;
+		size_t off, k;
+
+		if (!room) {
+			s->len += n; /* past the capture cap: length only */
+			return;
+		}
+		off = rnd_below(GEN_POOL_BYTES - 4096);
+		k = GEN_POOL_BYTES - off;
+		if (k > n)
+			k = n;
+		if (k > room)
+			k = room;
+		sys_put(s, pool + off, k);
+		n -= k;
+	}
+}
+
+/* ---- connections */
+
+struct conn {
+	bool active;
+	uint8_t role;             /* HT_ROLE_SERVER or HT_ROLE_CLIENT */
+	uint8_t req_dir;          /* direction requests travel in */
+	uint8_t home_cpu;
+	bool pipelining;
+	uint32_t tgid, tid;
+	int32_t fd;
+	uint64_t gen;
+	const char *comm;
+	uint16_t lport, rport;
+	uint8_t raddr_last;
+	uint64_t pos[2];
+	bool loss_pending[2];
+	uint64_t loss_start[2];
+	uint32_t txns_left;
+	uint32_t host;            /* which service */
+	struct sysc q[GEN_MAX_QUEUE];
+	uint32_t q_head, q_len;
+	uint8_t held[GEN_REC_MAX]; /* record delayed to swap with the next one */
+	size_t held_len;
+	uint64_t last_gap_txn, last_trunc_txn;
+};
+
+struct proc {
+	uint32_t tgid;
+	const char *comm;
+	uint8_t role;
+	uint16_t port;            /* listening port (server) */
+};
+
+static const struct proc procs[] = {
+	{ 2100, "nginx", HT_ROLE_SERVER, 80 },
+	{ 2200, "envoy", HT_ROLE_SERVER, 8080 },
+	{ 2300, "gunicorn", HT_ROLE_SERVER, 8000 },
+	{ 3100, "java", HT_ROLE_CLIENT, 0 },
+	{ 3200, "curl", HT_ROLE_CLIENT, 0 },
+};
+
+struct totals {
+	uint64_t events, ev_open, ev_close, ev_data;
+	uint64_t txns, conns;
+	uint64_t stream_bytes, captured_bytes, uncaptured_bytes, lost_bytes;
+	uint64_t dropped_records, swapped, truncated_txns, gap_txns;
+	uint64_t chunked, pipelined_batches, split_messages;
+	uint64_t methods[6];
+};
+
+struct gen {
+	struct rfile_writer *w;
+	uint64_t now;             /* monotonic ns */
+	uint32_t ncpu;
+	uint64_t next_txn;
+	struct totals t;
+	uint8_t rec[GEN_REC_MAX];
+};
+
+static const char *const method_names[6] = { "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD" };
+
+static void write_rec(struct gen *g, const void *rec, size_t len)
+{
+	int ret = rfile_writer_add(g->w, rec, len);
+
+	if (ret) {
+		fprintf(stderr, "gen_corpus: cannot write record: %s\n", strerror(-ret));
+		exit(1);
+	}
+	g->t.events++;
+}
+
+/* Hand one record of c to the file; sometimes hold it back so that it
+ * follows the next record of the same connection (never an OPEN). */
+static void emit(struct gen *g, struct conn *c, const void *rec, size_t len, bool may_hold)
+{
+	if (c->held_len) {
+		write_rec(g, rec, len);
+		write_rec(g, c->held, c->held_len);
+		c->held_len = 0;
+		g->t.swapped++;
+		return;
+	}
+	if (may_hold && chance_pm(30)) {
+		memcpy(c->held, rec, len);
+		c->held_len = len;
+		return;
+	}
+	write_rec(g, rec, len);
+}
+
+static uint32_t pick_cpu(struct gen *g, const struct conn *c)
+{
+	return chance_pm(750) ? c->home_cpu : rnd_below(g->ncpu);
+}
+
+static void fill_hdr(struct gen *g, const struct conn *c, struct ht_ev_hdr *h, uint8_t type)
+{
+	h->type = type;
+	h->flags = 0;
+	h->dir = 0;
+	h->role = c->role;
+	h->cpu = pick_cpu(g, c);
+	g->now += 300 + rnd_below(1500);
+	h->ts_ns = g->now;
+	h->conn.tgid = c->tgid;
+	h->conn.fd = c->fd;
+	h->conn.gen = c->gen;
+}
+
+static void open_conn(struct gen *g, struct conn *c, uint32_t slot, uint32_t txns)
+{
+	const struct proc *p = &procs[rnd_below(sizeof(procs) / sizeof(procs[0]))];
+	struct ht_open_ev ev;
+
+	memset(c->pos, 0, sizeof(c->pos));
+	memset(c->loss_pending, 0, sizeof(c->loss_pending));
+	c->active = true;
+	c->role = p->role;
+	c->req_dir = p->role == HT_ROLE_SERVER ? HT_DIR_INGRESS : HT_DIR_EGRESS;
+	c->home_cpu = (uint8_t)rnd_below(g->ncpu);
+	c->pipelining = chance_pm(50);
+	c->tgid = p->tgid;
+	c->tid = p->tgid + 1 + rnd_below(8);
+	c->fd = (int32_t)(16 + slot);
+	c->comm = p->comm;
+	c->raddr_last = (uint8_t)(2 + rnd_below(250));
+	if (p->role == HT_ROLE_SERVER) {
+		c->lport = p->port;
+		c->rport = (uint16_t)(32768 + rnd_below(28000));
+	} else {
+		c->lport = (uint16_t)(32768 + rnd_below(28000));
+		c->rport = chance_pm(500) ? 80 : 8080;
+	}
+	c->txns_left = txns;
+	c->host = rnd_below(40);
+	c->q_head = c->q_len = 0;
+	c->held_len = 0;
+	c->last_gap_txn = c->last_trunc_txn = UINT64_MAX;
+
+	memset(&ev, 0, sizeof(ev));
+	fill_hdr(g, c, &ev.hdr, HT_EV_OPEN);
+	c->gen = ev.hdr.ts_ns;
+	ev.hdr.conn.gen = c->gen;
+	ev.laddr[0] = 127;
+	ev.laddr[3] = 1;
+	ev.raddr[0] = 127;
+	ev.raddr[3] = c->raddr_last;
+	ev.lport = c->lport;
+	ev.rport = c->rport;
+	ev.family = 2; /* AF_INET */
+	ev.tid = c->tid;
+	strncpy(ev.comm, c->comm, sizeof(ev.comm) - 1);
+	write_rec(g, &ev, sizeof(ev));
+	g->t.ev_open++;
+	g->t.conns++;
+}
+
+static void close_conn(struct gen *g, struct conn *c)
+{
+	struct ht_close_ev ev;
+
+	memset(&ev, 0, sizeof(ev));
+	fill_hdr(g, c, &ev.hdr, HT_EV_CLOSE);
+	ev.pos[0] = c->pos[0];
+	ev.pos[1] = c->pos[1];
+	emit(g, c, &ev, sizeof(ev), false); /* a held data record may follow it */
+	g->t.ev_close++;
+	c->active = false;
+}
+
+/* ---- messages */
+
+/* Body bytes: mostly small (about 70% under 2 KiB), a tail of tens of KiB
+ * and a few of 64 KiB - 1 MiB (cut at the 256 KiB capture cap). */
+static uint32_t body_size(bool request)
+{
+	uint32_t r = rnd_below(1000);
+
+	if (request)
+		return r < 880 ? log_uniform(100, 2048) : r < 990 ? log_uniform(2048, 8192) :
+		       log_uniform(8192, 65536);
+	if (r < 720)
+		return log_uniform(100, 2048);
+	if (r < 965)
+		return log_uniform(2048, 8192);
+	if (r < 998)
+		return log_uniform(8192, 65536);
+	return log_uniform(65536, 1u << 20);
+}
+
+static struct sysc *q_push(struct conn *c, uint8_t dir)
+{
+	struct sysc *s = &c->q[(c->q_head + c->q_len) % GEN_MAX_QUEUE];
+
+	c->q_len++;
+	sys_reset(s, dir);
+	return s;
+}
+
+static int pick_method(void)
+{
+	uint32_t r = rnd_below(100);
+
+	return r < 60 ? 0 : r < 75 ? 1 : r < 82 ? 2 : r < 87 ? 3 : r < 92 ? 4 : 5;
+}
+
+static void put_request(struct gen *g, struct conn *c, struct sysc *s, int m, bool last)
+{
+	char head[1024];
+	uint32_t body = (m == 1 || m == 2 || m == 4) ? body_size(true) : 0;
+	int n;
+
+	n = snprintf(head, sizeof(head),
+		     "%s /api/v%u/items/%u%s HTTP/1.1\r\n"
+		     "Host: svc-%u.prod.svc.cluster.local\r\n"
+		     "User-Agent: %s\r\n"
+		     "Accept: application/json\r\n"
+		     "X-Request-Id: %016" PRIx64 "\r\n",
+		     method_names[m], 1 + rnd_below(3), rnd_below(1000000),
+		     m == 0 && chance_pm(400) ? "?limit=20&offset=40" : "",
+		     c->host, c->role == HT_ROLE_CLIENT ? "Java-http-client/17.0.9" : "python-requests/2.31.0",
+		     rnd());
+	if (body)
+		n += snprintf(head + n, sizeof(head) - (size_t)n,
+			      "Content-Type: application/json\r\nContent-Length: %u\r\n", body);
+	if (last && chance_pm(300))
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Connection: close\r\n");
+	n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
+	sys_put(s, head, (size_t)n);
+	if (body) {
+		s->dlo = s->len;
+		sys_body(s, body);
+		s->dhi = s->len;
+	}
+	g->t.methods[m]++;
+}
+
+static void put_chunked(struct sysc *s, uint32_t body)
+{
+	char line[64];
+
+	while (body) {
+		uint32_t k = 500 + rnd_below(8000);
+
+		if (k > body)
+			k = body;
+		snprintf(line, sizeof(line), chance_pm(50) ? "%x;ext=1\r\n" : "%x\r\n", k);
+		sys_puts(s, line);
+		sys_body(s, k);
+		sys_puts(s, "\r\n");
+		body -= k;
+	}
+	sys_puts(s, chance_pm(100) ? "0\r\nX-Checksum: 9f86d081\r\n\r\n" : "0\r\n\r\n");
+}
+
+/* Append the response to a request of method m; returns true if chunked. */
+static bool put_response(struct sysc *s, int m)
+{
+	char head[512];
+	uint32_t status = 200, body = body_size(false), r = rnd_below(100);
+	const char *reason = "OK";
+	bool chunked = false, has_body = true;
+	int n;
+
+	switch (m) {
+	case 0: /* GET */
+		if (r < 5) {
+			status = 304, reason = "Not Modified", has_body = false;
+		} else if (r < 13) {
+			status = 404, reason = "Not Found", body = 60 + rnd_below(100);
+		}
+		break;
+	case 1: /* POST */
+		status = 201, reason = "Created";
+		break;
+	case 3: /* DELETE */
+		if (r < 70)
+			status = 204, reason = "No Content", has_body = false;
+		break;
+	case 5: /* HEAD: the length of the body it would have */
+		has_body = false;
+		break;
+	}
+	if (has_body && body <= 65536 && status == 200 && chance_pm(150))
+		chunked = true;
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %u %s\r\n"
+		     "Server: nginx/1.22.1\r\n"
+		     "Date: Wed, 25 Nov 2026 07:%02u:%02u GMT\r\n"
+		     "Content-Type: application/json\r\n",
+		     status, reason, rnd_below(60), rnd_below(60));
+	if (chunked)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Transfer-Encoding: chunked\r\n");
+	else if (status != 204 && status != 304)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %u\r\n",
+			      has_body || m == 5 ? body : 0);
+	n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
+	sys_put(s, head, (size_t)n);
+	if (!has_body)
+		return false;
+	if (chunked) {
+		put_chunked(s, body);
+		return true;
+	}
+	s->dlo = s->len;
+	sys_body(s, body);
+	s->dhi = s->len;
+	return false;
+}
+
+/* Split a fully captured single-message syscall in two at a random point
+ * (a partial read or write: the parser sees an incomplete head or body). */
+static void maybe_split(struct gen *g, struct conn *c, struct sysc *s)
+{
+	struct sysc *t;
+	size_t cut;
+
+	if (s->len != s->cap || s->len < 2 || c->q_len >= GEN_MAX_QUEUE || !chance_pm(50))
+		return;
+	cut = 1 + rnd_below((uint32_t)s->len - 1);
+	t = q_push(c, s->dir);
+	sys_put(t, s->p + cut, s->cap - cut);
+	s->cap = s->len = cut;
+	t->txn = s->txn;
+	s->dlo = s->dhi = 0; /* keep drops simple: not in split messages */
+	g->t.split_messages++;
+}
+
+/* Queue the syscalls of the next exchange (or pipelined batch) of c. */
+static void next_exchange(struct gen *g, struct conn *c)
+{
+	uint32_t k = 1;
+	int methods[4];
+	struct sysc *s;
+
+	if (c->pipelining && c->txns_left >= 2)
+		k = 2 + rnd_below(c->txns_left >= 4 ? 3 : c->txns_left - 1);
+	if (k > 1) {
+		/* several bodyless requests in one write, answered in order */
+		s = q_push(c, c->req_dir);
+		for (uint32_t i = 0; i < k; i++) {
+			methods[i] = chance_pm(800) ? 0 : 5;
+			put_request(g, c, s, methods[i], c->txns_left == k && i == k - 1);
+		}
+		s->dlo = s->dhi = 0;
+		for (uint32_t i = 0; i < k; i++) {
+			if (i == 0 || !chance_pm(300))
+				s = q_push(c, c->req_dir ^ 1);
+			if (put_response(s, methods[i]))
+				g->t.chunked++;
+			s->dlo = s->dhi = 0;
+			g->next_txn++;
+		}
+		g->t.pipelined_batches++;
+	} else {
+		int m = pick_method();
+
+		s = q_push(c, c->req_dir);
+		s->single = true;
+		s->txn = g->next_txn;
+		put_request(g, c, s, m, c->txns_left == 1);
+		maybe_split(g, c, s);
+		s = q_push(c, c->req_dir ^ 1);
+		s->single = true;
+		s->txn = g->next_txn;
+		if (put_response(s, m))
+			g->t.chunked++;
+		maybe_split(g, c, s);
+		g->next_txn++;
+	}
+	c->txns_left -= k;
+	g->t.txns += k;
+}
+
+/* Emit one queued syscall of c as the kernel would: records of up to
+ * HT_DATA_CHUNK captured bytes, then one record with the uncaptured rest. */
+static void emit_syscall(struct gen *g, struct conn *c, struct sysc *s)
+{
+	struct ht_data_ev *ev = (struct ht_data_ev *)g->rec;
+	uint64_t off = 0;
+	uint32_t nrec = (uint32_t)((s->cap + HT_DATA_CHUNK - 1) / HT_DATA_CHUNK) + (s->len > s->cap);
+	uint32_t i = 0;
+	uint8_t d = s->dir;
+
+	while (off < s->len) {
+		uint32_t cap = s->cap > off ? (uint32_t)(s->cap - off) : 0;
+		uint64_t len;
+		bool last = i == nrec - 1;
+
+		if (cap > HT_DATA_CHUNK)
+			cap = HT_DATA_CHUNK;
+		len = cap ? cap : s->len - off;
+		memset(ev, 0, sizeof(*ev));
+		fill_hdr(g, c, &ev->hdr, HT_EV_DATA);
+		ev->hdr.dir = d;
+		if (!cap)
+			ev->hdr.flags |= HT_DF_TRUNCATED;
+		if (nrec > 1)
+			ev->hdr.flags |= HT_DF_SPLIT;
+		ev->pos = c->pos[d];
+		ev->len = (uint32_t)len;
+		ev->cap_len = cap;
+		ev->sys_len = (uint32_t)s->len;
+		ev->tid = c->tid;
+		strncpy(ev->comm, c->comm, sizeof(ev->comm) - 1);
+		memcpy(ev->data, s->p + off, cap);
+		g->t.stream_bytes += len;
+		g->t.captured_bytes += cap;
+		if (!cap) {
+			g->t.uncaptured_bytes += len;
+			if (s->single && c->last_trunc_txn != s->txn) {
+				c->last_trunc_txn = s->txn;
+				g->t.truncated_txns++;
+			}
+		}
+		/* a ring reserve failure: only whole records inside a body, never
+		 * the last record of the syscall (the next one reports the loss) */
+		if (!last && cap && off >= s->dlo && off + len <= s->dhi && chance_pm(10)) {
+			if (!c->loss_pending[d]) {
+				c->loss_pending[d] = true;
+				c->loss_start[d] = c->pos[d];
+			}
+			g->t.dropped_records++;
+			g->t.lost_bytes += len;
+			g->t.stream_bytes -= len;
+			g->t.captured_bytes -= cap;
+			if (s->single && c->last_gap_txn != s->txn) {
+				c->last_gap_txn = s->txn;
+				g->t.gap_txns++;
+			}
+		} else {
+			if (c->loss_pending[d]) {
+				ev->hdr.flags |= HT_DF_LOSS_BEFORE;
+				ev->loss_start = c->loss_start[d];
+				c->loss_pending[d] = false;
+			}
+			emit(g, c, ev, sizeof(*ev) + cap, true);
+			g->t.ev_data++;
+		}
+		c->pos[d] += len;
+		off += len;
+		i++;
+	}
+}
+
+/* One step of connection c: its next syscall, or its close. */
+static void step(struct gen *g, struct conn *c)
+{
+	struct sysc *s;
+
+	if (!c->q_len) {
+		if (!c->txns_left) {
+			close_conn(g, c);
+			return;
+		}
+		next_exchange(g, c);
+	}
+	s = &c->q[c->q_head];
+	emit_syscall(g, c, s);
+	c->q_head = (c->q_head + 1) % GEN_MAX_QUEUE;
+	c->q_len--;
+}
+
+/* ---- main */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: gen_corpus -o FILE [-n TRANSACTIONS] [-c CONNECTIONS] [--seed N] [--active N] [--cpus N] [-q]\n"
+		   "  writes a replay file (http-tracer replay FILE) of synthetic kernel events;\n"
+		   "  defaults: 1000000 transactions over 10000 connections, 256 active at a time, 4 CPUs\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && end != s && !*end && s[0] != '-';
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "active", required_argument, NULL, 'a' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t ntx = 1000000, nconn = 10000, seed = 1, active = 256, cpus = 4, v;
+	const char *out = NULL;
+	bool quiet = false;
+	struct gen *g;
+	struct conn *conns;
+	uint32_t *quota, n_active = 0;
+	uint64_t opened = 0, finished = 0;
+	char err[512];
+	struct timespec t0, t1;
+	double secs, *w, wsum = 0;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "o:n:c:qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'n':
+		case 'c':
+		case 's':
+		case 'a':
+		case 'p':
+			if (!parse_u64(optarg, &v)) {
+				fprintf(stderr, "gen_corpus: bad number '%s' for -%c\n", optarg, opt);
+				return 2;
+			}
+			if (opt == 'n')
+				ntx = v;
+			else if (opt == 'c')
+				nconn = v;
+			else if (opt == 's')
+				seed = v;
+			else if (opt == 'a')
+				active = v;
+			else
+				cpus = v;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!out || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!nconn || nconn > 100000000 || ntx < nconn || ntx > 4000000000ull) {
+		fprintf(stderr, "gen_corpus: need 1 <= CONNECTIONS <= TRANSACTIONS <= 4e9 (got -n %" PRIu64 " -c %" PRIu64 ")\n",
+			ntx, nconn);
+		return 2;
+	}
+	if (!active || active > 65536 || !cpus || cpus > 256) {
+		fprintf(stderr, "gen_corpus: --active must be 1..65536 and --cpus 1..256\n");
+		return 2;
+	}
+	if (active > nconn)
+		active = nconn;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rng_s = seed;
+	pool_init();
+
+	/* transactions per connection: 1 each plus an exponential share */
+	quota = calloc(nconn, sizeof(*quota));
+	w = calloc(nconn, sizeof(*w));
+	conns = calloc(active, sizeof(*conns));
+	g = calloc(1, sizeof(*g));
+	if (!quota || !w || !conns || !g) {
+		fprintf(stderr, "gen_corpus: out of memory\n");
+		return 1;
+	}
+	for (uint64_t i = 0; i < nconn; i++) {
+		w[i] = -log((double)((rnd() >> 11) + 1) / (double)(1ull << 53));
+		wsum += w[i];
+	}
+	{
+		uint64_t rest = ntx - nconn, given = 0;
+
+		for (uint64_t i = 0; i < nconn; i++) {
+			uint64_t k = (uint64_t)((double)rest * w[i] / wsum);
+
+			if (given + k > rest)
+				k = rest - given;
+			quota[i] = (uint32_t)(1 + k);
+			given += k;
+		}
+		for (uint64_t i = 0; given < rest; i = (i + 1) % nconn, given++)
+			quota[i]++;
+	}
+	free(w);
+
+	g->w = rfile_writer_open(out, err, sizeof(err));
+	if (!g->w) {
+		fprintf(stderr, "gen_corpus: %s\n", err);
+		return 1;
+	}
+	g->ncpu = (uint32_t)cpus;
+	g->now = 1000000000000ull + rnd_below(1000000000);
+
+	while (finished < nconn) {
+		uint32_t slot;
+
+		/* keep `active` connections open while there are more to open */
+		while (opened < nconn && n_active < active) {
+			for (slot = 0; conns[slot].active; slot++)
+				;
+			open_conn(g, &conns[slot], slot, quota[opened++]);
+			n_active++;
+		}
+		do
+			slot = rnd_below((uint32_t)active);
+		while (!conns[slot].active);
+		step(g, &conns[slot]);
+		if (!conns[slot].active) {
+			n_active--;
+			finished++;
+		}
+	}
+	ret = rfile_writer_close(g->w);
+	if (ret) {
+		fprintf(stderr, "gen_corpus: %s: %s\n", out, strerror(-ret));
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	{
+		struct totals *t = &g->t;
+		FILE *f = fopen(out, "rb");
+		long fsize = -1;
+
+		if (f) {
+			fseek(f, 0, SEEK_END);
+			fsize = ftell(f);
+			fclose(f);
+		}
+		if (!quiet)
+			fprintf(stderr,
+				"gen_corpus: wrote %s in %.1f s: %" PRIu64 " events (%" PRIu64 " open, %" PRIu64 " data, %" PRIu64 " close), "
+				"%" PRIu64 " transactions, %" PRIu64 " connections, %" PRIu64 " stream bytes (%" PRIu64 " captured, %" PRIu64 " uncaptured, %" PRIu64 " lost), %ld file bytes\n",
+				out, secs, t->events, t->ev_open, t->ev_data, t->ev_close, t->txns, t->conns,
+				t->stream_bytes + t->lost_bytes, t->captured_bytes, t->uncaptured_bytes,
+				t->lost_bytes, fsize);
+		fprintf(stderr,
+			"gen_corpus: expect %" PRIu64 " transactions from a perfect tracer "
+			"(%" PRIu64 " with flag gap: %" PRIu64 " dropped records inside Content-Length bodies; "
+			"%" PRIu64 " with a body cut by the 256 KiB capture cap; "
+			"methods GET %" PRIu64 " POST %" PRIu64 " PUT %" PRIu64 " DELETE %" PRIu64 " PATCH %" PRIu64 " HEAD %" PRIu64 "; "
+			"%" PRIu64 " chunked responses, %" PRIu64 " pipelined batches, %" PRIu64 " split messages, %" PRIu64 " swapped record pairs)\n",
+			t->txns, t->gap_txns, t->dropped_records, t->truncated_txns,
+			t->methods[0], t->methods[1], t->methods[2], t->methods[3], t->methods[4], t->methods[5],
+			t->chunked, t->pipelined_batches, t->split_messages, t->swapped);
+		fprintf(stderr,
+			"{\"events\":%" PRIu64 ",\"transactions\":%" PRIu64 ",\"connections\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
+			",\"captured_bytes\":%" PRIu64 ",\"uncaptured_bytes\":%" PRIu64 ",\"lost_bytes\":%" PRIu64
+			",\"dropped_records\":%" PRIu64 ",\"gap_transactions\":%" PRIu64 ",\"truncated_transactions\":%" PRIu64
+			",\"file_bytes\":%ld,\"seconds\":%.2f}\n",
+			t->events, t->txns, t->conns, t->stream_bytes + t->lost_bytes, t->captured_bytes,
+			t->uncaptured_bytes, t->lost_bytes, t->dropped_records, t->gap_txns, t->truncated_txns,
+			fsize, secs);
+	}
+	for (uint64_t i = 0; i < active; i++)
+		for (int k = 0; k < GEN_MAX_QUEUE; k++)
+			free(conns[i].q[k].p);
+	free(conns);
+	free(quota);
+	free(g);
+	free(pool);
+	return 0;
+}
