@@ -717,6 +717,10 @@ void output_close(struct output *o)
 	o->fd = -1;
 	if (o->zthread_started) {
 		pthread_mutex_lock(&o->lock);
+		/* one last try for compressions that failed (e.g. on a full disk) */
+		for (size_t k = 0; k < o->n_later; k++)
+			push_seq(&o->jobs, &o->n_jobs, &o->cap_jobs, o->later[k]);
+		o->n_later = 0;
 		o->stopping = true;
 		pthread_cond_signal(&o->cond);
 		pthread_mutex_unlock(&o->lock);
