@@ -414,7 +414,7 @@ static int render_latency(struct ht_buf *b, const struct metrics_totals *t)
 	int rc;
 
 	rc = put_family(b, nm, "histogram",
-			"Time from the last response byte's kernel timestamp to the record being finished in user space.");
+			"Time from a record being finished by its shard to its batch being written to the output.");
 	for (int i = 0; i < HT_LAT_BUCKETS && !rc; i++) {
 		cum += t->lat_bucket[i];
 		if (i == HT_LAT_BUCKETS - 1)
