@@ -48,6 +48,7 @@ static const char *const red_roles[] = { "unknown", "client", "server" };
 struct red_series {
 	struct cds_lfht_node node;
 	struct red_series *next_free;   /* red_table_free only */
+	int published;                  /* release-stored once the labels are set */
 	uint8_t role, method, sclass;
 	uint8_t route_len;
 	char route[ROUTE_MAX_LEN + 1];
@@ -330,6 +331,9 @@ static struct red_series *red_series_get(struct red_table *t, const struct red_k
 	s->sclass = k->sclass;
 	s->route_len = (uint8_t)k->route_len;
 	memcpy(s->route, k->route, k->route_len);
+	/* cds_lfht_add publishes the node with its own barriers; the explicit
+	 * release/acquire pair also states it in C11 terms (and to TSan). */
+	__atomic_store_n(&s->published, 1, __ATOMIC_RELEASE);
 	/* Single writer: nobody else can add this key meanwhile. */
 	cds_lfht_add(t->ht, h, &s->node);
 	__atomic_store_n(&t->n_series, t->n_series + 1, __ATOMIC_RELAXED);
@@ -530,6 +534,8 @@ static size_t red_collect(struct red_series ***out, size_t *cap)
 
 	for (struct red_table *t = red_registry; t; t = t->next_registered) {
 		cds_lfht_for_each_entry(t->ht, &it, s, node) {
+			if (!__atomic_load_n(&s->published, __ATOMIC_ACQUIRE))
+				continue;
 			if (n == *cap) {
 				size_t nc = *cap ? *cap * 2 : 256;
 				struct red_series **v = realloc(*out, nc * sizeof(**out));
