@@ -208,15 +208,15 @@ static void kv_scan(const struct ht_config *c, struct splice *sp, size_t start, 
 				ve++;
 		}
 		if (ns < e && ve > e + 1 &&
-		    !(ve - e - 1 == strlen(HT_REDACTED) && !memcmp(s + e + 1, HT_REDACTED, ve - e - 1))) {
-			bool hit = url_decode(s + ns, e - ns, scratch) ||
-				   ht_redact_name_matches(&c->redact_body_patterns, scratch->p,
-							  scratch->len);
-
-			if (hit)
-				splice_replace(sp, e + 1, ve, HT_REDACTED);
+		    !(ve - e - 1 == strlen(HT_REDACTED) && !memcmp(s + e + 1, HT_REDACTED, ve - e - 1)) &&
+		    (url_decode(s + ns, e - ns, scratch) ||
+		     ht_redact_name_matches(&c->redact_body_patterns, scratch->p, scratch->len))) {
+			splice_replace(sp, e + 1, ve, HT_REDACTED);
+			i = ve;
+			continue;
 		}
-		i = ve + 1;
+		/* a form value ends at '&'; loose text may hide a pair inside one */
+		i = strict ? ve + 1 : e + 1;
 	}
 }
 
