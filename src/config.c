@@ -1303,7 +1303,7 @@ void ht_config_install(struct ht_config *c)
 
 	pthread_mutex_lock(&install_lock);
 	old = rcu_xchg_pointer(&ht_config_current, c);
-	if (old) {
+	if (old && old != c) {
 		synchronize_rcu(); /* no reader still holds old */
 		ht_config_free(old);
 	}

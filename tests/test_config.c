@@ -616,6 +616,51 @@ static void test_reload_with_reader(void **state)
 	ht_config_install(NULL);
 }
 
+/* Every prefix of the design file and every byte of it replaced by a YAML
+ * metacharacter: loads or fails with one "PATH:..." line, never crashes. */
+static void check_loads_or_errs(const char *text)
+{
+	char err[1024] = "";
+	struct ht_config *c = load_text(text, err, sizeof(err));
+
+	if (c) {
+		ht_config_free(c);
+		return;
+	}
+	if (strncmp(err, tmp_path, strlen(tmp_path)) != 0 || strchr(err, '\n'))
+		fail_msg("bad error line for:\n%s\n-> %s", text, err);
+}
+
+static void test_mutations(void **state)
+{
+	static const char meta[] = ":-[]{}\"'&*!|>#,\t\n x0\xff";
+	char *text, *orig;
+	FILE *f = fopen(DATA "design.yaml", "r");
+	size_t len;
+
+	assert_non_null(f);
+	orig = calloc(1, 4096);
+	assert_non_null(orig);
+	len = fread(orig, 1, 4095, f);
+	fclose(f);
+	text = calloc(1, len + 1);
+	assert_non_null(text);
+	for (size_t n = 0; n <= len; n += 7) {
+		memcpy(text, orig, n);
+		text[n] = '\0';
+		check_loads_or_errs(text);
+	}
+	for (size_t i = 0; i < len; i += 3) {
+		for (size_t m = 0; m < sizeof(meta) - 1; m++) {
+			memcpy(text, orig, len + 1);
+			text[i] = meta[m];
+			check_loads_or_errs(text);
+		}
+	}
+	free(text);
+	free(orig);
+}
+
 static int cleanup(void **state)
 {
 	if (tmp_path[0])
@@ -638,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_install_reload),
 		cmocka_unit_test(test_reload_with_reader),
+		cmocka_unit_test(test_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, cleanup);
