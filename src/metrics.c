@@ -903,9 +903,12 @@ static void mconn_write(struct mconn *c)
 	c->state = MC_LINGER;
 }
 
+/* A free slot, else the oldest connection that is not being answered,
+ * else the oldest one: a flood of idle sockets cannot starve a scrape for
+ * longer than it takes to open METRICS_MAX_CONNS of them. */
 static struct mconn *mconn_slot(struct metrics_server *m)
 {
-	struct mconn *oldest = NULL;
+	struct mconn *oldest = NULL, *oldest_idle = NULL;
 
 	for (int i = 0; i < METRICS_MAX_CONNS; i++) {
 		struct mconn *c = &m->conns[i];
@@ -914,9 +917,12 @@ static struct mconn *mconn_slot(struct metrics_server *m)
 			return c;
 		if (!oldest || c->accepted_ns < oldest->accepted_ns)
 			oldest = c;
+		if (c->state != MC_WRITE &&
+		    (!oldest_idle || c->accepted_ns < oldest_idle->accepted_ns))
+			oldest_idle = c;
 	}
-	/* Full: the oldest connection makes room (slowloris cannot starve a
-	 * scrape for longer than it takes to open METRICS_MAX_CONNS sockets). */
+	if (oldest_idle)
+		oldest = oldest_idle;
 	mconn_close(oldest);
 	return oldest;
 }
