@@ -78,7 +78,9 @@ void metrics_count_reload(bool ok);
  * and HT_GIT_COMMIT at compile time. */
 void metrics_set_build_info(const char *version, const char *commit);
 
-/* Appends the whole exposition (text format 0.0.4) to b; 0 or -ENOMEM. */
+/* Appends the whole exposition (text format 0.0.4) to b; 0 or -ENOMEM.
+ * The server thread calls it per scrape; another caller must be registered
+ * with liburcu (the RED tables are walked under rcu_read_lock). */
 int metrics_render(struct ht_buf *b);
 
 #endif
