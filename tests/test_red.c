@@ -178,6 +178,24 @@ static void test_cap_per_port(void **state)
 	red_table_free(t);
 }
 
+static void test_default_cap(void **state)
+{
+	struct red_table *t = red_table_new(0);
+	char path[32], *txt;
+
+	red_register(t);
+	for (int i = 0; i < RED_DEFAULT_ROUTES_PER_PORT + 7; i++) {
+		snprintf(path, sizeof(path), "/page%c%c", 'a' + i / 26, 'a' + i % 26);
+		observe(t, HT_ROLE_SERVER, "GET", path, 200, 1000, 8080, 1);
+	}
+	assert_int_equal(red_table_series(t), RED_DEFAULT_ROUTES_PER_PORT + 1);
+	txt = scrape();
+	expect_line(txt, "http_tracer_requests_total{role=\"server\",method=\"GET\",status_class=\"2xx\",route=\"other\"} 7");
+	expect_line(txt, "http_tracer_requests_total{role=\"server\",method=\"GET\",status_class=\"2xx\",route=\"/pageaa\"} 1");
+	free(txt);
+	red_table_free(t);
+}
+
 static void test_many_routes_bounded(void **state)
 {
 	struct red_table *t = red_table_new(100000);
@@ -304,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_counts_and_buckets),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_cap_per_port),
+		cmocka_unit_test(test_default_cap),
 		cmocka_unit_test(test_many_routes_bounded),
 		cmocka_unit_test(test_merge_tables),
 		cmocka_unit_test(test_escaping),
