@@ -196,14 +196,76 @@ static size_t find_nul_cr_lf(const uint8_t *s, size_t n)
 	return n;
 }
 
-/* Error reason for a line that contains NUL or CR at index k (k < n). */
-static enum httpp_err bad_byte_err(const uint8_t *s, size_t n)
+/* Index of the first byte of s[0..n) that is not a tchar, or n. */
+static size_t scan_token(const uint8_t *s, size_t n)
 {
-	size_t k = find_nul_cr(s, n);
+	size_t i = 0;
+#ifdef __SSE2__
+#define SET(c) _mm_set1_epi8((char)(c))
+#define IN_RANGE(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, SET((lo) - 1)), \
+					  _mm_cmplt_epi8(v, SET((hi) + 1)))
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		/* signed: CTLs, SP and bytes >= 0x80 are all below 0x21 */
+		__m128i bad = _mm_cmplt_epi8(v, SET(0x21));
+		int m;
 
-	if (k == n)
-		return HTTPP_ERR_NONE;
-	return s[k] ? HTTPP_ERR_BARE_CR : HTTPP_ERR_NUL;
+		bad = _mm_or_si128(bad, IN_RANGE(v, 0x3a, 0x40));      /* :;<=>?@ */
+		bad = _mm_or_si128(bad, IN_RANGE(v, 0x5b, 0x5d));      /* [\] */
+		bad = _mm_or_si128(bad, IN_RANGE(v, 0x28, 0x29));      /* () */
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('"')));
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET(',')));
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('/')));
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('{')));
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('}')));
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET(0x7f)));
+		m = _mm_movemask_epi8(bad);
+		if (m)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#undef IN_RANGE
+#undef SET
+#endif
+	while (i < n && tchar[s[i]])
+		i++;
+	return i;
+}
+
+/*
+ * Find the end of the line whose search resumes at b[*scan] (b[0..lim) is
+ * what may be looked at).  Returns 1 and sets *le (end of the content) and
+ * *next (after the LF); 0 when more bytes are needed (*scan remembers how far
+ * the search went); -1 at a NUL or a CR not followed by LF (*scan: its index,
+ * *err: the reason).
+ */
+static int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_t *next,
+		    enum httpp_err *err)
+{
+	size_t k = *scan + find_nul_cr_lf(b + *scan, lim - *scan);
+
+	if (k == lim) {
+		*scan = (uint32_t)lim;
+		return 0;
+	}
+	if (b[k] == '\n') {
+		*le = (uint32_t)k;
+		*next = (uint32_t)k + 1;
+		return 1;
+	}
+	*scan = (uint32_t)k;
+	if (b[k] == '\r') {
+		if (k + 1 == lim)
+			return 0;
+		if (b[k + 1] == '\n') {
+			*le = (uint32_t)k;
+			*next = (uint32_t)k + 2;
+			return 1;
+		}
+		*err = HTTPP_ERR_BARE_CR;
+		return -1;
+	}
+	*err = HTTPP_ERR_NUL;
+	return -1;
 }
 
 /* Slices of an unfinished head hold offsets from the head's first byte. */
@@ -301,11 +363,10 @@ static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size
 {
 	struct httpp_head *h = &p->head;
 	const uint8_t *sp;
-	size_t m = 0, t;
+	size_t m, t;
 	enum httpp_err err;
 
-	while (m < le && tchar[b[m]])
-		m++;
+	m = scan_token(b, le);
 	if (m == 0 || m == le || b[m] != ' ')
 		return HTTPP_ERR_START_LINE;
 	sp = memrchr(b + m + 1, ' ', le - m - 1);
@@ -469,20 +530,17 @@ static enum httpp_err hdr_framing(struct httpp *p, const uint8_t *name, size_t n
 	return HTTPP_ERR_NONE;
 }
 
-/* One header line b[ls..le) (line terminator excluded). */
+/* One header line b[ls..le) (line terminator excluded, no NUL or CR). */
 static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls, uint32_t le)
 {
 	struct httpp_head *h = &p->head;
 	const uint8_t *s = b + ls;
-	uint32_t n = le - ls, c = 0, vs, ve;
-	enum httpp_err err = bad_byte_err(s, n);
+	uint32_t n = le - ls, c, vs, ve;
+	enum httpp_err err;
 
-	if (err)
-		return err;
 	if (is_ows(s[0]))
 		return HTTPP_ERR_OBS_FOLD;
-	while (c < n && tchar[s[c]])
-		c++;
+	c = (uint32_t)scan_token(s, n);
 	if (c == 0 || c == n || s[c] != ':')
 		return HTTPP_ERR_HEADER_SYNTAX;
 	vs = c + 1;
@@ -606,9 +664,9 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 	uint32_t max = p->lim.max_head_bytes;
 	size_t lim = n < max ? n : max;
 	bool capped = n >= max;
-	const uint8_t *nl;
-	uint32_t eol, le;
-	enum httpp_err err;
+	uint32_t le, next;
+	enum httpp_err err = HTTPP_ERR_NONE;
+	int r;
 
 	if (p->scan_off > lim || p->line_off > lim)
 		msg_begin(p); /* the caller dropped bytes it had kept: start over */
@@ -617,47 +675,48 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 			set_error(p, ev, HTTPP_ERR_START_LINE, false);
 			return 1;
 		}
-		nl = memchr(b + p->scan_off, '\n', lim - p->scan_off);
-		if (!nl)
+		r = line_end(b, lim, &p->scan_off, &le, &next, &err);
+		if (r == 0)
 			goto need_more;
-		eol = (uint32_t)(nl - b);
-		le = eol > 0 && b[eol - 1] == '\r' ? eol - 1 : eol;
-		err = bad_byte_err(b, le);
-		if (!err)
-			err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le) :
-							 parse_status_line(p, b, le);
+		if (r < 0)
+			goto bad_byte;
+		err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le) :
+						 parse_status_line(p, b, le);
 		if (err) {
 			set_error(p, ev, err, true);
-			return eol + 1;
+			return next;
 		}
 		p->sub = HS_FIELDS;
-		p->line_off = p->scan_off = eol + 1;
+		p->line_off = p->scan_off = next;
 	}
 	for (;;) {
 		uint32_t ls = p->line_off;
 
-		nl = memchr(b + p->scan_off, '\n', lim - p->scan_off);
-		if (!nl)
+		r = line_end(b, lim, &p->scan_off, &le, &next, &err);
+		if (r == 0)
 			goto need_more;
-		eol = (uint32_t)(nl - b);
-		le = eol > ls && b[eol - 1] == '\r' ? eol - 1 : eol;
+		if (r < 0)
+			goto bad_byte;
 		if (le == ls) {
-			head_complete(p, b, eol + 1, ev);
-			return eol + 1;
+			head_complete(p, b, next, ev);
+			return next;
 		}
 		err = parse_field(p, b, ls, le);
 		if (err) {
 			set_error(p, ev, err, true);
-			return eol + 1;
+			return next;
 		}
-		p->line_off = p->scan_off = eol + 1;
+		p->line_off = p->scan_off = next;
 	}
+bad_byte:
+	next = p->scan_off + 1;
+	set_error(p, ev, err, false);
+	return next;
 need_more:
 	if (capped) {
 		set_error(p, ev, HTTPP_ERR_HEAD_TOO_LARGE, max && b[max - 1] == '\n');
 		return max;
 	}
-	p->scan_off = (uint32_t)lim;
 	return 0;
 }
 
