@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "ht_event.h"
+#include "reasm.h"
 #include "rfile.h"
 
 #define GEN_CAPTURE_CAP (256u << 10) /* the kernel's default capture_cap_bytes */
@@ -194,7 +195,7 @@ struct conn {
 	uint32_t q_head, q_len;
 	uint8_t held[GEN_REC_MAX]; /* record delayed to swap with the next one */
 	size_t held_len;
-	uint64_t last_gap_txn, last_trunc_txn;
+	uint64_t last_gap_txn;
 };
 
 struct proc {
@@ -309,7 +310,7 @@ static void open_conn(struct gen *g, struct conn *c, uint32_t slot, uint32_t txn
 	c->host = rnd_below(40);
 	c->q_head = c->q_len = 0;
 	c->held_len = 0;
-	c->last_gap_txn = c->last_trunc_txn = UINT64_MAX;
+	c->last_gap_txn = UINT64_MAX;
 
 	memset(&ev, 0, sizeof(ev));
 	fill_hdr(g, c, &ev.hdr, HT_EV_OPEN);
@@ -428,7 +429,7 @@ static void put_chunked(struct sysc *s, uint32_t body)
 }
 
 /* Append the response to a request of method m; returns true if chunked. */
-static bool put_response(struct sysc *s, int m)
+static bool put_response(struct gen *g, struct sysc *s, int m)
 {
 	char head[512];
 	uint32_t status = 200, body = body_size(false), r = rnd_below(100);
@@ -479,6 +480,8 @@ static bool put_response(struct sysc *s, int m)
 	s->dlo = s->len;
 	sys_body(s, body);
 	s->dhi = s->len;
+	if (s->len > GEN_CAPTURE_CAP)
+		g->t.truncated_txns++;
 	return false;
 }
 
@@ -518,12 +521,22 @@ static void next_exchange(struct gen *g, struct conn *c)
 		}
 		s->dlo = s->dhi = 0;
 		for (uint32_t i = 0; i < k; i++) {
-			if (i == 0 || !chance_pm(300))
-				s = q_push(c, c->req_dir ^ 1);
-			if (put_response(s, methods[i]))
+			struct sysc *prev = s;
+
+			s = q_push(c, c->req_dir ^ 1);
+			if (put_response(g, s, methods[i]))
 				g->t.chunked++;
 			s->dlo = s->dhi = 0;
 			g->next_txn++;
+			/* sometimes written together with the previous response, when
+			 * both stay within the capture cap (else the second head
+			 * would be uncaptured and no tracer could see it) */
+			if (i && prev->len == prev->cap && s->len == s->cap &&
+			    prev->len + s->len <= GEN_CAPTURE_CAP && chance_pm(300)) {
+				sys_put(prev, s->p, s->cap);
+				c->q_len--;
+				s = prev;
+			}
 		}
 		g->t.pipelined_batches++;
 	} else {
@@ -537,7 +550,7 @@ static void next_exchange(struct gen *g, struct conn *c)
 		s = q_push(c, c->req_dir ^ 1);
 		s->single = true;
 		s->txn = g->next_txn;
-		if (put_response(s, m))
+		if (put_response(g, s, m))
 			g->t.chunked++;
 		maybe_split(g, c, s);
 		g->next_txn++;
@@ -580,13 +593,8 @@ static void emit_syscall(struct gen *g, struct conn *c, struct sysc *s)
 		memcpy(ev->data, s->p + off, cap);
 		g->t.stream_bytes += len;
 		g->t.captured_bytes += cap;
-		if (!cap) {
+		if (!cap)
 			g->t.uncaptured_bytes += len;
-			if (s->single && c->last_trunc_txn != s->txn) {
-				c->last_trunc_txn = s->txn;
-				g->t.truncated_txns++;
-			}
-		}
 		/* a ring reserve failure: only whole records inside a body, never
 		 * the last record of the syscall (the next one reports the loss) */
 		if (!last && cap && off >= s->dlo && off + len <= s->dhi && chance_pm(10)) {
@@ -635,11 +643,272 @@ static void step(struct gen *g, struct conn *c)
 	c->q_len--;
 }
 
+
+/* ---- --check: replay a file through reasm and verify it is self-consistent */
+
+struct chk_conn {
+	bool used, closed;
+	uint32_t tgid;
+	int32_t fd;
+	uint64_t gen;
+	uint8_t role;
+	uint64_t close_pos[2];
+	struct reasm rs[2];
+	uint32_t match[2];          /* progress matching "HTTP/1.1 " */
+};
+
+struct chk {
+	struct chk_conn *tab;
+	uint64_t cap, used;
+	uint64_t events, opens, closes, datas, losses;
+	uint64_t data_bytes, uncap_bytes, lost_bytes, responses, errors;
+	uint64_t out_of_order;      /* events whose ts is below the previous one */
+	uint64_t last_ts;
+};
+
+static uint64_t chk_hash(uint32_t tgid, int32_t fd, uint64_t gen)
+{
+	uint64_t h = gen * 0x9e3779b97f4a7c15ull ^ ((uint64_t)tgid << 32 | (uint32_t)fd);
+
+	return h ^ (h >> 29);
+}
+
+static struct chk_conn *chk_find(struct chk *k, const struct ht_conn_id *id, bool create);
+
+static void chk_grow(struct chk *k)
+{
+	struct chk_conn *old = k->tab;
+	uint64_t ocap = k->cap;
+
+	k->cap = ocap ? ocap * 2 : 1024;
+	k->tab = calloc(k->cap, sizeof(*k->tab));
+	if (!k->tab) {
+		fprintf(stderr, "gen_corpus: out of memory\n");
+		exit(1);
+	}
+	for (uint64_t i = 0; i < ocap; i++) {
+		if (!old[i].used)
+			continue;
+		uint64_t j = chk_hash(old[i].tgid, old[i].fd, old[i].gen) & (k->cap - 1);
+
+		while (k->tab[j].used)
+			j = (j + 1) & (k->cap - 1);
+		k->tab[j] = old[i];
+	}
+	free(old);
+}
+
+static struct chk_conn *chk_find(struct chk *k, const struct ht_conn_id *id, bool create)
+{
+	uint64_t j;
+
+	if (create && (k->used + 1) * 2 > k->cap)
+		chk_grow(k);
+	if (!k->cap)
+		return NULL;
+	j = chk_hash(id->tgid, id->fd, id->gen) & (k->cap - 1);
+	while (k->tab[j].used) {
+		struct chk_conn *c = &k->tab[j];
+
+		if (c->tgid == id->tgid && c->fd == id->fd && c->gen == id->gen)
+			return create ? NULL : c;
+		j = (j + 1) & (k->cap - 1);
+	}
+	if (!create)
+		return NULL;
+	k->used++;
+	k->tab[j].used = true;
+	k->tab[j].tgid = id->tgid;
+	k->tab[j].fd = id->fd;
+	k->tab[j].gen = id->gen;
+	return &k->tab[j];
+}
+
+static void chk_err(struct chk *k, const char *what, const struct ht_ev_hdr *h)
+{
+	if (k->errors++ < 10)
+		fprintf(stderr, "gen_corpus: check: %s (event %" PRIu64 ", tgid %u fd %d gen %llu)\n",
+			what, k->events, h->conn.tgid, h->conn.fd, (unsigned long long)h->conn.gen);
+}
+
+/* Consume what is contiguous; count bytes and status lines of responses. */
+static void chk_drain(struct chk *k, struct chk_conn *c, int d)
+{
+	static const char pat[] = "HTTP/1.1 ";
+	bool resp = (c->role == HT_ROLE_SERVER) == (d == HT_DIR_EGRESS);
+	struct reasm_view v;
+
+	for (;;) {
+		reasm_peek(&c->rs[d], &v);
+		if (v.kind == REASM_EMPTY)
+			return;
+		if (v.kind == REASM_DATA) {
+			k->data_bytes += v.len;
+			for (uint64_t i = 0; resp && i < v.len; i++) {
+				uint8_t b = v.data[i];
+
+				if (b == (uint8_t)pat[c->match[d]])
+					c->match[d]++;
+				else
+					c->match[d] = b == 'H';
+				if (c->match[d] == sizeof(pat) - 1) {
+					k->responses++;
+					c->match[d] = 0;
+				}
+			}
+		} else {
+			c->match[d] = 0;
+			if (v.kind == REASM_HOLE_LOST)
+				k->lost_bytes += v.len;
+			else
+				k->uncap_bytes += v.len;
+		}
+		reasm_consume(&c->rs[d], v.len);
+	}
+}
+
+static void chk_event(struct chk *k, const void *rec, uint32_t len)
+{
+	const struct ht_ev_hdr *h = rec;
+	struct reasm_limits lim = { .max_bytes = 64u << 20, .max_segments = 1u << 16 };
+	struct chk_conn *c;
+
+	k->events++;
+	if (h->ts_ns < k->last_ts)
+		k->out_of_order++;
+	k->last_ts = h->ts_ns;
+	switch (h->type) {
+	case HT_EV_OPEN:
+		k->opens++;
+		c = chk_find(k, &h->conn, true);
+		if (!c) {
+			chk_err(k, "duplicate open", h);
+			return;
+		}
+		c->role = h->role;
+		reasm_init(&c->rs[0], &lim);
+		reasm_init(&c->rs[1], &lim);
+		return;
+	case HT_EV_DATA: {
+		const struct ht_data_ev *ev = rec;
+		int d = ev->hdr.dir & 1;
+
+		k->datas++;
+		c = chk_find(k, &h->conn, false);
+		if (!c) {
+			chk_err(k, "data before open", h);
+			return;
+		}
+		if ((ev->len > ev->cap_len) != !!(ev->hdr.flags & HT_DF_TRUNCATED) ||
+		    ev->sys_len < ev->len || len != sizeof(*ev) + ev->cap_len)
+			chk_err(k, "bad lengths or flags in a data record", h);
+		if (ev->hdr.flags & HT_DF_LOSS_BEFORE) {
+			if (ev->loss_start >= ev->pos)
+				chk_err(k, "loss_start not below pos", h);
+			k->losses++;
+			reasm_add_lost(&c->rs[d], ev->loss_start, ev->pos - ev->loss_start, ev->hdr.ts_ns);
+		}
+		reasm_add(&c->rs[d], ev->pos, ev->data, ev->cap_len, ev->len, ev->hdr.ts_ns);
+		if (c->rs[d].dup_bytes)
+			chk_err(k, "overlapping data records", h);
+		chk_drain(k, c, d);
+		return;
+	}
+	case HT_EV_CLOSE: {
+		const struct ht_close_ev *ev = rec;
+
+		k->closes++;
+		c = chk_find(k, &h->conn, false);
+		if (!c || c->closed) {
+			chk_err(k, "close without open, or twice", h);
+			return;
+		}
+		c->closed = true;
+		c->close_pos[0] = ev->pos[0];
+		c->close_pos[1] = ev->pos[1];
+		return;
+	}
+	default:
+		chk_err(k, "unexpected event type", h);
+	}
+}
+
+static int check_file(const char *path, bool walk_only)
+{
+	struct chk k = { 0 };
+	struct rfile_reader *r;
+	const uint8_t *recs;
+	size_t len;
+	uint32_t count;
+	char err[512];
+	struct timespec t0, t1;
+	double secs;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = rfile_reader_open(path, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "gen_corpus: %s\n", err);
+		return 1;
+	}
+	while ((ret = rfile_reader_next_block(r, &recs, &len, &count)) == 1) {
+		const uint8_t *cur = recs, *end = recs + len;
+		const void *rec;
+		uint32_t rl;
+
+		while (rfile_next_record(&cur, end, &rec, &rl)) {
+			if (walk_only) {
+				k.events++;
+				k.data_bytes += ((const struct ht_ev_hdr *)rec)->type == HT_EV_DATA ? rl : 0;
+				continue;
+			}
+			chk_event(&k, rec, rl);
+		}
+	}
+	if (ret < 0) {
+		fprintf(stderr, "gen_corpus: %s\n", rfile_reader_error(r));
+		k.errors++;
+	}
+	rfile_reader_close(r);
+	for (uint64_t i = 0; i < k.cap; i++) {
+		struct chk_conn *c = &k.tab[i];
+
+		if (!c->used)
+			continue;
+		for (int d = 0; d < 2; d++) {
+			if (!c->closed || reasm_waiting(&c->rs[d]) || c->rs[d].max_seen != c->close_pos[d] ||
+			    c->rs[d].cursor != c->close_pos[d]) {
+				if (k.errors++ < 10)
+					fprintf(stderr, "gen_corpus: check: tgid %u fd %d gen %" PRIu64 " dir %d: closed %d, cursor %" PRIu64 ", max_seen %" PRIu64 ", close pos %" PRIu64 "\n",
+						c->tgid, c->fd, c->gen, d, c->closed, c->rs[d].cursor,
+						c->rs[d].max_seen, c->close_pos[d]);
+			}
+			reasm_free(&c->rs[d]);
+		}
+	}
+	free(k.tab);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (walk_only) {
+		fprintf(stderr, "gen_corpus: read %" PRIu64 " events (%" PRIu64 " data record bytes) in %.2f s: %.2f M events/s\n",
+			k.events, k.data_bytes, secs, (double)k.events / secs / 1e6);
+		return k.errors ? 1 : 0;
+	}
+	fprintf(stderr, "gen_corpus: check %s: %" PRIu64 " events (%" PRIu64 " open, %" PRIu64 " data, %" PRIu64 " close), "
+		"%" PRIu64 " connections, %" PRIu64 " responses, %" PRIu64 " data bytes, %" PRIu64 " uncaptured, %" PRIu64 " lost "
+		"(%" PRIu64 " loss marks), %" PRIu64 " events with an earlier ts than the one before, %.2f s: %s\n",
+		path, k.events, k.opens, k.datas, k.closes, k.used, k.responses, k.data_bytes, k.uncap_bytes,
+		k.lost_bytes, k.losses, k.out_of_order, secs, k.errors ? "FAILED" : "ok");
+	return k.errors ? 1 : 0;
+}
+
 /* ---- main */
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gen_corpus -o FILE [-n TRANSACTIONS] [-c CONNECTIONS] [--seed N] [--active N] [--cpus N] [-q]\n"
+		   "       gen_corpus --check FILE      verify positions, lengths and flags of a replay file\n"
+		   "       gen_corpus --read-bench FILE  time reading and walking every record\n"
 		   "  writes a replay file (http-tracer replay FILE) of synthetic kernel events;\n"
 		   "  defaults: 1000000 transactions over 10000 connections, 256 active at a time, 4 CPUs\n");
 }
@@ -659,6 +928,8 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "active", required_argument, NULL, 'a' },
 		{ "cpus", required_argument, NULL, 'p' },
+		{ "check", required_argument, NULL, 'k' },
+		{ "read-bench", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -702,6 +973,10 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'k':
+			return check_file(optarg, false);
+		case 'b':
+			return check_file(optarg, true);
 		case 'h':
 			usage(stdout);
 			return 0;
