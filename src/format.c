@@ -133,7 +133,8 @@ static const unsigned char byte_class[256] = {
 /* How quotes are written: in JSON, in CSV text, in JSON text inside a CSV field. */
 enum esc_mode { M_JSON, M_CSV, M_CSVJ };
 
-#define ESC_MAX 6 /* output bytes per input byte, worst case ("\u00XX") */
+#define ESC_MAX 6   /* output bytes per input byte, worst case ("\u00XX") */
+#define ESC_SLACK 8 /* an escape is written with one 8-byte copy */
 
 static const char hexd[16] = "0123456789abcdef";
 
@@ -185,93 +186,104 @@ static inline uint64_t swar_unsafe(uint64_t x)
 	return t;
 }
 
-static inline size_t safe_run(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	uint64_t x;
+/*
+ * Escape text per byte (JSON mode; '"' differs per mode, see quote_esc):
+ * "\n"-style shortcuts, "\u00XX" for the rest; 8 bytes per entry so that
+ * one fixed-size copy writes any of them (callers leave ESC_SLACK bytes).
+ */
+static char esc_str[256][8];
+static uint8_t esc_len[256];
+static const char quote_esc[3][4] = { "\\\"", "\"\"", "\\\"\"" };
+static const uint8_t quote_len[3] = { 2, 2, 3 };
 
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&x, s + i, 8);
-		if (swar_unsafe(x))
-			break;
+__attribute__((constructor)) static void esc_init(void)
+{
+	for (int c = 0; c < 256; c++) {
+		char *e = esc_str[c];
+
+		e[0] = '\\';
+		esc_len[c] = 2;
+		switch (c) {
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		case '\\': e[1] = '\\'; break;
+		case '"': e[1] = '"'; break;
+		default:
+			memcpy(e + 1, "u00", 3);
+			e[4] = hexd[c >> 4];
+			e[5] = hexd[c & 15];
+			esc_len[c] = 6;
+		}
 	}
-	while (i < n && byte_class[s[i]] == C_SAFE)
-		i++;
-	return i;
 }
 
 static inline char *esc_hex(char *w, uint8_t c)
 {
-	w[0] = '\\';
-	w[1] = 'u';
-	w[2] = '0';
-	w[3] = '0';
-	w[4] = hexd[c >> 4];
-	w[5] = hexd[c & 15];
-	return w + 6;
+	memcpy(w, esc_str[c], 8);
+	return w + esc_len[c];
 }
 
-static char *esc_special(char *w, uint8_t c, enum esc_mode m)
+/* Escape the one byte or UTF-8 sequence at s[0] (not safe); *used gets the bytes consumed. */
+static inline char *esc_one(char *w, const uint8_t *s, size_t left, enum esc_mode m, size_t *used)
 {
-	switch (c) {
-	case '"':
-		if (m == M_CSV) {
-			*w++ = '"';
-		} else {
-			*w++ = '\\';
-			if (m == M_CSVJ)
-				*w++ = '"';
+	int cls = byte_class[s[0]];
+	size_t k;
+
+	*used = 1;
+	if (cls == C_ESC) {
+		if (s[0] == '"') {
+			memcpy(w, quote_esc[m], 4);
+			return w + quote_len[m];
 		}
-		*w++ = '"';
-		return w;
-	case '\\':
-		*w++ = '\\';
-		*w++ = '\\';
-		return w;
-	case '\n':
-		*w++ = '\\';
-		*w++ = 'n';
-		return w;
-	case '\r':
-		*w++ = '\\';
-		*w++ = 'r';
-		return w;
-	case '\t':
-		*w++ = '\\';
-		*w++ = 't';
-		return w;
-	default:
-		return esc_hex(w, c);
+		return esc_hex(w, s[0]);
 	}
+	k = cls == C_BAD ? 0 : utf8_seq(s, left, cls);
+	if (!k) /* one invalid byte, latin-1 style; resume at the next byte */
+		return esc_hex(w, s[0]);
+	for (size_t j = 0; j < k; j++)
+		w[j] = (char)s[j];
+	*used = k;
+	return w + k;
 }
 
-/* Write the escaped bytes s[0..n) at w (room for ESC_MAX * n); returns the new end. */
+/*
+ * Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
+ * the new end.  8 bytes at a time: copy them, then keep as many as are safe
+ * (the lowest flagged byte of swar_unsafe() is exact).
+ */
 static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 {
-	size_t i = 0;
+	size_t i = 0, used;
 
+	while (i + 8 <= n) {
+		uint64_t x, t;
+
+		memcpy(&x, s + i, 8);
+		memcpy(w, &x, 8);
+		t = swar_unsafe(x);
+		if (!t) {
+			i += 8;
+			w += 8;
+			continue;
+		}
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		t = (uint64_t)__builtin_clzll(t) / 8; /* safe bytes before the first unsafe one */
+#else
+		t = (uint64_t)__builtin_ctzll(t) / 8;
+#endif
+		i += t;
+		w += t;
+		w = esc_one(w, s + i, n - i, m, &used);
+		i += used;
+	}
 	while (i < n) {
-		size_t run = safe_run(s + i, n - i), k;
-		int cls;
-
-		memcpy(w, s + i, run);
-		w += run;
-		i += run;
-		if (i >= n)
-			break;
-		cls = byte_class[s[i]];
-		if (cls == C_ESC) {
-			w = esc_special(w, s[i++], m);
+		if (byte_class[s[i]] == C_SAFE) {
+			*w++ = (char)s[i++];
 			continue;
 		}
-		k = cls == C_BAD ? 0 : utf8_seq(s + i, n - i, cls);
-		if (!k) { /* one invalid byte, latin-1 style; resume at the next byte */
-			w = esc_hex(w, s[i++]);
-			continue;
-		}
-		memcpy(w, s + i, k);
-		w += k;
-		i += k;
+		w = esc_one(w, s + i, n - i, m, &used);
+		i += used;
 	}
 	return w;
 }
@@ -678,7 +690,8 @@ int format_json_string(struct ht_buf *out, const void *s, size_t len)
 {
 	char *w;
 
-	if (len > (SIZE_MAX - 2) / ESC_MAX || ht_buf_reserve(out, ESC_MAX * len + 2))
+	if (len > (SIZE_MAX - 2 - ESC_SLACK) / ESC_MAX ||
+	    ht_buf_reserve(out, ESC_MAX * len + 2 + ESC_SLACK))
 		return -ENOMEM;
 	w = out->p + out->len;
 	*w++ = '"';
