@@ -183,14 +183,18 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 			httpp_resume(&c->pp[c->req_dir]);
 		}
 		break;
-	case HTTPP_EV_ERROR:
+	case HTTPP_EV_ERROR: {
+		uint32_t why = ev->err == HTTPP_ERR_EOF ? HT_RF_INCOMPLETE :
+			       ev->err == HTTPP_ERR_GAP ? HT_RF_GAP : HT_RF_FRAMING_ERROR;
+
 		if (ev->err < HT_PARSE_ERR_SLOTS)
 			ht_stat_add(&st->parse_err[ev->err], 1);
 		if (is_req)
-			corr_req_error(&c->corr, &c->meta, reasm_ts_at(rs, msg_pos));
+			corr_req_error(&c->corr, &c->meta, reasm_ts_at(rs, msg_pos), why);
 		else
-			corr_resp_error(&c->corr, ts_last);
+			corr_resp_error(&c->corr, ts_last, why);
 		break;
+	}
 	case HTTPP_EV_NONE:
 		break;
 	}

@@ -10,7 +10,9 @@
 #define CORR_RESP_HEAD    (1u << 17)
 #define CORR_PEER_HEAD    (1u << 18)
 #define CORR_PEER_CONNECT (1u << 19)
-#define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT)
+#define CORR_RESP_DONE    (1u << 20) /* answered; waits for the end of its own body */
+#define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
+			   CORR_RESP_DONE)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
 {
@@ -31,6 +33,8 @@ void corr_free(struct corr *c)
 		r = next;
 	}
 	ht_record_free(c->orphan);
+	if (c->req_cur && (c->req_cur->flags & CORR_RESP_DONE))
+		ht_record_free(c->req_cur); /* detached from the queue */
 	c->head = c->tail = c->req_cur = c->answering = c->orphan = NULL;
 	c->n_pending = 0;
 }
@@ -166,15 +170,19 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev)
 		r->flags |= HT_RF_HEADER_TRUNCATED;
 	r->flags |= CORR_REQ_DONE;
 	c->req_cur = NULL;
+	if (r->flags & CORR_RESP_DONE) /* its response was parsed first */
+		emit(c, r);
 }
 
-void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns)
+void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns, uint32_t why)
 {
 	struct ht_record *r = c->req_cur;
 
 	c->req_cur = NULL;
 	if (r) {
-		r->flags |= HT_RF_FRAMING_ERROR | CORR_REQ_DONE;
+		r->flags |= why | CORR_REQ_DONE;
+		if (r->flags & CORR_RESP_DONE)
+			emit(c, r);
 		return;
 	}
 	r = ht_record_new();
@@ -182,7 +190,7 @@ void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns)
 		return;
 	put_meta(r, m, c);
 	set_time(c, r, ts_ns);
-	r->flags |= HT_RF_FRAMING_ERROR | CORR_REQ_DONE;
+	r->flags |= why | CORR_REQ_DONE;
 	if (c->tail)
 		c->tail->next = r;
 	else
@@ -262,10 +270,6 @@ static struct ht_record *take_answered(struct corr *c)
 	if (!c->head)
 		c->tail = NULL;
 	c->n_pending--;
-	if (c->req_cur == r) { /* answered before its body was complete */
-		r->flags |= HT_RF_INCOMPLETE;
-		c->req_cur = NULL;
-	}
 	return r;
 }
 
@@ -293,11 +297,18 @@ bool corr_resp_end(struct corr *c, const struct httpp_event *ev, uint64_t ts_las
 		r->flags |= HT_RF_UPGRADE;
 		c->tunnel = true;
 	}
+	if (r == c->req_cur) {
+		/* The response was parsed before the end of the request body (the
+		 * rings delivered it first, or the server answered early): the
+		 * record goes out when the request ends, at close at the latest. */
+		r->flags |= CORR_RESP_DONE;
+		return tunnel;
+	}
 	emit(c, r);
 	return tunnel;
 }
 
-void corr_resp_error(struct corr *c, uint64_t ts_ns)
+void corr_resp_error(struct corr *c, uint64_t ts_ns, uint32_t why)
 {
 	struct ht_record *r;
 
@@ -309,11 +320,15 @@ void corr_resp_error(struct corr *c, uint64_t ts_ns)
 		c->answering = c->head;
 	if (!c->answering)
 		return;
-	c->answering->flags |= HT_RF_FRAMING_ERROR | HT_RF_INCOMPLETE;
+	c->answering->flags |= why | HT_RF_INCOMPLETE;
 	r = take_answered(c);
 	if (!r)
 		return;
 	r->latency_ns = ts_ns > r->mono_first_ns ? ts_ns - r->mono_first_ns : 0;
+	if (r == c->req_cur) {
+		r->flags |= CORR_RESP_DONE;
+		return;
+	}
 	emit(c, r);
 }
 
@@ -331,6 +346,9 @@ void corr_flag_resp(struct corr *c, uint32_t flags)
 
 void corr_flush(struct corr *c, uint64_t ts_ns)
 {
+	/* a request answered before its body ended is no longer in the queue */
+	struct ht_record *detached = c->req_cur && (c->req_cur->flags & CORR_RESP_DONE) ?
+				     c->req_cur : NULL;
 	struct ht_record *r;
 
 	if (c->answering)
@@ -350,4 +368,8 @@ void corr_flush(struct corr *c, uint64_t ts_ns)
 		emit(c, r);
 	}
 	c->tail = c->req_cur = c->answering = NULL;
+	if (detached) { /* answered, but its body never ended */
+		detached->flags |= HT_RF_INCOMPLETE;
+		emit(c, detached);
+	}
 }

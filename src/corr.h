@@ -63,10 +63,12 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 		  const struct httpp_head *h, uint64_t ts_ns);
 void corr_req_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n);
 void corr_req_end(struct corr *c, const struct httpp_event *ev);
-/* The request being parsed hit an error or a gap it could not skip.  If no
- * request was being parsed, a placeholder flagged framing_error is queued so
- * that the server's answer (a 400, say) is not matched to the next request. */
-void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns);
+/* The request being parsed hit an error, a gap it could not skip, or the
+ * end of the connection; why: HT_RF_FRAMING_ERROR, HT_RF_GAP or
+ * HT_RF_INCOMPLETE.  If no request was being parsed, a placeholder with
+ * that flag is queued so that the server's answer (a 400, say) is not
+ * matched to the next request. */
+void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns, uint32_t why);
 
 /* What the next response answers (for the response parser's framing). */
 enum httpp_peer corr_next_peer(const struct corr *c);
@@ -78,7 +80,8 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 void corr_resp_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n);
 /* Returns true if the completed response switched the connection to a tunnel. */
 bool corr_resp_end(struct corr *c, const struct httpp_event *ev, uint64_t ts_last_ns);
-void corr_resp_error(struct corr *c, uint64_t ts_ns);
+/* The response being parsed failed: the oldest request gets why | incomplete. */
+void corr_resp_error(struct corr *c, uint64_t ts_ns, uint32_t why);
 
 /* Flag the record under construction in that direction (gap, framing...). */
 void corr_flag_req(struct corr *c, uint32_t flags);

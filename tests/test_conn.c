@@ -342,6 +342,40 @@ static void test_malformed_response_answers_oldest(void **state)
 	teardown(h);
 }
 
+
+/* The response's events overtake the end of the request body (two rings):
+ * the record waits for the request to end, and is complete. */
+static void test_response_before_request_body_end(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc");
+	feed(h, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(h->n, 0);
+	feed(h, IN, "def");
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->flags, 0);
+	assert_int_equal(h->recs[0]->req_body_size, 6);
+	assert_string_equal(s(h->recs[0], h->recs[0]->req_body), "abcdef");
+	assert_int_equal(h->recs[0]->status, 201);
+	teardown(h);
+}
+
+/* An early answer whose request body never ends is emitted at close. */
+static void test_early_answer_body_never_ends(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc");
+	feed(h, OUT, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
+	feed(h, IN, "GET /after HTTP/1.1\r\n"); /* still body bytes of /big */
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->status, 413);
+	assert_true(h->recs[0]->flags & HT_RF_INCOMPLETE);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +393,8 @@ int main(void)
 		cmocka_unit_test(test_upgrade_101),
 		cmocka_unit_test(test_body_truncated_at_max),
 		cmocka_unit_test(test_malformed_response_answers_oldest),
+		cmocka_unit_test(test_response_before_request_body_end),
+		cmocka_unit_test(test_early_answer_body_never_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
