@@ -56,6 +56,7 @@ struct output {
 	uint64_t max_size;       /* rotation threshold in bytes; 0 = no rotation */
 	uint32_t max_files;
 	uint32_t retry_ms;
+	uint64_t rotate_hold_until_ms; /* a failed rotation is retried after this */
 	struct ht_stats *st;
 	struct ht_buf header;    /* the CSV header row */
 	char *path;              /* as configured, for messages */
@@ -393,16 +394,19 @@ void output_set_retry_ms(struct output *o, uint32_t retry_ms)
 
 /* ------------------------------------------------------------ rotation */
 
-/* Shift P.K* to P.K+1* (deleting index maxFiles) and P to P.1. Under lock. */
-static void shift_locked(struct output *o)
+/*
+ * Shift P.K* to P.K+1* (deleting index maxFiles), then move P to P.1 and
+ * queue it for compression.  Every call shifts (rot_seq counts shifts, so
+ * queued jobs keep their index right); false if P could not be moved away.
+ * Under lock.
+ */
+static bool shift_locked(struct output *o)
 {
 	char from[NAME_MAX + 1], to[NAME_MAX + 1];
 	uint32_t i = o->top < o->max_files ? o->top : o->max_files;
 
-	if (!o->max_files) {
-		unlinkat(o->dirfd, o->base, 0);
-		return;
-	}
+	if (!o->max_files)
+		return unlinkat(o->dirfd, o->base, 0) == 0;
 	for (; i >= 1; i--) {
 		for (int s = 0; s < 3; s++) {
 			rot_name(o, from, sizeof(from), i, rot_suffix[s]);
@@ -414,33 +418,46 @@ static void shift_locked(struct output *o)
 			renameat(o->dirfd, from, o->dirfd, to);
 		}
 	}
-	rot_name(o, to, sizeof(to), 1, "");
-	if (renameat(o->dirfd, o->base, o->dirfd, to)) {
-		/* P stays and is appended to: nothing lost; the shift left P.1 free */
-		return;
-	}
 	o->rot_seq++;
 	if (o->top < o->max_files)
 		o->top++;
-	push_seq(&o->jobs, &o->n_jobs, &o->cap_jobs, o->rot_seq);
 	for (size_t k = 0; k < o->n_later; k++)
 		push_seq(&o->jobs, &o->n_jobs, &o->cap_jobs, o->later[k]);
 	o->n_later = 0;
 	prune_locked(o, o->jobs, &o->n_jobs);
+	rot_name(o, to, sizeof(to), 1, "");
+	if (renameat(o->dirfd, o->base, o->dirfd, to))
+		return false;
+	push_seq(&o->jobs, &o->n_jobs, &o->cap_jobs, o->rot_seq);
+	return true;
 }
 
-/* Close the current file, rotate it away and open a fresh one (fd -1 if that fails). */
+/*
+ * Close the current file, rotate it away and open a fresh one (fd -1 if
+ * that fails: the batch's attempts retry the open).  If P cannot be moved
+ * away, writing continues in P (nothing is lost) and rotation is retried
+ * after OUTPUT_ROTATE_RETRY_MS.
+ */
 static void rotate(struct output *o)
 {
+	bool ok;
+	int e;
+
 	if (o->fd >= 0) {
 		close(o->fd);
 		o->fd = -1;
 	}
 	pthread_mutex_lock(&o->lock);
-	shift_locked(o);
+	ok = shift_locked(o);
+	e = errno;
 	pthread_cond_signal(&o->cond);
 	pthread_mutex_unlock(&o->lock);
-	open_current(o); /* on failure the batch's attempts retry the open */
+	if (!ok) {
+		o->rotate_hold_until_ms = mono_ms() + OUTPUT_ROTATE_RETRY_MS;
+		fprintf(stderr, "http-tracer: output %s: cannot rotate: %s; still appending to it, retrying in %d ms\n",
+			o->path, strerror(e), OUTPUT_ROTATE_RETRY_MS);
+	}
+	open_current(o);
 }
 
 /* --------------------------------------------------------- compression */
@@ -658,6 +675,8 @@ static bool should_rotate(const struct output *o, size_t len)
 
 	if (!o->max_size || o->fd < 0)
 		return false;
+	if (o->rotate_hold_until_ms && mono_ms() < o->rotate_hold_until_ms)
+		return false;
 	/* a file holding nothing but a header is never rotated: the batch goes in whole */
 	return o->size > head && o->size + len > o->max_size;
 }
@@ -696,7 +715,7 @@ int output_write_batch(struct output *o, const char *data, size_t len, uint32_t 
 
 drop:
 	if (!o->failing)
-		fprintf(stderr, "http-tracer: output %s: write failed: %s; dropping records until it succeeds (counted in the output-error drop counter); %s\n",
+		fprintf(stderr, "http-tracer: output %s: write failed: %s; dropping records until it succeeds (counted as http_tracer_events_dropped_total{reason=\"output_error\"}); %s\n",
 			o->path, strerror(-rc), errno_hint(-rc));
 	o->failing = true;
 	stat_add(o, HT_C_DROP_OUTPUT_ERROR, n_records);

@@ -42,6 +42,10 @@
 #ifndef OUTPUT_BACKOFF_MAX_MS
 #define OUTPUT_BACKOFF_MAX_MS 128
 #endif
+/* After a failed rotation (P cannot be renamed), wait this long before the next try. */
+#ifndef OUTPUT_ROTATE_RETRY_MS
+#define OUTPUT_ROTATE_RETRY_MS 1000
+#endif
 /* zlib level of the rotated files. */
 #ifndef OUTPUT_GZIP_LEVEL
 #define OUTPUT_GZIP_LEVEL 6
