@@ -327,10 +327,7 @@ bool conn_on_close(struct conn *c, const struct ht_close_ev *ev, const struct co
 	c->closing = true;
 	c->close_pos[0] = ev->pos[0];
 	c->close_pos[1] = ev->pos[1];
-	if (!dir_complete(c, 0) || !dir_complete(c, 1))
-		return false; /* bytes still in flight in another ring */
-	conn_drain(c, lim, st, ev->hdr.ts_ns);
-	return true;
+	return conn_close_ready(c);
 }
 
 bool conn_close_ready(const struct conn *c)

@@ -60,7 +60,9 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		  struct ht_stats *st);
 void conn_on_loss(struct conn *c, const struct ht_loss_ev *ev, const struct conn_limits *lim,
 		  struct ht_stats *st);
-/* CLOSE: returns true when the connection is finished and can be freed. */
+/* CLOSE: records the final positions; returns conn_close_ready().  The
+ * caller finishes the connection with conn_drain() when it is ready (or
+ * when the close grace expires). */
 bool conn_on_close(struct conn *c, const struct ht_close_ev *ev, const struct conn_limits *lim,
 		   struct ht_stats *st);
 /* Stop waiting: missing bytes become holes, orphan responses are parsed,

@@ -312,11 +312,14 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 		break;
 	case HT_EV_CLOSE:
 		sc->c.close_seen_ns = now;
-		if (conn_on_close(&sc->c, rec, &s->lim, &s->st) && sc->c.have_open) {
-			conn_destroy(s, sc);
-			return;
-		}
+		conn_on_close(&sc->c, rec, &s->lim, &s->st);
 		break;
+	}
+	/* CLOSE came first and the last bytes (or the OPEN with the addresses)
+	 * just arrived through another ring: finish now. */
+	if (sc->c.closing && sc->c.have_open && conn_close_ready(&sc->c)) {
+		conn_finish(s, sc, now);
+		return;
 	}
 	account_mem(s, sc);
 	if (s->mem > s->p->o.shard_memory_bytes)

@@ -93,8 +93,8 @@ static void close_conn(struct harness *h)
 
 	ev.pos[0] = h->pos[0];
 	ev.pos[1] = h->pos[1];
-	if (!conn_on_close(&h->c, &ev, &h->lim, &h->st))
-		conn_drain(&h->c, &h->lim, &h->st, h->ts);
+	assert_true(conn_on_close(&h->c, &ev, &h->lim, &h->st)); /* every byte is here */
+	conn_drain(&h->c, &h->lim, &h->st, h->ts);
 }
 
 static const char *s(struct ht_record *r, struct ht_str f)
