@@ -181,9 +181,13 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	return 0;
 
 err_errno:
-	snprintf(err, errlen, "cannot create output directory %s: %s; %s", buf, strerror(errno),
-		 errno_hint(errno));
-	return -errno;
+	{
+		int e = errno;
+
+		snprintf(err, errlen, "cannot create output directory %s: %s; %s", buf, strerror(e),
+			 errno_hint(e));
+		return -e;
+	}
 }
 
 /* Open (creating 0640 if missing) the current file; 0 or -errno. */
