@@ -6,8 +6,8 @@
  * (HEAD event) once its blank line is seen; until then the parser remembers
  * how far it has parsed (line_off: lines already validated, scan_off: bytes
  * already searched for '\n'), so feeding a head byte by byte stays linear.
- * Header slices of an unfinished head are kept as offsets and turned into
- * pointers when the head completes.  Lines are found with memchr and checked
+ * Header slices of an unfinished head follow the buffer when the caller
+ * moves it (head_follow).  Lines are found with memchr and checked
  * with tables (and SSE2 for NUL/CR), never with a per-byte state machine.
  *
  * Decisions where RFC 9112 leaves room (documented for the tests and users):
@@ -172,32 +172,57 @@ static size_t find_nul_cr(const uint8_t *s, size_t n)
 	return n;
 }
 
-/* Index of the first NUL, CR or LF in s[0..n), or n. */
-static size_t find_nul_cr_lf(const uint8_t *s, size_t n)
+static inline bool is_nul_cr_lf(uint8_t c)
+{
+	return c == '\n' || c == '\r' || c == 0;
+}
+
+/*
+ * Index of the first NUL, CR or LF in s[0..n), or n.  SSE2: one unsigned
+ * compare finds every byte <= 0x0d, the rare TAB/VT/FF/BS.. are skipped.
+ */
+static inline __attribute__((always_inline)) size_t find_nul_cr_lf(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i z = _mm_setzero_si128();
-	const __m128i cr = _mm_set1_epi8('\r');
-	const __m128i lf = _mm_set1_epi8('\n');
+	const __m128i c13 = _mm_set1_epi8(0x0d);
 
+	for (; i + 32 <= n; i += 32) {
+		__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+		uint32_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v0, c13), v0));
+		uint32_t m1 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v1, c13), v1));
+		uint32_t m = m0 | m1 << 16;
+
+		while (m) {
+			size_t j = i + (size_t)__builtin_ctz(m);
+
+			if (is_nul_cr_lf(s[j]))
+				return j;
+			m &= m - 1;
+		}
+	}
 	for (; i + 16 <= n; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, z), _mm_cmpeq_epi8(v, cr));
-		int m = _mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(v, lf)));
+		uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, c13), v));
 
-		if (m)
-			return i + (size_t)__builtin_ctz((unsigned)m);
+		while (m) {
+			size_t j = i + (size_t)__builtin_ctz(m);
+
+			if (is_nul_cr_lf(s[j]))
+				return j;
+			m &= m - 1;
+		}
 	}
 #endif
 	for (; i < n; i++)
-		if (s[i] == 0 || s[i] == '\r' || s[i] == '\n')
+		if (is_nul_cr_lf(s[i]))
 			return i;
 	return n;
 }
 
 /* Index of the first byte of s[0..n) that is not a tchar, or n. */
-static size_t scan_token(const uint8_t *s, size_t n)
+static inline __attribute__((always_inline)) size_t scan_token(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 #ifdef __SSE2__
@@ -238,7 +263,7 @@ static size_t scan_token(const uint8_t *s, size_t n)
  * the search went); -1 at a NUL or a CR not followed by LF (*scan: its index,
  * *err: the reason).
  */
-static int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_t *next,
+static inline __attribute__((always_inline)) int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_t *next,
 		    enum httpp_err *err)
 {
 	size_t k = *scan + find_nul_cr_lf(b + *scan, lim - *scan);
@@ -268,17 +293,38 @@ static int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, 
 	return -1;
 }
 
-/* Slices of an unfinished head hold offsets from the head's first byte. */
-static inline struct httpp_slice off_slice(uint32_t off, uint32_t len)
+static inline struct httpp_slice mk_slice(const uint8_t *p, uint32_t len)
 {
-	struct httpp_slice s = { (const char *)(uintptr_t)off, len };
+	struct httpp_slice s = { (const char *)p, len };
 
 	return s;
 }
 
-static inline void rebase(struct httpp_slice *s, const uint8_t *base)
+/* The caller moved its buffer: slices of an unfinished head follow it
+ * (integer arithmetic: the old and new buffers are different objects). */
+static void shift_slice(struct httpp_slice *s, uintptr_t delta)
 {
-	s->p = (const char *)base + (uintptr_t)s->p;
+	s->p = (const char *)((uintptr_t)s->p + delta);
+}
+
+static void head_follow(struct httpp *p, const uint8_t *b)
+{
+	struct httpp_head *h = &p->head;
+	uintptr_t delta = (uintptr_t)b - (uintptr_t)p->base;
+
+	p->base = b;
+	if (!delta || p->sub != HS_FIELDS)
+		return;
+	if (h->is_request) {
+		shift_slice(&h->method, delta);
+		shift_slice(&h->target, delta);
+	} else {
+		shift_slice(&h->reason, delta);
+	}
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		shift_slice(&h->headers[i].name, delta);
+		shift_slice(&h->headers[i].value, delta);
+	}
 }
 
 static void ev_clear(struct httpp_event *ev)
@@ -301,9 +347,9 @@ static void msg_begin(struct httpp *p)
 	h->is_request = p->kind == HTTPP_REQUEST;
 	h->version_minor = 0;
 	h->status = 0;
-	h->method = off_slice(0, 0);
-	h->target = off_slice(0, 0);
-	h->reason = off_slice(0, 0);
+	h->method = mk_slice(NULL, 0);
+	h->target = mk_slice(NULL, 0);
+	h->reason = mk_slice(NULL, 0);
 	h->n_headers = 0;
 	h->headers_truncated = false;
 	h->body_kind = HTTPP_BODY_NONE;
@@ -381,8 +427,8 @@ static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size
 	err = parse_version(sp + 1, le - t - 1, &h->version_minor);
 	if (err)
 		return err;
-	h->method = off_slice(0, (uint32_t)m);
-	h->target = off_slice((uint32_t)(m + 1), (uint32_t)(t - m - 1));
+	h->method = mk_slice(b, (uint32_t)m);
+	h->target = mk_slice(b + m + 1, (uint32_t)(t - m - 1));
 	if (m == 7 && memcmp(b, "CONNECT", 7) == 0)
 		p->fflags |= F_CONNECT;
 	return HTTPP_ERR_NONE;
@@ -403,12 +449,12 @@ static enum httpp_err parse_status_line(struct httpp *p, const uint8_t *b, size_
 		return HTTPP_ERR_START_LINE;
 	h->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
 	if (le == 12) {
-		h->reason = off_slice(12, 0);
+		h->reason = mk_slice(b + 12, 0);
 		return HTTPP_ERR_NONE;
 	}
 	if (b[12] != ' ')
 		return HTTPP_ERR_START_LINE;
-	h->reason = off_slice(13, (uint32_t)(le - 13));
+	h->reason = mk_slice(b + 13, (uint32_t)(le - 13));
 	return HTTPP_ERR_NONE;
 }
 
@@ -501,30 +547,46 @@ static void hdr_connection(struct httpp *p, const uint8_t *v, size_t n)
 	}
 }
 
-/* Framing-relevant headers, matched case-insensitively by length first. */
+enum { FH_NONE = 0, FH_CL, FH_TE, FH_CONN, FH_EXPECT, FH_UPGRADE };
+
+/* Framing header candidates by name length and first letter (either case,
+ * & 0x1f); one table load rules out almost every other header. */
+static const uint8_t fh_table[18][32] = {
+	[14]['c' & 0x1f] = FH_CL,
+	[17]['t' & 0x1f] = FH_TE,
+	[10]['c' & 0x1f] = FH_CONN,
+	[6]['e' & 0x1f] = FH_EXPECT,
+	[7]['u' & 0x1f] = FH_UPGRADE,
+};
+
+/* Framing-relevant headers, names matched case-insensitively. */
 static enum httpp_err hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
 				  const uint8_t *v, size_t vl)
 {
-	switch (nl) {
-	case 14:
+	if (__builtin_expect(nl >= 18, 1))
+		return HTTPP_ERR_NONE;
+	switch (fh_table[nl][name[0] & 0x1f]) {
+	case FH_CL:
 		if (ieq(name, nl, "content-length", 14))
 			return hdr_content_length(p, v, vl);
 		break;
-	case 17:
+	case FH_TE:
 		if (ieq(name, nl, "transfer-encoding", 17))
 			hdr_transfer_encoding(p, v, vl);
 		break;
-	case 10:
+	case FH_CONN:
 		if (ieq(name, nl, "connection", 10))
 			hdr_connection(p, v, vl);
 		break;
-	case 6:
+	case FH_EXPECT:
 		if (ieq(name, nl, "expect", 6) && ieq(v, vl, "100-continue", 12))
 			p->head.expect_continue = true;
 		break;
-	case 7:
+	case FH_UPGRADE:
 		if (ieq(name, nl, "upgrade", 7))
 			p->head.upgrade = true;
+		break;
+	default:
 		break;
 	}
 	return HTTPP_ERR_NONE;
@@ -560,8 +622,8 @@ static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls
 		ve = vs + p->lim.max_value_bytes;
 		h->headers_truncated = true;
 	}
-	h->headers[h->n_headers].name = off_slice(ls, c);
-	h->headers[h->n_headers].value = off_slice(ls + vs, ve - vs);
+	h->headers[h->n_headers].name = mk_slice(s, c);
+	h->headers[h->n_headers].value = mk_slice(s + vs, ve - vs);
 	h->n_headers++;
 	return HTTPP_ERR_NONE;
 }
@@ -610,8 +672,7 @@ static enum httpp_err response_framing(struct httpp *p)
 }
 
 /* The blank line ends the head at b[head_len-1]: report HEAD or ERROR. */
-static void head_complete(struct httpp *p, const uint8_t *b, uint32_t head_len,
-			  struct httpp_event *ev)
+static void head_complete(struct httpp *p, uint32_t head_len, struct httpp_event *ev)
 {
 	struct httpp_head *h = &p->head;
 	enum httpp_err err;
@@ -620,13 +681,6 @@ static void head_complete(struct httpp *p, const uint8_t *b, uint32_t head_len,
 	if (err) {
 		set_error(p, ev, err, true);
 		return;
-	}
-	rebase(&h->method, b);
-	rebase(&h->target, b);
-	rebase(&h->reason, b);
-	for (uint32_t i = 0; i < h->n_headers; i++) {
-		rebase(&h->headers[i].name, b);
-		rebase(&h->headers[i].value, b);
 	}
 	h->head_len = head_len;
 	h->conn_close = (p->fflags & F_CLOSE) ||
@@ -670,6 +724,8 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 
 	if (p->scan_off > lim || p->line_off > lim)
 		msg_begin(p); /* the caller dropped bytes it had kept: start over */
+	if (b != p->base)
+		head_follow(p, b);
 	if (p->sub == HS_START_LINE) {
 		if (!start_prefix_ok(p, b, n)) {
 			set_error(p, ev, HTTPP_ERR_START_LINE, false);
@@ -698,7 +754,7 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 		if (r < 0)
 			goto bad_byte;
 		if (le == ls) {
-			head_complete(p, b, next, ev);
+			head_complete(p, next, ev);
 			return next;
 		}
 		err = parse_field(p, b, ls, le);

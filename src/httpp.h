@@ -145,6 +145,7 @@ struct httpp {
 	uint16_t fflags;        /* framing headers seen in the current head */
 	uint32_t line_off;      /* head: start of the first line not yet parsed */
 	uint32_t aux_bytes;     /* chunk-size line / trailer bytes so far (bounded) */
+	const uint8_t *base;    /* buffer the unfinished head's slices point into */
 };
 
 void httpp_init(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim);

@@ -11,7 +11,7 @@ GET mostly, POST/PUT/PATCH with JSON or form bodies, some chunked);
 responses carry 0 B to 64 KiB bodies with Content-Length or chunked coding,
 plus 204/304 without a body.  Same seed, same bytes.
 
-usage: gen_parser_corpus.py [-o FILE] [-n MESSAGES] [--seed N]
+usage: gen_parser_corpus.py [-o FILE] [-n MESSAGES] [--seed N] [--max-body BYTES]
 """
 import argparse
 import random
@@ -54,15 +54,20 @@ def query(rng):
                           for _ in range(rng.randint(1, 4)))
 
 
+MAX_BODY = 65536
+
+
 def body_size(rng):
     r = rng.random()
+    if MAX_BODY == 0:
+        return 0
     if r < 0.30:
         return 0
     if r < 0.65:
         return rng.randint(1, 1024)
     if r < 0.90:
         return rng.randint(1025, 16384)
-    return rng.randint(16385, 65536)
+    return rng.randint(16385, 65536) if MAX_BODY > 16384 else rng.randint(0, MAX_BODY)
 
 
 def body_bytes(rng, n, kind):
@@ -237,7 +242,11 @@ def main():
     ap.add_argument("-n", "--messages", type=int, default=20000,
                     help="requests and responses each (default 20000)")
     ap.add_argument("--seed", type=int, default=20240514)
+    ap.add_argument("--max-body", type=int, default=65536,
+                    help="largest body in bytes (0: heads only, for a head-parsing benchmark)")
     args = ap.parse_args()
+    global MAX_BODY
+    MAX_BODY = args.max_body
     rng = random.Random(args.seed)
     out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")
     nbytes = 0
