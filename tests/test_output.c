@@ -428,6 +428,42 @@ static void test_rotation_max_files(void **state)
 	ht_buf_free(&got);
 }
 
+/* Thousands of rotations racing the compression thread and deletions. */
+static void test_rotation_stress(void **state)
+{
+	struct fixture *f = *state;
+	struct ht_buf got = { 0 };
+	struct output *o;
+	char err[512], name[400], dir[300];
+	uint32_t next, total = 100000;
+
+	f->c.rotation_enabled = true;
+	f->c.rotation_max_size = 2048;
+	f->c.rotation_max_files = 20;
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(write_range(o, 0, total, 10), 0);
+	output_close(o);
+	snprintf(dir, sizeof(dir), "%s/logs", f->dir);
+	assert_int_equal(rotated_count(dir, "traces.log"), 20);
+	snprintf(name, sizeof(name), "%s.20.gz", f->path);
+	read_gz(name, &got);
+	next = (uint32_t)strtoul(got.p + 5, NULL, 10);
+	assert_true(next > total - 1000);
+	for (unsigned k = 20; k >= 1; k--) {
+		got.len = 0;
+		snprintf(name, sizeof(name), "%s.%u.gz", f->path, k);
+		read_gz(name, &got);
+		assert_true(got.len <= 2048);
+		check_sequence(&got, &next);
+	}
+	got.len = 0;
+	read_file(f->path, &got);
+	check_sequence(&got, &next);
+	assert_int_equal(next, total);
+	ht_buf_free(&got);
+}
+
 /* maxFiles 0: rotation only deletes; CSV: every file starts with the header. */
 static void test_rotation_zero_and_csv(void **state)
 {
@@ -630,6 +666,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_max_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_stress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_zero_and_csv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_and_recovery, setup, teardown),
