@@ -409,6 +409,9 @@ static bool shift_locked(struct output *o)
 	char from[NAME_MAX + 1], to[NAME_MAX + 1];
 	uint32_t i = o->top < o->max_files ? o->top : o->max_files;
 
+	/* a directory we cannot change (permissions, read-only, immutable): shift nothing */
+	if (faccessat(o->dirfd, ".", W_OK, AT_EACCESS))
+		return false;
 	if (!o->max_files)
 		return unlinkat(o->dirfd, o->base, 0) == 0;
 	for (; i >= 1; i--) {

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,11 +54,27 @@ static int setup(void **state)
 	return 0;
 }
 
+static int set_immutable(const char *dir, bool on)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), flags, rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+		rc = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+	return rc;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	char cmd[128];
 
+	snprintf(cmd, sizeof(cmd), "%s/logs", f->dir);
+	set_immutable(cmd, false); /* in case test_rotation_blocked failed half-way */
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	if (system(cmd))
 		return -1;
@@ -464,6 +482,47 @@ static void test_rotation_stress(void **state)
 	ht_buf_free(&got);
 }
 
+/* A directory that cannot be changed: rotation fails, records keep going to P, none lost. */
+static void test_rotation_blocked(void **state)
+{
+	struct fixture *f = *state;
+	struct ht_buf got = { 0 };
+	struct output *o;
+	char err[512], name[400], dir[300];
+	uint32_t next = 0;
+	unsigned files;
+
+	f->c.rotation_enabled = true;
+	f->c.rotation_max_size = 4096;
+	f->c.rotation_max_files = 1000;
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(write_range(o, 0, 500, 10), 0);
+	snprintf(dir, sizeof(dir), "%s/logs", f->dir);
+	if (set_immutable(dir, true)) {
+		output_close(o);
+		skip(); /* needs root and a file system with the immutable flag */
+	}
+	assert_int_equal(write_range(o, 500, 1500, 10), 0); /* all appended to P */
+	assert_int_equal(set_immutable(dir, false), 0);
+	output_close(o);
+	assert_int_equal(f->st.c[HT_C_DROP_OUTPUT_ERROR], 0);
+	files = rotated_count(dir, "traces.log"); /* leftovers compressed at close */
+	assert_true(files > 3);
+	for (unsigned k = files; k >= 1; k--) {
+		got.len = 0;
+		snprintf(name, sizeof(name), "%s.%u.gz", f->path, k);
+		read_gz(name, &got);
+		check_sequence(&got, &next);
+	}
+	got.len = 0;
+	read_file(f->path, &got);
+	assert_true(got.len > 4096); /* grew past maxSize while rotation was impossible */
+	check_sequence(&got, &next);
+	assert_int_equal(next, 1500);
+	ht_buf_free(&got);
+}
+
 /* maxFiles 0: rotation only deletes; CSV: every file starts with the header. */
 static void test_rotation_zero_and_csv(void **state)
 {
@@ -667,6 +726,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_max_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_stress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_blocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_zero_and_csv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_and_recovery, setup, teardown),
