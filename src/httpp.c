@@ -1107,6 +1107,12 @@ size_t httpp_parse(struct httpp *p, const uint8_t *buf, size_t len, struct httpp
 	ev_clear(ev);
 	if (p->hold)
 		return 0;
+	if (!buf) {
+		static const uint8_t none[1];
+
+		buf = none;
+		len = 0;
+	}
 	while (!stop && ev->type == HTTPP_EV_NONE) {
 		const uint8_t *b = buf + off;
 		size_t n = len - off;

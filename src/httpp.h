@@ -162,7 +162,9 @@ size_t httpp_parse(struct httpp *p, const uint8_t *buf, size_t len, struct httpp
  * it is skipped (ev NONE, the message gets HTTPP_MF_GAP); if it ends exactly
  * at the end of a Content-Length body, ev is END with HTTPP_MF_GAP.
  * Otherwise ev is ERROR(HTTPP_ERR_GAP) and the parser resyncs.  A hole
- * between messages just resyncs (ev NONE).
+ * between messages just resyncs (ev NONE).  n counts from the parser's
+ * position: bytes the caller still keeps unconsumed before the hole (e.g. a
+ * partial head) are dropped by the caller and included in n.
  */
 void httpp_gap(struct httpp *p, uint64_t n, struct httpp_event *ev);
 
