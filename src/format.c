@@ -3,9 +3,10 @@
  *
  * Hot path (~1M records/s): one ht_buf_reserve() per record for a worst-case
  * bound (every string byte may grow to the 6 bytes of "\u00XX"), then raw
- * pointer writes.  The string escaper copies runs of safe bytes with one
- * memcpy, finding the end of a run 8 bytes at a time (SWAR); integers use a
- * two-digit table, times a days-to-civil conversion: no snprintf, no gmtime.
+ * pointer writes.  The string escaper moves 8 bytes at a time while they
+ * are all safe (SWAR test), escapes with fixed 8-byte copies from a table
+ * and validates UTF-8 by byte ranges; integers use a two-digit table, times
+ * a days-to-civil conversion: no snprintf, no gmtime.
  *
  * CSV text rule (documented in the user docs): a string field holds the
  * JSON escaping of its bytes (\\, \n, \r, \t, \u00XX for other control
