@@ -1013,6 +1013,64 @@ static void test_mutations_deterministic(void **state)
 	print_message("%zu mutated inputs agreed across feeds\n", runs);
 }
 
+/*
+ * Soups of HTTP fragments and random bytes, both kinds, all peers, with and
+ * without midstream start, a random hole and a finish: the feeds agree.
+ */
+static void test_fragment_soup(void **state)
+{
+	static const char *const frags[] = {
+		"GET / HTTP/1.1\r\n", "POST /p HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n",
+		"HTTP/1.1 100 Continue\r\n", "HTTP/1.0 204 No\r\n", "CONNECT a:1 HTTP/1.1\r\n",
+		"Content-Length: 5\r\n", "Content-Length: 0\r\n", "Content-Length: 5, 6\r\n",
+		"Transfer-Encoding: chunked\r\n", "Transfer-Encoding: gzip\r\n",
+		"Connection: close\r\n", "Upgrade: x\r\n", "Host: h\r\n", " folded\r\n",
+		"\r\n", "\n", "\r", "0\r\n", "5\r\n", "5;e=1\r\n", "ffffffffffffffffff\r\n",
+		"000000000000000000001\r\n", "hello", "X: \0\r\n", "HTTP/1.", "GET ",
+	};
+	size_t runs = 0;
+
+	(void)state;
+	rng_state = 7;
+	for (int it = 0; it < 3000; it++) {
+		struct tcase c = { "soup", .kind = (enum httpp_kind)(rnd() % 2),
+				   .peer = (enum httpp_peer)(rnd() % 3), .flags = T_FIN,
+				   .on_hold = "rt\0"[rnd() % 3] };
+		struct gen g = { 0 };
+		int nf = 1 + (int)(rnd() % 24);
+		char *want;
+
+		if (rnd() % 4 == 0)
+			c.flags |= T_MID;
+		if (rnd() % 3 == 0)
+			c.max_head = 16 + rnd() % 200;
+		if (rnd() % 3 == 0)
+			c.max_value = 1 + rnd() % 8;
+		for (int f = 0; f < nf; f++) {
+			if (rnd() % 8 == 0) {
+				char r = (char)rnd();
+
+				g_put(&g, &r, 1);
+			} else {
+				g_str(&g, frags[rnd() % (sizeof(frags) / sizeof(frags[0]))]);
+			}
+		}
+		if (rnd() % 3 == 0 && g.len) {
+			c.gap_at = rnd() % g.len;
+			c.gap_len = 1 + rnd() % 16;
+		}
+		c.in = g.s ? g.s : "";
+		c.in_len = g.len;
+		want = run(&c, M_WHOLE, 0, NULL);
+		assert_true(same(&c, want, "soup bytewise", (size_t)it, run(&c, M_BYTES, 0, NULL)));
+		assert_true(same(&c, want, "soup random", (size_t)it, run(&c, M_RANDOM, 0, NULL)));
+		free(want);
+		free(g.s);
+		runs++;
+	}
+	print_message("%zu fragment soups agreed across feeds\n", runs);
+}
+
 /* A long pipelined stream of all the plain cases of one kind. */
 static void test_stream_deterministic(void **state)
 {
@@ -1141,6 +1199,7 @@ int main(void)
 		cmocka_unit_test(test_framing_after_cap),
 		cmocka_unit_test(test_mutations_deterministic),
 		cmocka_unit_test(test_stream_deterministic),
+		cmocka_unit_test(test_fragment_soup),
 		cmocka_unit_test(test_api),
 	};
 
