@@ -226,7 +226,7 @@ static inline char *esc_hex(char *w, uint8_t c)
 }
 
 /* Escape the one byte or UTF-8 sequence at s[0] (not safe); *used gets the bytes consumed. */
-static inline char *esc_one(char *w, const uint8_t *s, size_t left, enum esc_mode m, size_t *used)
+static inline __attribute__((always_inline)) char *esc_one(char *w, const uint8_t *s, size_t left, enum esc_mode m, size_t *used)
 {
 	int cls = byte_class[s[0]];
 	size_t k;
