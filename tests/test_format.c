@@ -724,6 +724,67 @@ static void test_utf8_shapes(void **state)
 	ht_buf_free(&b);
 }
 
+static size_t put_utf8(uint8_t *p, uint32_t cp)
+{
+	if (cp < 0x80) {
+		p[0] = (uint8_t)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		p[0] = (uint8_t)(0xc0 | cp >> 6);
+		p[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		p[0] = (uint8_t)(0xe0 | cp >> 12);
+		p[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		p[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	p[0] = (uint8_t)(0xf0 | cp >> 18);
+	p[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+	p[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+	p[3] = (uint8_t)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Valid UTF-8 without characters JSON must escape comes out byte for byte. */
+static void test_utf8_passthrough(void **state)
+{
+	static const uint32_t edges[] = { 0x20, 0x7e, 0x80, 0x7ff, 0x800, 0xd7ff, 0xe000,
+					  0xfffd, 0xffff, 0x10000, 0x10ffff };
+	uint8_t s[4096];
+	struct ht_buf b = { 0 };
+
+	for (int round = 0; round < 2000; round++) {
+		size_t n = 0;
+
+		if (round == 0) {
+			for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+				n += put_utf8(s + n, edges[i]);
+		}
+		while (n + 4 < sizeof(s) && rnd() % 300) {
+			uint32_t cp;
+
+			do {
+				uint64_t x = rnd();
+
+				cp = x % 4 == 0 ? (uint32_t)(x >> 8) % 0x110000 :
+				     x % 4 == 1 ? (uint32_t)(x >> 8) % 0x800 :
+				     x % 4 == 2 ? (uint32_t)(x >> 8) % 0x10000 : 0x20 + (uint32_t)(x >> 8) % 95;
+			} while (cp < 0x20 || cp == '"' || cp == '\\' || cp == 0x7f ||
+				 (cp >= 0xd800 && cp <= 0xdfff));
+			n += put_utf8(s + n, cp);
+		}
+		b.len = 0;
+		assert_int_equal(format_json_string(&b, s, n), 0);
+		assert_int_equal(b.len, n + 2);
+		assert_memory_equal(b.p + 1, s, n);
+		check_hostile(s, n);
+	}
+	ht_buf_free(&b);
+}
+
 /* Random byte strings (UTF-8-ish and not) at every split; SWAR boundaries included. */
 static void fill_random(uint8_t *s, size_t n)
 {
@@ -928,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_bad_record_fields),
 		cmocka_unit_test(test_every_byte),
 		cmocka_unit_test(test_utf8_shapes),
+		cmocka_unit_test(test_utf8_passthrough),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_huge_string),
 		cmocka_unit_test(test_python_roundtrip),
