@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "output_fulldisk: SKIPPED: needs root to mount a small tmpfs (run as root)"
 	exit 0
 fi
-if ! make -s "$BUILD/tests/output_fulldisk_driver" >/dev/null; then
+if ! make -s BUILD="$BUILD" "$BUILD/tests/output_fulldisk_driver" >/dev/null; then
 	echo "output_fulldisk: FAIL: cannot build $BUILD/tests/output_fulldisk_driver"
 	exit 1
 fi

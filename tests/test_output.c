@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -361,6 +362,64 @@ static void test_stdout(void **state)
 	assert_int_equal(f->st.c[HT_C_RECORDS_WRITTEN], 2);
 	ht_buf_free(&got);
 	ht_buf_free(&head);
+}
+
+struct drain {
+	int fd;
+	struct ht_buf got;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	char tmp[4096];
+	ssize_t n;
+
+	while ((n = read(d->fd, tmp, sizeof(tmp))) > 0) {
+		ht_buf_put(&d->got, tmp, (size_t)n);
+		usleep(100); /* a slow reader: the writer sees EAGAIN */
+	}
+	return NULL;
+}
+
+/* stdout as a non-blocking pipe: partial writes and EAGAIN, nothing lost or reordered. */
+static void test_stdout_nonblocking_pipe(void **state)
+{
+	struct fixture *f = *state;
+	struct drain d = { 0 };
+	struct ht_buf b = { 0 };
+	struct output *o;
+	pthread_t th;
+	char err[512];
+	int p[2], saved = dup(STDOUT_FILENO);
+	uint32_t next = 0;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+	d.fd = p[0];
+	assert_int_equal(pthread_create(&th, NULL, drain_main, &d), 0);
+	fflush(stdout);
+	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(p[1]);
+	f->c.output_path = "-";
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	for (uint32_t i = 0; i < 20000; i += 1000) {
+		b.len = 0;
+		for (uint32_t k = i; k < i + 1000; k++)
+			add_record(&b, k);
+		assert_int_equal(output_write_batch(o, b.p, b.len, 1000), 0);
+	}
+	output_close(o);
+	assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO); /* closes the write end */
+	close(saved);
+	pthread_join(th, NULL);
+	close(p[0]);
+	check_sequence(&d.got, &next);
+	assert_int_equal(next, 20000);
+	assert_true(f->st.c[HT_C_WRITES] > 20); /* the pipe took each batch in pieces */
+	ht_buf_free(&b);
+	ht_buf_free(&d.got);
 }
 
 /* 200,000 records through many rotations: every record once, in order. */
@@ -723,6 +782,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_and_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_header_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stdout_nonblocking_pipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_max_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_stress, setup, teardown),
