@@ -912,7 +912,35 @@ void ht_config_free(struct ht_config *c)
 	strlist_free(&c->redact_body_patterns);
 	free(c->output_path);
 	free(c->metrics_listen);
+	strlist_free(&c->redact_patterns_alnum);
 	free(c);
+}
+
+static uint64_t generation_counter;
+
+/* Recompute the derived fields after any change; 0 or -ENOMEM. */
+static int derive(struct ht_config *c)
+{
+	struct ht_strlist *d = &c->redact_patterns_alnum;
+
+	strlist_free(d);
+	for (size_t i = 0; i < c->redact_body_patterns.n; i++) {
+		const char *p = c->redact_body_patterns.v[i];
+		char buf[256];
+		size_t n = 0;
+
+		for (; *p && n < sizeof(buf); p++)
+			if (isalnum((unsigned char)*p))
+				buf[n++] = (char)tolower((unsigned char)*p);
+		if (strlist_add(d, buf, n))
+			goto err_free;
+	}
+	c->generation = __atomic_add_fetch(&generation_counter, 1, __ATOMIC_RELAXED);
+	return 0;
+
+err_free:
+	strlist_free(d);
+	return -ENOMEM;
 }
 
 static int add_defaults(struct ht_strlist *l, const char *const *v)
@@ -949,7 +977,7 @@ struct ht_config *ht_config_defaults(void)
 	c->metrics_listen = strdup("127.0.0.1:9090");
 	if (!c->source || !c->output_path || !c->metrics_listen ||
 	    add_defaults(&c->redact_headers, default_redact_headers) ||
-	    add_defaults(&c->redact_body_patterns, default_body_patterns))
+	    add_defaults(&c->redact_body_patterns, default_body_patterns) || derive(c))
 		goto err_free;
 	return c;
 
@@ -1107,7 +1135,7 @@ static struct ht_config *load_common(struct pctx *x, const char *name, const cha
 		goto err_free;
 	free(c->source);
 	c->source = strdup(name);
-	if (!c->source) {
+	if (!c->source || derive(c)) {
 		perr(x, NULL, "out of memory");
 		goto err_free;
 	}
@@ -1187,8 +1215,24 @@ static void cli_sval(const char *s, size_t len, struct sval *v)
 	v->len = len;
 }
 
+static int config_set(struct ht_config *c, const char *dotted_key, const char *value,
+		      char *err, size_t errlen);
+
 int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value,
 		  char *err, size_t errlen)
+{
+	if (config_set(c, dotted_key, value, err, errlen))
+		return -1;
+	if (derive(c)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", dotted_key);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_set(struct ht_config *c, const char *dotted_key, const char *value,
+		      char *err, size_t errlen)
 {
 	struct pctx x = { .c = c, .cli_key = dotted_key, .err = err, .errlen = errlen };
 	const struct kdesc *k;

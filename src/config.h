@@ -66,6 +66,10 @@ struct ht_config {
 	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default 262144 */
 	/* metrics */
 	char *metrics_listen;          /* host:port */
+	/* derived by config.c whenever the fields above change; 0/empty if the
+	 * struct was built by hand */
+	uint64_t generation;           /* unique per config version (per-thread caches) */
+	struct ht_strlist redact_patterns_alnum; /* bodyPatterns, only [a-z0-9] kept */
 };
 
 /* Built-in defaults (secure: redaction on). Never NULL unless out of memory. */

@@ -2,15 +2,15 @@
  * filter.c - user-space filters and sampling; see filter.h.
  *
  * Everything here reads an immutable config and one record and writes
- * nothing shared.  Regexes were compiled once at load (config.c); a field
- * longer than 511 bytes that a regex must see costs one malloc.  Note that
- * glibc's regexec takes a short per-regex lock, so shards matching the same
- * pattern at the same instant serialize on it for the match's duration.
+ * nothing shared.  Regexes are matched with per-thread copies (see
+ * cache_get); a field longer than 511 bytes that a regex must see costs one
+ * malloc.
  */
 #include "filter.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,14 +160,107 @@ static bool str_in(const struct ht_strlist *l, const char *s, size_t len)
 }
 
 /*
- * True if any regex of l matches r's string s (searched, not anchored).
+ * Per-thread copies of the config's regexes.  glibc's regexec locks the
+ * regex_t for the whole match, so shards sharing one compiled pattern would
+ * serialize; each thread compiles its own copies the first time it sees a
+ * config generation (configs built by hand, generation 0, use the shared
+ * ones).  Freed when the thread exits or sees the next generation.
+ */
+struct re_copy {
+	regex_t *re;
+	size_t n;
+};
+
+struct re_cache {
+	uint64_t gen;
+	struct re_copy pods, paths;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_key_ok;
+static __thread struct re_cache *tl_cache;
+
+static void copy_free(struct re_copy *rc)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		regfree(&rc->re[i]);
+	free(rc->re);
+	rc->re = NULL;
+	rc->n = 0;
+}
+
+static void cache_free(void *p)
+{
+	struct re_cache *rc = p;
+
+	copy_free(&rc->pods);
+	copy_free(&rc->paths);
+	free(rc);
+}
+
+static void cache_key_init(void)
+{
+	cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+static int copy_compile(struct re_copy *rc, const struct ht_regexlist *l)
+{
+	if (!l->n)
+		return 0;
+	rc->re = calloc(l->n, sizeof(*rc->re));
+	if (!rc->re)
+		return -ENOMEM;
+	for (; rc->n < l->n; rc->n++)
+		if (regcomp(&rc->re[rc->n], l->src[rc->n], REG_EXTENDED | REG_NOSUB))
+			return -EINVAL;
+	return 0;
+}
+
+/* This thread's copies for config c, or NULL to use the shared ones. */
+static struct re_cache *cache_get(const struct ht_config *c)
+{
+	struct re_cache *rc = tl_cache;
+
+	if (rc && rc->gen == c->generation)
+		return rc;
+	if (!c->generation)
+		return NULL;
+	if (!rc) {
+		pthread_once(&cache_once, cache_key_init);
+		if (!cache_key_ok)
+			return NULL;
+		rc = calloc(1, sizeof(*rc));
+		if (!rc)
+			return NULL;
+		if (pthread_setspecific(cache_key, rc)) {
+			free(rc);
+			return NULL;
+		}
+		tl_cache = rc;
+	}
+	copy_free(&rc->pods);
+	copy_free(&rc->paths);
+	rc->gen = 0;
+	if (copy_compile(&rc->pods, &c->exclude_pods) ||
+	    copy_compile(&rc->paths, &c->exclude_paths)) {
+		copy_free(&rc->pods);
+		copy_free(&rc->paths);
+		return NULL;
+	}
+	rc->gen = c->generation;
+	return rc;
+}
+
+/*
+ * True if any of the n regexes matches r's string s (searched, not anchored).
  * The bytes are copied with a terminator first: record strings are not
  * NUL-terminated, and although glibc honours REG_STARTEND's length, other
  * regexec implementations (and sanitizer interceptors) call strlen.  The
  * length still goes in through REG_STARTEND so that a NUL byte inside the
  * field does not cut it short.
  */
-static bool regex_any(const struct ht_regexlist *l, const struct ht_record *r, struct ht_str s)
+static bool regex_any(const regex_t *re, size_t n, const struct ht_record *r, struct ht_str s)
 {
 	char stack[512], *buf = stack;
 	bool hit = false;
@@ -179,14 +272,32 @@ static bool regex_any(const struct ht_regexlist *l, const struct ht_record *r, s
 	}
 	memcpy(buf, ht_str_ptr(r, s), s.len);
 	buf[s.len] = '\0';
-	for (size_t i = 0; i < l->n && !hit; i++) {
+	for (size_t i = 0; i < n && !hit; i++) {
 		regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)s.len };
 
-		hit = regexec(&l->re[i], buf, 1, &m, REG_STARTEND) == 0;
+		hit = regexec(&re[i], buf, 1, &m, REG_STARTEND) == 0;
 	}
 	if (buf != stack)
 		free(buf);
 	return hit;
+}
+
+static bool pods_match(const struct ht_config *c, const struct ht_record *r)
+{
+	struct re_cache *rc = cache_get(c);
+
+	if (rc)
+		return regex_any(rc->pods.re, rc->pods.n, r, r->pod);
+	return regex_any(c->exclude_pods.re, c->exclude_pods.n, r, r->pod);
+}
+
+static bool paths_match(const struct ht_config *c, const struct ht_record *r)
+{
+	struct re_cache *rc = cache_get(c);
+
+	if (rc)
+		return regex_any(rc->paths.re, rc->paths.n, r, r->path);
+	return regex_any(c->exclude_paths.re, c->exclude_paths.n, r, r->path);
 }
 
 bool ht_filter_sample_keep(double rate, uint64_t sample_key)
@@ -218,11 +329,11 @@ bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
 		why = HT_C_FILTERED_NAMESPACE;
 		goto drop;
 	}
-	if (c->exclude_pods.n && r->pod.len && regex_any(&c->exclude_pods, r, r->pod)) {
+	if (c->exclude_pods.n && r->pod.len && pods_match(c, r)) {
 		why = HT_C_FILTERED_POD;
 		goto drop;
 	}
-	if (c->exclude_paths.n && regex_any(&c->exclude_paths, r, r->path)) {
+	if (c->exclude_paths.n && paths_match(c, r)) {
 		why = HT_C_FILTERED_PATH;
 		goto drop;
 	}

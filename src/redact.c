@@ -18,7 +18,6 @@
  */
 #include "redact.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,50 +60,161 @@ static int splice_finish(struct splice *sp)
 
 /* ---- names */
 
-#define HT_NAME_STACK 256 /* names normalized on the stack up to this length */
+#define HT_NAME_STACK 256 /* name bytes normalized on the stack before a malloc */
 
-/* Lower-case letters and digits of s[0..len) into out (room for len); returns the count. */
-static size_t normalize(const char *s, size_t len, char *out)
+/* ASCII letter or digit, lower-cased; 0 for anything else. */
+static inline char alnum_lower(unsigned char ch)
 {
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (isalnum(ch))
-			out[o++] = (char)tolower(ch);
-	}
-	return o;
+	if (ch >= 'A' && ch <= 'Z')
+		return (char)(ch + ('a' - 'A'));
+	if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+		return (char)ch;
+	return 0;
 }
 
-/* Allocation failure counts as a match: redacting too much is the safe side. */
+/* A name reduced to its lower-cased letters and digits. */
+struct nbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+	char st[HT_NAME_STACK];
+};
+
+static void nb_init(struct nbuf *b)
+{
+	b->p = b->st;
+	b->len = 0;
+	b->cap = sizeof(b->st);
+	b->oom = false;
+}
+
+static void nb_free(struct nbuf *b)
+{
+	if (b->p != b->st)
+		free(b->p);
+	nb_init(b);
+}
+
+static void nb_push(struct nbuf *b, unsigned char ch)
+{
+	char lc = alnum_lower(ch);
+	char *p;
+
+	if (!lc || b->oom)
+		return;
+	if (b->len == b->cap) {
+		p = b->p == b->st ? malloc(b->cap * 2) : realloc(b->p, b->cap * 2);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		if (b->p == b->st)
+			memcpy(p, b->st, b->len);
+		b->p = p;
+		b->cap *= 2;
+	}
+	b->p[b->len++] = lc;
+}
+
+/* Patterns ready to match: letters and digits only, lower-case. */
+struct pats {
+	const struct ht_strlist *l;
+	struct ht_strlist own;  /* when the config has no derived list */
+	size_t min_len;
+	bool oom;
+};
+
+static void pats_init(struct pats *p, const struct ht_strlist *raw, const struct ht_strlist *alnum)
+{
+	memset(p, 0, sizeof(*p));
+	if (alnum && raw && alnum->n == raw->n) {
+		p->l = alnum;
+	} else if (raw && raw->n) {
+		p->own.v = calloc(raw->n, sizeof(*p->own.v));
+		p->oom = !p->own.v;
+		for (size_t i = 0; !p->oom && i < raw->n; i++) {
+			size_t n = 0, len = strlen(raw->v[i]);
+			char *q = malloc(len + 1);
+
+			if (!q) {
+				p->oom = true;
+				break;
+			}
+			for (size_t k = 0; k < len; k++)
+				if (alnum_lower((unsigned char)raw->v[i][k]))
+					q[n++] = alnum_lower((unsigned char)raw->v[i][k]);
+			q[n] = '\0';
+			p->own.v[p->own.n++] = q;
+		}
+		p->l = &p->own;
+	} else {
+		p->l = &p->own;
+	}
+	p->min_len = SIZE_MAX;
+	for (size_t i = 0; i < p->l->n; i++) {
+		size_t n = strlen(p->l->v[i]);
+
+		if (n && n < p->min_len)
+			p->min_len = n;
+	}
+	if (p->oom)
+		p->min_len = 0; /* every name goes to pats_match, which says yes */
+}
+
+static void pats_free(struct pats *p)
+{
+	for (size_t i = 0; i < p->own.n; i++)
+		free(p->own.v[i]);
+	free(p->own.v);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool contains(const char *h, size_t hn, const char *nd, size_t nn)
+{
+	for (size_t i = 0; i + nn <= hn; i++)
+		if (h[i] == nd[0] && memcmp(h + i + 1, nd + 1, nn - 1) == 0)
+			return true;
+	return false;
+}
+
+/* Does the normalized name in b contain a pattern?  Out of memory: yes (safe side). */
+static bool pats_match(const struct pats *p, const struct nbuf *b)
+{
+	if (p->oom || b->oom)
+		return true;
+	if (b->len < p->min_len)
+		return false;
+	for (size_t i = 0; i < p->l->n; i++) {
+		size_t n = strlen(p->l->v[i]);
+
+		if (n && contains(b->p, b->len, p->l->v[i], n))
+			return true;
+	}
+	return false;
+}
+
+static void nb_set_raw(struct nbuf *b, const char *s, size_t len)
+{
+	b->len = 0;
+	b->oom = false;
+	for (size_t i = 0; i < len; i++)
+		nb_push(b, (unsigned char)s[i]);
+}
+
 bool ht_redact_name_matches(const struct ht_strlist *patterns, const char *name, size_t len)
 {
-	char nstack[HT_NAME_STACK], pstack[HT_NAME_STACK];
-	char *n = nstack, *p = NULL;
-	size_t nn;
-	bool hit = false;
+	struct pats p;
+	struct nbuf b;
+	bool hit;
 
 	if (!patterns || !patterns->n || !len)
 		return false;
-	if (len > sizeof(nstack) && !(n = malloc(len)))
-		return true;
-	nn = normalize(name, len, n);
-	for (size_t i = 0; i < patterns->n && !hit && nn; i++) {
-		size_t plen = strlen(patterns->v[i]), pn;
-
-		p = pstack;
-		if (plen > sizeof(pstack) && !(p = malloc(plen))) {
-			hit = true;
-			break;
-		}
-		pn = normalize(patterns->v[i], plen, p);
-		hit = pn && nn >= pn && memmem(n, nn, p, pn);
-		if (p != pstack)
-			free(p);
-	}
-	if (n != nstack)
-		free(n);
+	pats_init(&p, patterns, NULL);
+	nb_init(&b);
+	nb_set_raw(&b, name, len);
+	hit = pats_match(&p, &b);
+	nb_free(&b);
+	pats_free(&p);
 	return hit;
 }
 
@@ -120,37 +230,79 @@ static int hexval(unsigned char ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';
-	ch = (unsigned char)tolower(ch);
 	if (ch >= 'a' && ch <= 'f')
 		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
 	return -1;
 }
 
-/* Percent-decode (and '+' -> ' ') a form/query name into out. */
-static int url_decode(const char *s, size_t len, struct ht_buf *out)
+/* A form/query name, percent-decoded ('+' is a space), into b. */
+static void nb_set_url(struct nbuf *b, const char *s, size_t len)
 {
-	out->len = 0;
+	b->len = 0;
+	b->oom = false;
 	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
+		unsigned char ch = (unsigned char)s[i];
 
-		if (ch == '%' && i + 2 < len &&
-		    hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
-			ch = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		if (ch == '%' && i + 2 < len && hexval((unsigned char)s[i + 1]) >= 0 &&
+		    hexval((unsigned char)s[i + 2]) >= 0) {
+			ch = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
+					     hexval((unsigned char)s[i + 2]));
 			i += 2;
-		} else if (ch == '+') {
-			ch = ' ';
 		}
-		if (ht_buf_putc(out, ch))
-			return -ENOMEM;
+		nb_push(b, ch);
 	}
-	return 0;
 }
+
+/* The content of a JSON string s[from..to), escapes decoded, into b. */
+static void nb_set_json(struct nbuf *b, const char *s, size_t from, size_t to)
+{
+	b->len = 0;
+	b->oom = false;
+	for (size_t i = from; i < to; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		int v = 0;
+
+		if (ch != '\\' || i + 1 >= to) {
+			nb_push(b, ch);
+			continue;
+		}
+		ch = (unsigned char)s[++i];
+		if (ch != 'u') {
+			if (!strchr("bfnrt", ch)) /* \" \\ \/ and unknown escapes: the char */
+				nb_push(b, ch);
+			continue;
+		}
+		for (int k = 1; k <= 4 && v >= 0; k++) {
+			int h = i + (size_t)k < to ? hexval((unsigned char)s[i + (size_t)k]) : -1;
+
+			v = h < 0 ? -1 : v * 16 + h;
+		}
+		if (v < 0) {
+			nb_push(b, ch);
+			continue;
+		}
+		i += 4;
+		if (v < 0x80)
+			nb_push(b, (unsigned char)v);
+	}
+}
+
+/* Everything one ht_redact call needs. */
+struct rctx {
+	const struct ht_config *c;
+	struct ht_record *r;
+	struct pats pats;
+	struct nbuf name;
+	struct dead *dead;
+};
 
 /* ---- key=value lists: query strings, form bodies, loose text */
 
 static bool is_loose_name_char(unsigned char ch)
 {
-	return isalnum(ch) || (ch && strchr("_.-%+[]", ch));
+	return alnum_lower(ch) || (ch && strchr("_.-%+[]", ch));
 }
 
 static bool is_loose_value_end(unsigned char ch)
@@ -174,8 +326,7 @@ static bool looks_like_form(const char *s, size_t len)
  * are the word just before '=' and values stop at space, quote, '<', ';',
  * or are quoted (name="value", through the closing quote).
  */
-static void kv_scan(const struct ht_config *c, struct splice *sp, size_t start, size_t end,
-		    bool strict, struct ht_buf *scratch)
+static void kv_scan(struct rctx *x, struct splice *sp, size_t start, size_t end, bool strict)
 {
 	const char *s = sp->s;
 	size_t i = start;
@@ -209,8 +360,8 @@ static void kv_scan(const struct ht_config *c, struct splice *sp, size_t start, 
 		}
 		if (ns < e && ve > e + 1 &&
 		    !(ve - e - 1 == strlen(HT_REDACTED) && !memcmp(s + e + 1, HT_REDACTED, ve - e - 1)) &&
-		    (url_decode(s + ns, e - ns, scratch) ||
-		     ht_redact_name_matches(&c->redact_body_patterns, scratch->p, scratch->len))) {
+		    e - ns >= x->pats.min_len &&
+		    (nb_set_url(&x->name, s + ns, e - ns), pats_match(&x->pats, &x->name))) {
 			splice_replace(sp, e + 1, ve, HT_REDACTED);
 			i = ve;
 			continue;
@@ -226,7 +377,7 @@ static void userinfo_scan(struct splice *sp)
 	const char *s = sp->s;
 	size_t len = sp->len, a = 0, e, at = 0;
 
-	while (a < len && (isalnum((unsigned char)s[a]) || s[a] == '+' || s[a] == '-' || s[a] == '.'))
+	while (a < len && (alnum_lower((unsigned char)s[a]) || s[a] == '+' || s[a] == '-' || s[a] == '.'))
 		a++;
 	if (a == 0 || a + 3 > len || memcmp(s + a, "://", 3) != 0)
 		return;
@@ -293,35 +444,6 @@ static size_t json_value_end(const char *s, size_t len, size_t i)
 	return last;
 }
 
-/* The text of a JSON string's content, escapes decoded (ASCII only). */
-static int json_key_decode(const char *s, size_t from, size_t to, struct ht_buf *out)
-{
-	out->len = 0;
-	for (size_t i = from; i < to; i++) {
-		char ch = s[i];
-
-		if (ch == '\\' && i + 1 < to) {
-			ch = s[++i];
-			if (ch == 'u' && i + 4 < to) {
-				int v = 0;
-
-				for (int k = 1; k <= 4 && v >= 0; k++) {
-					int h = hexval((unsigned char)s[i + k]);
-
-					v = h < 0 ? -1 : v * 16 + h;
-				}
-				if (v >= 0) {
-					ch = v < 0x80 ? (char)v : '?';
-					i += 4;
-				}
-			}
-		}
-		if (ht_buf_putc(out, ch))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 static bool json_is_redacted(const char *s, size_t from, size_t to)
 {
 	static const char lit[] = "\"" HT_REDACTED "\"";
@@ -329,29 +451,31 @@ static bool json_is_redacted(const char *s, size_t from, size_t to)
 	return to - from == sizeof(lit) - 1 && memcmp(s + from, lit, to - from) == 0;
 }
 
-static void json_scan(const struct ht_config *c, struct splice *sp, struct ht_buf *scratch)
+static void json_scan(struct rctx *x, struct splice *sp)
 {
 	const char *s = sp->s;
 	size_t len = sp->len, i = 0;
 
 	while (i < len) {
+		const char *q = memchr(s + i, '"', len - i);
 		size_t end, j, v, ve;
-		bool hit;
 
-		if (s[i] != '"') {
-			i++;
-			continue;
-		}
+		if (!q)
+			break;
+		i = (size_t)(q - s);
 		end = json_string_end(s, len, i);
 		j = skip_ws(s, len, end);
 		if (end >= len || j >= len || s[j] != ':') {
 			i = end;
 			continue;
 		}
-		hit = json_key_decode(s, i + 1, end - 1, scratch) ||
-		      ht_redact_name_matches(&c->redact_body_patterns, scratch->p, scratch->len);
 		v = skip_ws(s, len, j + 1);
-		if (!hit || v >= len) {
+		if (v >= len || end - 1 - (i + 1) < x->pats.min_len) { /* too short to match */
+			i = j + 1;
+			continue;
+		}
+		nb_set_json(&x->name, s, i + 1, end - 1);
+		if (!pats_match(&x->pats, &x->name)) {
 			i = j + 1;
 			continue;
 		}
@@ -428,16 +552,14 @@ static bool is_url_header(const char *name, size_t len)
 }
 
 /* URL userinfo and matching query parameters of field *f. */
-static bool redact_url(const struct ht_config *c, struct ht_record *r, struct ht_str *f,
-		       struct dead *d, struct ht_buf *scratch)
+static bool redact_url(struct rctx *x, struct ht_str *f)
 {
 	struct splice sp;
 	const char *q;
-	bool changed;
 
 	if (!f->len)
 		return false;
-	splice_init(&sp, ht_str_ptr(r, *f), f->len);
+	splice_init(&sp, ht_str_ptr(x->r, *f), f->len);
 	userinfo_scan(&sp);
 	q = memchr(sp.s, '?', sp.len);
 	if (q) {
@@ -446,15 +568,14 @@ static bool redact_url(const struct ht_config *c, struct ht_record *r, struct ht
 		size_t qe = hash ? (size_t)(hash - sp.s) : sp.len;
 
 		if (qs >= sp.done)
-			kv_scan(c, &sp, qs, qe, true, scratch);
+			kv_scan(x, &sp, qs, qe, true);
 	}
-	changed = splice_apply(r, f, &sp, d);
-	return changed;
+	return splice_apply(x->r, f, &sp, x->dead);
 }
 
-static bool redact_headers(const struct ht_config *c, struct ht_record *r, struct ht_headers *h,
-			   struct dead *d, struct ht_buf *scratch)
+static bool redact_headers(struct rctx *x, struct ht_headers *h)
 {
+	struct ht_record *r = x->r;
 	bool changed = false;
 
 	for (uint32_t i = 0; i < h->n; i++) {
@@ -464,35 +585,35 @@ static bool redact_headers(const struct ht_config *c, struct ht_record *r, struc
 
 		if (!kv->value.len)
 			continue;
-		if (header_listed(&c->redact_headers, name, kv->name.len) ||
-		    ht_redact_name_matches(&c->redact_body_patterns, name, kv->name.len)) {
+		nb_set_raw(&x->name, name, kv->name.len);
+		if (header_listed(&x->c->redact_headers, name, kv->name.len) ||
+		    pats_match(&x->pats, &x->name)) {
 			if (kv->value.len == strlen(HT_REDACTED) &&
 			    !memcmp(val, HT_REDACTED, kv->value.len))
 				continue;
-			replace_field(r, &kv->value, HT_REDACTED, strlen(HT_REDACTED), d);
+			replace_field(r, &kv->value, HT_REDACTED, strlen(HT_REDACTED), x->dead);
 			changed = true;
 		} else if (is_url_header(name, kv->name.len)) {
-			changed |= redact_url(c, r, &kv->value, d, scratch);
+			changed |= redact_url(x, &kv->value);
 		}
 	}
 	return changed;
 }
 
-static bool redact_body(const struct ht_config *c, struct ht_record *r, struct ht_str *body,
-			struct dead *d, struct ht_buf *scratch)
+static bool redact_body(struct rctx *x, struct ht_str *body)
 {
 	struct splice sp;
 	size_t first;
 
 	if (!body->len)
 		return false;
-	splice_init(&sp, ht_str_ptr(r, *body), body->len);
+	splice_init(&sp, ht_str_ptr(x->r, *body), body->len);
 	first = skip_ws(sp.s, sp.len, 0);
 	if (first < sp.len && (sp.s[first] == '{' || sp.s[first] == '['))
-		json_scan(c, &sp, scratch);
+		json_scan(x, &sp);
 	else
-		kv_scan(c, &sp, 0, sp.len, looks_like_form(sp.s, sp.len), scratch);
-	return splice_apply(r, body, &sp, d);
+		kv_scan(x, &sp, 0, sp.len, looks_like_form(sp.s, sp.len));
+	return splice_apply(x->r, body, &sp, x->dead);
 }
 
 /* ---- wiping dead bytes */
@@ -571,22 +692,25 @@ out:
 
 void ht_redact(const struct ht_config *c, struct ht_record *r)
 {
-	struct ht_buf scratch = { 0 };
 	struct dead d = { 0 };
+	struct rctx x = { .c = c, .r = r, .dead = &d };
 	bool changed = false;
 
 	if (!c || !r)
 		return;
-	changed |= redact_headers(c, r, &r->req_headers, &d, &scratch);
-	changed |= redact_headers(c, r, &r->resp_headers, &d, &scratch);
-	changed |= redact_url(c, r, &r->target, &d, &scratch);
-	changed |= redact_url(c, r, &r->path, &d, &scratch);
-	changed |= redact_body(c, r, &r->req_body, &d, &scratch);
-	changed |= redact_body(c, r, &r->resp_body, &d, &scratch);
+	pats_init(&x.pats, &c->redact_body_patterns, &c->redact_patterns_alnum);
+	nb_init(&x.name);
+	changed |= redact_headers(&x, &r->req_headers);
+	changed |= redact_headers(&x, &r->resp_headers);
+	changed |= redact_url(&x, &r->target);
+	changed |= redact_url(&x, &r->path);
+	changed |= redact_body(&x, &r->req_body);
+	changed |= redact_body(&x, &r->resp_body);
 	if (changed) {
 		r->flags |= HT_RF_REDACTED;
 		wipe_dead(r, &d);
 	}
 	free(d.v);
-	ht_buf_free(&scratch);
+	nb_free(&x.name);
+	pats_free(&x.pats);
 }
