@@ -6,6 +6,7 @@ ngx_start() {
 	mkdir -p "$NGX_DIR/www" "$NGX_DIR/tmp"
 	head -c 1024 /dev/zero | tr '\0' 'a' > "$NGX_DIR/www/bench.html"
 	cat > "$NGX_DIR/nginx.conf" <<NGX
+user root;
 worker_processes 1;
 pid $NGX_DIR/nginx.pid;
 error_log $NGX_DIR/error.log;
@@ -37,6 +38,7 @@ tracer_start() {
 		sleep 0.1; i=$((i + 1))
 		[ $i -gt 300 ] && { cat "$1.log"; return 1; }
 	done
+	return 0
 }
 tracer_stop() {
 	kill -INT "$TRACER_PID"; wait "$TRACER_PID"

@@ -38,7 +38,7 @@
 #define CAPTURE_RING_MIN (1u << 16)       /* bytes per CPU ring, at least */
 #define CAPTURE_RING_MAX (1u << 30)       /* bytes per CPU ring, at most */
 #define CAPTURE_DEFAULT_RING_TOTAL (256ull << 20)
-#define CAPTURE_CAP_MAX (1u << 20)        /* HT_MAX_RECORDS * HT_DATA_CHUNK */
+#define CAPTURE_CAP_MAX (4u << 20)        /* bpf/maps.h HT_MAX_RECORDS * HT_DATA_CHUNK */
 #define CAPTURE_PATH_MAX 64               /* bpf/maps.h HT_PATH_MAX */
 
 #ifndef CAP_PERFMON

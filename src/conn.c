@@ -200,6 +200,32 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 	}
 }
 
+/*
+ * May the response at the cursor be parsed now?  A response answers the
+ * oldest queued request only if it started after that request did (both
+ * timestamps are the kernel's monotonic clock); one that started earlier
+ * answers a request whose bytes are still in another ring (wait) or were
+ * lost (then it is a no_request record flagged gap).  With no request
+ * queued it waits, up to orphan_wait_bytes or until forced.
+ */
+static bool response_may_start(struct conn *c, const struct reasm_view *v,
+			       const struct conn_limits *lim, bool force)
+{
+	uint64_t resp_ts = reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
+	bool req_waiting = reasm_waiting(&c->rs[c->req_dir]);
+
+	if (corr_expects_response(&c->corr)) {
+		if (corr_oldest_ts(&c->corr) <= resp_ts)
+			return true;
+		if (req_waiting && !force)
+			return false;
+		corr_expect_orphan(&c->corr);
+		return true;
+	}
+	/* no request queued: wait while the request stream waits on a gap */
+	return force || (!req_waiting && v->len >= lim->orphan_wait_bytes);
+}
+
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
 static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st,
 		 bool force)
@@ -239,8 +265,7 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			moved = true;
 			continue;
 		}
-		if (!is_req && !force && !c->tunnel && !httpp_in_message(p) &&
-		    !corr_expects_response(&c->corr) && v.len < lim->orphan_wait_bytes)
+		if (!is_req && !c->tunnel && !httpp_in_message(p) && !response_may_start(c, &v, lim, force))
 			break; /* wait for the request: it may still be in another ring */
 		if (!is_req)
 			httpp_set_peer(p, corr_next_peer(&c->corr));

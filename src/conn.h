@@ -45,6 +45,7 @@ struct conn {
 	uint64_t close_pos[2];      /* final positions from the CLOSE event */
 	uint64_t close_seen_ns;     /* monotonic (local clock) when CLOSE arrived */
 	uint64_t last_active_ns;    /* monotonic (local clock) of the last event */
+	uint64_t wait_since_ns;     /* when a reordering gap was first seen, 0: none */
 	uint64_t lost_bytes;        /* holes reported, for the metric */
 	size_t mem;                 /* bytes accounted to the shard budget */
 };

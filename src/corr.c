@@ -217,6 +217,16 @@ bool corr_expects_response(const struct corr *c)
 	return c->head != NULL;
 }
 
+uint64_t corr_oldest_ts(const struct corr *c)
+{
+	return c->head ? c->head->mono_first_ns : UINT64_MAX;
+}
+
+void corr_expect_orphan(struct corr *c)
+{
+	c->orphan_next = true;
+}
+
 int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		   const struct httpp_head *h, uint64_t ts_ns)
 {
@@ -225,15 +235,16 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 	c->resp_interim = h->status >= 100 && h->status < 200 && h->status != 101;
 	if (c->resp_interim)
 		return 0;
-	r = c->head;
+	r = c->orphan_next ? NULL : c->head;
 	if (!r) {
 		r = ht_record_new();
 		if (!r)
 			return -1;
 		put_meta(r, m, c);
 		set_time(c, r, ts_ns);
-		r->flags |= HT_RF_NO_REQUEST;
+		r->flags |= HT_RF_NO_REQUEST | (c->orphan_next ? HT_RF_GAP : 0);
 		c->orphan = r;
+		c->orphan_next = false;
 	}
 	c->answering = r;
 	r->flags |= CORR_RESP_HEAD;

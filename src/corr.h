@@ -50,6 +50,7 @@ struct corr {
 	corr_emit_fn emit;
 	void *emit_ctx;
 	bool resp_interim;             /* the response being parsed is a 1xx */
+	bool orphan_next;              /* corr_expect_orphan() was called */
 	bool tunnel;                   /* 101 / CONNECT: no more HTTP here */
 	uint32_t dropped;              /* requests dropped past max_pending */
 };
@@ -74,6 +75,11 @@ void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns, u
 enum httpp_peer corr_next_peer(const struct corr *c);
 /* True if a request is queued and not answered yet (a response may start). */
 bool corr_expects_response(const struct corr *c);
+/* First-byte timestamp of the oldest unanswered request (UINT64_MAX: none). */
+uint64_t corr_oldest_ts(const struct corr *c);
+/* The next response answers a request that was lost (it started before the
+ * oldest queued request did): make it a no_request record flagged gap. */
+void corr_expect_orphan(struct corr *c);
 
 int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		   const struct httpp_head *h, uint64_t ts_ns);

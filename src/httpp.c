@@ -31,6 +31,9 @@
  *    at its end); then bytes are skipped until a line that starts a message:
  *    requests "[A-Z]+ SP ... SP HTTP/1.d", responses "HTTP/1.".
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memrchr */
+#endif
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>

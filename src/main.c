@@ -216,7 +216,7 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 		.flush_interval_ms = c->flush_interval_ms,
 		.idle_timeout_ms = c->idle_timeout_ms,
 		.shard_memory_bytes = c->shard_memory_bytes,
-		.queue_bytes = 4u << 20,
+		.queue_bytes = 16u << 20,
 		.queue_wait_us = wait_us,
 		.wall_offset_ns = wall_offset_ns(),
 		.out = out,
@@ -368,7 +368,7 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 		ms = metrics_start(c->metrics_listen, err, sizeof(err));
 		if (!ms)
 			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
-		p = start_pipeline(c, out, n, 5000);
+		p = start_pipeline(c, out, n, 50000); /* 50 ms: the kernel rings absorb the rest */
 		if (!p)
 			goto err_metrics;
 	}

@@ -57,10 +57,25 @@ struct shard {
 	int done;                    /* set by the shard when it has drained */
 };
 
+/*
+ * A data event a reader had to drop (its shard's ring stayed full) becomes a
+ * LOSS notice for that shard, queued here and sent ahead of the reader's next
+ * event to the shard, so the reassembler sees a hole of known size at once
+ * instead of waiting for bytes that will never come.  Notices that do not fit
+ * are counted; the shard's reorder timeout covers them.
+ */
+#define LOSS_PENDING_MAX 1024
+struct reader_losses {
+	struct ht_loss_ev ev[LOSS_PENDING_MAX];
+	int shard[LOSS_PENDING_MAX];
+	uint32_t n;
+};
+
 struct pipeline {
 	struct pipeline_opts o;
 	struct shard *shards;
 	struct ht_stats *reader_st;  /* [n_readers] */
+	struct reader_losses *losses; /* [n_readers] */
 	struct ht_stats writer_st;
 	pthread_t writer_th;
 	int stopping;                /* readers are done: drain and exit */
@@ -131,6 +146,52 @@ static void relax(uint32_t *spins)
 	}
 }
 
+static void remember_loss(struct pipeline *p, int r, int shard, const struct ht_data_ev *d)
+{
+	struct reader_losses *l = &p->losses[r];
+	struct ht_loss_ev *ev;
+
+	if (l->n == LOSS_PENDING_MAX)
+		return; /* the shard's reorder timeout turns the hole into a loss */
+	ev = &l->ev[l->n];
+	memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = HT_EV_LOSS;
+	ev->hdr.dir = d->hdr.dir;
+	ev->hdr.role = d->hdr.role;
+	ev->hdr.cpu = d->hdr.cpu;
+	ev->hdr.ts_ns = d->hdr.ts_ns;
+	ev->hdr.conn = d->hdr.conn;
+	ev->start = d->pos;
+	ev->len = d->len;
+	l->shard[l->n++] = shard;
+}
+
+/* Send the loss notices owed to a shard; false if its ring is still full. */
+static bool flush_losses(struct pipeline *p, int r, int shard)
+{
+	struct reader_losses *l = &p->losses[r];
+	struct spsc_bytes *q = &p->shards[shard].in[r];
+	uint32_t keep = 0;
+	bool ok = true;
+
+	for (uint32_t i = 0; i < l->n; i++) {
+		void *slot;
+
+		if (l->shard[i] == shard && ok &&
+		    (slot = spsc_bytes_reserve(q, sizeof(l->ev[i])))) {
+			memcpy(slot, &l->ev[i], sizeof(l->ev[i]));
+			spsc_bytes_commit(q);
+			continue;
+		}
+		if (l->shard[i] == shard)
+			ok = false;
+		l->ev[keep] = l->ev[i];
+		l->shard[keep++] = l->shard[i];
+	}
+	l->n = keep;
+	return ok;
+}
+
 int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
 {
 	struct ht_stats *st = &p->reader_st[r];
@@ -139,14 +200,17 @@ int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
 	uint64_t deadline = 0;
 	uint32_t spins = 0;
 	void *slot;
+	int shard;
 
 	HT_INC(st, HT_C_EVENTS_RECEIVED);
 	if (!event_ok(rec, len)) {
 		HT_INC(st, HT_C_DROP_MALFORMED_EVENT);
 		return -1;
 	}
-	q = &p->shards[conn_hash(&h->conn) % (uint64_t)p->o.n_shards].in[r];
-	while (!(slot = spsc_bytes_reserve(q, (uint32_t)len))) {
+	shard = (int)(conn_hash(&h->conn) % (uint64_t)p->o.n_shards);
+	q = &p->shards[shard].in[r];
+	while ((p->losses[r].n && !flush_losses(p, r, shard)) ||
+	       !(slot = spsc_bytes_reserve(q, (uint32_t)len))) {
 		if (p->o.queue_wait_us >= 0) {
 			uint64_t t = now_ns();
 
@@ -154,8 +218,10 @@ int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
 				deadline = t + (uint64_t)p->o.queue_wait_us * 1000;
 			else if (t >= deadline) {
 				HT_INC(st, HT_C_DROP_QUEUE_FULL);
-				if (h->type == HT_EV_DATA)
+				if (h->type == HT_EV_DATA) {
 					HT_ADD(st, HT_C_BYTES_LOST, ((const struct ht_data_ev *)rec)->len);
+					remember_loss(p, r, shard, rec);
+				}
 				return -1;
 			}
 		}
@@ -314,6 +380,17 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 		sc->c.close_seen_ns = now;
 		conn_on_close(&sc->c, rec, &s->lim, &s->st);
 		break;
+	}
+	/* A gap that an active connection has waited on too long is lost. */
+	if (conn_has_waits(&sc->c)) {
+		if (!sc->c.wait_since_ns)
+			sc->c.wait_since_ns = now;
+		else if (now - sc->c.wait_since_ns >= REORDER_WAIT_NS) {
+			conn_skip_waits(&sc->c, &s->lim, &s->st);
+			sc->c.wait_since_ns = conn_has_waits(&sc->c) ? now : 0;
+		}
+	} else {
+		sc->c.wait_since_ns = 0;
 	}
 	/* CLOSE came first and the last bytes (or the OPEN with the addresses)
 	 * just arrived through another ring: finish now. */
@@ -601,7 +678,8 @@ struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t
 		p->o.queue_bytes = 4u << 20;
 	p->shards = calloc((size_t)p->o.n_shards, sizeof(*p->shards));
 	p->reader_st = aligned_alloc(64, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
-	if (!p->shards || !p->reader_st)
+	p->losses = calloc((size_t)p->o.n_readers, sizeof(*p->losses));
+	if (!p->shards || !p->reader_st || !p->losses)
 		goto err_nomem;
 	memset(p->reader_st, 0, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
 	for (i = 0; i < p->o.n_readers; i++)

@@ -12,8 +12,17 @@
  * walk with rfile_next_record() never needs to distrust it.  Nothing in the
  * file is trusted: every size is capped before it is used for an
  * allocation, a read or an index.
+ *
+ * Read-ahead (rfile_reader_prefetch): N decoder threads share a ring of
+ * 2N + 2 block slots.  A decoder claims the next block number and reads
+ * its bytes while holding `io` (so reads stay in file order), then
+ * inflates and checks it unlocked with its own z_stream.  The consumer
+ * takes slots strictly in block order and frees the previous one on its
+ * next call.  The first EOF or bad block stops all claims: every block
+ * before it is still delivered first, then its result.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,16 +54,47 @@ struct rfile_writer {
 	uint64_t records, bytes;
 };
 
+struct rfile_block {
+	uint8_t *comp, *raw;    /* reused buffers */
+	size_t comp_cap, raw_cap;
+	uint64_t off;           /* file offset of the block header */
+	uint64_t seq;           /* prefetch: block number */
+	uint32_t comp_len, raw_len, count, crc;
+	int result;             /* 1 block, 0 clean EOF, -1 error (err) */
+	bool busy;              /* prefetch: claimed for seq (by a decoder, then the consumer) */
+	bool ready;             /* prefetch: result is final */
+	char err[320];
+};
+
+struct rfile_thread {
+	struct rfile_reader *r;
+	z_stream zs;
+	bool zs_ok, started;
+	pthread_t tid;
+};
+
 struct rfile_reader {
 	int fd;
 	int state;              /* 0 reading, 1 clean EOF, -1 error */
-	uint64_t off;           /* file offset of the next block header */
-	uint8_t *comp, *raw;
-	size_t comp_cap, raw_cap;
-	z_stream zs;
+	uint64_t off;           /* file offset after the last block returned */
+	z_stream zs;            /* synchronous mode */
 	bool zs_ok;
+	struct rfile_block one; /* synchronous mode */
 	char *path;
 	char err[320];
+	/* read-ahead (rfile_reader_prefetch): decoders fill slots in file
+	 * order under `io`; the consumer takes them in the same order */
+	unsigned nthreads, nslots;
+	struct rfile_thread *threads;
+	struct rfile_block *slots;
+	uint64_t read_off;      /* under io: next block header to read */
+	uint64_t read_seq;      /* under m: next block number to claim */
+	uint64_t cons_seq;      /* consumer: next block number to return */
+	bool held;              /* consumer holds slot of cons_seq - 1 */
+	bool stop;              /* under m: EOF or error read, no more claims */
+	bool quit;              /* under m: close requested */
+	pthread_mutex_t m, io;
+	pthread_cond_t cv_free, cv_ready;
 };
 
 /* ---- little-endian helpers */
@@ -164,8 +204,8 @@ struct rfile_writer *rfile_writer_open(const char *path, char *err, size_t errle
 		fmt_err(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
-	if (deflateInit(&w->zs, 1) != Z_OK) {
-		fmt_err(err, errlen, "%s: zlib deflateInit failed", path);
+	if (deflateInit2(&w->zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		fmt_err(err, errlen, "%s: zlib deflateInit2 failed", path);
 		goto err_free;
 	}
 	w->zs_ok = true;
@@ -335,18 +375,34 @@ static ssize_t read_full(int fd, uint8_t *p, size_t n)
 	return (ssize_t)got;
 }
 
+static void vfail(char *err, size_t errlen, const char *path, const char *fmt, va_list ap)
+{
+	int n = snprintf(err, errlen, "%s: ", path);
+
+	if (n < 0 || (size_t)n >= errlen)
+		n = 0;
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+}
+
 static int reader_fail(struct rfile_reader *r, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	n = snprintf(r->err, sizeof(r->err), "%s: ", r->path);
-	if (n < 0 || (size_t)n >= sizeof(r->err))
-		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
+	vfail(r->err, sizeof(r->err), r->path, fmt, ap);
 	va_end(ap);
 	r->state = -1;
+	return -1;
+}
+
+static int block_fail(const char *path, struct rfile_block *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(b->err, sizeof(b->err), path, fmt, ap);
+	va_end(ap);
+	b->result = -1;
 	return -1;
 }
 
@@ -404,7 +460,7 @@ struct rfile_reader *rfile_reader_open(const char *path, char *err, size_t errle
 	r->path = strdup(path);
 	if (!r->path)
 		goto err_free;
-	if (inflateInit(&r->zs) != Z_OK)
+	if (inflateInit2(&r->zs, -15) != Z_OK)
 		goto err_free;
 	r->zs_ok = true;
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -444,11 +500,61 @@ static int grow(uint8_t **p, size_t *cap, size_t need)
 	return 0;
 }
 
-/* Check every entry of an inflated block: lengths, types, count. */
-static int check_block(struct rfile_reader *r, uint64_t boff, size_t raw_len, uint32_t count)
+/* Read the block header at file offset off (the fd's position) and its
+ * payload into b->comp. Returns 1, 0 at clean EOF, -1 (b->err). */
+static int block_read(struct rfile_reader *r, struct rfile_block *b, uint64_t off)
 {
-	const uint8_t *p = r->raw;
-	size_t at = 0;
+	uint8_t h[RFILE_BLOCK_HDR_SIZE];
+	unsigned long long boff = off;
+	uint32_t magic;
+	ssize_t got;
+
+	b->off = off;
+	got = read_full(r->fd, h, sizeof(h));
+	if (got < 0)
+		return block_fail(r->path, b, "read error at offset %llu: %s", boff, strerror((int)-got));
+	if (got == 0)
+		return b->result = 0;
+	if ((size_t)got < sizeof(h))
+		return block_fail(r->path, b, "truncated block header at offset %llu: file ends after %zd of %u bytes",
+				  boff, got, RFILE_BLOCK_HDR_SIZE);
+	magic = get_le32(h);
+	b->comp_len = get_le32(h + 4);
+	b->raw_len = get_le32(h + 8);
+	b->count = get_le32(h + 12);
+	b->crc = get_le32(h + 16);
+	if (magic != RFILE_BLOCK_MAGIC)
+		return block_fail(r->path, b, "bad block magic 0x%08x at offset %llu (expected 0x%08x)",
+				  magic, boff, RFILE_BLOCK_MAGIC);
+	if (b->raw_len == 0 || b->raw_len > RFILE_MAX_RAW)
+		return block_fail(r->path, b, "block at offset %llu: raw length %u out of range (1..%u)",
+				  boff, b->raw_len, RFILE_MAX_RAW);
+	if (b->comp_len == 0 || b->comp_len > RFILE_MAX_COMP)
+		return block_fail(r->path, b, "block at offset %llu: compressed length %u out of range (1..%u)",
+				  boff, b->comp_len, RFILE_MAX_COMP);
+	if (b->count == 0 || b->count > b->raw_len / (8 + sizeof(struct ht_ev_hdr)))
+		return block_fail(r->path, b, "block at offset %llu: record count %u impossible for %u raw bytes",
+				  boff, b->count, b->raw_len);
+	if (grow(&b->comp, &b->comp_cap, b->comp_len) || grow(&b->raw, &b->raw_cap, b->raw_len))
+		return block_fail(r->path, b, "block at offset %llu: out of memory for %u + %u bytes",
+				  boff, b->comp_len, b->raw_len);
+	got = read_full(r->fd, b->comp, b->comp_len);
+	if (got < 0)
+		return block_fail(r->path, b, "read error at offset %llu: %s",
+				  boff + sizeof(h), strerror((int)-got));
+	if ((size_t)got < b->comp_len)
+		return block_fail(r->path, b, "block at offset %llu: truncated payload: file ends at offset %llu, block needs %u bytes to offset %llu",
+				  boff, boff + sizeof(h) + (unsigned long long)got, b->comp_len,
+				  boff + sizeof(h) + b->comp_len);
+	return b->result = 1;
+}
+
+/* Check every entry of an inflated block: lengths, types, count. */
+static int check_block(const char *path, struct rfile_block *b)
+{
+	const uint8_t *p = b->raw;
+	unsigned long long boff = b->off;
+	size_t at = 0, raw_len = b->raw_len;
 	uint32_t n = 0;
 
 	while (at < raw_len) {
@@ -456,116 +562,239 @@ static int check_block(struct rfile_reader *r, uint64_t boff, size_t raw_len, ui
 		size_t entry;
 
 		if (raw_len - at < 8)
-			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: truncated entry header",
-					   (unsigned long long)boff, n, at);
+			return block_fail(path, b, "block at offset %llu: record %u at raw offset %zu: truncated entry header",
+					  boff, n, at);
 		len = get_le32(p + at);
 		if (get_le32(p + at + 4) != 0)
-			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: reserved field not zero",
-					   (unsigned long long)boff, n, at);
+			return block_fail(path, b, "block at offset %llu: record %u at raw offset %zu: reserved field not zero",
+					  boff, n, at);
 		entry = 8 + pad8(len);
 		if (entry > raw_len - at)
-			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: length %u runs past the block (%zu bytes)",
-					   (unsigned long long)boff, n, at, len, raw_len);
+			return block_fail(path, b, "block at offset %llu: record %u at raw offset %zu: length %u runs past the block (%zu bytes)",
+					  boff, n, at, len, raw_len);
 		if (rfile_check_record(p + at + 8, len))
-			return reader_fail(r, "block at offset %llu: record %u at raw offset %zu: length %u does not match type %u",
-					   (unsigned long long)boff, n, at, len,
-					   len ? p[at + 8] : 0);
+			return block_fail(path, b, "block at offset %llu: record %u at raw offset %zu: length %u does not match type %u",
+					  boff, n, at, len, len ? p[at + 8] : 0);
 		at += entry;
 		n++;
 	}
-	if (n != count)
-		return reader_fail(r, "block at offset %llu: header says %u records, block holds %u",
-				   (unsigned long long)boff, count, n);
+	if (n != b->count)
+		return block_fail(path, b, "block at offset %llu: header says %u records, block holds %u",
+				  boff, b->count, n);
 	return 0;
 }
 
-/* Inflate comp[0..comp_len) into raw, which must be exactly raw_len bytes. */
-static int inflate_block(struct rfile_reader *r, uint64_t boff, uint32_t comp_len, uint32_t raw_len)
+/* Inflate, crc and check a block read by block_read. Returns 1 or -1. */
+static int block_decode(const char *path, z_stream *zs, struct rfile_block *b)
 {
+	unsigned long long boff = b->off;
+	uint32_t crc;
 	int zret;
 
-	if (inflateReset(&r->zs) != Z_OK)
-		return reader_fail(r, "block at offset %llu: zlib inflateReset failed",
-				   (unsigned long long)boff);
-	r->zs.next_in = r->comp;
-	r->zs.avail_in = comp_len;
-	r->zs.next_out = r->raw;
-	r->zs.avail_out = raw_len;
-	zret = inflate(&r->zs, Z_FINISH);
-	if (zret == Z_STREAM_END && r->zs.avail_out == 0 && r->zs.avail_in == 0)
+	if (inflateReset(zs) != Z_OK)
+		return block_fail(path, b, "block at offset %llu: zlib inflateReset failed", boff);
+	zs->next_in = b->comp;
+	zs->avail_in = b->comp_len;
+	zs->next_out = b->raw;
+	zs->avail_out = b->raw_len;
+	zret = inflate(zs, Z_FINISH);
+	if (zret == Z_STREAM_END && (zs->avail_out || zs->avail_in))
+		return block_fail(path, b, "block at offset %llu: compressed data inflates to %lu bytes (header says %u) or has %u trailing bytes",
+				  boff, zs->total_out, b->raw_len, zs->avail_in);
+	if (zret == Z_BUF_ERROR && zs->avail_out == 0)
+		return block_fail(path, b, "block at offset %llu: compressed data inflates to more than the %u bytes the header says",
+				  boff, b->raw_len);
+	if (zret != Z_STREAM_END)
+		return block_fail(path, b, "block at offset %llu: corrupt compressed data at payload offset %lu: %s",
+				  boff, zs->total_in, zs->msg ? zs->msg : "unexpected end of stream");
+	crc = (uint32_t)crc32(0, b->raw, b->raw_len);
+	if (crc != b->crc)
+		return block_fail(path, b, "block at offset %llu: crc32 mismatch (stored 0x%08x, computed 0x%08x)",
+				  boff, b->crc, crc);
+	if (check_block(path, b))
+		return -1;
+	return b->result = 1;
+}
+
+/* Hand a finished block (or its EOF/error) to the caller. */
+static int deliver(struct rfile_reader *r, const struct rfile_block *b, const uint8_t **recs,
+		   size_t *len, uint32_t *count)
+{
+	if (b->result < 0) {
+		memcpy(r->err, b->err, sizeof(r->err));
+		r->state = -1;
+		return -1;
+	}
+	if (b->result == 0) {
+		r->state = 1;
 		return 0;
-	if (zret == Z_STREAM_END)
-		return reader_fail(r, "block at offset %llu: compressed data inflates to %lu bytes (header says %u) or has %u trailing bytes",
-				   (unsigned long long)boff, r->zs.total_out, raw_len, r->zs.avail_in);
-	if (zret == Z_BUF_ERROR && r->zs.avail_out == 0)
-		return reader_fail(r, "block at offset %llu: compressed data inflates to more than the %u bytes the header says",
-				   (unsigned long long)boff, raw_len);
-	return reader_fail(r, "block at offset %llu: corrupt compressed data at payload offset %lu: %s",
-			   (unsigned long long)boff, r->zs.total_in,
-			   r->zs.msg ? r->zs.msg : "unexpected end of stream");
+	}
+	r->off = b->off + RFILE_BLOCK_HDR_SIZE + b->comp_len;
+	*recs = b->raw;
+	*len = b->raw_len;
+	*count = b->count;
+	return 1;
+}
+
+static void *decoder_main(void *arg)
+{
+	struct rfile_thread *t = arg;
+	struct rfile_reader *r = t->r;
+
+	for (;;) {
+		struct rfile_block *b;
+		int ret;
+
+		/* claim the next block number and read it, in file order */
+		pthread_mutex_lock(&r->io);
+		pthread_mutex_lock(&r->m);
+		while (!r->quit && !r->stop && r->slots[r->read_seq % r->nslots].busy)
+			pthread_cond_wait(&r->cv_free, &r->m);
+		if (r->quit || r->stop) {
+			pthread_mutex_unlock(&r->m);
+			pthread_mutex_unlock(&r->io);
+			return NULL;
+		}
+		b = &r->slots[r->read_seq % r->nslots];
+		b->seq = r->read_seq++;
+		b->busy = true;
+		b->ready = false;
+		pthread_mutex_unlock(&r->m);
+		ret = block_read(r, b, r->read_off);
+		if (ret == 1) {
+			r->read_off = b->off + RFILE_BLOCK_HDR_SIZE + b->comp_len;
+		} else {
+			pthread_mutex_lock(&r->m);
+			r->stop = true; /* EOF or a bad block: nothing after it is read */
+			pthread_cond_broadcast(&r->cv_free);
+			pthread_mutex_unlock(&r->m);
+		}
+		pthread_mutex_unlock(&r->io);
+		if (ret == 1 && block_decode(r->path, &t->zs, b) < 0) {
+			pthread_mutex_lock(&r->m);
+			r->stop = true;
+			pthread_cond_broadcast(&r->cv_free);
+			pthread_mutex_unlock(&r->m);
+		}
+		pthread_mutex_lock(&r->m);
+		b->ready = true;
+		pthread_cond_broadcast(&r->cv_ready);
+		pthread_mutex_unlock(&r->m);
+	}
+}
+
+static void stop_threads(struct rfile_reader *r)
+{
+	if (!r->nslots)
+		return;
+	pthread_mutex_lock(&r->m);
+	r->quit = true;
+	pthread_cond_broadcast(&r->cv_free);
+	pthread_cond_broadcast(&r->cv_ready);
+	pthread_mutex_unlock(&r->m);
+	for (unsigned i = 0; r->threads && i < r->nthreads; i++) {
+		if (r->threads[i].started)
+			pthread_join(r->threads[i].tid, NULL);
+		if (r->threads[i].zs_ok)
+			inflateEnd(&r->threads[i].zs);
+	}
+	for (unsigned i = 0; r->slots && i < r->nslots; i++) {
+		free(r->slots[i].comp);
+		free(r->slots[i].raw);
+	}
+	free(r->threads);
+	free(r->slots);
+	r->threads = NULL;
+	r->slots = NULL;
+	r->nslots = 0;
+	pthread_cond_destroy(&r->cv_free);
+	pthread_cond_destroy(&r->cv_ready);
+	pthread_mutex_destroy(&r->m);
+	pthread_mutex_destroy(&r->io);
+}
+
+int rfile_reader_prefetch(struct rfile_reader *r, unsigned threads)
+{
+	int ret = 0;
+
+	if (r->nslots || r->state || !threads)
+		return 0;
+	if (threads > 16)
+		threads = 16;
+	r->nthreads = threads;
+	r->nslots = 2 * threads + 2;
+	r->threads = calloc(threads, sizeof(*r->threads));
+	r->slots = calloc(r->nslots, sizeof(*r->slots));
+	pthread_mutex_init(&r->m, NULL);
+	pthread_mutex_init(&r->io, NULL);
+	pthread_cond_init(&r->cv_free, NULL);
+	pthread_cond_init(&r->cv_ready, NULL);
+	if (!r->threads || !r->slots) {
+		ret = -ENOMEM;
+		goto err_stop;
+	}
+	r->read_off = r->off;
+	for (unsigned i = 0; i < threads; i++) {
+		struct rfile_thread *t = &r->threads[i];
+
+		t->r = r;
+		if (inflateInit2(&t->zs, -15) != Z_OK) {
+			ret = -ENOMEM;
+			goto err_stop;
+		}
+		t->zs_ok = true;
+		ret = -pthread_create(&t->tid, NULL, decoder_main, t);
+		if (ret)
+			goto err_stop;
+		t->started = true;
+	}
+	return 0;
+
+err_stop:
+	/* threads already running may have read ahead: the file position is lost */
+	stop_threads(r);
+	r->nthreads = 0;
+	if (r->read_seq)
+		reader_fail(r, "read-ahead failed to start: %s", strerror(-ret));
+	else
+		lseek(r->fd, (off_t)r->off, SEEK_SET);
+	return ret;
+}
+
+static int next_prefetched(struct rfile_reader *r, const uint8_t **recs, size_t *len,
+			   uint32_t *count)
+{
+	struct rfile_block *b;
+
+	pthread_mutex_lock(&r->m);
+	if (r->held) {
+		b = &r->slots[(r->cons_seq - 1) % r->nslots];
+		b->busy = false;
+		b->ready = false;
+		r->held = false;
+		pthread_cond_broadcast(&r->cv_free);
+	}
+	b = &r->slots[r->cons_seq % r->nslots];
+	while (!(b->busy && b->ready && b->seq == r->cons_seq))
+		pthread_cond_wait(&r->cv_ready, &r->m);
+	r->cons_seq++;
+	r->held = true;
+	pthread_mutex_unlock(&r->m);
+	return deliver(r, b, recs, len, count);
 }
 
 int rfile_reader_next_block(struct rfile_reader *r, const uint8_t **recs, size_t *len,
 			    uint32_t *count)
 {
-	uint8_t h[RFILE_BLOCK_HDR_SIZE];
-	uint32_t magic, comp_len, raw_len, n, crc;
-	uint64_t boff = r->off;
-	ssize_t got;
+	struct rfile_block *b = &r->one;
 
 	if (r->state)
 		return r->state > 0 ? 0 : -1;
-	got = read_full(r->fd, h, sizeof(h));
-	if (got < 0)
-		return reader_fail(r, "read error at offset %llu: %s", (unsigned long long)boff,
-				   strerror((int)-got));
-	if (got == 0) {
-		r->state = 1;
-		return 0;
-	}
-	if ((size_t)got < sizeof(h))
-		return reader_fail(r, "truncated block header at offset %llu: file ends after %zd of %u bytes",
-				   (unsigned long long)boff, got, RFILE_BLOCK_HDR_SIZE);
-	magic = get_le32(h);
-	comp_len = get_le32(h + 4);
-	raw_len = get_le32(h + 8);
-	n = get_le32(h + 12);
-	crc = get_le32(h + 16);
-	if (magic != RFILE_BLOCK_MAGIC)
-		return reader_fail(r, "bad block magic 0x%08x at offset %llu (expected 0x%08x)", magic,
-				   (unsigned long long)boff, RFILE_BLOCK_MAGIC);
-	if (raw_len == 0 || raw_len > RFILE_MAX_RAW)
-		return reader_fail(r, "block at offset %llu: raw length %u out of range (1..%u)",
-				   (unsigned long long)boff, raw_len, RFILE_MAX_RAW);
-	if (comp_len == 0 || comp_len > RFILE_MAX_COMP)
-		return reader_fail(r, "block at offset %llu: compressed length %u out of range (1..%u)",
-				   (unsigned long long)boff, comp_len, RFILE_MAX_COMP);
-	if (n == 0 || n > raw_len / (8 + sizeof(struct ht_ev_hdr)))
-		return reader_fail(r, "block at offset %llu: record count %u impossible for %u raw bytes",
-				   (unsigned long long)boff, n, raw_len);
-	if (grow(&r->comp, &r->comp_cap, comp_len) || grow(&r->raw, &r->raw_cap, raw_len))
-		return reader_fail(r, "block at offset %llu: out of memory for %u + %u bytes",
-				   (unsigned long long)boff, comp_len, raw_len);
-	got = read_full(r->fd, r->comp, comp_len);
-	if (got < 0)
-		return reader_fail(r, "read error at offset %llu: %s",
-				   (unsigned long long)(boff + sizeof(h)), strerror((int)-got));
-	if ((size_t)got < comp_len)
-		return reader_fail(r, "block at offset %llu: truncated payload: file ends at offset %llu, block needs %u bytes to offset %llu",
-				   (unsigned long long)boff, (unsigned long long)(boff + sizeof(h) + got),
-				   comp_len, (unsigned long long)(boff + sizeof(h) + comp_len));
-	if (inflate_block(r, boff, comp_len, raw_len))
-		return -1;
-	if ((uint32_t)crc32(0, r->raw, raw_len) != crc)
-		return reader_fail(r, "block at offset %llu: crc32 mismatch (stored 0x%08x, computed 0x%08x)",
-				   (unsigned long long)boff, crc, (uint32_t)crc32(0, r->raw, raw_len));
-	if (check_block(r, boff, raw_len, n))
-		return -1;
-	r->off = boff + sizeof(h) + comp_len;
-	*recs = r->raw;
-	*len = raw_len;
-	*count = n;
-	return 1;
+	if (r->nslots)
+		return next_prefetched(r, recs, len, count);
+	if (block_read(r, b, r->off) == 1)
+		block_decode(r->path, &r->zs, b);
+	return deliver(r, b, recs, len, count);
 }
 
 int rfile_next_record(const uint8_t **cur, const uint8_t *end, const void **rec,
@@ -601,12 +830,13 @@ void rfile_reader_close(struct rfile_reader *r)
 {
 	if (!r)
 		return;
+	stop_threads(r);
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->zs_ok)
 		inflateEnd(&r->zs);
-	free(r->comp);
-	free(r->raw);
+	free(r->one.comp);
+	free(r->one.raw);
 	free(r->path);
 	free(r);
 }

@@ -11,8 +11,10 @@
  *     block header, 20 bytes: u32 magic = RFILE_BLOCK_MAGIC; u32 compressed
  *     length; u32 raw length (<= RFILE_MAX_RAW); u32 record count; u32 crc32
  *     (zlib crc32) of the raw bytes;
- *     then `compressed length` bytes of a zlib stream that inflates to
- *     exactly `raw length` bytes: records as (u32 length, u32 reserved = 0,
+ *     then `compressed length` bytes of a raw deflate stream (zlib, level
+ *     1, windowBits -15: the block crc32 is the only checksum, so inflate
+ *     does not pay for adler32 too) that inflates to exactly `raw length`
+ *     bytes: records as (u32 length, u32 reserved = 0,
  *     length bytes, zero padding to a multiple of 8) so that every record is
  *     8-byte aligned in the inflated buffer and can be cast to the ABI
  *     structs directly.
@@ -66,6 +68,11 @@ struct rfile_reader *rfile_reader_open(const char *path, char *err, size_t errle
  * a bad one is returned first; after -1 it keeps returning -1. */
 int rfile_reader_next_block(struct rfile_reader *r, const uint8_t **recs, size_t *len,
 			    uint32_t *count);
+/* Optional, right after open: decode blocks ahead on `threads` threads
+ * (1..16) so that inflate overlaps with the caller's work; blocks are still
+ * returned in file order with the same results. Returns 0 or -errno (the
+ * reader then stays synchronous, or fails if it had already read ahead). */
+int rfile_reader_prefetch(struct rfile_reader *r, unsigned threads);
 /* Walk the records of a block: returns 1 with *rec (8-byte aligned) and
  * *rec_len and advances *cur, 0 at the end of the block or on a malformed
  * entry (never reads past end). */

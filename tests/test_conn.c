@@ -227,10 +227,10 @@ static void test_response_before_request_arrives(void **state)
 	struct harness *h = setup_role(HT_ROLE_SERVER);
 	const char *req = "GET /late HTTP/1.1\r\nHost: x\r\n\r\n";
 
-	/* the response's event overtakes the request's (two rings) */
-	h->pos[IN] = 0;
-	h->pos[OUT] = 0;
+	/* the response's event (ts 2000) overtakes the request's (ts 1000) */
+	h->ts = 1990;
 	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+	h->ts = 990;
 	feed(h, IN, req);
 	assert_int_equal(h->n, 1);
 	assert_int_equal(h->recs[0]->flags, 0);
@@ -376,6 +376,36 @@ static void test_early_answer_body_never_ends(void **state)
 	teardown(h);
 }
 
+/* Requests lost in the kernel (a hole of known size in the request stream):
+ * the response that started before the next visible request is a
+ * no_request record, never paired with that later request. */
+static void test_lost_request_is_not_misattributed(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+	const char *lost = "GET /lost HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct ht_loss_ev loss = { .hdr = { .type = HT_EV_LOSS, .dir = OUT } };
+
+	feed(h, OUT, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	loss.start = h->pos[OUT];
+	loss.len = strlen(lost);
+	h->pos[OUT] += loss.len; /* the kernel never delivered these bytes */
+	h->ts += 10;
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlost");
+	conn_on_loss(&h->c, &loss, &h->lim, &h->st);
+	feed(h, OUT, "GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree");
+	assert_int_equal(h->n, 3);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/one");
+	assert_true(h->recs[1]->flags & HT_RF_NO_REQUEST);
+	assert_true(h->recs[1]->flags & HT_RF_GAP);
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "lost");
+	assert_string_equal(s(h->recs[2], h->recs[2]->path), "/three");
+	assert_string_equal(s(h->recs[2], h->recs[2]->resp_body), "three");
+	assert_int_equal(h->recs[2]->flags, 0);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_response_answers_oldest),
 		cmocka_unit_test(test_response_before_request_body_end),
 		cmocka_unit_test(test_early_answer_body_never_ends),
+		cmocka_unit_test(test_lost_request_is_not_misattributed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
