@@ -37,7 +37,7 @@
 #include "rfile.h"
 
 #define GEN_CAPTURE_CAP (256u << 10) /* the kernel's default capture_cap_bytes */
-#define GEN_POOL_BYTES  (24u << 10)  /* body text pool: repeats within the deflate window */
+#define GEN_POOL_BYTES  (8u << 10)   /* body text pool: within the deflate window, so replay inflates fast */
 #define GEN_MAX_QUEUE   16           /* syscalls queued per connection */
 #define GEN_REC_MAX     (sizeof(struct ht_data_ev) + HT_DATA_CHUNK)
 
@@ -161,7 +161,7 @@ static void sys_body(struct sysc *s, uint64_t n)
 			s->len += n; /* past the capture cap: length only */
 			return;
 		}
-		off = rnd_below(GEN_POOL_BYTES - 4096);
+		off = rnd_below(GEN_POOL_BYTES);
 		k = GEN_POOL_BYTES - off;
 		if (k > n)
 			k = n;
@@ -833,7 +833,7 @@ static void chk_event(struct chk *k, const void *rec, uint32_t len)
 	}
 }
 
-static int check_file(const char *path, bool walk_only)
+static int check_file(const char *path, bool walk_only, unsigned threads)
 {
 	struct chk k = { 0 };
 	struct rfile_reader *r;
@@ -849,6 +849,11 @@ static int check_file(const char *path, bool walk_only)
 	r = rfile_reader_open(path, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "gen_corpus: %s\n", err);
+		return 1;
+	}
+	if (threads && rfile_reader_prefetch(r, threads)) {
+		fprintf(stderr, "gen_corpus: %s: cannot start read-ahead threads\n", path);
+		rfile_reader_close(r);
 		return 1;
 	}
 	while ((ret = rfile_reader_next_block(r, &recs, &len, &count)) == 1) {
@@ -907,8 +912,9 @@ static int check_file(const char *path, bool walk_only)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gen_corpus -o FILE [-n TRANSACTIONS] [-c CONNECTIONS] [--seed N] [--active N] [--cpus N] [-q]\n"
-		   "       gen_corpus --check FILE      verify positions, lengths and flags of a replay file\n"
-		   "       gen_corpus --read-bench FILE  time reading and walking every record\n"
+		   "       gen_corpus --check FILE [--threads N]       verify positions, lengths and flags of a replay file\n"
+		   "       gen_corpus --read-bench FILE [--threads N]  time reading and walking every record\n"
+		   "         (--threads: rfile read-ahead decoder threads, default 0 = synchronous)\n"
 		   "  writes a replay file (http-tracer replay FILE) of synthetic kernel events;\n"
 		   "  defaults: 1000000 transactions over 10000 connections, 256 active at a time, 4 CPUs\n");
 }
@@ -930,6 +936,7 @@ int main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "check", required_argument, NULL, 'k' },
 		{ "read-bench", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -943,7 +950,8 @@ int main(int argc, char **argv)
 	char err[512];
 	struct timespec t0, t1;
 	double secs, *w, wsum = 0;
-	int opt, ret;
+	int opt, ret, mode = 0;
+	unsigned threads = 0;
 
 	while ((opt = getopt_long(argc, argv, "o:n:c:qh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -974,9 +982,17 @@ int main(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'k':
-			return check_file(optarg, false);
 		case 'b':
-			return check_file(optarg, true);
+			mode = opt;
+			out = optarg;
+			break;
+		case 't':
+			if (!parse_u64(optarg, &v) || v > 16) {
+				fprintf(stderr, "gen_corpus: --threads must be 0..16\n");
+				return 2;
+			}
+			threads = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -989,6 +1005,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (mode)
+		return check_file(out, mode == 'b', threads);
 	if (!nconn || nconn > 100000000 || ntx < nconn || ntx > 4000000000ull) {
 		fprintf(stderr, "gen_corpus: need 1 <= CONNECTIONS <= TRANSACTIONS <= 4e9 (got -n %" PRIu64 " -c %" PRIu64 ")\n",
 			ntx, nconn);
