@@ -573,6 +573,58 @@ static bool redact_url(struct rctx *x, struct ht_str *f)
 	return splice_apply(x->r, f, &sp, x->dead);
 }
 
+/*
+ * What to do with a header, by name.  Records repeat the same few dozen
+ * names, so each thread remembers its verdicts per config generation in a
+ * small direct-mapped table (thread-local, no allocation); a miss costs the
+ * full check.  Hand-built configs (generation 0) are never cached.
+ */
+enum hverdict { HV_KEEP = 1, HV_REDACT, HV_URL };
+
+#define HDR_CACHE_SLOTS 128 /* power of two */
+#define HDR_CACHE_NAME 30   /* longest name cached, bytes */
+
+struct hdr_slot {
+	uint64_t gen;
+	uint8_t len;
+	uint8_t verdict;
+	char name[HDR_CACHE_NAME];
+};
+
+static __thread struct hdr_slot hdr_cache[HDR_CACHE_SLOTS];
+
+static enum hverdict header_verdict_slow(struct rctx *x, const char *name, size_t len)
+{
+	nb_set_raw(&x->name, name, len);
+	if (header_listed(&x->c->redact_headers, name, len) || pats_match(&x->pats, &x->name))
+		return HV_REDACT;
+	return is_url_header(name, len) ? HV_URL : HV_KEEP;
+}
+
+static enum hverdict header_verdict(struct rctx *x, const char *name, size_t len)
+{
+	uint64_t gen = x->c->generation;
+	uint32_t h = 2166136261u;
+	struct hdr_slot *slot;
+	enum hverdict v;
+
+	if (!gen || len > HDR_CACHE_NAME)
+		return header_verdict_slow(x, name, len);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u; /* FNV-1a */
+	slot = &hdr_cache[h & (HDR_CACHE_SLOTS - 1)];
+	if (slot->gen == gen && slot->len == len && memcmp(slot->name, name, len) == 0)
+		return (enum hverdict)slot->verdict;
+	v = header_verdict_slow(x, name, len);
+	if (!x->name.oom && !x->pats.oom) {
+		slot->gen = gen;
+		slot->len = (uint8_t)len;
+		slot->verdict = (uint8_t)v;
+		memcpy(slot->name, name, len);
+	}
+	return v;
+}
+
 static bool redact_headers(struct rctx *x, struct ht_headers *h)
 {
 	struct ht_record *r = x->r;
@@ -580,20 +632,19 @@ static bool redact_headers(struct rctx *x, struct ht_headers *h)
 
 	for (uint32_t i = 0; i < h->n; i++) {
 		struct ht_kv *kv = &h->v[i];
-		const char *name = ht_str_ptr(r, kv->name);
 		const char *val = ht_str_ptr(r, kv->value);
+		enum hverdict v;
 
 		if (!kv->value.len)
 			continue;
-		nb_set_raw(&x->name, name, kv->name.len);
-		if (header_listed(&x->c->redact_headers, name, kv->name.len) ||
-		    pats_match(&x->pats, &x->name)) {
+		v = header_verdict(x, ht_str_ptr(r, kv->name), kv->name.len);
+		if (v == HV_REDACT) {
 			if (kv->value.len == strlen(HT_REDACTED) &&
 			    !memcmp(val, HT_REDACTED, kv->value.len))
 				continue;
 			replace_field(r, &kv->value, HT_REDACTED, strlen(HT_REDACTED), x->dead);
 			changed = true;
-		} else if (is_url_header(name, kv->name.len)) {
+		} else if (v == HV_URL) {
 			changed |= redact_url(x, &kv->value);
 		}
 	}
@@ -625,12 +676,19 @@ static int cmp_str_off(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-static void live_add(struct dead *l, struct ht_str s)
+/* Keep live range s if it overlaps a dead one (usually none does: no allocation). */
+static void live_add(struct dead *l, struct ht_str s, const struct dead *d)
 {
-	dead_add(l, s);
+	for (size_t i = 0; i < d->n && s.len; i++) {
+		if ((uint64_t)s.off < (uint64_t)d->v[i].off + d->v[i].len &&
+		    (uint64_t)d->v[i].off < (uint64_t)s.off + s.len) {
+			dead_add(l, s);
+			return;
+		}
+	}
 }
 
-static void collect_live(struct ht_record *r, struct dead *l)
+static void collect_live(struct ht_record *r, struct dead *l, const struct dead *d)
 {
 	struct ht_str *fields[] = {
 		&r->method, &r->target, &r->path, &r->host, &r->reason, &r->req_body,
@@ -639,11 +697,11 @@ static void collect_live(struct ht_record *r, struct dead *l)
 	struct ht_headers *hs[] = { &r->req_headers, &r->resp_headers };
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		live_add(l, *fields[i]);
+		live_add(l, *fields[i], d);
 	for (size_t k = 0; k < 2; k++) {
 		for (uint32_t i = 0; i < hs[k]->n; i++) {
-			live_add(l, hs[k]->v[i].name);
-			live_add(l, hs[k]->v[i].value);
+			live_add(l, hs[k]->v[i].name, d);
+			live_add(l, hs[k]->v[i].value, d);
 		}
 	}
 }
@@ -675,10 +733,11 @@ static void wipe_dead(struct ht_record *r, struct dead *d)
 
 	if (!d->n || !r->arena)
 		return;
-	collect_live(r, &live);
+	collect_live(r, &live, d);
 	if (live.err)
 		goto out; /* cannot tell what is still used: leave the bytes */
-	qsort(live.v, live.n, sizeof(*live.v), cmp_str_off);
+	if (live.n > 1)
+		qsort(live.v, live.n, sizeof(*live.v), cmp_str_off);
 	for (size_t i = 0; i < d->n; i++) {
 		uint64_t from = d->v[i].off, to = from + d->v[i].len;
 

@@ -514,6 +514,27 @@ static void test_set(void **state)
 	ht_config_free(c);
 }
 
+static void test_derived(void **state)
+{
+	struct ht_config *a = ht_config_defaults(), *b = ht_config_defaults();
+	char err[256];
+	uint64_t g;
+
+	assert_true(a->generation != 0 && b->generation != 0 && a->generation != b->generation);
+	assert_int_equal(a->redact_patterns_alnum.n, a->redact_body_patterns.n);
+	assert_true(strlist_has(&a->redact_patterns_alnum, "apikey"));
+	g = a->generation;
+	assert_int_equal(ht_config_set(a, "filtering.redaction.bodyPatterns", "Client-ID", err, sizeof(err)), 0);
+	assert_true(a->generation != g);
+	assert_true(strlist_has(&a->redact_patterns_alnum, "clientid"));
+	assert_true(strlist_has(&a->redact_body_patterns, "client-id"));
+	g = a->generation;
+	assert_int_equal(ht_config_set(a, "output.format", "bad", err, sizeof(err)), -1);
+	assert_true(a->generation == g); /* a failed set changes nothing */
+	ht_config_free(a);
+	ht_config_free(b);
+}
+
 /* ---- reload */
 
 static void test_install_reload(void **state)
@@ -681,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_nulls),
 		cmocka_unit_test(test_aliases_and_styles),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_derived),
 		cmocka_unit_test(test_install_reload),
 		cmocka_unit_test(test_reload_with_reader),
 		cmocka_unit_test(test_mutations),

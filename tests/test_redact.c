@@ -83,6 +83,17 @@ static bool record_has(const struct ht_record *r, const char *needle)
 	return memmem(r->comm, sizeof(r->comm), needle, strlen(needle)) != NULL;
 }
 
+static void strlist_push(struct ht_strlist *l, const char *s)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	assert_non_null(v);
+	l->v = v;
+	l->v[l->n] = strdup(s);
+	assert_non_null(l->v[l->n]);
+	l->n++;
+}
+
 static const char *const default_headers[] = {
 	"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Auth-Token", "X-API-Key",
 };
@@ -275,6 +286,41 @@ static void test_header_config(void **state)
 	ht_config_free(c);
 }
 
+/* Per-thread header verdicts must follow the config they were made for. */
+static void test_header_cache_generations(void **state)
+{
+	struct ht_config *a = ht_config_defaults(), *b = ht_config_defaults();
+	char err[256], buf[64];
+
+	assert_int_equal(ht_config_set(a, "filtering.redaction.headers", "X-Custom", err, sizeof(err)), 0);
+	assert_int_not_equal(a->generation, b->generation);
+	for (int round = 0; round < 3; round++) {
+		struct ht_record *ra = ht_record_new(), *rb = ht_record_new();
+
+		hdr(ra, &ra->req_headers, "X-Custom", "v");
+		hdr(rb, &rb->req_headers, "X-Custom", "v");
+		ht_redact(a, ra);
+		ht_redact(b, rb);
+		assert_string_equal(hval(ra, &ra->req_headers, "x-custom", buf, sizeof(buf)), "[REDACTED]");
+		assert_string_equal(hval(rb, &rb->req_headers, "x-custom", buf, sizeof(buf)), "v");
+		ht_record_free(ra);
+		ht_record_free(rb);
+	}
+	/* a hand-built config (generation 0) is never served from the cache */
+	b->generation = 0;
+	strlist_push(&b->redact_headers, "x-custom");
+	{
+		struct ht_record *r = ht_record_new();
+
+		hdr(r, &r->req_headers, "X-Custom", "v");
+		ht_redact(b, r);
+		assert_string_equal(hval(r, &r->req_headers, "x-custom", buf, sizeof(buf)), "[REDACTED]");
+		ht_record_free(r);
+	}
+	ht_config_free(a);
+	ht_config_free(b);
+}
+
 /* Twice is the same as once. */
 static void test_idempotent(void **state)
 {
@@ -426,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_form_and_text),
 		cmocka_unit_test(test_target_and_userinfo),
 		cmocka_unit_test(test_header_config),
+		cmocka_unit_test(test_header_cache_generations),
 		cmocka_unit_test(test_idempotent),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_name_matches),
