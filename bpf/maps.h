@@ -30,10 +30,10 @@
 #define HT_MMSG_LEN_MAX 1024   /* messages whose lengths are summed (UIO_MAXIOV) */
 #endif
 #ifndef HT_MAX_RECORDS
-#define HT_MAX_RECORDS 64      /* records per syscall: caps the capture at 1 MiB */
+#define HT_MAX_RECORDS 256     /* records per syscall: caps the capture at 4 MiB */
 #endif
 #ifndef HT_CAP_STEPS
-#define HT_CAP_STEPS 2048      /* bpf_loop steps of one capture (records + segments) */
+#define HT_CAP_STEPS 4096      /* bpf_loop steps of one capture (records + segments) */
 #endif
 #ifndef HT_PATH_MAX
 #define HT_PATH_MAX 64         /* health-check path key, NUL padded */

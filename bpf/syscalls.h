@@ -224,7 +224,7 @@ __noinline int ht_flush(struct ht_cap *st, __u32 tail)
 	ev->sys_len = st->total;
 	ev->tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	if (ht_output(s, sizeof(*ev) + fill) == 0) {
+	if (ht_output(ev, sizeof(*ev) + fill) == 0) {
 		ht_count(HT_KS_BYTES_SENT, fill);
 		ht_count(HT_KS_BYTES_UNCAPTURED, tail);
 	} else {

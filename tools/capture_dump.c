@@ -115,20 +115,33 @@ static void dump_flags(uint8_t f)
 		f & HT_DF_TRUNCATED ? "T" : "", f & HT_DF_SPLIT ? "P" : "");
 }
 
-static void dump_open(const struct ht_open_ev *ev)
+/* The connection's entry, created if new (records of one connection come
+ * from several per-CPU rings, so CLOSE may be read before OPEN). */
+static struct dump_conn *dump_conn_get(const struct ht_conn_id *id)
 {
-	struct dump_conn *c;
-	int af = ev->family == 10 ? AF_INET6 : AF_INET;
+	struct dump_conn *c = dump_conn_find(id);
 
+	if (c)
+		return c;
 	if (dump.n_conns == DUMP_MAX_CONNS)
-		return;
+		return NULL;
 	if (!dump.conns) {
 		dump.conns = calloc(DUMP_MAX_CONNS, sizeof(*dump.conns));
 		if (!dump.conns)
-			return;
+			return NULL;
 	}
 	c = &dump.conns[dump.n_conns++];
-	c->id = ev->hdr.conn;
+	c->id = *id;
+	return c;
+}
+
+static void dump_open(const struct ht_open_ev *ev)
+{
+	struct dump_conn *c = dump_conn_get(&ev->hdr.conn);
+	int af = ev->family == 10 ? AF_INET6 : AF_INET;
+
+	if (!c)
+		return;
 	c->lport = ev->lport;
 	c->rport = ev->rport;
 	c->family = ev->family;
@@ -180,7 +193,7 @@ static int dump_event(void *ctx, const void *rec, size_t len)
 	}
 	if (h->type == HT_EV_CLOSE && len >= sizeof(struct ht_close_ev)) {
 		const struct ht_close_ev *ev = rec;
-		struct dump_conn *c = dump_conn_find(&h->conn);
+		struct dump_conn *c = dump_conn_get(&h->conn);
 
 		if (c) {
 			c->closed = 1;
