@@ -1,7 +1,7 @@
 #!/bin/sh
 # parser.sh - parser throughput: httpp vs Debian's http_parser on one corpus,
 # side by side in one run.  Generates build/parser_corpus.bin if missing.
-# usage: bench/parser.sh [ITERATIONS]   (env: BUILD, CORPUS_MESSAGES)
+# usage: bench/parser.sh [ITERATIONS [--no-thp]]   (env: BUILD, CORPUS_MESSAGES)
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -12,4 +12,4 @@ if [ ! -s "$corpus" ]; then
 	mv "$corpus.tmp" "$corpus"
 fi
 make --no-print-directory "$BUILD/bench_parser"
-exec "$BUILD/bench_parser" "$corpus" "${1:-15}"
+exec "$BUILD/bench_parser" "$corpus" "${1:-15}" ${2:+"$2"}
