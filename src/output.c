@@ -42,6 +42,7 @@
 #define OUT_SUFFIX_MAX 18        /* strlen(".4294967295.gz.tmp") */
 #define OUT_SCAN_GAP 64          /* startup scan stops after this many missing indexes */
 #define GZ_CHUNK (256u << 10)
+#define OUTPUT_LINK_CHECK_MS 1000 /* how often a working file is checked for deletion */
 
 struct output {
 	/* writer side */
@@ -57,6 +58,7 @@ struct output {
 	uint32_t max_files;
 	uint32_t retry_ms;
 	uint64_t rotate_hold_until_ms; /* a failed rotation is retried after this */
+	uint64_t next_link_check_ms;   /* next check that the file still has a name */
 	struct ht_stats *st;
 	struct ht_buf header;    /* the CSV header row */
 	char *path;              /* as configured, for messages */
@@ -676,6 +678,23 @@ static int attempt(struct output *o, const char *data, size_t len, size_t *hdone
 	return rc;
 }
 
+/*
+ * If the current file was deleted behind our back (e.g. to free space on a
+ * full disk), drop it so that the next attempt creates a new one: writing
+ * on into an unlinked inode would hold the space and hide the records.
+ */
+static bool reopen_if_unlinked(struct output *o)
+{
+	struct stat sb;
+
+	if (!o->regular || o->fd < 0 || fstat(o->fd, &sb) || sb.st_nlink > 0)
+		return false;
+	close(o->fd);
+	o->fd = -1;
+	fprintf(stderr, "http-tracer: output %s was deleted; writing to a new file\n", o->path);
+	return true;
+}
+
 static bool should_rotate(const struct output *o, size_t len)
 {
 	uint64_t head = o->format == HT_FMT_CSV ? o->header.len : 0;
@@ -698,15 +717,21 @@ int output_write_batch(struct output *o, const char *data, size_t len, uint32_t 
 		return -1;
 	if (!len)
 		return 0;
+	start = mono_ms();
+	if (start >= o->next_link_check_ms) {
+		o->next_link_check_ms = start + OUTPUT_LINK_CHECK_MS;
+		reopen_if_unlinked(o);
+	}
 	if (should_rotate(o, len))
 		rotate(o);
-	start = mono_ms();
 	for (;;) {
 		uint64_t now, budget = o->failing ? 0 : o->retry_ms;
 
 		rc = attempt(o, data, len, &hdone, &ddone);
 		if (!rc)
 			break;
+		if (reopen_if_unlinked(o))
+			continue; /* the new file gets a try of its own, whatever the budget */
 		now = mono_ms();
 		if (rc == -EPIPE || rc == -EBADF || now - start >= budget)
 			goto drop;

@@ -20,7 +20,9 @@
  * the file only ever holds whole records.  When the budget is spent the
  * batch is dropped and counted in HT_C_DROP_OUTPUT_ERROR; while the output
  * keeps failing, later batches get one attempt each (no sleeping), so the
- * writer keeps draining; the first success ends that state.
+ * writer keeps draining; the first success ends that state.  If the file
+ * is deleted (say, to free space), a new one is created: at once when
+ * writes fail, within a second otherwise.
  */
 #ifndef HT_OUTPUT_H
 #define HT_OUTPUT_H

@@ -34,7 +34,7 @@ status=0
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	"$BUILD/tests/output_fulldisk_driver" "$mnt" || status=1
 
-for f in "$mnt"/out/* "$mnt"/rot/*; do
+for f in "$mnt"/out/* "$mnt"/del/* "$mnt"/rot/*; do
 	[ -e "$f" ] || continue
 	case "$f" in
 	*.gz)
@@ -48,7 +48,7 @@ done
 if ! python3 - "$mnt" <<'PY'
 import gzip, json, os, sys
 n = 0
-for sub in ("out", "rot"):
+for sub in ("out", "del", "rot"):
     d = os.path.join(sys.argv[1], sub)
     for name in sorted(os.listdir(d)):
         p = os.path.join(d, name)

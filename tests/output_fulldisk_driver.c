@@ -9,8 +9,11 @@
  * exactly the records of the successful batches, whole lines only.
  * Phase 2: the filler is deleted; the next batches must all succeed and
  * land after the earlier records.
- * Phase 3: rotation with gzip on the nearly full disk: the writer never
- * leaves a partial line, and after close no .gz.tmp is left.
+ * Phase 3: the disk is filled by the output file itself; deleting that file
+ * frees the space and the writer continues in a new file.
+ * Phase 4: rotation with gzip on the nearly full disk: the writer never
+ * leaves a partial line, and after close no .gz.tmp is left; once space
+ * returns, the next open compresses what could not be compressed.
  * Prints one line per phase; exits 0 when every check holds.
  */
 #include <dirent.h>
@@ -196,6 +199,48 @@ static void phase_full_and_recover(const char *dir)
 	ht_buf_free(&got);
 }
 
+/* The disk is full of our own file; deleting it must free the space and writes go to a new file. */
+static void phase_delete_output(const char *dir)
+{
+	char path[512], err[512];
+	struct ht_config c = { 0 };
+	struct ht_stats st = { 0 };
+	struct ht_buf got = { 0 };
+	struct output *o;
+	uint32_t next = 0, first, *nums;
+	int failed = 0;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/del/traces.log", dir);
+	c.output_path = path;
+	c.format = HT_FMT_NDJSON;
+	o = output_open(&c, &st, err, sizeof(err));
+	if (!o) {
+		CHECK(0, "output_open: %s", err);
+		return;
+	}
+	output_set_retry_ms(o, 50);
+	while (failed < 2 && next < 1000000) {
+		failed += write_batch(o, next) != 0;
+		next += BATCH;
+	}
+	CHECK(failed == 2, "the disk never filled up");
+	CHECK(unlink(path) == 0, "unlink %s: %s", path, strerror(errno));
+	first = next;
+	for (int i = 0; i < 10; i++, next += BATCH)
+		CHECK(write_batch(o, next) == 0, "batch %d after deleting the full file failed", i);
+	output_close(o);
+	CHECK(read_all(path, &got) == 0, "no new file %s", path);
+	n = parse_lines(&got, &nums);
+	CHECK(n == 10 * BATCH, "new file holds %zu records, expected %d", n, 10 * BATCH);
+	for (size_t i = 0; i < n; i++)
+		CHECK(nums[i] == first + i, "new file: line %zu holds %u", i, nums[i]);
+	printf("output_fulldisk: deleting the full output file freed the space; %zu records in a new file\n", n);
+	free(nums);
+	ht_buf_free(&got);
+	unlink(path); /* room for the next phase */
+}
+
 static void phase_rotation(const char *dir)
 {
 	char path[512], filler[512], err[512], name[1024];
@@ -279,6 +324,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	phase_full_and_recover(argv[1]);
+	phase_delete_output(argv[1]);
 	phase_rotation(argv[1]);
 	if (failures) {
 		fprintf(stderr, "output_fulldisk: %d check(s) failed\n", failures);

@@ -304,6 +304,29 @@ static void test_write_and_append(void **state)
 	ht_buf_free(&got);
 }
 
+/* A deleted output file is replaced by a new one (checked at most once a second). */
+static void test_deleted_file(void **state)
+{
+	struct fixture *f = *state;
+	struct ht_buf got = { 0 };
+	struct output *o;
+	char err[512];
+	uint32_t next = 100;
+
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(write_range(o, 0, 100, 10), 0);
+	assert_int_equal(unlink(f->path), 0);
+	usleep(1100 * 1000); /* past OUTPUT_LINK_CHECK_MS: the next batch checks */
+	assert_int_equal(write_range(o, 100, 200, 10), 0);
+	output_close(o);
+	read_file(f->path, &got);
+	check_sequence(&got, &next);
+	assert_int_equal(next, 200);
+	assert_int_equal(mode_of(f->path), 0640);
+	ht_buf_free(&got);
+}
+
 static void test_csv_header_once(void **state)
 {
 	struct fixture *f = *state;
@@ -780,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_and_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_header_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout_nonblocking_pipe, setup, teardown),
