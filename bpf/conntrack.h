@@ -133,12 +133,38 @@ static __always_inline void ht_emit_loss(const struct ht_conn_key *key, struct h
 	ht_output(&ev, sizeof(ev));
 }
 
+/* Emits HT_EV_CLOSE with positions pos_eg/pos_in and counts it. */
+static __always_inline void ht_emit_close(const struct ht_conn_key *key, struct ht_conn *c,
+					  __u64 pos_eg, __u64 pos_in)
+{
+	struct ht_close_ev ev = {};
+
+	ht_fill_hdr(&ev.hdr, HT_EV_CLOSE, key, c);
+	ev.pos[HT_DIR_EGRESS] = pos_eg;
+	ev.pos[HT_DIR_INGRESS] = pos_in;
+	if (!ht_output(&ev, sizeof(ev)))
+		ht_count(HT_KS_CONNS_CLOSED, 1);
+}
+
+/* A connection whose data user space already has was dropped by a later
+ * filter (a health path completed by its third send, say): close it for
+ * user space at pos, the first byte of direction dir it will not get. */
+static __always_inline void ht_close_dropped(const struct ht_conn_key *key, struct ht_conn *c,
+					     __u8 dir, __u64 pos)
+{
+	if (!(__sync_fetch_and_and(&c->flags, ~HT_CF_OPEN_SENT) & HT_CF_OPEN_SENT))
+		return;
+	if (dir == HT_DIR_EGRESS)
+		ht_emit_close(key, c, pos, c->pos[HT_DIR_INGRESS]);
+	else
+		ht_emit_close(key, c, c->pos[HT_DIR_EGRESS], pos);
+}
+
 /* Ends a connection: pending losses and HT_EV_CLOSE with the final
  * positions if user space knows it, then deletes it and its socket and
  * prefix entries. */
 static __always_inline void ht_conn_end(const struct ht_conn_key *key, struct ht_conn *c)
 {
-	struct ht_close_ev ev = {};
 	__u64 sk = c->sk;
 	__u64 flags = c->flags;
 
@@ -147,11 +173,7 @@ static __always_inline void ht_conn_end(const struct ht_conn_key *key, struct ht
 			ht_emit_loss(key, c, HT_DIR_EGRESS);
 		if (flags & HT_CF_LOSS_IN)
 			ht_emit_loss(key, c, HT_DIR_INGRESS);
-		ht_fill_hdr(&ev.hdr, HT_EV_CLOSE, key, c);
-		ev.pos[0] = c->pos[0];
-		ev.pos[1] = c->pos[1];
-		if (!ht_output(&ev, sizeof(ev)))
-			ht_count(HT_KS_CONNS_CLOSED, 1);
+		ht_emit_close(key, c, c->pos[HT_DIR_EGRESS], c->pos[HT_DIR_INGRESS]);
 	}
 	if (c->decision != HT_DEC_DROP)
 		bpf_map_delete_elem(&sk_conns, &sk);

@@ -129,7 +129,7 @@ struct ht_scratch {
 struct ht_pending {
 	__u64 gen;        /* ht_conn.gen it belongs to (fd reuse check) */
 	__u32 len;        /* bytes in buf */
-	__u32 pad;
+	__u32 dir;        /* enum ht_dir of the bytes kept */
 	__u8 buf[3 * HT_PREFIX_MAX]; /* slack for masked, bounded appends */
 };
 

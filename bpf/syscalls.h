@@ -48,10 +48,11 @@ struct ht_cap {
 
 static const struct ht_pending ht_pending_zero;
 
-/* Appends buf[0..n) to the connection's kept prefix (creating it); returns
- * it, or NULL when it cannot be stored. */
+/* Appends buf[0..n) to the connection's kept prefix of direction dir
+ * (creating it); returns it, or NULL when it cannot be stored or holds the
+ * other direction's first bytes. */
 static __always_inline struct ht_pending *ht_pending_add(const struct ht_conn_key *key,
-							 struct ht_conn *c,
+							 struct ht_conn *c, __u32 dir,
 							 const __u8 *buf, __u32 n)
 {
 	struct ht_pending *p = NULL;
@@ -66,8 +67,11 @@ static __always_inline struct ht_pending *ht_pending_add(const struct ht_conn_ke
 		if (!p)
 			return NULL;
 		p->gen = c->gen;
+		p->dir = dir;
 		__sync_fetch_and_or(&c->flags, HT_CF_PENDING);
 	}
+	if (p->dir != dir)
+		return NULL;
 	off = p->len;
 	if (off >= HT_PREFIX_MAX)
 		return p;
@@ -81,16 +85,19 @@ static __always_inline struct ht_pending *ht_pending_add(const struct ht_conn_ke
 }
 
 /* Decides an undecided connection from its first bytes (s->data[0..n)):
- * protocol inference, then the health path of the first request.  Returns
- * 0 to send the data (decided to pass, or still undecided), else the enum
- * ht_kstat drop reason (cached in c).  A global function: the verifier
- * checks it once, not at every call site. */
+ * protocol inference, then the health path of the first request.  Bytes
+ * are accumulated per connection while they are only a prefix of an
+ * HTTP/1 start (one byte per send is legal); the other direction, if it
+ * speaks meanwhile, is judged on its own bytes.  Returns 0 to send the data
+ * (decided to pass, or still undecided), else the enum ht_kstat drop reason
+ * (cached in c).  A global function: verified once, not per call site. */
 __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 			 __u32 dir, struct ht_scratch *s, __u32 n)
 {
 	struct ht_pending *p = NULL;
 	const __u8 *buf, *data;
 	__u32 len, start = 0;
+	bool other = false;
 	__u8 reason = 0;
 	int r, h;
 
@@ -104,10 +111,12 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 	len = n;
 
 	if (c->flags & HT_CF_PENDING) {
-		p = ht_pending_add(key, c, buf, n);
+		p = ht_pending_add(key, c, dir, buf, n);
 		if (p) {
 			data = p->buf;
 			len = p->len;
+		} else {
+			other = true;
 		}
 	}
 	r = ht_infer(data, len, &start);
@@ -126,7 +135,7 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 	}
 	if (r == HT_INF_REQUEST && health_paths_n) {
 		h = ht_health_match(data, len, start);
-		if (h < 0 && len < HT_PREFIX_MAX)
+		if (h < 0 && len < HT_PREFIX_MAX && !other)
 			goto undecided;
 		if (h > 0)
 			reason = HT_KS_HEALTH;
@@ -145,8 +154,8 @@ decided:
 	return reason;
 undecided:
 	/* Sent while undecided: a later drop only stops what follows. */
-	if (!p)
-		ht_pending_add(key, c, buf, n);
+	if (!p && !other)
+		ht_pending_add(key, c, dir, buf, n);
 	return 0;
 }
 
@@ -192,6 +201,7 @@ __noinline int ht_flush(struct ht_cap *st, __u32 tail)
 		reason = ht_decide(&st->key, c, dir, s, fill);
 		if (reason) {
 			st->drop = reason;
+			ht_close_dropped(&st->key, c, dir, st->pos);
 			goto stop;
 		}
 	}
