@@ -196,6 +196,7 @@ struct conn {
 	uint8_t held[GEN_REC_MAX]; /* record delayed to swap with the next one */
 	size_t held_len;
 	uint64_t last_gap_txn;
+	uint64_t last_hole_txn;     /* last transaction counted in hole_txns */
 };
 
 struct proc {
@@ -218,6 +219,7 @@ struct totals {
 	uint64_t txns, conns;
 	uint64_t stream_bytes, captured_bytes, uncaptured_bytes, lost_bytes;
 	uint64_t dropped_records, swapped, truncated_txns, gap_txns;
+	uint64_t hole_txns;         /* with lost or uncaptured bytes (either) */
 	uint64_t chunked, pipelined_batches, split_messages;
 	uint64_t methods[6];
 };
@@ -310,7 +312,7 @@ static void open_conn(struct gen *g, struct conn *c, uint32_t slot, uint32_t txn
 	c->host = rnd_below(40);
 	c->q_head = c->q_len = 0;
 	c->held_len = 0;
-	c->last_gap_txn = UINT64_MAX;
+	c->last_gap_txn = c->last_hole_txn = UINT64_MAX;
 
 	memset(&ev, 0, sizeof(ev));
 	fill_hdr(g, c, &ev.hdr, HT_EV_OPEN);
@@ -428,8 +430,17 @@ static void put_chunked(struct sysc *s, uint32_t body)
 	sys_puts(s, chance_pm(100) ? "0\r\nX-Checksum: 9f86d081\r\n\r\n" : "0\r\n\r\n");
 }
 
+/* Count transaction txn of c once in hole_txns. */
+static void mark_hole(struct gen *g, struct conn *c, uint64_t txn)
+{
+	if (c->last_hole_txn == txn)
+		return;
+	c->last_hole_txn = txn;
+	g->t.hole_txns++;
+}
+
 /* Append the response to a request of method m; returns true if chunked. */
-static bool put_response(struct gen *g, struct sysc *s, int m)
+static bool put_response(struct gen *g, struct conn *c, struct sysc *s, int m)
 {
 	char head[512];
 	uint32_t status = 200, body = body_size(false), r = rnd_below(100);
@@ -480,8 +491,10 @@ static bool put_response(struct gen *g, struct sysc *s, int m)
 	s->dlo = s->len;
 	sys_body(s, body);
 	s->dhi = s->len;
-	if (s->len > GEN_CAPTURE_CAP)
+	if (s->len > GEN_CAPTURE_CAP) {
 		g->t.truncated_txns++;
+		mark_hole(g, c, g->next_txn);
+	}
 	return false;
 }
 
@@ -524,7 +537,7 @@ static void next_exchange(struct gen *g, struct conn *c)
 			struct sysc *prev = s;
 
 			s = q_push(c, c->req_dir ^ 1);
-			if (put_response(g, s, methods[i]))
+			if (put_response(g, c, s, methods[i]))
 				g->t.chunked++;
 			s->dlo = s->dhi = 0;
 			g->next_txn++;
@@ -550,7 +563,7 @@ static void next_exchange(struct gen *g, struct conn *c)
 		s = q_push(c, c->req_dir ^ 1);
 		s->single = true;
 		s->txn = g->next_txn;
-		if (put_response(g, s, m))
+		if (put_response(g, c, s, m))
 			g->t.chunked++;
 		maybe_split(g, c, s);
 		g->next_txn++;
@@ -609,6 +622,7 @@ static void emit_syscall(struct gen *g, struct conn *c, struct sysc *s)
 			if (s->single && c->last_gap_txn != s->txn) {
 				c->last_gap_txn = s->txn;
 				g->t.gap_txns++;
+				mark_hole(g, c, s->txn);
 			}
 		} else {
 			if (c->loss_pending[d]) {
@@ -1106,20 +1120,21 @@ int main(int argc, char **argv)
 				t->lost_bytes, fsize);
 		fprintf(stderr,
 			"gen_corpus: expect %" PRIu64 " transactions from a perfect tracer "
-			"(%" PRIu64 " with flag gap: %" PRIu64 " dropped records inside Content-Length bodies; "
+			"(%" PRIu64 " of them with flag gap: %" PRIu64 " with lost bytes from %" PRIu64 " dropped records inside Content-Length bodies, "
 			"%" PRIu64 " with a body cut by the 256 KiB capture cap; "
 			"methods GET %" PRIu64 " POST %" PRIu64 " PUT %" PRIu64 " DELETE %" PRIu64 " PATCH %" PRIu64 " HEAD %" PRIu64 "; "
 			"%" PRIu64 " chunked responses, %" PRIu64 " pipelined batches, %" PRIu64 " split messages, %" PRIu64 " swapped record pairs)\n",
-			t->txns, t->gap_txns, t->dropped_records, t->truncated_txns,
+			t->txns, t->hole_txns, t->gap_txns, t->dropped_records, t->truncated_txns,
 			t->methods[0], t->methods[1], t->methods[2], t->methods[3], t->methods[4], t->methods[5],
 			t->chunked, t->pipelined_batches, t->split_messages, t->swapped);
 		fprintf(stderr,
 			"{\"events\":%" PRIu64 ",\"transactions\":%" PRIu64 ",\"connections\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
 			",\"captured_bytes\":%" PRIu64 ",\"uncaptured_bytes\":%" PRIu64 ",\"lost_bytes\":%" PRIu64
-			",\"dropped_records\":%" PRIu64 ",\"gap_transactions\":%" PRIu64 ",\"truncated_transactions\":%" PRIu64
+			",\"dropped_records\":%" PRIu64 ",\"gap_transactions\":%" PRIu64 ",\"truncated_transactions\":%" PRIu64 ",\"hole_transactions\":%" PRIu64
 			",\"file_bytes\":%ld,\"seconds\":%.2f}\n",
 			t->events, t->txns, t->conns, t->stream_bytes + t->lost_bytes, t->captured_bytes,
 			t->uncaptured_bytes, t->lost_bytes, t->dropped_records, t->gap_txns, t->truncated_txns,
+			t->hole_txns,
 			fsize, secs);
 	}
 	for (uint64_t i = 0; i < active; i++)
