@@ -102,7 +102,7 @@ unit-test: deps $(TESTS)
 tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer $(BUILD)/gen_corpus
 	$(Q)tests/tsan.sh $(BUILD)
 
-e2e-test: deps $(BUILD)/http-tracer
+e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/output_fulldisk_driver
 	$(Q)tests/e2e/run.sh $(BUILD)
 
 test: deps

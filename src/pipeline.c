@@ -35,8 +35,7 @@
 
 struct shard_conn {
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
-	struct shard_conn *lru_prev, *lru_next; /* oldest activity first */
+	struct shard_conn *lru_prev, *lru_next; /* oldest activity first; graveyard link */
 	struct conn c;
 };
 
@@ -48,6 +47,8 @@ struct shard {
 	struct spsc_ptr out;         /* to the writer */
 	struct cds_lfht *table;
 	struct shard_conn *lru_head, *lru_tail;
+	struct shard_conn *graveyard; /* removed from the table, freed after a grace period */
+	uint32_t n_graveyard;
 	uint64_t n_conns;
 	uint64_t mem;                /* buffered bytes of all connections */
 	uint64_t next_sweep_ns;
@@ -303,9 +304,27 @@ static struct shard_conn *conn_create(struct shard *s, const struct ht_ev_hdr *h
 	return sc;
 }
 
-static void free_conn_rcu(struct rcu_head *head)
+/*
+ * Removed connections are freed by their shard after synchronize_rcu(), in
+ * batches, outside any read-side section: a thread walking a table under
+ * rcu_read_lock() (metrics, a future external sweeper) never sees freed
+ * memory, and the memory is freed by the thread that wrote it.
+ */
+static void reclaim(struct shard *s)
 {
-	free(caa_container_of(head, struct shard_conn, rcu));
+	struct shard_conn *sc = s->graveyard;
+
+	if (!sc)
+		return;
+	synchronize_rcu();
+	while (sc) {
+		struct shard_conn *next = sc->lru_next;
+
+		free(sc);
+		sc = next;
+	}
+	s->graveyard = NULL;
+	s->n_graveyard = 0;
 }
 
 static void conn_destroy(struct shard *s, struct shard_conn *sc)
@@ -316,7 +335,9 @@ static void conn_destroy(struct shard *s, struct shard_conn *sc)
 	conn_free(&sc->c);
 	s->n_conns--;
 	HT_INC(&s->st, HT_C_CONNS_CLOSED);
-	call_rcu(&sc->rcu, free_conn_rcu);
+	sc->lru_next = s->graveyard;
+	s->graveyard = sc;
+	s->n_graveyard++;
 }
 
 static void conn_finish(struct shard *s, struct shard_conn *sc, uint64_t now)
@@ -538,6 +559,8 @@ static void *shard_main(void *arg)
 			s->next_sweep_ns = now + SWEEP_INTERVAL_NS;
 		}
 		rcu_read_unlock();
+		if (s->n_graveyard >= 4096 || (s->graveyard && !got))
+			reclaim(s);
 		if (got) {
 			spins = 0;
 			continue;
@@ -549,6 +572,7 @@ static void *shard_main(void *arg)
 	rcu_read_lock();
 	shard_sweep(s, now_ns(), true);
 	rcu_read_unlock();
+	reclaim(s);
 	metrics_thread_unregister(hb);
 	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
 	rcu_unregister_thread();

@@ -74,13 +74,12 @@ static inline void *spsc_bytes_reserve(struct spsc_bytes *q, uint32_t len)
 			return NULL;
 	}
 	if (skip) {
-		*(uint32_t *)(q->buf + off) = SPSC_SKIP;
-		q->tail += skip;
-		off = 0;
 		/* the skip marker becomes visible with the entry's commit */
+		*(uint32_t *)(q->buf + off) = SPSC_SKIP;
+		off = 0;
 	}
 	*(uint32_t *)(q->buf + off) = len;
-	q->pending = need;
+	q->pending = skip + need; /* tail moves only in commit, atomically */
 	return q->buf + off + 8;
 }
 
@@ -105,7 +104,7 @@ static inline void *spsc_bytes_peek(struct spsc_bytes *q, uint32_t *len)
 		off = q->head & q->mask;
 		l = *(uint32_t *)(q->buf + off);
 		if (l == SPSC_SKIP) {
-			q->head += (q->mask + 1) - off;
+			__atomic_store_n(&q->head, q->head + (q->mask + 1) - off, __ATOMIC_RELEASE);
 			continue;
 		}
 		*len = l;
