@@ -27,9 +27,11 @@
  *    skipped (max_head_bytes per line, then CHUNK_SIZE).
  *  - Whitespace at the start of a header line (obs-fold, also right after the
  *    start line) is OBS_FOLD; space before the colon is HEADER_SYNTAX.
- *  - An error consumes the offending line (or head, for framing errors found
- *    at its end); then bytes are skipped until a line that starts a message:
- *    requests "[A-Z]+ SP ... SP HTTP/1.d", responses "HTTP/1.".
+ *  - Content-Length and Transfer-Encoding errors are reported when the head
+ *    is complete, with ev->head set to it (for logging), and consume it; other
+ *    errors consume the offending line (a NUL or bare CR: up to that byte).
+ *    Then bytes are skipped until a line that starts a message: requests
+ *    "[A-Z]+ SP ... SP HTTP/1.d", responses "HTTP/1.".
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr */
@@ -391,6 +393,7 @@ static void msg_begin(struct httpp *p)
 	p->scan_off = 0;
 	p->line_off = 0;
 	p->fflags = 0;
+	p->head_err = 0;
 	p->msg_flags = 0;
 	p->body_size = 0;
 	p->remaining = 0;
@@ -591,15 +594,19 @@ static const uint8_t fh_table[18][32] = {
 };
 
 /* Framing-relevant headers, names matched case-insensitively. */
-static enum httpp_err hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
+static void hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
 				  const uint8_t *v, size_t vl)
 {
 	if (__builtin_expect(nl >= 18, 1))
-		return HTTPP_ERR_NONE;
+		return;
 	switch (fh_table[nl][name[0] & 0x1f]) {
 	case FH_CL:
-		if (ieq(name, nl, "content-length", 14))
-			return hdr_content_length(p, v, vl);
+		if (ieq(name, nl, "content-length", 14)) {
+			enum httpp_err err = hdr_content_length(p, v, vl);
+
+			if (err && !p->head_err)
+				p->head_err = (uint8_t)err; /* reported with the head */
+		}
 		break;
 	case FH_TE:
 		if (ieq(name, nl, "transfer-encoding", 17))
@@ -620,7 +627,6 @@ static enum httpp_err hdr_framing(struct httpp *p, const uint8_t *name, size_t n
 	default:
 		break;
 	}
-	return HTTPP_ERR_NONE;
 }
 
 /* One header line b[ls..le) (line terminator excluded, no NUL or CR). */
@@ -629,7 +635,6 @@ static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls
 	struct httpp_head *h = &p->head;
 	const uint8_t *s = b + ls;
 	uint32_t n = le - ls, c, vs, ve;
-	enum httpp_err err;
 
 	if (is_ows(s[0]))
 		return HTTPP_ERR_OBS_FOLD;
@@ -642,9 +647,7 @@ static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls
 		vs++;
 	while (ve > vs && is_ows(s[ve - 1]))
 		ve--;
-	err = hdr_framing(p, s, c, s + vs, ve - vs);
-	if (err)
-		return err;
+	hdr_framing(p, s, c, s + vs, ve - vs);
 	if (h->n_headers >= HTTPP_MAX_HEADERS) {
 		h->headers_truncated = true;
 		return HTTPP_ERR_NONE;
@@ -708,12 +711,16 @@ static void head_complete(struct httpp *p, uint32_t head_len, struct httpp_event
 	struct httpp_head *h = &p->head;
 	enum httpp_err err;
 
-	err = p->kind == HTTPP_REQUEST ? request_framing(p) : response_framing(p);
+	h->head_len = head_len;
+	err = (enum httpp_err)p->head_err;
+	if (!err)
+		err = p->kind == HTTPP_REQUEST ? request_framing(p) : response_framing(p);
 	if (err) {
+		/* a complete head with bad framing: the caller may log what it was */
 		set_error(p, ev, err, true);
+		ev->head = h;
 		return;
 	}
-	h->head_len = head_len;
 	h->conn_close = (p->fflags & F_CLOSE) ||
 			(h->version_minor == 0 && !(p->fflags & F_KEEPALIVE));
 	ev->type = HTTPP_EV_HEAD;

@@ -15,6 +15,9 @@
  *   HTTPP_EV_ERROR  malformed or ambiguous framing (ev->err); the current
  *                   message, if any, is abandoned and the parser resyncs: it
  *                   skips bytes until a line that starts a new message.
+ *                   For framing errors of a complete head (CL_*, CL_AND_TE,
+ *                   TE_NOT_CHUNKED) ev->head is that head, valid like a HEAD
+ *                   event's; otherwise it is NULL.
  *
  * Contract: returns the number of bytes consumed from buf (the caller drops
  * them); `ret == 0 && ev->type == HTTPP_EV_NONE` means "need more bytes".
@@ -143,6 +146,7 @@ struct httpp {
 	uint8_t sub;            /* sub-state within state */
 	bool bol;               /* resync: the next byte starts a line */
 	uint16_t fflags;        /* framing headers seen in the current head */
+	uint8_t head_err;       /* Content-Length error, reported at the end of the head */
 	uint32_t line_off;      /* head: start of the first line not yet parsed */
 	uint32_t aux_bytes;     /* chunk-size line / trailer bytes so far (bounded) */
 	const uint8_t *base;    /* buffer the unfinished head's slices point into */

@@ -193,7 +193,25 @@ static void record(struct feeder *f, const struct httpp_event *ev, size_t consum
 			 (unsigned long long)ev->body_size);
 		break;
 	case HTTPP_EV_ERROR:
-		t_printf(&f->out, "X %s\n", httpp_err_name(ev->err));
+		t_printf(&f->out, "X %s", httpp_err_name(ev->err));
+		if (h && h->is_request) {
+			assert_true(in_pending(f, h->method.p, h->method.len));
+			assert_true(in_pending(f, h->target.p, h->target.len));
+			t_putn(&f->out, " @", 2);
+			put_slice(&f->out, h->method);
+			t_putn(&f->out, " ", 1);
+			put_slice(&f->out, h->target);
+		} else if (h) {
+			t_printf(&f->out, " @%u", h->status);
+		}
+		if (h) {
+			assert_true(h->head_len > 0 && h->head_len <= consumed);
+			for (uint32_t i = 0; i < h->n_headers; i++) {
+				assert_true(in_pending(f, h->headers[i].name.p, h->headers[i].name.len));
+				assert_true(in_pending(f, h->headers[i].value.p, h->headers[i].value.len));
+			}
+		}
+		t_putn(&f->out, "\n", 1);
 		break;
 	default:
 		fail_msg("bad event type %d", ev->type);
@@ -423,44 +441,50 @@ static const struct tcase cases[] = {
 	  .expect = "H POST / 1.1 k=len cl=2 c=0 n=1 t=0 [Content-Length:2, 2]\nB ab\nE f=0 s=2\n" },
 	{ "cl-conflict-then-resync", REQ,
 	  IN("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc\r\nGET /ok HTTP/1.1\r\n\r\n"),
-	  .expect = "X cl_conflict\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	  .expect = "X cl_conflict @POST /\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
 	{ "cl-list-conflict", REQ, IN("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n"),
-	  .expect = "X cl_conflict\n" },
+	  .expect = "X cl_conflict @POST /\n" },
 	{ "cl-invalid-sign", REQ,
 	  IN("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello\r\nGET /ok HTTP/1.1\r\n\r\n"),
-	  .expect = "X cl_invalid\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	  .expect = "X cl_invalid @POST /\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
 	{ "cl-invalid-empty", REQ, IN("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"),
-	  .expect = "X cl_invalid\n" },
+	  .expect = "X cl_invalid @POST /\n" },
 	{ "cl-invalid-empty-element", REQ, IN("POST / HTTP/1.1\r\nContent-Length: 5,\r\n\r\n"),
-	  .expect = "X cl_invalid\n" },
+	  .expect = "X cl_invalid @POST /\n" },
 	{ "cl-overflow", REQ,
 	  IN("POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n"),
-	  .expect = "X cl_invalid\n" },
+	  .expect = "X cl_invalid @POST /\n" },
 	{ "cl-max-u64", REQ, .flags = T_FIN,
 	  IN("POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\nab"),
 	  .expect = "H POST / 1.1 k=len cl=18446744073709551615 c=0 n=1 t=0 [Content-Length:18446744073709551615]\nB ab\nX eof\nFIN\n" },
+	{ "cl-conflict-then-syntax-error", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\nBad Line\r\n\r\n"),
+	  .expect = "X header_syntax\n" },
+	{ "cl-conflict-resp-304", RESP,
+	  IN("HTTP/1.1 304 Not Modified\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+	  .expect = "X cl_conflict @304\n" },
 	{ "cl-and-te", REQ,
 	  IN("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 	     "GET /smuggled HTTP/1.1\r\n\r\n"),
-	  .expect = "X cl_and_te\nH GET /smuggled 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	  .expect = "X cl_and_te @POST /\nH GET /smuggled 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
 	{ "te-not-chunked-request", REQ,
 	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nxx\r\nGET /ok HTTP/1.1\r\n\r\n"),
-	  .expect = "X te_not_chunked\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	  .expect = "X te_not_chunked @POST /\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
 	{ "te-chunked-not-last", REQ,
 	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
-	  .expect = "X te_not_chunked\n" },
+	  .expect = "X te_not_chunked @POST /\n" },
 	{ "te-chunked-twice", REQ,
 	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
-	  .expect = "X te_not_chunked\n" },
+	  .expect = "X te_not_chunked @POST /\n" },
 	{ "te-http10-request", REQ,
 	  IN("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
-	  .expect = "X te_not_chunked\n" },
+	  .expect = "X te_not_chunked @POST /\n" },
 	{ "te-chunked-vt", REQ,
 	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\x0b\r\n\r\n"),
-	  .expect = "X te_not_chunked\n" },
+	  .expect = "X te_not_chunked @POST /\n" },
 	{ "te-chunked-junk", REQ,
 	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: chunked x\r\n\r\n"),
-	  .expect = "X te_not_chunked\n" },
+	  .expect = "X te_not_chunked @POST /\n" },
 	{ "te-chunked-ows-list", REQ,
 	  IN("POST / HTTP/1.1\r\nTransfer-Encoding: , gzip ,Chunked \t\r\n\r\n0\r\n\r\n"),
 	  .expect = "H POST / 1.1 k=chunked c=0 n=1 t=0 [Transfer-Encoding:, gzip ,Chunked]\nE f=0 s=0\n" },
@@ -661,7 +685,7 @@ static const struct tcase cases[] = {
 	{ "resp-cl-and-te", RESP,
 	  IN("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 	     "HTTP/1.1 204 No Content\r\n\r\n"),
-	  .expect = "X cl_and_te\nH 1.1 204 No Content k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	  .expect = "X cl_and_te @200\nH 1.1 204 No Content k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
 	{ "resp-no-reason", RESP, IN("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"),
 	  .expect = "H 1.1 200  k=len cl=0 c=0 n=1 t=0 [Content-Length:0]\nE f=0 s=0\n" },
 	{ "resp-bad-status", RESP,
@@ -685,7 +709,7 @@ static const struct tcase cases[] = {
 	  .expect = "H 1.1 200 OK k=close c=0 n=0 t=0 \nB abcdef\nE f=1 s=1006\nFIN\n" },
 	{ "resp-cl-conflict", RESP,
 	  IN("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
-	  .expect = "X cl_conflict\n" },
+	  .expect = "X cl_conflict @200\n" },
 };
 
 /* ---- running */
@@ -952,7 +976,7 @@ static void test_chunk_leading_zeros(void **state)
 static void test_framing_after_cap(void **state)
 {
 	struct tcase c = { "cl-te-after-header-cap", REQ,
-		.expect = "X cl_and_te\n" };
+		.expect = "X cl_and_te @POST /\n" };
 	struct gen g = { 0 };
 	char line[32];
 
