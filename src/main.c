@@ -249,6 +249,8 @@ static int run_replay(const struct args *a, const struct ht_config *c, struct ou
 		fprintf(stderr, "http-tracer: %s\n", err);
 		return 1;
 	}
+	/* inflate ahead on other threads; the reader still sees file order */
+	rfile_reader_prefetch(rf, a->n_readers > 0 ? (unsigned)a->n_readers : 2);
 	metrics_set_probes_attached(true);
 	p = start_pipeline(c, out, 1, -1);
 	if (!p)
@@ -268,7 +270,7 @@ static int run_replay(const struct args *a, const struct ht_config *c, struct ou
 			break;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "http-tracer: %s: %s\n", a->input, rfile_reader_error(rf));
+		fprintf(stderr, "http-tracer: %s\n", rfile_reader_error(rf));
 		status = 1;
 	}
 	written = pipeline_stop(p);

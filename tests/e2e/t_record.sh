@@ -1,0 +1,31 @@
+# record -o FILE on the live kernel, then replay FILE: the same exchanges come out.
+R_PORT=$((30000 + $$ % 10000))
+mkdir -p "$TMP/rwww"; echo rec > "$TMP/rwww/index.html"
+"$BUILD/http-tracer" record -o "$TMP/rec.htr" 2>"$TMP/rec.log" &
+RP=$!
+i=0; while ! grep -q ready "$TMP/rec.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+python3 -m http.server "$R_PORT" --bind 127.0.0.1 --directory "$TMP/rwww" >/dev/null 2>&1 &
+HS=$!
+sleep 0.5
+for i in $(seq 1 15); do curl -s -o /dev/null "http://127.0.0.1:$R_PORT/index.html?rec=$i"; done
+kill "$HS"
+sleep 0.5
+kill -INT "$RP"; wait "$RP"; rc=$?
+[ "$rc" -eq 0 ] && pass "record: exited 0 on SIGINT" || fail "record: exit status $rc"
+if "$BUILD/http-tracer" replay "$TMP/rec.htr" -o "$TMP/rec.ndjson" > "$TMP/rec.sum"; then
+	n=$(grep -c '"target":"/index.html?rec=' "$TMP/rec.ndjson")
+	[ "$n" -eq 30 ] && pass "record/replay: 15 exchanges x 2 roles replayed ($(cat "$TMP/rec.sum"))" ||
+		fail "record/replay: $n records for 15 exchanges, want 30"
+else
+	fail "record/replay: replay failed"
+fi
+# a truncated recording: every record before the cut, then an error naming the offset
+size=$(stat -c %s "$TMP/rec.htr")
+head -c $((size - 7)) "$TMP/rec.htr" > "$TMP/cut.htr"
+"$BUILD/http-tracer" replay "$TMP/cut.htr" -o "$TMP/cut.ndjson" > /dev/null 2> "$TMP/cut.err"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q offset "$TMP/cut.err"; then
+	pass "replay of a truncated file: exit 1, $(cat "$TMP/cut.err")"
+else
+	fail "replay of a truncated file: exit $rc, $(cat "$TMP/cut.err")"
+fi
