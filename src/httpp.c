@@ -187,7 +187,8 @@ static inline bool is_nul_cr_lf(uint8_t c)
  * Index of the first NUL, CR or LF in s[0..n), or n.  SSE2: one unsigned
  * compare finds every byte <= 0x0d, the rare TAB/VT/FF/BS.. are skipped.
  */
-static inline __attribute__((always_inline)) size_t find_nul_cr_lf(const uint8_t *s, size_t n)
+static inline __attribute__((always_inline))
+size_t find_nul_cr_lf(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 #ifdef __SSE2__
@@ -252,7 +253,8 @@ static size_t find_ctl_sp(const uint8_t *s, size_t n)
 }
 
 /* Index of the first byte of s[0..n) that is not a tchar, or n. */
-static inline __attribute__((always_inline)) size_t scan_token(const uint8_t *s, size_t n)
+static inline __attribute__((always_inline))
+size_t scan_token(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 #ifdef __SSE2__
@@ -293,8 +295,9 @@ static inline __attribute__((always_inline)) size_t scan_token(const uint8_t *s,
  * the search went); -1 at a NUL or a CR not followed by LF (*scan: its index,
  * *err: the reason).
  */
-static inline __attribute__((always_inline)) int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_t *next,
-		    enum httpp_err *err)
+static inline __attribute__((always_inline))
+int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_t *next,
+	     enum httpp_err *err)
 {
 	size_t k = *scan + find_nul_cr_lf(b + *scan, lim - *scan);
 
