@@ -23,6 +23,9 @@
 #ifndef HT_IOV_MAX
 #define HT_IOV_MAX 64          /* iovec entries walked per message */
 #endif
+#ifndef HT_IOV_FAST
+#define HT_IOV_FAST 4          /* iovec syscalls this short skip the bpf_loop walk */
+#endif
 #ifndef HT_MMSG_MAX
 #define HT_MMSG_MAX 16         /* messages of send/recvmmsg captured */
 #endif

@@ -153,7 +153,10 @@ decided:
 	}
 	return reason;
 undecided:
-	/* Sent while undecided: a later drop only stops what follows. */
+	/* Sent while undecided: a later drop only stops what follows.  Any
+	 * prefix but "H" (HEAD or HTTP/1.) is a request: the role is known. */
+	if (c->role == HT_ROLE_UNKNOWN && !other && len && data[0] != 'H')
+		c->role = dir == HT_DIR_EGRESS ? HT_ROLE_CLIENT : HT_ROLE_SERVER;
 	if (!p && !other)
 		ht_pending_add(key, c, dir, buf, n);
 	return 0;
@@ -172,15 +175,15 @@ static __always_inline void ht_loss_mark(struct ht_conn *c, __u8 dir, __u64 pos)
 }
 
 /* Flushes the record being filled, with `tail` further stream bytes that
- * were not captured; returns 0, or -1 when the capture must stop.  Global:
- * verified once although called from several places. */
-__noinline int ht_flush(struct ht_cap *st, __u32 tail)
+ * were not captured, for connection c (NULL: looked up by st->key); returns
+ * 0, or -1 when the capture must stop.  Global: verified once although
+ * called from several places. */
+__noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 {
 	__u32 fill, len;
 	__u64 bit;
 	struct ht_scratch *s;
 	struct ht_data_ev *ev;
-	struct ht_conn *c;
 	__u8 dir, reason;
 
 	if (!st)
@@ -188,7 +191,8 @@ __noinline int ht_flush(struct ht_cap *st, __u32 tail)
 	fill = st->fill;
 	dir = st->dir & 1;
 	s = ht_scratch_get();
-	c = bpf_map_lookup_elem(&conns, &st->key);
+	if (!c)
+		c = bpf_map_lookup_elem(&conns, &st->key);
 	if (!s || !c)
 		goto stop;
 	if (fill > HT_DATA_CHUNK)
@@ -249,6 +253,11 @@ __noinline int ht_flush(struct ht_cap *st, __u32 tail)
 stop:
 	st->stop = 1;
 	return -1;
+}
+
+static __always_inline int ht_flush(struct ht_cap *st, __u32 tail)
+{
+	return ht_flush_conn(st, NULL, tail);
 }
 
 /* Bytes of the syscall not yet in a flushed or filling record. */
@@ -360,6 +369,35 @@ static long ht_mmsg_len_step(__u32 i, void *ctx)
 		return 1;
 	st->total = st->total + len < st->total ? ~0U : st->total + len;
 	return 0;
+}
+
+/* Fast path of a small iovec syscall (at most HT_IOV_FAST segments, one
+ * record): no bpf_loop; a segment that cannot be read ends the capture and
+ * the rest is reported as uncaptured length. */
+static __always_inline void ht_iov_fast(struct ht_cap *st, struct ht_conn *c)
+{
+	struct ht_scratch *s = ht_scratch_get();
+	__u32 off = 0, left = st->total, n, i;
+	struct iovec iov;
+
+	if (!s)
+		return;
+#pragma unroll
+	for (i = 0; i < HT_IOV_FAST; i++) {
+		if (i >= st->iov_cnt || !left)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(st->vec + i * sizeof(iov))))
+			break;
+		n = iov.iov_len < left ? iov.iov_len : left;
+		HT_MASK(off, HT_DATA_CHUNK - 1);
+		HT_MASK(n, 2 * HT_DATA_CHUNK - 1);
+		if (bpf_probe_read_user(s->data + off, n, iov.iov_base))
+			break;
+		off += n;
+		left -= n;
+	}
+	st->fill = off;
+	ht_flush_conn(st, c, st->total - off);
 }
 
 /* Enter half of a data syscall: filter by the cached decision (or create
@@ -483,9 +521,12 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 		HT_MASK(n, 2 * HT_DATA_CHUNK - 1);
 		if (!bpf_probe_read_user(s->data, n, (void *)a.ptr))
 			st.fill = n;
-		ht_flush(&st, st.total - st.fill);
+		ht_flush_conn(&st, c, st.total - st.fill);
+	} else if ((sys == HT_SYS_IOV || sys == HT_SYS_MSG) && st.iov_cnt <= HT_IOV_FAST &&
+		   st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
+		ht_iov_fast(&st, c);
 	} else if (sys == HT_SYS_SENDFILE) {
-		ht_flush(&st, st.total);
+		ht_flush_conn(&st, c, st.total);
 	} else {
 		bpf_loop(HT_CAP_STEPS, ht_cap_step, &st, 0);
 		if (!st.stop && ht_rest(&st))

@@ -1,0 +1,138 @@
+#!/bin/sh
+# bpf_cost.sh - in-kernel cost of the http-tracer probes under HTTP load.
+#
+# Loads the programs (build/capture_dump -q -o /dev/null, or with
+# TRACER=http-tracer the real build/http-tracer -o /dev/null), enables
+# kernel.bpf_stats_enabled, runs wrk against a private nginx serving 1 KiB
+# responses, and prints for every program: run_cnt, run_time_ns, ns per
+# call and calls per request (deltas over the wrk run, read from the
+# tracer's own program fds in /proc/PID/fdinfo, so other BPF users on the
+# host do not count).  The last lines give the average ns per traced
+# syscall (enter + exit) and per request.  Run as root from the repo root:
+#   bench/bpf_cost.sh [SECONDS] [CONNECTIONS]
+# Env: BUILD (build), NGX_PORT (18093), TRACER (capture_dump|http-tracer).
+set -eu
+BUILD=${BUILD:-build}
+DUR=${1:-10}
+CONNS=${2:-16}
+NGX_PORT=${NGX_PORT:-18093}
+TRACER=${TRACER:-capture_dump}
+WORK=$(mktemp -d /tmp/ht-bpfcost.XXXXXX)
+TRACER_PID=
+NGX_STARTED=
+
+cleanup() {
+	[ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
+	[ -n "$NGX_STARTED" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+[ "$(id -u)" -eq 0 ] || { echo "bpf_cost: run as root" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "bpf_cost: wrk is missing: apt-get install wrk" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "bpf_cost: nginx is missing: apt-get install nginx-light" >&2; exit 1; }
+if [ "$TRACER" = http-tracer ]; then
+	make -s "$BUILD/http-tracer" >/dev/null
+	set -- "$BUILD/http-tracer" -o /dev/null
+else
+	make -s "$BUILD/capture_dump" >/dev/null
+	set -- "$BUILD/capture_dump" -q -o /dev/null
+fi
+
+# ---- nginx: 1 KiB responses, keep-alive
+mkdir -p "$WORK/www" "$WORK/tmp"
+head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/k1.html"
+cat > "$WORK/nginx.conf" <<NGX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/tmp;
+	proxy_temp_path $WORK/tmp;
+	fastcgi_temp_path $WORK/tmp;
+	uwsgi_temp_path $WORK/tmp;
+	scgi_temp_path $WORK/tmp;
+	keepalive_requests 1000000;
+	server { listen 127.0.0.1:$NGX_PORT; root $WORK/www; }
+}
+NGX
+nginx -c "$WORK/nginx.conf" -e "$WORK/error.log"
+NGX_STARTED=1
+
+# ---- tracer
+OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q kernel.bpf_stats_enabled=1
+"$@" 2>"$WORK/tracer.log" &
+TRACER_PID=$!
+i=0
+while ! grep -q ready "$WORK/tracer.log" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+	if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
+		cat "$WORK/tracer.log" >&2
+		exit 1
+	fi
+done
+
+# run_cnt/run_time_ns of every program the tracer holds, by tracepoint
+snapshot() {
+	python3 - "$TRACER_PID" <<'PY'
+import os, sys
+pid = sys.argv[1]
+d = f"/proc/{pid}/fdinfo"
+progs, tps = {}, {}
+for fd in os.listdir(d):
+    try:
+        kv = dict(l.split(":", 1) for l in open(f"{d}/{fd}") if ":" in l)
+    except OSError:
+        continue
+    kv = {k.strip(): v.strip() for k, v in kv.items()}
+    if "prog_id" not in kv:
+        continue
+    if "tp_name" in kv:
+        tps[kv["prog_id"]] = kv["tp_name"]
+    elif "run_cnt" in kv:
+        progs[kv["prog_id"]] = (int(kv["run_cnt"]), int(kv["run_time_ns"]))
+for pid_, (cnt, ns) in progs.items():
+    print(tps.get(pid_, "prog" + pid_), cnt, ns)
+PY
+}
+
+curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/k1.html"
+snapshot > "$WORK/before"
+wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/k1.html" > "$WORK/wrk.out"
+snapshot > "$WORK/after"
+REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
+
+echo "bpf_cost: wrk -t2 -c$CONNS -d${DUR}s, 1 KiB responses: $REQS requests ($RPS req/s) with $TRACER loaded"
+python3 - "$WORK/before" "$WORK/after" "$REQS" <<'PY'
+import sys
+def load(p):
+    out = {}
+    for line in open(p):
+        name, cnt, ns = line.split()
+        out[name] = (int(cnt), int(ns))
+    return out
+b, a, reqs = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+rows, tc, tn = [], 0, 0
+for name in a:
+    c = a[name][0] - b.get(name, (0, 0))[0]
+    n = a[name][1] - b.get(name, (0, 0))[1]
+    rows.append((name, c, n))
+    tc += c
+    tn += n
+print(f"{'program':28s} {'run_cnt':>10s} {'run_time_ns':>13s} {'ns/call':>8s} {'calls/req':>9s}")
+for name, c, n in sorted(rows, key=lambda r: -r[2]):
+    if not c:
+        continue
+    print(f"{name:28s} {c:10d} {n:13d} {n / c:8.1f} {c / reqs:9.2f}")
+print(f"{'all programs':28s} {tc:10d} {tn:13d} {tn / max(tc, 1):8.1f} {tc / reqs:9.2f}")
+# a traced syscall = one enter + one exit invocation
+sysc = sum(c for name, c, n in rows if name.startswith("sys_exit_"))
+print(f"average per program invocation: {tn / max(tc, 1):.1f} ns; per traced syscall (enter+exit): "
+      f"{tn / max(sysc, 1):.1f} ns over {sysc} syscalls; per request: {tn / max(reqs, 1):.1f} ns")
+PY
