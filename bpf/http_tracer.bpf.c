@@ -140,7 +140,9 @@ int tp__sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 }
 
 /* A TCP socket reached CLOSE without close(2) on its fd: the process exited
- * (or the fd was closed by dup2/exec); end the connection it belonged to. */
+ * (or the fd was closed by dup2/exec); end the connection it belonged to.
+ * A socket that still has its file (RST, or TIME_WAIT after shutdown while
+ * the process still reads what is buffered) is left to close(2). */
 SEC("tp/sock/inet_sock_set_state")
 int tp__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -152,6 +154,8 @@ int tp__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	op = bpf_map_lookup_elem(&sk_conns, &sk);
 	if (!op)
+		return 0;
+	if (BPF_CORE_READ((struct sock *)sk, sk_socket))
 		return 0;
 	owner = *op;
 	bpf_map_delete_elem(&sk_conns, &sk);

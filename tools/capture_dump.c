@@ -4,9 +4,10 @@
  * the positions of every direction of every connection are contiguous.
  *
  *   capture_dump [-o FILE] [-q] [-d SEC] [-r RING_MB] [-C CAP_BYTES]
- *                [-x PORT]... [-H PATH]... [-P PID]... [-p PORT]...
+ *                [-s MS] [-x PORT]... [-H PATH]... [-P PID]... [-p PORT]...
  *
- * -q prints no event lines (for benchmarks); -p shows only connections
+ * -q prints no event lines (for benchmarks); -s MS sleeps MS between polls
+ * (a slow reader, to test ring-full losses); -p shows only connections
  * with that local or remote port (the kernel still captures everything).
  * Stops on SIGINT/SIGTERM or after -d seconds; exits 0.
  */
@@ -322,7 +323,7 @@ static void dump_kstats(struct capture *cap)
 
 static int dump_usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-o FILE] [-q] [-v] [-d SEC] [-r RING_MB] [-C CAP_BYTES] [-x PORT]... [-H PATH]... [-P PID]... [-p PORT]...\n",
+	fprintf(stderr, "usage: %s [-o FILE] [-q] [-v] [-d SEC] [-r RING_MB] [-C CAP_BYTES] [-s MS] [-x PORT]... [-H PATH]... [-P PID]... [-p PORT]...\n",
 		argv0);
 	return 2;
 }
@@ -342,11 +343,12 @@ int main(int argc, char **argv)
 	struct capture_opts co = { .cfg = &cfg, .self_pid = (uint32_t)getpid(), .n_readers = 1 };
 	struct capture *cap;
 	double duration = 0;
+	long slow_ms = 0;
 	struct timespec t0, now;
 	int opt;
 
 	dump.out = stdout;
-	while ((opt = getopt(argc, argv, "o:qvd:r:C:x:H:P:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:qvd:r:C:x:H:P:p:s:")) != -1) {
 		switch (opt) {
 		case 'o':
 			dump.out = fopen(optarg, "w");
@@ -356,6 +358,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'q': dump.quiet = true; break;
+		case 's': slow_ms = atol(optarg); break;
 		case 'v': co.verbose++; break;
 		case 'd': duration = atof(optarg); break;
 		case 'r': cfg.ringbuffer_bytes = strtoull(optarg, NULL, 10) << 20; break;
@@ -398,6 +401,12 @@ int main(int argc, char **argv)
 		if (rc < 0 && rc != -EINTR) {
 			fprintf(stderr, "capture_dump: poll: %s\n", strerror(-rc));
 			break;
+		}
+		if (slow_ms > 0) {
+			/* simulate a slow reader: lets the rings fill (loss tests) */
+			struct timespec ts = { slow_ms / 1000, (slow_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (duration > 0 && (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
