@@ -284,6 +284,21 @@ static void test_round_trip(void **state)
 	assert_int_equal(o->records, s.n);
 	assert_true(o->blocks > 100);
 
+	/* a record larger than the block target gets a block of its own */
+	free(s.rec[10]);
+	s.len[10] = (uint32_t)rfile_record_size(HT_EV_DATA, 3u << 20);
+	s.rec[10] = calloc(1, s.len[10]);
+	assert_non_null(s.rec[10]);
+	s.rec[10][0] = HT_EV_DATA;
+	((struct ht_data_ev *)s.rec[10])->cap_len = 3u << 20;
+	memset(s.rec[10] + 80, 'b', 3u << 20);
+	path_of(path, sizeof(path), "rt-big.rec");
+	write_file(path, &s, 0);
+	read_file(path, &s, o);
+	assert_int_equal(o->status, 0);
+	assert_int_equal(o->records, s.n);
+	assert_true(o->blocks >= 3);
+
 	path_of(path, sizeof(path), "rt-tiny.rec");
 	write_file(path, &s, 1); /* one record per block */
 	read_file(path, &s, o);
