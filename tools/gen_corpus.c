@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ht_event.h"
@@ -942,7 +943,16 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return !errno && end != s && !*end && s[0] != '-';
 }
 
-int main(int argc, char **argv)
+struct gen_opts {
+	const char *out;
+	uint64_t ntx, nconn, seed, active, cpus;
+	bool quiet;
+	int mode;                 /* 0 generate, 'k' check, 'b' read bench */
+	unsigned threads;
+};
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct gen_opts *o)
 {
 	static const struct option opts[] = {
 		{ "seed", required_argument, NULL, 's' },
@@ -954,58 +964,35 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t ntx = 1000000, nconn = 10000, seed = 1, active = 256, cpus = 4, v;
-	const char *out = NULL;
-	bool quiet = false;
-	struct gen *g;
-	struct conn *conns;
-	uint32_t *quota, n_active = 0;
-	uint64_t opened = 0, finished = 0;
-	char err[512];
-	struct timespec t0, t1;
-	double secs, *w, wsum = 0;
-	int opt, ret, mode = 0;
-	unsigned threads = 0;
+	uint64_t v, *dst;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "o:n:c:qh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'n':
-		case 'c':
-		case 's':
-		case 'a':
-		case 'p':
-			if (!parse_u64(optarg, &v)) {
-				fprintf(stderr, "gen_corpus: bad number '%s' for -%c\n", optarg, opt);
+		dst = opt == 'n' ? &o->ntx : opt == 'c' ? &o->nconn : opt == 's' ? &o->seed :
+		      opt == 'a' ? &o->active : opt == 'p' ? &o->cpus : NULL;
+		if (dst || opt == 't') {
+			if (!parse_u64(optarg, &v) || (opt == 't' && v > 16)) {
+				fprintf(stderr, "gen_corpus: bad number '%s' for -%c%s\n", optarg, opt,
+					opt == 't' ? " (0..16)" : "");
 				return 2;
 			}
-			if (opt == 'n')
-				ntx = v;
-			else if (opt == 'c')
-				nconn = v;
-			else if (opt == 's')
-				seed = v;
-			else if (opt == 'a')
-				active = v;
+			if (dst)
+				*dst = v;
 			else
-				cpus = v;
+				o->threads = (unsigned)v;
+			continue;
+		}
+		switch (opt) {
+		case 'o':
+			o->out = optarg;
 			break;
 		case 'q':
-			quiet = true;
+			o->quiet = true;
 			break;
 		case 'k':
 		case 'b':
-			mode = opt;
-			out = optarg;
-			break;
-		case 't':
-			if (!parse_u64(optarg, &v) || v > 16) {
-				fprintf(stderr, "gen_corpus: --threads must be 0..16\n");
-				return 2;
-			}
-			threads = (unsigned)v;
+			o->mode = opt;
+			o->out = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1015,69 +1002,64 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!out || optind != argc) {
+	if (!o->out || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	if (mode)
-		return check_file(out, mode == 'b', threads);
-	if (!nconn || nconn > 100000000 || ntx < nconn || ntx > 4000000000ull) {
+	if (o->mode)
+		return -1;
+	if (!o->nconn || o->nconn > 100000000 || o->ntx < o->nconn || o->ntx > 4000000000ull) {
 		fprintf(stderr, "gen_corpus: need 1 <= CONNECTIONS <= TRANSACTIONS <= 4e9 (got -n %" PRIu64 " -c %" PRIu64 ")\n",
-			ntx, nconn);
+			o->ntx, o->nconn);
 		return 2;
 	}
-	if (!active || active > 65536 || !cpus || cpus > 256) {
+	if (!o->active || o->active > 65536 || !o->cpus || o->cpus > 256) {
 		fprintf(stderr, "gen_corpus: --active must be 1..65536 and --cpus 1..256\n");
 		return 2;
 	}
-	if (active > nconn)
-		active = nconn;
+	if (o->active > o->nconn)
+		o->active = o->nconn;
+	return -1;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rng_s = seed;
-	pool_init();
+/* Transactions per connection: 1 each plus an exponential share of the rest. */
+static uint32_t *assign_quotas(uint64_t ntx, uint64_t nconn)
+{
+	uint32_t *quota = calloc(nconn, sizeof(*quota));
+	double *w = calloc(nconn, sizeof(*w)), wsum = 0;
+	uint64_t rest = ntx - nconn, given = 0;
 
-	/* transactions per connection: 1 each plus an exponential share */
-	quota = calloc(nconn, sizeof(*quota));
-	w = calloc(nconn, sizeof(*w));
-	conns = calloc(active, sizeof(*conns));
-	g = calloc(1, sizeof(*g));
-	if (!quota || !w || !conns || !g) {
-		fprintf(stderr, "gen_corpus: out of memory\n");
-		return 1;
+	if (!quota || !w) {
+		free(quota);
+		free(w);
+		return NULL;
 	}
 	for (uint64_t i = 0; i < nconn; i++) {
 		w[i] = -log((double)((rnd() >> 11) + 1) / (double)(1ull << 53));
 		wsum += w[i];
 	}
-	{
-		uint64_t rest = ntx - nconn, given = 0;
+	for (uint64_t i = 0; i < nconn; i++) {
+		uint64_t k = (uint64_t)((double)rest * w[i] / wsum);
 
-		for (uint64_t i = 0; i < nconn; i++) {
-			uint64_t k = (uint64_t)((double)rest * w[i] / wsum);
-
-			if (given + k > rest)
-				k = rest - given;
-			quota[i] = (uint32_t)(1 + k);
-			given += k;
-		}
-		for (uint64_t i = 0; given < rest; i = (i + 1) % nconn, given++)
-			quota[i]++;
+		if (given + k > rest)
+			k = rest - given;
+		quota[i] = (uint32_t)(1 + k);
+		given += k;
 	}
+	for (uint64_t i = 0; given < rest; i = (i + 1) % nconn, given++)
+		quota[i]++;
 	free(w);
+	return quota;
+}
 
-	g->w = rfile_writer_open(out, err, sizeof(err));
-	if (!g->w) {
-		fprintf(stderr, "gen_corpus: %s\n", err);
-		return 1;
-	}
-	g->ncpu = (uint32_t)cpus;
-	g->now = 1000000000000ull + rnd_below(1000000000);
+/* Run all connections, `active` at a time, picking a random one per step. */
+static void generate(struct gen *g, struct conn *conns, uint32_t active, const uint32_t *quota,
+		     uint64_t nconn)
+{
+	uint64_t opened = 0, finished = 0;
+	uint32_t n_active = 0, slot;
 
 	while (finished < nconn) {
-		uint32_t slot;
-
-		/* keep `active` connections open while there are more to open */
 		while (opened < nconn && n_active < active) {
 			for (slot = 0; conns[slot].active; slot++)
 				;
@@ -1085,7 +1067,7 @@ int main(int argc, char **argv)
 			n_active++;
 		}
 		do
-			slot = rnd_below((uint32_t)active);
+			slot = rnd_below(active);
 		while (!conns[slot].active);
 		step(g, &conns[slot]);
 		if (!conns[slot].active) {
@@ -1093,56 +1075,88 @@ int main(int argc, char **argv)
 			finished++;
 		}
 	}
+}
+
+static void print_totals(const struct totals *t, const char *out, double secs, bool quiet)
+{
+	struct stat st;
+	long long fsize = stat(out, &st) ? -1 : (long long)st.st_size;
+
+	if (!quiet)
+		fprintf(stderr,
+			"gen_corpus: wrote %s in %.1f s: %" PRIu64 " events (%" PRIu64 " open, %" PRIu64 " data, %" PRIu64 " close), "
+			"%" PRIu64 " transactions, %" PRIu64 " connections, %" PRIu64 " stream bytes (%" PRIu64 " captured, %" PRIu64 " uncaptured, %" PRIu64 " lost), %lld file bytes\n",
+			out, secs, t->events, t->ev_open, t->ev_data, t->ev_close, t->txns, t->conns,
+			t->stream_bytes + t->lost_bytes, t->captured_bytes, t->uncaptured_bytes,
+			t->lost_bytes, fsize);
+	fprintf(stderr,
+		"gen_corpus: expect %" PRIu64 " transactions from a perfect tracer "
+		"(%" PRIu64 " of them with flag gap: %" PRIu64 " with lost bytes from %" PRIu64 " dropped records inside Content-Length bodies, "
+		"%" PRIu64 " with a body cut by the 256 KiB capture cap; "
+		"methods GET %" PRIu64 " POST %" PRIu64 " PUT %" PRIu64 " DELETE %" PRIu64 " PATCH %" PRIu64 " HEAD %" PRIu64 "; "
+		"%" PRIu64 " chunked responses, %" PRIu64 " pipelined batches, %" PRIu64 " split messages, %" PRIu64 " swapped record pairs)\n",
+		t->txns, t->hole_txns, t->gap_txns, t->dropped_records, t->truncated_txns,
+		t->methods[0], t->methods[1], t->methods[2], t->methods[3], t->methods[4], t->methods[5],
+		t->chunked, t->pipelined_batches, t->split_messages, t->swapped);
+	fprintf(stderr,
+		"{\"events\":%" PRIu64 ",\"transactions\":%" PRIu64 ",\"connections\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
+		",\"captured_bytes\":%" PRIu64 ",\"uncaptured_bytes\":%" PRIu64 ",\"lost_bytes\":%" PRIu64
+		",\"dropped_records\":%" PRIu64 ",\"gap_transactions\":%" PRIu64 ",\"truncated_transactions\":%" PRIu64
+		",\"hole_transactions\":%" PRIu64 ",\"file_bytes\":%lld,\"seconds\":%.2f}\n",
+		t->events, t->txns, t->conns, t->stream_bytes + t->lost_bytes, t->captured_bytes,
+		t->uncaptured_bytes, t->lost_bytes, t->dropped_records, t->gap_txns, t->truncated_txns,
+		t->hole_txns, fsize, secs);
+}
+
+int main(int argc, char **argv)
+{
+	struct gen_opts o = { .ntx = 1000000, .nconn = 10000, .seed = 1, .active = 256, .cpus = 4 };
+	struct gen *g = NULL;
+	struct conn *conns = NULL;
+	uint32_t *quota = NULL;
+	struct timespec t0, t1;
+	char err[512];
+	int ret, status = 1;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	if (o.mode)
+		return check_file(o.out, o.mode == 'b', o.threads);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rng_s = o.seed;
+	pool_init();
+	quota = assign_quotas(o.ntx, o.nconn);
+	conns = calloc(o.active, sizeof(*conns));
+	g = calloc(1, sizeof(*g));
+	if (!quota || !conns || !g) {
+		fprintf(stderr, "gen_corpus: out of memory\n");
+		goto out_free;
+	}
+	g->w = rfile_writer_open(o.out, err, sizeof(err));
+	if (!g->w) {
+		fprintf(stderr, "gen_corpus: %s\n", err);
+		goto out_free;
+	}
+	g->ncpu = (uint32_t)o.cpus;
+	g->now = 1000000000000ull + rnd_below(1000000000);
+	generate(g, conns, (uint32_t)o.active, quota, o.nconn);
 	ret = rfile_writer_close(g->w);
 	if (ret) {
-		fprintf(stderr, "gen_corpus: %s: %s\n", out, strerror(-ret));
-		return 1;
+		fprintf(stderr, "gen_corpus: %s: %s\n", o.out, strerror(-ret));
+		goto out_free;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-
-	{
-		struct totals *t = &g->t;
-		FILE *f = fopen(out, "rb");
-		long fsize = -1;
-
-		if (f) {
-			fseek(f, 0, SEEK_END);
-			fsize = ftell(f);
-			fclose(f);
-		}
-		if (!quiet)
-			fprintf(stderr,
-				"gen_corpus: wrote %s in %.1f s: %" PRIu64 " events (%" PRIu64 " open, %" PRIu64 " data, %" PRIu64 " close), "
-				"%" PRIu64 " transactions, %" PRIu64 " connections, %" PRIu64 " stream bytes (%" PRIu64 " captured, %" PRIu64 " uncaptured, %" PRIu64 " lost), %ld file bytes\n",
-				out, secs, t->events, t->ev_open, t->ev_data, t->ev_close, t->txns, t->conns,
-				t->stream_bytes + t->lost_bytes, t->captured_bytes, t->uncaptured_bytes,
-				t->lost_bytes, fsize);
-		fprintf(stderr,
-			"gen_corpus: expect %" PRIu64 " transactions from a perfect tracer "
-			"(%" PRIu64 " of them with flag gap: %" PRIu64 " with lost bytes from %" PRIu64 " dropped records inside Content-Length bodies, "
-			"%" PRIu64 " with a body cut by the 256 KiB capture cap; "
-			"methods GET %" PRIu64 " POST %" PRIu64 " PUT %" PRIu64 " DELETE %" PRIu64 " PATCH %" PRIu64 " HEAD %" PRIu64 "; "
-			"%" PRIu64 " chunked responses, %" PRIu64 " pipelined batches, %" PRIu64 " split messages, %" PRIu64 " swapped record pairs)\n",
-			t->txns, t->hole_txns, t->gap_txns, t->dropped_records, t->truncated_txns,
-			t->methods[0], t->methods[1], t->methods[2], t->methods[3], t->methods[4], t->methods[5],
-			t->chunked, t->pipelined_batches, t->split_messages, t->swapped);
-		fprintf(stderr,
-			"{\"events\":%" PRIu64 ",\"transactions\":%" PRIu64 ",\"connections\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
-			",\"captured_bytes\":%" PRIu64 ",\"uncaptured_bytes\":%" PRIu64 ",\"lost_bytes\":%" PRIu64
-			",\"dropped_records\":%" PRIu64 ",\"gap_transactions\":%" PRIu64 ",\"truncated_transactions\":%" PRIu64 ",\"hole_transactions\":%" PRIu64
-			",\"file_bytes\":%ld,\"seconds\":%.2f}\n",
-			t->events, t->txns, t->conns, t->stream_bytes + t->lost_bytes, t->captured_bytes,
-			t->uncaptured_bytes, t->lost_bytes, t->dropped_records, t->gap_txns, t->truncated_txns,
-			t->hole_txns,
-			fsize, secs);
-	}
-	for (uint64_t i = 0; i < active; i++)
+	print_totals(&g->t, o.out,
+		     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.quiet);
+	status = 0;
+out_free:
+	for (uint64_t i = 0; conns && i < o.active; i++)
 		for (int k = 0; k < GEN_MAX_QUEUE; k++)
 			free(conns[i].q[k].p);
 	free(conns);
 	free(quota);
 	free(g);
 	free(pool);
-	return 0;
+	return status;
 }
