@@ -659,14 +659,21 @@ struct model {
 	uint8_t *kind;
 	uint8_t *byte;
 	uint64_t cursor;
+	uint64_t *ts;   /* timestamp of the event that placed each position */
 };
 
-static void model_set(struct model *m, uint64_t p, uint8_t kind, uint8_t byte)
+static void model_set_ts(struct model *m, uint64_t p, uint8_t kind, uint8_t byte, uint64_t ts)
 {
 	if (p < m->cursor || m->kind[p] != M_UNKNOWN)
 		return;
 	m->kind[p] = kind;
 	m->byte[p] = byte;
+	m->ts[p] = ts;
+}
+
+static void model_set(struct model *m, uint64_t p, uint8_t kind, uint8_t byte)
+{
+	model_set_ts(m, p, kind, byte, 0);
 }
 
 static void check_against_model(struct reasm *r, struct model *m, uint64_t size, bool exact)
@@ -706,6 +713,9 @@ static void check_against_model(struct reasm *r, struct model *m, uint64_t size,
 			}
 		}
 		reasm_consume(r, n);
+		/* the last consumed byte's timestamp is the one of its event */
+		if (v.kind == REASM_DATA)
+			assert_int_equal(reasm_ts_at(r, m->cursor + n - 1), m->ts[m->cursor + n - 1]);
 		for (uint64_t i = 0; i < n; i++)
 			m->kind[m->cursor + i] = (uint8_t)(v.kind == REASM_DATA ? M_DATA :
 					v.kind == REASM_HOLE_UNCAPTURED ? M_UNCAP : M_LOST);
@@ -716,12 +726,14 @@ static void check_against_model(struct reasm *r, struct model *m, uint64_t size,
 static void run_property(uint64_t seed, const struct reasm_limits *lim, bool exact)
 {
 	enum { SIZE = 6000 };
-	struct model m = { calloc(SIZE + 64, 1), calloc(SIZE + 64, 1), 0 };
+	struct model m = { calloc(SIZE + 64, 1), calloc(SIZE + 64, 1), 0,
+			   calloc(SIZE + 64, sizeof(uint64_t)) };
 	struct reasm r;
 	uint8_t src[600];
 
 	assert_non_null(m.kind);
 	assert_non_null(m.byte);
+	assert_non_null(m.ts);
 	rng_state = seed;
 	reasm_init(&r, lim);
 	for (int op = 0; op < 3000; op++) {
@@ -744,7 +756,7 @@ static void run_property(uint64_t seed, const struct reasm_limits *lim, bool exa
 			if (cap > len)
 				cap = len;
 			for (uint64_t i = 0; i < len; i++)
-				model_set(&m, pos + i, i < cap ? M_DATA : M_UNCAP, src[i]);
+				model_set_ts(&m, pos + i, i < cap ? M_DATA : M_UNCAP, src[i], (uint64_t)op);
 		} else if (what < 85) {
 			reasm_add_lost(&r, pos, len, op);
 			for (uint64_t i = 0; i < len; i++)
@@ -789,6 +801,7 @@ static void run_property(uint64_t seed, const struct reasm_limits *lim, bool exa
 	reasm_free(&r);
 	free(m.kind);
 	free(m.byte);
+	free(m.ts);
 }
 
 static void test_property_exact(void **state)
