@@ -371,31 +371,49 @@ static long ht_mmsg_len_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* Reads the first cnt (1..HT_IOV_FAST) entries of a user iovec array in one
+ * copy (constant sizes for the verifier); returns 0 or -1. */
+static __always_inline int ht_iov_read(struct iovec *iov, __u32 cnt, __u64 vec)
+{
+	switch (cnt) {
+	case 1:
+		return bpf_probe_read_user(iov, 1 * sizeof(*iov), (void *)vec) ? -1 : 0;
+	case 2:
+		return bpf_probe_read_user(iov, 2 * sizeof(*iov), (void *)vec) ? -1 : 0;
+	case 3:
+		return bpf_probe_read_user(iov, 3 * sizeof(*iov), (void *)vec) ? -1 : 0;
+	case 4:
+		return bpf_probe_read_user(iov, 4 * sizeof(*iov), (void *)vec) ? -1 : 0;
+	}
+	return -1;
+}
+
 /* Fast path of a small iovec syscall (at most HT_IOV_FAST segments, one
- * record): no bpf_loop; a segment that cannot be read ends the capture and
- * the rest is reported as uncaptured length. */
+ * record): no bpf_loop, one copy of the iovec array; a segment that cannot
+ * be read ends the capture and the rest is reported as uncaptured length. */
 static __always_inline void ht_iov_fast(struct ht_cap *st, struct ht_conn *c)
 {
 	struct ht_scratch *s = ht_scratch_get();
 	__u32 off = 0, left = st->total, n, i;
-	struct iovec iov;
+	struct iovec iov[HT_IOV_FAST];
 
 	if (!s)
 		return;
+	if (ht_iov_read(iov, st->iov_cnt, st->vec))
+		goto flush;
 #pragma unroll
 	for (i = 0; i < HT_IOV_FAST; i++) {
 		if (i >= st->iov_cnt || !left)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(st->vec + i * sizeof(iov))))
-			break;
-		n = iov.iov_len < left ? iov.iov_len : left;
+		n = iov[i].iov_len < left ? iov[i].iov_len : left;
 		HT_MASK(off, HT_DATA_CHUNK - 1);
 		HT_MASK(n, 2 * HT_DATA_CHUNK - 1);
-		if (bpf_probe_read_user(s->data + off, n, iov.iov_base))
+		if (bpf_probe_read_user(s->data + off, n, iov[i].iov_base))
 			break;
 		off += n;
 		left -= n;
 	}
+flush:
 	st->fill = off;
 	ht_flush_conn(st, c, st->total - off);
 }
@@ -522,7 +540,7 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 		if (!bpf_probe_read_user(s->data, n, (void *)a.ptr))
 			st.fill = n;
 		ht_flush_conn(&st, c, st.total - st.fill);
-	} else if ((sys == HT_SYS_IOV || sys == HT_SYS_MSG) && st.iov_cnt <= HT_IOV_FAST &&
+	} else if ((sys == HT_SYS_IOV || sys == HT_SYS_MSG) && st.iov_cnt - 1 < HT_IOV_FAST &&
 		   st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
 		ht_iov_fast(&st, c);
 	} else if (sys == HT_SYS_SENDFILE) {
