@@ -8,6 +8,10 @@
  *                   + PASSED + NO_DATA + PEEK + CONN_GONE
  * and "filtered in the kernel" vs "sent" can be stated with numbers.
  * NOT_SOCKET counts syscalls on files and pipes, which are not sockets at all.
+ * PID also counts every data syscall of the tracer itself (checked first,
+ * before the fd is even looked at, so its own output writes cost nothing).
+ * The filter slots count syscalls, not connections: a connection dropped
+ * once is counted again, one lookup each, for every later syscall on it.
  */
 #ifndef HT_KSTATS_H
 #define HT_KSTATS_H
