@@ -308,12 +308,19 @@ static int on_live(void *ctx, const void *rec, size_t len)
 	return 0;
 }
 
+static uint64_t record_failures;
+
+/* record mode is not a hot path: one mutex serialises the readers */
 static int on_record(void *ctx, const void *rec, size_t len)
 {
 	struct reader_arg *ra = ctx;
+	int rc;
 
 	pthread_mutex_lock(ra->rw_lock);
-	rfile_writer_add(ra->rw, rec, len);
+	rc = rfile_writer_add(ra->rw, rec, len);
+	if (rc && record_failures++ == 0)
+		fprintf(stderr, "http-tracer: writing the recording failed: %s; events are being lost\n",
+			strerror(-rc));
 	pthread_mutex_unlock(ra->rw_lock);
 	return 0;
 }
@@ -432,6 +439,11 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 	if (p) {
 		pipeline_stop(p);
 		pipeline_free(p);
+	}
+	if (record_failures) {
+		fprintf(stderr, "http-tracer: %llu events could not be written to %s\n",
+			(unsigned long long)record_failures, c->output_path);
+		status = 1;
 	}
 	if (rw && rfile_writer_close(rw)) {
 		fprintf(stderr, "http-tracer: writing %s failed: %s\n", c->output_path, strerror(errno));
