@@ -4,3 +4,9 @@ $(BUILD)/capture_dump: tools/capture_dump.c $(BUILD)/obj/capture.o $(HDRS)
 	$(msg) LINK $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ tools/capture_dump.c $(BUILD)/obj/capture.o $(LIBS)
+
+# capture_traffic: sendmmsg/recvmmsg/many-iovec/MSG_PEEK traffic for capture_check.sh
+$(BUILD)/capture_traffic: tools/capture_traffic.c
+	$(msg) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
