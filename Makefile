@@ -4,6 +4,7 @@
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SECONDEXPANSION:
+.DEFAULT_GOAL := all
 
 BUILD    ?= build
 CC       ?= gcc

@@ -190,7 +190,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 		if (ev->err < HT_PARSE_ERR_SLOTS)
 			ht_stat_add(&st->parse_err[ev->err], 1);
 		if (is_req)
-			corr_req_error(&c->corr, &c->meta, reasm_ts_at(rs, msg_pos), why);
+			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos), why);
 		else
 			corr_resp_error(&c->corr, ts_last, why);
 		break;
@@ -198,6 +198,21 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 	case HTTPP_EV_NONE:
 		break;
 	}
+}
+
+static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
+			  const struct conn_limits *lim, struct ht_stats *st)
+{
+	struct reasm *rs = &c->rs[d];
+	uint64_t pos = rs->cursor;
+	struct httpp_event ev;
+
+	HT_ADD(st, HT_C_BYTES_LOST, hole);
+	c->lost_bytes += hole;
+	httpp_gap(&c->pp[d], kept + hole, &ev);
+	reasm_consume(rs, kept);
+	reasm_consume(rs, hole);
+	handle(c, d, &ev, pos, lim, st);
 }
 
 /*
@@ -273,16 +288,23 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 
 		if (n > v.len)
 			n = v.len; /* defensive: the parser never over-consumes */
-		if (ev.type == HTTPP_EV_HEAD || ev.type == HTTPP_EV_ERROR) {
-			/* the head's slices point into the buffer: use them first */
-			handle(c, d, &ev, v.pos, lim, st);
+		if (ev.type == HTTPP_EV_END) {
+			/* END needs the timestamp of its last byte: consume first */
 			reasm_consume(rs, n);
+			handle(c, d, &ev, v.pos, lim, st);
 		} else {
-			reasm_consume(rs, n);
+			/* head slices and body bytes point into the buffer: use them first */
 			handle(c, d, &ev, v.pos, lim, st);
+			reasm_consume(rs, n);
 		}
-		if (n == 0 && ev.type == HTTPP_EV_NONE)
-			break;
+		if (n == 0 && ev.type == HTTPP_EV_NONE) {
+			uint64_t hole;
+
+			if (!reasm_hole_follows(rs, &hole))
+				break;
+			/* a hole cuts the head the parser is waiting on: drop both */
+			skip_cut_head(c, d, v.len, hole, lim, st);
+		}
 		moved = true;
 	}
 	return moved;

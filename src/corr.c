@@ -87,25 +87,21 @@ static void emit(struct corr *c, struct ht_record *r)
 	c->emit(c->emit_ctx, r);
 }
 
-int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
-		  const struct httpp_head *h, uint64_t ts_ns)
+/* A new request record from a parsed head (h may be NULL: head unknown). */
+static struct ht_record *new_request(struct corr *c, const struct corr_meta *m,
+				     const struct httpp_head *h, uint64_t ts_ns)
 {
-	struct ht_record *r;
+	struct ht_record *r = ht_record_new();
 	const char *q;
 	size_t path_len;
+	struct ht_kv *host;
 
-	if (c->n_pending >= lim->max_pending) {
-		c->dropped++;
-		c->req_cur = NULL;
-		return -1;
-	}
-	r = ht_record_new();
-	if (!r) {
-		c->req_cur = NULL;
-		return -1;
-	}
+	if (!r)
+		return NULL;
 	put_meta(r, m, c);
 	set_time(c, r, ts_ns);
+	if (!h)
+		return r;
 	r->version_minor = h->version_minor;
 	q = memchr(h->target.p, '?', h->target.len);
 	path_len = q ? (size_t)(q - h->target.p) : h->target.len;
@@ -114,22 +110,40 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 	r->path = r->target;
 	r->path.len = (uint32_t)path_len;
 	copy_headers(r, &r->req_headers, h);
-	{
-		struct ht_kv *host = ht_record_find_header(r, &r->req_headers, "host");
-
-		if (host)
-			r->host = host->value;
-	}
+	host = ht_record_find_header(r, &r->req_headers, "host");
+	if (host)
+		r->host = host->value;
 	if (slice_is(h->method, "HEAD"))
 		r->flags |= CORR_PEER_HEAD;
 	else if (slice_is(h->method, "CONNECT"))
 		r->flags |= CORR_PEER_CONNECT;
+	return r;
+}
+
+static void enqueue(struct corr *c, struct ht_record *r)
+{
 	if (c->tail)
 		c->tail->next = r;
 	else
 		c->head = r;
 	c->tail = r;
 	c->n_pending++;
+}
+
+int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
+		  const struct httpp_head *h, uint64_t ts_ns)
+{
+	struct ht_record *r;
+
+	c->req_cur = NULL;
+	if (c->n_pending >= lim->max_pending) {
+		c->dropped++;
+		return -1;
+	}
+	r = new_request(c, m, h, ts_ns);
+	if (!r)
+		return -1;
+	enqueue(c, r);
 	c->req_cur = r;
 	return 0;
 }
@@ -174,7 +188,8 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev)
 		emit(c, r);
 }
 
-void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns, uint32_t why)
+void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
+		    uint64_t ts_ns, uint32_t why)
 {
 	struct ht_record *r = c->req_cur;
 
@@ -185,18 +200,12 @@ void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns, u
 			emit(c, r);
 		return;
 	}
-	r = ht_record_new();
+	/* a placeholder, with the head when the error was found in one */
+	r = new_request(c, m, h, ts_ns);
 	if (!r)
 		return;
-	put_meta(r, m, c);
-	set_time(c, r, ts_ns);
 	r->flags |= why | CORR_REQ_DONE;
-	if (c->tail)
-		c->tail->next = r;
-	else
-		c->head = r;
-	c->tail = r;
-	c->n_pending++;
+	enqueue(c, r);
 }
 
 enum httpp_peer corr_next_peer(const struct corr *c)

@@ -67,9 +67,11 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev);
 /* The request being parsed hit an error, a gap it could not skip, or the
  * end of the connection; why: HT_RF_FRAMING_ERROR, HT_RF_GAP or
  * HT_RF_INCOMPLETE.  If no request was being parsed, a placeholder with
- * that flag is queued so that the server's answer (a 400, say) is not
- * matched to the next request. */
-void corr_req_error(struct corr *c, const struct corr_meta *m, uint64_t ts_ns, uint32_t why);
+ * that flag (and the head h, when the parser found the error in a complete
+ * head: a smuggling attempt keeps its method and path) is queued so that
+ * the server's answer (a 400, say) is not matched to the next request. */
+void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
+		    uint64_t ts_ns, uint32_t why);
 
 /* What the next response answers (for the response parser's framing). */
 enum httpp_peer corr_next_peer(const struct corr *c);

@@ -602,3 +602,13 @@ size_t reasm_buffered(const struct reasm *r)
 {
 	return (size_t)r->buf_len + r->seg_bytes;
 }
+
+bool reasm_hole_follows(const struct reasm *r, uint64_t *hole_len)
+{
+	const struct reasm_seg *s = r->n_segs ? &r->segs[0] : NULL;
+
+	if (!s || s->pos != frontier(r) || s->kind == REASM_DATA)
+		return false;
+	*hole_len = s->len;
+	return true;
+}

@@ -89,6 +89,10 @@ uint64_t reasm_ts_at(const struct reasm *r, uint64_t pos);
 bool reasm_waiting(const struct reasm *r);
 /* Position of the first out-of-order segment (valid if reasm_waiting). */
 uint64_t reasm_next_pos(const struct reasm *r);
+/* True if a hole (either kind) starts right where the contiguous data ends;
+ * *hole_len is its size.  Lets the caller give up on a message head that
+ * the hole cuts in two. */
+bool reasm_hole_follows(const struct reasm *r, uint64_t *hole_len);
 /* Bytes held (contiguous + out of order). */
 size_t reasm_buffered(const struct reasm *r);
 

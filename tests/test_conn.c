@@ -406,6 +406,43 @@ static void test_lost_request_is_not_misattributed(void **state)
 	teardown(h);
 }
 
+/* A hole cuts a request head in two: the connection must not stall. */
+static void test_hole_inside_head(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	struct ht_loss_ev loss = { .hdr = { .type = HT_EV_LOSS, .dir = IN } };
+
+	feed(h, IN, "GET /cut HTTP/1.1\r\nHo");
+	loss.start = h->pos[IN];
+	loss.len = 10;
+	h->pos[IN] += 10;
+	conn_on_loss(&h->c, &loss, &h->lim, &h->st);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ncut");
+	feed(h, IN, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+	assert_int_equal(h->n, 2);
+	assert_true(h->recs[0]->flags & HT_RF_GAP);
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/next");
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "next");
+	teardown(h);
+}
+
+/* A smuggling-shaped request keeps its method and path, flagged. */
+static void test_cl_and_te_request_recorded(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	assert_int_equal(h->n, 1);
+	assert_string_equal(s(h->recs[0], h->recs[0]->method), "POST");
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/smuggle");
+	assert_int_equal(h->recs[0]->status, 400);
+	assert_true(h->recs[0]->flags & HT_RF_FRAMING_ERROR);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +463,8 @@ int main(void)
 		cmocka_unit_test(test_response_before_request_body_end),
 		cmocka_unit_test(test_early_answer_body_never_ends),
 		cmocka_unit_test(test_lost_request_is_not_misattributed),
+		cmocka_unit_test(test_hole_inside_head),
+		cmocka_unit_test(test_cl_and_te_request_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
