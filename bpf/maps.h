@@ -58,7 +58,7 @@ const volatile __u32 self_tgid = 0;          /* the tracer: always excluded */
 const volatile __u32 capture_cap_bytes = 262144; /* per-syscall capture cap */
 const volatile __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
 /* Changed at run time by capture_update_filters() through the skeleton. */
-volatile __u32 pid_allow_on = 0;             /* 1: only tgids in pid_allow */
+volatile __u32 pid_allow_on = 0;             /* entries in pid_allow; 0: all processes */
 volatile __u32 health_paths_n = 0;           /* entries in health_paths */
 volatile __u32 deny_ports_n = 0;             /* entries in deny_ports */
 

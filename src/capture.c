@@ -249,113 +249,125 @@ static int capture_install_rings(struct capture *c)
 
 /* ------------------------------------------------------------ filters */
 
-static int capture_map_clear(int fd, size_t key_size)
+static bool capture_key_in(const unsigned char *keys, size_t n, size_t ks, const void *k)
 {
-	unsigned char key[CAPTURE_PATH_MAX], next[CAPTURE_PATH_MAX];
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(keys + i * ks, k, ks))
+			return true;
+	return false;
+}
 
-	if (key_size > sizeof(key))
+/* Makes hash map fd hold exactly keys[0..n) (ks bytes each, value 1):
+ * inserts first, then deletes the stale keys, so a key present in both the
+ * old and the new set is never missing.  Returns 0 or -errno. */
+static int capture_map_sync(int fd, const unsigned char *keys, size_t n, size_t ks)
+{
+	unsigned char cur[CAPTURE_PATH_MAX], next[CAPTURE_PATH_MAX];
+	unsigned char *stale = NULL, *tmp;
+	size_t n_stale = 0, cap_stale = 0;
+	uint8_t one = 1;
+	int err = 0;
+
+	if (ks > sizeof(cur))
 		return -EINVAL;
-	/* Always restart from the first key: deleting invalidates the cursor. */
-	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
-		memcpy(key, next, key_size);
-		if (bpf_map_delete_elem(fd, key))
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, keys + i * ks, &one, BPF_ANY))
 			return -errno;
-	}
-	return 0;
-}
-
-static int capture_fill_ports(struct capture *c, const struct ht_config *cfg, uint32_t *n)
-{
-	int fd = bpf_map__fd(c->skel->maps.deny_ports);
-	uint8_t one = 1;
-
-	for (size_t i = 0; i < cfg->n_exclude_ports; i++) {
-		uint16_t port = cfg->exclude_ports[i];
-
-		if (bpf_map_update_elem(fd, &port, &one, BPF_ANY)) {
-			fprintf(stderr, "http-tracer: cannot add excluded port %u to the kernel filter: %s\n",
-				port, strerror(errno));
-			return -errno;
+	for (const void *prev = NULL; bpf_map_get_next_key(fd, prev, next) == 0; prev = cur) {
+		memcpy(cur, next, ks);
+		if (capture_key_in(keys, n, ks, cur))
+			continue;
+		if (n_stale == cap_stale) {
+			cap_stale = cap_stale ? cap_stale * 2 : 16;
+			tmp = realloc(stale, cap_stale * ks);
+			if (!tmp) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			stale = tmp;
 		}
-		(*n)++;
+		memcpy(stale + n_stale++ * ks, cur, ks);
 	}
-	return 0;
-}
-
-static int capture_fill_pids(struct capture *c, const struct ht_config *cfg, uint32_t *n)
-{
-	int fd = bpf_map__fd(c->skel->maps.pid_allow);
-	uint8_t one = 1;
-
-	for (size_t i = 0; i < cfg->n_pids; i++) {
-		uint32_t pid = cfg->pids[i];
-
-		if (bpf_map_update_elem(fd, &pid, &one, BPF_ANY)) {
-			fprintf(stderr, "http-tracer: cannot add pid %u to the kernel filter: %s\n",
-				pid, strerror(errno));
-			return -errno;
+	for (size_t i = 0; i < n_stale; i++)
+		if (bpf_map_delete_elem(fd, stale + i * ks) && errno != ENOENT) {
+			err = -errno;
+			break;
 		}
-		(*n)++;
-	}
-	return 0;
+out_free:
+	free(stale);
+	return err;
 }
 
-static int capture_fill_health(struct capture *c, const struct ht_config *cfg, uint32_t *n)
+/* Health-check path keys (NUL-padded, CAPTURE_PATH_MAX bytes) of cfg. */
+static unsigned char *capture_health_keys(const struct ht_config *cfg, size_t *n)
 {
-	int fd = bpf_map__fd(c->skel->maps.health_paths);
-	uint8_t one = 1;
+	unsigned char *keys = calloc(cfg->health_paths.n + 1, CAPTURE_PATH_MAX);
 
+	*n = 0;
+	if (!keys)
+		return NULL;
 	for (size_t i = 0; i < cfg->health_paths.n; i++) {
 		const char *p = cfg->health_paths.v[i];
-		char key[CAPTURE_PATH_MAX] = { 0 };
 		size_t len = p ? strlen(p) : 0;
 
-		if (!len || len >= sizeof(key)) {
+		if (!len || len >= CAPTURE_PATH_MAX) {
 			/* the kernel compares at most 63 bytes: longer paths never match */
-			fprintf(stderr, "http-tracer: healthCheckPaths entry '%s' ignored by the kernel filter: longer than %zu bytes or empty\n",
-				p ? p : "", sizeof(key) - 1);
+			fprintf(stderr, "http-tracer: healthCheckPaths entry '%s' ignored by the kernel filter: longer than %d bytes or empty\n",
+				p ? p : "", CAPTURE_PATH_MAX - 1);
 			continue;
 		}
-		memcpy(key, p, len);
-		if (bpf_map_update_elem(fd, key, &one, BPF_ANY)) {
-			fprintf(stderr, "http-tracer: cannot add health-check path '%s' to the kernel filter: %s\n",
-				p, strerror(errno));
-			return -errno;
-		}
+		memcpy(keys + *n * CAPTURE_PATH_MAX, p, len);
 		(*n)++;
 	}
+	return keys;
+}
+
+/* Syncs one filter map and its "enabled" count in .bss: the count is
+ * lowered to 0 before entries go away and raised after they are in. */
+static int capture_filter_sync(struct bpf_map *map, volatile __u32 *count,
+			       const unsigned char *keys, size_t n, size_t ks)
+{
+	int err;
+
+	if (!n)
+		__atomic_store_n(count, 0, __ATOMIC_RELEASE);
+	err = capture_map_sync(bpf_map__fd(map), keys, n, ks);
+	if (err) {
+		fprintf(stderr, "http-tracer: cannot update the kernel filter map %s: %s\n",
+			bpf_map__name(map), strerror(-err));
+		return err;
+	}
+	__atomic_store_n(count, (__u32)n, __ATOMIC_RELEASE);
 	return 0;
 }
 
 int capture_update_filters(struct capture *c, const struct ht_config *cfg)
 {
+	static const struct ht_config none;
 	struct http_tracer_bpf__bss *bss = c->skel->bss;
-	uint32_t n_ports = 0, n_pids = 0, n_health = 0;
+	unsigned char *health;
+	size_t n_health;
 	int err;
 
-	/* Switch the filters off while the maps are rebuilt; connections keep
-	 * the decision they already have (the change applies to new ones). */
-	__atomic_store_n(&bss->deny_ports_n, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&bss->health_paths_n, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&bss->pid_allow_on, 0, __ATOMIC_RELEASE);
-	err = capture_map_clear(bpf_map__fd(c->skel->maps.deny_ports), sizeof(uint16_t));
-	err = err ?: capture_map_clear(bpf_map__fd(c->skel->maps.pid_allow), sizeof(uint32_t));
-	err = err ?: capture_map_clear(bpf_map__fd(c->skel->maps.health_paths), CAPTURE_PATH_MAX);
-	if (err) {
-		fprintf(stderr, "http-tracer: cannot clear the kernel filter maps: %s\n", strerror(-err));
-		return err;
-	}
+	/* Connections keep the decision they already have: a change applies
+	 * to connections created after it. */
 	if (!cfg)
-		return 0;
-	err = capture_fill_ports(c, cfg, &n_ports);
-	err = err ?: capture_fill_pids(c, cfg, &n_pids);
-	err = err ?: capture_fill_health(c, cfg, &n_health);
+		cfg = &none;
+	err = capture_filter_sync(c->skel->maps.deny_ports, &bss->deny_ports_n,
+				  (const unsigned char *)cfg->exclude_ports, cfg->n_exclude_ports,
+				  sizeof(*cfg->exclude_ports));
+	err = err ?: capture_filter_sync(c->skel->maps.pid_allow, &bss->pid_allow_on,
+					 (const unsigned char *)cfg->pids, cfg->n_pids,
+					 sizeof(*cfg->pids));
 	if (err)
 		return err;
-	__atomic_store_n(&bss->deny_ports_n, n_ports, __ATOMIC_RELEASE);
-	__atomic_store_n(&bss->health_paths_n, n_health, __ATOMIC_RELEASE);
-	__atomic_store_n(&bss->pid_allow_on, n_pids ? 1 : 0, __ATOMIC_RELEASE);
-	return 0;
+	health = capture_health_keys(cfg, &n_health);
+	if (!health)
+		return -ENOMEM;
+	err = capture_filter_sync(c->skel->maps.health_paths, &bss->health_paths_n,
+				  health, n_health, CAPTURE_PATH_MAX);
+	free(health);
+	return err;
 }
 
 /* ------------------------------------------------------------ attach */

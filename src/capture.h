@@ -6,6 +6,16 @@
  * Readers drain the rings: capture_reader_poll() is called by reader thread
  * `r` of `n_readers` and consumes the rings of CPUs where cpu % n_readers == r,
  * invoking cb for every record (the bytes are valid only during the call).
+ *
+ * Records (include/ht_event.h) of one connection travel through the ring of
+ * whichever CPU ran the syscall, so across rings they arrive in any order:
+ * a CLOSE can be read before the OPEN or DATA records of its connection.
+ * Order by (conn, dir, pos), never by arrival.  OPEN precedes the first
+ * DATA of a connection on the same CPU, but can be lost when a ring is full
+ * (counted in ringbuf_full); a connection dropped by a filter after some of
+ * its data was sent gets a CLOSE at the first position that is not sent.
+ * Kernel counters (capture_read_kstats) count syscalls per filter reason,
+ * so "filtered in the kernel" vs "sent" is measurable.
  */
 #ifndef HT_CAPTURE_H
 #define HT_CAPTURE_H
