@@ -7,7 +7,7 @@ BUILD=${1:-build}
 set -eu
 CORPUS=${CORPUS:-$BUILD/corpus.htr}
 OUT=${OUT:-/tmp/ht-replay-bench.ndjson}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-2}
 make -s "$BUILD/gen_corpus" "$BUILD/http-tracer" >/dev/null
 if [ ! -f "$CORPUS" ]; then
 	echo "generating $CORPUS ..."
@@ -16,12 +16,14 @@ fi
 ls -l "$CORPUS"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u +%Y-%m-%d)"
 "$BUILD/http-tracer" replay "$CORPUS" -o "$OUT" --workers 2 --batch-size 100
-hyperfine --runs "$RUNS" --warmup 1 --export-markdown /tmp/ht-replay-bench.md \
+# the output is opened for appending: start each run from an empty file
+hyperfine --runs "$RUNS" --prepare "rm -f $OUT" --export-markdown /tmp/ht-replay-bench.md \
 	-L w 1,2,4 -L b 1,10,100,1000 \
 	"$BUILD/http-tracer replay $CORPUS -o $OUT --workers {w} --batch-size {b}"
 cat /tmp/ht-replay-bench.md
 for w in 1 2 4; do
 	printf 'workers=%s: ' "$w"
+	rm -f "$OUT"
 	/usr/bin/time -f 'peak_rss_kb=%M' "$BUILD/http-tracer" replay "$CORPUS" -o "$OUT" --workers $w --batch-size 100 2>&1 | tr '\n' ' '
 	echo
 done
