@@ -240,7 +240,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if (ht_output(ev, sizeof(*ev) + fill) == 0) {
 		ht_count(HT_KS_BYTES_SENT, fill);
-		ht_count(HT_KS_BYTES_UNCAPTURED, tail);
+		if (tail)
+			ht_count(HT_KS_BYTES_UNCAPTURED, tail);
 	} else {
 		ht_loss_mark(c, dir, st->pos);
 		ht_count(HT_KS_BYTES_LOST, len);
