@@ -1076,6 +1076,44 @@ static int syntax_error(struct pctx *x, yaml_parser_t *p, const char *buf, size_
 	return perr(x, &m, "invalid YAML: %s", problem);
 }
 
+#define HT_CONFIG_MAX_DEPTH 32 /* nesting accepted; the schema needs 5 */
+
+/*
+ * A first pass over the events, stopping at the first one nested deeper
+ * than HT_CONFIG_MAX_DEPTH: libyaml's scanner is quadratic in the nesting
+ * depth, so a 1 MiB file of '[' would otherwise keep it busy for minutes.
+ * Syntax errors are left for the real pass to report.
+ */
+static int depth_check(struct pctx *x, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return perr(x, NULL, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (yaml_parser_parse(&parser, &ev)) {
+		yaml_event_type_t t = ev.type;
+
+		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+			if (++depth > HT_CONFIG_MAX_DEPTH) {
+				rc = perr(x, &ev.start_mark, "nested more than %d levels deep",
+					  HT_CONFIG_MAX_DEPTH);
+				yaml_event_delete(&ev);
+				break;
+			}
+		} else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		yaml_event_delete(&ev);
+		if (t == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* Parse buf into x->c.  Returns 0 or -1 with x->err set. */
 static int load_yaml(struct pctx *x, const char *buf, size_t len)
 {
@@ -1084,6 +1122,8 @@ static int load_yaml(struct pctx *x, const char *buf, size_t len)
 	yaml_node_t *root;
 	int rc = -1;
 
+	if (depth_check(x, buf, len))
+		return -1;
 	if (!yaml_parser_initialize(&parser))
 		return perr(x, NULL, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);

@@ -371,6 +371,8 @@ static const struct {
 	  "2:16: error: expected an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8) in filtering.excludeIPs, got 'fe80::/129'" },
 	{ "filtering:\n  excludeIPs: [\"10.0.0.0/\"]\n",
 	  "2:16: error: expected an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8) in filtering.excludeIPs, got '10.0.0.0/'" },
+	/* nesting is bounded before libyaml's quadratic scanner gets going */
+	{ "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "1:35: error: nested more than 32 levels deep" },
 	/* a self-referencing alias must not loop */
 	{ "filtering: &x {kernel: *x}\n",
 	  "1:16: error: unknown key 'kernel' in filtering.kernel (expected one of: excludePorts, healthCheckPaths, pids)" },
