@@ -183,7 +183,7 @@ static int perr(struct pctx *x, const yaml_mark_t *m, const char *fmt, ...)
 	else if (x->file)
 		n = snprintf(x->err, x->errlen, "%s: error: ", x->file);
 	else
-		n = snprintf(x->err, x->errlen, "%s: ", x->cli_key ? x->cli_key : "config");
+		n = 0; /* command line: the message names the key */
 	if (n < 0 || (size_t)n >= x->errlen)
 		return -1;
 	va_start(ap, fmt);
@@ -1220,9 +1220,9 @@ static const struct kdesc *find_key(struct pctx *x, const char *dotted)
 		int i;
 
 		if (!tab)
-			return perr(x, NULL, "unknown key: '%s' is not a section", where), NULL;
+			return perr(x, NULL, "unknown key '%s': '%s' is not a section", dotted, where), NULL;
 		if (!n || n >= sizeof(part))
-			return perr(x, NULL, "malformed key"), NULL;
+			return perr(x, NULL, "malformed key '%s'", dotted), NULL;
 		memcpy(part, p, n);
 		part[n] = '\0';
 		for (i = 0; tab[i].name; i++)
@@ -1241,10 +1241,10 @@ static const struct kdesc *find_key(struct pctx *x, const char *dotted)
 		tab = k->type == KT_MAP ? k->sub : NULL;
 		p += n;
 		if (*p == '.' && !*++p)
-			return perr(x, NULL, "malformed key"), NULL;
+			return perr(x, NULL, "malformed key '%s'", dotted), NULL;
 	}
 	if (!k || k->type == KT_MAP)
-		return perr(x, NULL, "is a section, not a value: give a key under it"), NULL;
+		return perr(x, NULL, "'%s' is a section, not a value: give a key under it", dotted), NULL;
 	return k;
 }
 
@@ -1282,7 +1282,7 @@ static int config_set(struct ht_config *c, const char *dotted_key, const char *v
 	if (err && errlen)
 		err[0] = '\0';
 	if (!c || !dotted_key || !value)
-		return perr(&x, NULL, "missing key or value");
+		return perr(&x, NULL, "missing key or value for a command-line override");
 	k = find_key(&x, dotted_key);
 	if (!k)
 		return -1;

@@ -98,7 +98,8 @@ int ht_parse_size(const char *s, uint64_t *out);
  * Set one key by its dotted YAML name from a string (command-line flags):
  * "output.path" "-", "output.format" "csv", "performance.workerThreads" "8".
  * List keys append ("filtering.kernel.pids" "1234"; numeric lists also take
- * "1,2,3").  Returns 0, or -1 with "KEY: what was expected" in err.
+ * "1,2,3").  All or nothing: returns 0, or -1 with one line naming the key
+ * and what was expected in err (c unchanged).
  */
 int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value,
 		  char *err, size_t errlen);
