@@ -8,7 +8,8 @@
 # call and calls per request (deltas over the wrk run, read from the
 # tracer's own program fds in /proc/PID/fdinfo, so other BPF users on the
 # host do not count).  The last lines give the average ns per traced
-# syscall (enter + exit) and per request.  Run as root from the repo root:
+# syscall (enter + exit) and per request, and wrk's req/s without the
+# probes (run first) and with them.  Run as root from the repo root:
 #   bench/bpf_cost.sh [SECONDS] [CONNECTIONS]
 # Env: BUILD (build), NGX_PORT (18093), TRACER (capture_dump|http-tracer).
 set -eu
@@ -62,6 +63,11 @@ NGX
 nginx -c "$WORK/nginx.conf" -e "$WORK/error.log"
 NGX_STARTED=1
 
+# ---- baseline: the same load without the probes
+curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/k1.html"
+wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/k1.html" > "$WORK/wrk0.out"
+RPS0=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk0.out")
+
 # ---- tracer
 OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q kernel.bpf_stats_enabled=1
@@ -108,7 +114,7 @@ snapshot > "$WORK/after"
 REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
 RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
 
-echo "bpf_cost: wrk -t2 -c$CONNS -d${DUR}s, 1 KiB responses: $REQS requests ($RPS req/s) with $TRACER loaded"
+echo "bpf_cost: wrk -t2 -c$CONNS -d${DUR}s, 1 KiB responses: $RPS0 req/s without probes, $RPS req/s ($REQS requests) with $TRACER loaded and bpf_stats on"
 python3 - "$WORK/before" "$WORK/after" "$REQS" <<'PY'
 import sys
 def load(p):

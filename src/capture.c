@@ -463,7 +463,7 @@ struct capture *capture_open(const struct capture_opts *opts)
 	}
 	err = http_tracer_bpf__load(c->skel);
 	if (err) {
-		fprintf(stderr, "http-tracer: the kernel rejected the BPF programs (%s): run with -v to see the verifier log\n",
+		fprintf(stderr, "http-tracer: the kernel rejected the BPF programs (%s): the verifier log is above; the kernel needs BTF, ring buffers (5.8+), bpf_loop (5.17+)\n",
 			strerror(-err));
 		goto err_free;
 	}
