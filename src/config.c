@@ -81,70 +81,74 @@ struct kdesc {
 
 #define OFF(f) offsetof(struct ht_config, f)
 #define FW(f) ((uint8_t)sizeof(((struct ht_config *)0)->f))
+#define K_MAP(n, s) { .name = (n), .type = KT_MAP, .sub = (s) }
+#define K_FIELD(n, t, f) { .name = (n), .type = (t), .off = OFF(f) }
+#define K_NUM(n, t, f, lo, hi, u) \
+	{ .name = (n), .type = (t), .off = OFF(f), .width = FW(f), .min = (lo), .max = (hi), .unit = (u) }
 
 static const struct kdesc k_kernel[] = {
-	{ "excludePorts", KT_PORTS, OFF(exclude_ports) },
-	{ "healthCheckPaths", KT_HEALTH, OFF(health_paths) },
-	{ "pids", KT_PIDS, OFF(pids) },
+	K_FIELD("excludePorts", KT_PORTS, exclude_ports),
+	K_FIELD("healthCheckPaths", KT_HEALTH, health_paths),
+	K_FIELD("pids", KT_PIDS, pids),
 	{ NULL },
 };
 static const struct kdesc k_sampling[] = {
-	{ "enabled", KT_BOOL, OFF(sampling_enabled) },
-	{ "rate", KT_RATE, OFF(sampling_rate) },
+	K_FIELD("enabled", KT_BOOL, sampling_enabled),
+	K_FIELD("rate", KT_RATE, sampling_rate),
 	{ NULL },
 };
 static const struct kdesc k_limits[] = {
-	{ "maxBodySize", KT_SIZE, OFF(max_body_size), FW(max_body_size), 0, 16 * MiB, 1 },
-	{ "maxHeaderSize", KT_SIZE, OFF(max_header_size), FW(max_header_size), 1, 1 * MiB, 1 },
+	K_NUM("maxBodySize", KT_SIZE, max_body_size, 0, 16 * MiB, 1),
+	K_NUM("maxHeaderSize", KT_SIZE, max_header_size, 1, 1 * MiB, 1),
 	{ NULL },
 };
 static const struct kdesc k_redaction[] = {
-	{ "headers", KT_HEADERS, OFF(redact_headers) },
-	{ "bodyPatterns", KT_PATTERNS, OFF(redact_body_patterns) },
+	K_FIELD("headers", KT_HEADERS, redact_headers),
+	K_FIELD("bodyPatterns", KT_PATTERNS, redact_body_patterns),
 	{ NULL },
 };
 static const struct kdesc k_filtering[] = {
-	{ "kernel", KT_MAP, 0, 0, 0, 0, 0, k_kernel },
-	{ "excludeNamespaces", KT_NAMES, OFF(exclude_namespaces) },
-	{ "excludePods", KT_REGEXES, OFF(exclude_pods) },
-	{ "excludePaths", KT_REGEXES, OFF(exclude_paths) },
-	{ "excludeIPs", KT_CIDRS, OFF(exclude_ips) },
-	{ "sampling", KT_MAP, 0, 0, 0, 0, 0, k_sampling },
-	{ "dataLimits", KT_MAP, 0, 0, 0, 0, 0, k_limits },
-	{ "redaction", KT_MAP, 0, 0, 0, 0, 0, k_redaction },
+	K_MAP("kernel", k_kernel),
+	K_FIELD("excludeNamespaces", KT_NAMES, exclude_namespaces),
+	K_FIELD("excludePods", KT_REGEXES, exclude_pods),
+	K_FIELD("excludePaths", KT_REGEXES, exclude_paths),
+	K_FIELD("excludeIPs", KT_CIDRS, exclude_ips),
+	K_MAP("sampling", k_sampling),
+	K_MAP("dataLimits", k_limits),
+	K_MAP("redaction", k_redaction),
 	{ NULL },
 };
 static const struct kdesc k_rotation[] = {
-	{ "enabled", KT_BOOL, OFF(rotation_enabled) },
-	{ "maxSize", KT_SIZE, OFF(rotation_max_size), FW(rotation_max_size), 1, TiB, 1 },
-	{ "maxFiles", KT_U32, OFF(rotation_max_files), FW(rotation_max_files), 1, 1000 },
+	K_FIELD("enabled", KT_BOOL, rotation_enabled),
+	K_NUM("maxSize", KT_SIZE, rotation_max_size, 1, TiB, 1),
+	K_NUM("maxFiles", KT_U32, rotation_max_files, 1, 1000, 0),
 	{ NULL },
 };
 static const struct kdesc k_output[] = {
-	{ "path", KT_PATH, OFF(output_path) },
-	{ "format", KT_FORMAT, OFF(format) },
-	{ "rotation", KT_MAP, 0, 0, 0, 0, 0, k_rotation },
+	K_FIELD("path", KT_PATH, output_path),
+	K_FIELD("format", KT_FORMAT, format),
+	K_MAP("rotation", k_rotation),
 	{ NULL },
 };
 static const struct kdesc k_performance[] = {
-	{ "ringbufferSize", KT_SIZE, OFF(ringbuffer_bytes), FW(ringbuffer_bytes), 1 * MiB, 64 * GiB, MiB },
-	{ "workerThreads", KT_U32, OFF(worker_threads), FW(worker_threads), 1, 64 },
-	{ "batchSize", KT_U32, OFF(batch_size), FW(batch_size), 1, 100000 },
-	{ "flushIntervalMs", KT_U32, OFF(flush_interval_ms), FW(flush_interval_ms), 1, 60000 },
-	{ "idleTimeoutMs", KT_U32, OFF(idle_timeout_ms), FW(idle_timeout_ms), 100, 86400000 },
-	{ "shardMemory", KT_SIZE, OFF(shard_memory_bytes), FW(shard_memory_bytes), 1 * MiB, TiB, 1 },
-	{ "captureCap", KT_SIZE, OFF(capture_cap_bytes), FW(capture_cap_bytes), 64, 64 * MiB, 1 },
+	K_NUM("ringbufferSize", KT_SIZE, ringbuffer_bytes, 1 * MiB, 64 * GiB, MiB), /* bare = MiB */
+	K_NUM("workerThreads", KT_U32, worker_threads, 1, 64, 0),
+	K_NUM("batchSize", KT_U32, batch_size, 1, 100000, 0),
+	K_NUM("flushIntervalMs", KT_U32, flush_interval_ms, 1, 60000, 0),
+	K_NUM("idleTimeoutMs", KT_U32, idle_timeout_ms, 100, 86400000, 0),
+	K_NUM("shardMemory", KT_SIZE, shard_memory_bytes, 1 * MiB, TiB, 1),
+	K_NUM("captureCap", KT_SIZE, capture_cap_bytes, 64, 64 * MiB, 1),
 	{ NULL },
 };
 static const struct kdesc k_metrics[] = {
-	{ "listen", KT_LISTEN, OFF(metrics_listen) },
+	K_FIELD("listen", KT_LISTEN, metrics_listen),
 	{ NULL },
 };
 static const struct kdesc k_top[] = {
-	{ "filtering", KT_MAP, 0, 0, 0, 0, 0, k_filtering },
-	{ "output", KT_MAP, 0, 0, 0, 0, 0, k_output },
-	{ "performance", KT_MAP, 0, 0, 0, 0, 0, k_performance },
-	{ "metrics", KT_MAP, 0, 0, 0, 0, 0, k_metrics },
+	K_MAP("filtering", k_filtering),
+	K_MAP("output", k_output),
+	K_MAP("performance", k_performance),
+	K_MAP("metrics", k_metrics),
 	{ NULL },
 };
 
