@@ -15,27 +15,23 @@
 #include "filters.h"
 
 /* Returns the socket behind fd of the current task, NULL when fd is not a
- * socket (file, pipe, closed); CO-RE reads only. */
+ * socket (file, pipe, closed).  task->files->fdt is walked with BTF loads
+ * (no helper calls: this runs for every file and pipe I/O too), the rest
+ * with CO-RE reads. */
 static __always_inline struct sock *ht_fd_sock(__s32 fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt;
-	struct file **fda;
 	struct file *file = NULL;
 	struct socket *sock;
-	unsigned int max_fds;
 	umode_t mode;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
+	fdt = task->files->fdt;
+	if ((unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	max_fds = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max_fds)
-		return NULL;
-	fda = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), fda + fd) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), fdt->fd + fd) || !file)
 		return NULL;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & HT_S_IFMT) != HT_S_IFSOCK)
