@@ -8,8 +8,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <urcu.h>
 
 #include "config.h"
 #include "filter.h"
@@ -361,6 +366,88 @@ static void test_defaults_keep_everything(void **state)
 	ht_config_free(c);
 }
 
+/*
+ * Shard-like threads filter under RCU while the config is reloaded: each
+ * decision must follow the config the thread holds (per-thread regex copies
+ * are refreshed on every new generation), and nothing is freed under a
+ * reader (ASan).
+ */
+struct worker {
+	pthread_t th;
+	int stop;
+	long checked, wrong;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ht_record *ra = rec("", "", "/a/x"), *rb = rec("", "", "/b/x");
+
+	rcu_register_thread();
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		const struct ht_config *c;
+		bool is_a, da, db;
+
+		rcu_read_lock();
+		c = rcu_dereference(ht_config_current);
+		if (c) {
+			is_a = strstr(c->source, "cfg_a") != NULL;
+			da = ht_filter_should_drop(c, ra, NULL);
+			db = ht_filter_should_drop(c, rb, NULL);
+			w->wrong += da != is_a || db != !is_a;
+			w->checked++;
+		}
+		rcu_read_unlock();
+	}
+	rcu_unregister_thread();
+	ht_record_free(ra);
+	ht_record_free(rb);
+	return NULL;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_reload_under_load(void **state)
+{
+	char a[64] = "/tmp/ht_cfg_a_XXXXXX", b[64] = "/tmp/ht_cfg_b_XXXXXX", err[512];
+	struct worker w[2] = { 0 };
+	long total = 0;
+
+	assert_true(mkdtemp(a) && mkdtemp(b));
+	strcat(a, "/cfg_a.yaml");
+	strcat(b, "/cfg_b.yaml");
+	write_file(a, "filtering:\n  excludePaths: [\"^/a/\"]\n");
+	write_file(b, "filtering:\n  excludePaths: [\"^/b/\"]\n");
+	assert_int_equal(ht_config_reload(a, err, sizeof(err)), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&w[i].th, NULL, worker_main, &w[i]), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(ht_config_reload(i % 2 ? a : b, err, sizeof(err)), 0);
+		usleep(200);
+	}
+	for (int i = 0; i < 2; i++) {
+		__atomic_store_n(&w[i].stop, 1, __ATOMIC_RELEASE);
+		assert_int_equal(pthread_join(w[i].th, NULL), 0);
+		assert_int_equal(w[i].wrong, 0);
+		total += w[i].checked;
+	}
+	assert_true(total > 0);
+	ht_config_install(NULL);
+	unlink(a);
+	unlink(b);
+	*strrchr(a, '/') = '\0';
+	*strrchr(b, '/') = '\0';
+	rmdir(a);
+	rmdir(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_sampling),
 		cmocka_unit_test(test_defaults_keep_everything),
+		cmocka_unit_test(test_reload_under_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
