@@ -169,8 +169,11 @@ static void pats_free(struct pats *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Naive search for short names (no setup cost); memmem (linear) for long ones. */
 static bool contains(const char *h, size_t hn, const char *nd, size_t nn)
 {
+	if (hn > 64)
+		return memmem(h, hn, nd, nn) != NULL;
 	for (size_t i = 0; i + nn <= hn; i++)
 		if (h[i] == nd[0] && memcmp(h + i + 1, nd + 1, nn - 1) == 0)
 			return true;
@@ -320,11 +323,30 @@ static bool looks_like_form(const char *s, size_t len)
 	return true;
 }
 
+/* End of the value that starts at v (see kv_scan). */
+static size_t kv_value_end(const char *s, size_t v, size_t end, bool strict)
+{
+	const char *close;
+
+	if (strict) {
+		close = memchr(s + v, '&', end - v);
+		return close ? (size_t)(close - s) : end;
+	}
+	if (v < end && (s[v] == '"' || s[v] == '\'')) { /* token="abc" */
+		close = memchr(s + v + 1, s[v], end - v - 1);
+		return close ? (size_t)(close - s) + 1 : end;
+	}
+	while (v < end && !is_loose_value_end((unsigned char)s[v]))
+		v++;
+	return v;
+}
+
 /*
  * Redact the values of name=value pairs in s[start..end) whose names match.
  * strict: pairs are separated by '&' (a form or a query); otherwise names
  * are the word just before '=' and values stop at space, quote, '<', ';',
- * or are quoted (name="value", through the closing quote).
+ * or are quoted (name="value", through the closing quote).  Linear: a
+ * value is only measured when its name matched (or to skip a form pair).
  */
 static void kv_scan(struct rctx *x, struct splice *sp, size_t start, size_t end, bool strict)
 {
@@ -334,40 +356,26 @@ static void kv_scan(struct rctx *x, struct splice *sp, size_t start, size_t end,
 	while (i < end) {
 		const char *eq = memchr(s + i, '=', end - i);
 		size_t e, ns, ve;
+		bool hit;
 
 		if (!eq)
 			break;
 		e = (size_t)(eq - s);
 		ns = e;
-		if (strict) {
-			while (ns > i && s[ns - 1] != '&')
-				ns--;
-		} else {
-			while (ns > i && is_loose_name_char((unsigned char)s[ns - 1]))
-				ns--;
-		}
-		ve = e + 1;
-		if (strict) {
-			while (ve < end && s[ve] != '&')
-				ve++;
-		} else if (ve < end && (s[ve] == '"' || s[ve] == '\'')) {
-			const char *close = memchr(s + ve + 1, s[ve], end - ve - 1);
-
-			ve = close ? (size_t)(close - s) + 1 : end; /* token="abc" */
-		} else {
-			while (ve < end && !is_loose_value_end((unsigned char)s[ve]))
-				ve++;
-		}
-		if (ns < e && ve > e + 1 &&
-		    !(ve - e - 1 == strlen(HT_REDACTED) && !memcmp(s + e + 1, HT_REDACTED, ve - e - 1)) &&
-		    e - ns >= x->pats.min_len &&
-		    (nb_set_url(&x->name, s + ns, e - ns), pats_match(&x->pats, &x->name))) {
-			splice_replace(sp, e + 1, ve, HT_REDACTED);
-			i = ve;
+		while (ns > i && (strict ? s[ns - 1] != '&' : is_loose_name_char((unsigned char)s[ns - 1])))
+			ns--;
+		hit = ns < e && e - ns >= x->pats.min_len &&
+		      (nb_set_url(&x->name, s + ns, e - ns), pats_match(&x->pats, &x->name));
+		if (!hit) {
+			/* a form value ends at '&'; loose text may hide a pair inside one */
+			i = strict ? kv_value_end(s, e + 1, end, true) + 1 : e + 1;
 			continue;
 		}
-		/* a form value ends at '&'; loose text may hide a pair inside one */
-		i = strict ? ve + 1 : e + 1;
+		ve = kv_value_end(s, e + 1, end, strict);
+		if (ve > e + 1 &&
+		    !(ve - e - 1 == strlen(HT_REDACTED) && !memcmp(s + e + 1, HT_REDACTED, ve - e - 1)))
+			splice_replace(sp, e + 1, ve, HT_REDACTED);
+		i = ve > e + 1 ? ve : e + 1;
 	}
 }
 

@@ -369,6 +369,33 @@ static void test_every_truncation(void **state)
 	}
 }
 
+/* Bodies built to be slow for a quadratic scanner finish at once (a hang here is the failure). */
+static void test_large_inputs(void **state)
+{
+	static const char *const unit[] = { "=", " =", "a=", "=\"", "x='", "password=", "&=",
+					    "\"a\":", "{\"password\":[", "\"\\", "%", "token" };
+	const size_t size = 1u << 20;
+	char *body = malloc(size);
+
+	assert_non_null(body);
+	for (size_t k = 0; k < 2 * sizeof(unit) / sizeof(unit[0]); k++) {
+		size_t u = k / 2, ul = strlen(unit[u]);
+		struct ht_record *r = ht_record_new();
+
+		for (size_t i = 0; i < size; i++)
+			body[i] = unit[u][i % ul];
+		if (k % 2)
+			body[0] = ' '; /* free text rather than a form */
+		assert_int_equal(ht_record_set(r, &r->req_body, body, size), 0);
+		assert_int_equal(ht_record_set(r, &r->target, body, 65536), 0);
+		assert_int_equal(ht_record_add_header(r, &r->req_headers, body, 200, "v", 1), 0);
+		ht_redact(cfg, r);
+		assert_true(r->req_body.len > 0);
+		ht_record_free(r);
+	}
+	free(body);
+}
+
 static void test_name_matches(void **state)
 {
 	static const struct { const char *name; bool hit; } t[] = {
@@ -475,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_header_cache_generations),
 		cmocka_unit_test(test_idempotent),
 		cmocka_unit_test(test_every_truncation),
+		cmocka_unit_test(test_large_inputs),
 		cmocka_unit_test(test_name_matches),
 		cmocka_unit_test(test_random_bodies),
 		cmocka_unit_test(test_empty_record),
