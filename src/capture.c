@@ -485,12 +485,20 @@ err_free:
 	return NULL;
 }
 
-void capture_close(struct capture *c)
+void capture_detach(struct capture *c)
 {
 	if (!c)
 		return;
 	for (int i = c->n_links - 1; i >= 0; i--)
 		bpf_link__destroy(c->links[i]);
+	c->n_links = 0;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	capture_detach(c);
 	free(c->links);
 	for (int r = 0; c->readers && r < c->n_readers; r++)
 		ring_buffer__free(c->readers[r].rb);

@@ -60,6 +60,10 @@ int capture_nr_cpus(const struct capture *c);
  * out[0..n); returns the number of slots written or -errno. */
 int capture_read_kstats(struct capture *c, uint64_t *out, int n);
 const char *capture_kstat_name(int i); /* NULL past the last slot */
+/* Detaches every probe (idempotent): no record is produced after it returns,
+ * so a final drain with capture_reader_poll(..., 0, ...) until it returns 0
+ * terminates even on a busy host.  Call it before the readers' last drain. */
+void capture_detach(struct capture *c);
 void capture_close(struct capture *c);
 
 #endif

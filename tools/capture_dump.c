@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 		if (duration > 0 && (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
 			break;
 	}
+	capture_detach(cap); /* nothing new: the drain below ends */
 	while (capture_reader_poll(cap, 0, 0, dump_event, NULL) > 0)
 		;
 	dump_summary();
