@@ -1080,19 +1080,21 @@ static int syntax_error(struct pctx *x, yaml_parser_t *p, const char *buf, size_
 	return perr(x, &m, "invalid YAML: %s", problem);
 }
 
-#define HT_CONFIG_MAX_DEPTH 32 /* nesting accepted; the schema needs 5 */
+#define HT_CONFIG_MAX_DEPTH 32    /* nesting accepted; the schema needs 5 */
+#define HT_CONFIG_MAX_ANCHORS 256 /* '&name' anchors accepted */
 
 /*
  * A first pass over the events, stopping at the first one nested deeper
- * than HT_CONFIG_MAX_DEPTH: libyaml's scanner is quadratic in the nesting
- * depth, so a 1 MiB file of '[' would otherwise keep it busy for minutes.
+ * than HT_CONFIG_MAX_DEPTH (libyaml's scanner is quadratic in the nesting
+ * depth: a 1 MiB file of '[' would keep it busy for minutes) or past
+ * HT_CONFIG_MAX_ANCHORS anchors (aliases are resolved by linear search).
  * Syntax errors are left for the real pass to report.
  */
 static int depth_check(struct pctx *x, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
-	int depth = 0, rc = 0;
+	int depth = 0, anchors = 0, rc = 0;
 
 	if (!yaml_parser_initialize(&parser))
 		return perr(x, NULL, "out of memory");
@@ -1100,6 +1102,15 @@ static int depth_check(struct pctx *x, const char *buf, size_t len)
 	while (yaml_parser_parse(&parser, &ev)) {
 		yaml_event_type_t t = ev.type;
 
+		anchors += (t == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+			   (t == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor) ||
+			   (t == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor);
+		if (anchors > HT_CONFIG_MAX_ANCHORS) { /* libyaml resolves aliases by linear search */
+			rc = perr(x, &ev.start_mark, "more than %d anchors ('&name')",
+				  HT_CONFIG_MAX_ANCHORS);
+			yaml_event_delete(&ev);
+			break;
+		}
 		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
 			if (++depth > HT_CONFIG_MAX_DEPTH) {
 				rc = perr(x, &ev.start_mark, "nested more than %d levels deep",

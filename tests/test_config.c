@@ -416,6 +416,38 @@ static void test_file_errors(void **state)
 	assert_null(ht_config_load("/nonexistent/ht.yaml", NULL, 0));
 }
 
+/* Files that would make libyaml slow or big are refused up front. */
+static void test_limits(void **state)
+{
+	size_t cap = 2u << 20, o = 0;
+	char *text = malloc(cap), err[512];
+	const char *path;
+
+	assert_non_null(text);
+	o += (size_t)snprintf(text + o, cap - o, "filtering:\n  excludeNamespaces: [");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(text + o, cap - o, "%s&a%d x", i ? ", " : "", i);
+	snprintf(text + o, cap - o, "]\n");
+	assert_null(load_text(text, err, sizeof(err)));
+	assert_non_null(strstr(err, ":2:2217: error: more than 256 anchors ('&name')"));
+
+	memset(text, '#', cap - 1); /* a comment just over 1 MiB */
+	text[(1u << 20) + 1] = '\0';
+	path = write_tmp(text);
+	assert_null(ht_config_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, ": error: config file larger than 1048576 bytes"));
+	text[1u << 20] = '\0'; /* exactly 1 MiB is fine */
+	path = write_tmp(text);
+	{
+		struct ht_config *c = ht_config_load(path, err, sizeof(err));
+
+		if (!c)
+			fail_msg("%s", err);
+		ht_config_free(c);
+	}
+	free(text);
+}
+
 static void test_empty_and_nulls(void **state)
 {
 	static const char *const ok[] = {
@@ -703,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_ringbuffer_units),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_empty_and_nulls),
 		cmocka_unit_test(test_aliases_and_styles),
 		cmocka_unit_test(test_set),
