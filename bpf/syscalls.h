@@ -243,7 +243,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		if (tail)
 			ht_count(HT_KS_BYTES_UNCAPTURED, tail);
 	} else {
-		ht_loss_mark(c, dir, st->pos);
+		/* keep an earlier loss this record was to report */
+		ht_loss_mark(c, dir, ev->hdr.flags & HT_DF_LOSS_BEFORE ? ev->loss_start : st->pos);
 		ht_count(HT_KS_BYTES_LOST, len);
 	}
 	st->pos += len;
