@@ -433,6 +433,8 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 		}
 	}
 	metrics_set_probes_attached(false);
+	/* no new records after this: the readers' final drain is bounded */
+	capture_detach(cap);
 	__atomic_store_n(&readers_stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
