@@ -31,7 +31,8 @@
 #define SWEEP_INTERVAL_NS 10000000ull /* 10 ms */
 #define REORDER_WAIT_NS 100000000ull  /* give up on a reordered gap after 100 ms idle */
 #define CLOSE_GRACE_NS 200000000ull   /* wait for in-flight bytes after CLOSE */
-#define WRITER_RING 65536             /* records per shard -> writer ring */
+#define WRITER_RING 256               /* batches per shard -> writer ring */
+#define WRITER_BUDGET (16u << 20)     /* encoded bytes a shard may have queued for the writer */
 
 struct shard_conn {
 	struct cds_lfht_node node;
@@ -54,8 +55,22 @@ struct shard {
 	uint64_t next_sweep_ns;
 	struct conn_limits lim;
 	struct red_table *red;
+	struct batch *cur;           /* records encoded, not yet handed to the writer */
+	uint64_t inflight_bytes;     /* encoded bytes queued for the writer (shared) */
 	struct ht_stats st;
 	int done;                    /* set by the shard when it has drained */
+};
+
+/*
+ * A batch: up to batchSize records, already encoded by the shard that
+ * finished them (encoding is the heaviest per-record step, so it runs on
+ * all shards in parallel), written by the writer with one write(2).
+ */
+struct batch {
+	struct ht_buf buf;
+	uint32_t n;
+	uint64_t first_ns;           /* when its first record was added */
+	uint64_t done_ns[];          /* per record: when the shard finished it */
 };
 
 /*
@@ -468,26 +483,60 @@ static void shard_limits(struct shard *s)
 	rcu_read_unlock();
 }
 
-static void push_record(struct shard *s, struct ht_record *r)
+/* Hand the current batch to the writer: waits (bounded in live mode) for
+ * ring space and for the shard's byte budget; a batch that cannot go is
+ * dropped and its records counted. */
+static void push_batch(struct shard *s)
 {
+	struct batch *b = s->cur;
 	uint64_t deadline = 0;
 	uint32_t spins = 0;
 
-	while (!spsc_ptr_push(&s->out, r)) {
+	if (!b)
+		return;
+	s->cur = NULL;
+	while (__atomic_load_n(&s->inflight_bytes, __ATOMIC_ACQUIRE) > WRITER_BUDGET ||
+	       !spsc_ptr_push(&s->out, b)) {
 		if (s->p->o.queue_wait_us >= 0) {
 			uint64_t t = now_ns();
 
 			if (!deadline) {
 				deadline = t + (uint64_t)s->p->o.queue_wait_us * 1000;
 			} else if (t >= deadline) {
-				HT_INC(&s->st, HT_C_DROP_WRITER_QUEUE);
-				ht_record_free(r);
+				HT_ADD(&s->st, HT_C_DROP_WRITER_QUEUE, b->n);
+				ht_buf_free(&b->buf);
+				free(b);
 				return;
 			}
 		}
 		relax(&spins);
 	}
-	HT_INC(&s->st, HT_C_RECORDS_EMITTED);
+	__atomic_add_fetch(&s->inflight_bytes, b->buf.len, __ATOMIC_RELEASE);
+	HT_ADD(&s->st, HT_C_RECORDS_EMITTED, b->n);
+}
+
+static void add_to_batch(struct shard *s, struct ht_record *r, uint64_t now)
+{
+	uint32_t cap = s->p->o.batch_size ? s->p->o.batch_size : 1;
+	struct batch *b = s->cur;
+
+	if (!b) {
+		b = malloc(sizeof(*b) + cap * sizeof(b->done_ns[0]));
+		if (!b) {
+			HT_INC(&s->st, HT_C_DROP_WRITER_QUEUE);
+			return;
+		}
+		memset(b, 0, sizeof(*b));
+		b->first_ns = now;
+		s->cur = b;
+	}
+	if (format_record(s->p->o.format, r, &b->buf)) {
+		HT_INC(&s->st, HT_C_DROP_WRITER_QUEUE); /* out of memory */
+		return;
+	}
+	b->done_ns[b->n++] = now;
+	if (b->n >= cap)
+		push_batch(s);
 }
 
 /* A finished record: user-space filters, sampling, redaction, then out. */
@@ -507,7 +556,8 @@ static void emit_record(void *ctx, struct ht_record *r)
 	if (cfg)
 		ht_redact(cfg, r);
 	r->done_mono_ns = now_ns();
-	push_record(s, r);
+	add_to_batch(s, r, r->done_mono_ns);
+	ht_record_free(r);
 }
 
 static uint32_t shard_poll(struct shard *s, uint64_t now)
@@ -541,6 +591,7 @@ static void *shard_main(void *arg)
 {
 	struct shard *s = arg;
 	uint32_t spins = 0;
+	uint64_t flush_ns = (uint64_t)s->p->o.flush_interval_ms * 1000000ull;
 	int hb = metrics_thread_register("shard", s->idx);
 
 	rcu_register_thread();
@@ -559,6 +610,8 @@ static void *shard_main(void *arg)
 			s->next_sweep_ns = now + SWEEP_INTERVAL_NS;
 		}
 		rcu_read_unlock();
+		if (s->cur && now - s->cur->first_ns >= flush_ns)
+			push_batch(s); /* a quiet node still sees its records promptly */
 		if (s->n_graveyard >= 4096 || (s->graveyard && !got))
 			reclaim(s);
 		if (got) {
@@ -572,6 +625,7 @@ static void *shard_main(void *arg)
 	rcu_read_lock();
 	shard_sweep(s, now_ns(), true);
 	rcu_read_unlock();
+	push_batch(s);
 	reclaim(s);
 	metrics_thread_unregister(hb);
 	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
@@ -581,33 +635,25 @@ static void *shard_main(void *arg)
 
 /* -------------------------------------------------------------- writer */
 
-static int writer_flush(struct pipeline *p, struct ht_buf *b, uint32_t *n, uint64_t *lat, size_t *nlat)
+/* Write one batch with one write(2), then account and free it. */
+static void write_batch(struct pipeline *p, struct shard *s, struct batch *b)
 {
 	uint64_t t;
 
-	if (!*n)
-		return 0;
-	if (output_write_batch(p->o.out, b->p, b->len, *n) == 0)
-		p->written += *n;
+	if (output_write_batch(p->o.out, b->buf.p, b->buf.len, b->n) == 0)
+		p->written += b->n;
 	t = now_ns();
-	for (size_t i = 0; i < *nlat; i++)
-		ht_stats_observe_latency(&p->writer_st, t > lat[i] ? t - lat[i] : 0);
-	b->len = 0;
-	*n = 0;
-	*nlat = 0;
-	return 0;
+	for (uint32_t i = 0; i < b->n; i++)
+		ht_stats_observe_latency(&p->writer_st, t > b->done_ns[i] ? t - b->done_ns[i] : 0);
+	__atomic_sub_fetch(&s->inflight_bytes, b->buf.len, __ATOMIC_RELEASE);
+	ht_buf_free(&b->buf);
+	free(b);
 }
 
 static void *writer_main(void *arg)
 {
 	struct pipeline *p = arg;
-	struct ht_buf b = { 0 };
-	uint32_t n = 0, spins = 0;
-	uint64_t first_ns = 0;
-	uint64_t flush_ns = (uint64_t)p->o.flush_interval_ms * 1000000ull;
-	uint32_t batch = p->o.batch_size ? p->o.batch_size : 1;
-	uint64_t *lat = calloc(batch, sizeof(*lat));
-	size_t nlat = 0;
+	uint32_t spins = 0;
 	int hb = metrics_thread_register("writer", 0);
 
 	for (;;) {
@@ -615,24 +661,13 @@ static void *writer_main(void *arg)
 		uint32_t got = 0;
 
 		for (int i = 0; i < p->o.n_shards; i++) {
-			struct ht_record *r;
+			struct batch *b;
 
-			while ((r = spsc_ptr_pop(&p->shards[i].out))) {
-				if (format_record(p->o.format, r, &b) == 0) {
-					if (!n)
-						first_ns = now_ns();
-					if (lat && nlat < batch)
-						lat[nlat++] = r->done_mono_ns;
-					n++;
-				}
-				ht_record_free(r);
+			while ((b = spsc_ptr_pop(&p->shards[i].out))) {
+				write_batch(p, &p->shards[i], b);
 				got++;
-				if (n >= batch)
-					writer_flush(p, &b, &n, lat, &nlat);
 			}
 		}
-		if (n && now_ns() - first_ns >= flush_ns)
-			writer_flush(p, &b, &n, lat, &nlat);
 		metrics_thread_alive(hb);
 		if (got) {
 			spins = 0;
@@ -642,10 +677,7 @@ static void *writer_main(void *arg)
 			break; /* shards finished before this pass: nothing more will come */
 		relax(&spins);
 	}
-	writer_flush(p, &b, &n, lat, &nlat);
 	metrics_thread_unregister(hb);
-	ht_buf_free(&b);
-	free(lat);
 	return NULL;
 }
 

@@ -8,10 +8,11 @@
  *   shards (W threads): each owns an RCU hash table (liburcu cds_lfht) of
  *      its connections, their reassemblers/parsers/correlators, an LRU list
  *      for idle expiry and a memory budget; finished records are filtered,
- *      sampled and redacted, then pushed to the shard -> writer pointer ring
+ *      sampled, redacted and encoded into a batch of batchSize records; a
+ *      full batch, or one older than flush_interval_ms, goes to the shard ->
+ *      writer pointer ring (bounded in batches and in encoded bytes)
  *      v
- *   writer (1 thread): encodes, writes batchSize records per write(2), and
- *      flushes at least every flush_interval_ms.
+ *   writer (1 thread): one write(2) per batch.
  *
  * No lock on the data path.  Overflow: a reader facing a full shard ring
  * waits up to queue_wait_us then drops the event (HT_C_DROP_QUEUE_FULL); a
