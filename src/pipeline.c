@@ -491,11 +491,17 @@ static void push_batch(struct shard *s)
 	struct batch *b = s->cur;
 	uint64_t deadline = 0;
 	uint32_t spins = 0;
+	size_t len;
+	uint32_t n;
 
 	if (!b)
 		return;
 	s->cur = NULL;
-	while (__atomic_load_n(&s->inflight_bytes, __ATOMIC_ACQUIRE) > WRITER_BUDGET ||
+	len = b->buf.len; /* once pushed, b belongs to the writer */
+	n = b->n;
+	/* count the bytes first: the writer subtracts them after the write */
+	__atomic_add_fetch(&s->inflight_bytes, len, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&s->inflight_bytes, __ATOMIC_ACQUIRE) > WRITER_BUDGET + len ||
 	       !spsc_ptr_push(&s->out, b)) {
 		if (s->p->o.queue_wait_us >= 0) {
 			uint64_t t = now_ns();
@@ -503,7 +509,8 @@ static void push_batch(struct shard *s)
 			if (!deadline) {
 				deadline = t + (uint64_t)s->p->o.queue_wait_us * 1000;
 			} else if (t >= deadline) {
-				HT_ADD(&s->st, HT_C_DROP_WRITER_QUEUE, b->n);
+				__atomic_sub_fetch(&s->inflight_bytes, len, __ATOMIC_RELEASE);
+				HT_ADD(&s->st, HT_C_DROP_WRITER_QUEUE, n);
 				ht_buf_free(&b->buf);
 				free(b);
 				return;
@@ -511,8 +518,7 @@ static void push_batch(struct shard *s)
 		}
 		relax(&spins);
 	}
-	__atomic_add_fetch(&s->inflight_bytes, b->buf.len, __ATOMIC_RELEASE);
-	HT_ADD(&s->st, HT_C_RECORDS_EMITTED, b->n);
+	HT_ADD(&s->st, HT_C_RECORDS_EMITTED, n);
 }
 
 static void add_to_batch(struct shard *s, struct ht_record *r, uint64_t now)
