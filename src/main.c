@@ -337,7 +337,10 @@ static void *reader_main(void *arg)
 		return NULL;
 	}
 	while (!__atomic_load_n(&readers_stop, __ATOMIC_ACQUIRE)) {
-		capture_reader_poll(ra->cap, ra->idx, 50, cb, ra);
+		/* short: records of one connection wait in the other CPUs' rings
+		 * at most this long, which bounds the reordering each
+		 * reassembler must absorb */
+		capture_reader_poll(ra->cap, ra->idx, 10, cb, ra);
 		metrics_thread_alive(hb);
 	}
 	/* drain what the kernel wrote before we were told to stop */

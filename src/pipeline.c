@@ -473,7 +473,10 @@ static void shard_limits(struct shard *s)
 
 	rcu_read_lock();
 	cfg = rcu_dereference(ht_config_current);
-	s->lim.reasm.max_bytes = 1u << 20;
+	/* per direction: holds the reordering between CPU rings of a busy
+	 * connection (~20 MB/s x reader lag) and a 64 KiB head; the shard
+	 * budget bounds the sum */
+	s->lim.reasm.max_bytes = 4u << 20;
 	s->lim.reasm.max_segments = 256;
 	s->lim.httpp.max_head_bytes = 65536;
 	s->lim.httpp.max_value_bytes = cfg ? cfg->max_header_size : 1024;
