@@ -670,7 +670,7 @@ static bool redact_body(struct rctx *x, struct ht_str *body)
 	first = skip_ws(sp.s, sp.len, 0);
 	if (first < sp.len && (sp.s[first] == '{' || sp.s[first] == '['))
 		json_scan(x, &sp);
-	else
+	else if (memchr(sp.s, '=', sp.len)) /* no '=': no name=value pair to redact */
 		kv_scan(x, &sp, 0, sp.len, looks_like_form(sp.s, sp.len));
 	return splice_apply(x->r, body, &sp, x->dead);
 }
