@@ -266,6 +266,7 @@ static int run_replay(const struct args *a, const struct ht_config *c, struct ou
 			pipeline_dispatch(p, 0, rec, rec_len);
 			events++;
 		}
+		pipeline_reader_flush(p, 0);
 		if (stop_requested)
 			break;
 	}
@@ -341,11 +342,14 @@ static void *reader_main(void *arg)
 		 * at most this long, which bounds the reordering each
 		 * reassembler must absorb */
 		capture_reader_poll(ra->cap, ra->idx, 10, cb, ra);
+		if (ra->pipe)
+			pipeline_reader_flush(ra->pipe, ra->idx);
 		metrics_thread_alive(hb);
 	}
 	/* drain what the kernel wrote before we were told to stop */
 	while (capture_reader_poll(ra->cap, ra->idx, 0, cb, ra) > 0)
-		;
+		if (ra->pipe)
+			pipeline_reader_flush(ra->pipe, ra->idx);
 	metrics_thread_unregister(hb);
 	return NULL;
 }

@@ -99,6 +99,7 @@ struct pipeline {
 	struct shard *shards;
 	struct ht_stats *reader_st;  /* [n_readers] */
 	struct reader_losses *losses; /* [n_readers] */
+	uint64_t *wake;              /* [n_readers]: shards fed since the last flush */
 	struct ht_stats writer_st;
 	struct parker writer_pk;
 	pthread_t writer_th;
@@ -277,12 +278,26 @@ int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
 				return -1;
 			}
 		}
+		unpark(&p->shards[shard].pk); /* it must drain for us to go on */
 		relax(&spins);
 	}
 	memcpy(slot, rec, len);
 	spsc_bytes_commit(q);
-	unpark(&p->shards[shard].pk);
+	p->wake[r] |= 1ull << shard; /* woken once per burst: pipeline_reader_flush */
 	return 0;
+}
+
+void pipeline_reader_flush(struct pipeline *p, int r)
+{
+	uint64_t w = p->wake[r];
+
+	p->wake[r] = 0;
+	while (w) {
+		int i = __builtin_ctzll(w);
+
+		unpark(&p->shards[i].pk);
+		w &= w - 1;
+	}
 }
 
 struct ht_stats *pipeline_reader_stats(struct pipeline *p, int r)
@@ -803,12 +818,15 @@ struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t
 		p->o.n_readers = 1;
 	if (p->o.n_shards < 1)
 		p->o.n_shards = 1;
+	if (p->o.n_shards > 64)
+		p->o.n_shards = 64; /* the wake mask is 64 bits */
 	if (!p->o.queue_bytes || (p->o.queue_bytes & (p->o.queue_bytes - 1)))
 		p->o.queue_bytes = 4u << 20;
 	p->shards = calloc((size_t)p->o.n_shards, sizeof(*p->shards));
 	p->reader_st = aligned_alloc(64, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
 	p->losses = calloc((size_t)p->o.n_readers, sizeof(*p->losses));
-	if (!p->shards || !p->reader_st || !p->losses)
+	p->wake = calloc((size_t)p->o.n_readers, sizeof(*p->wake));
+	if (!p->shards || !p->reader_st || !p->losses || !p->wake)
 		goto err_nomem;
 	memset(p->reader_st, 0, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
 	for (i = 0; i < p->o.n_readers; i++)

@@ -54,6 +54,9 @@ struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t
 /* Reader r hands one kernel record (bytes valid only during the call) to its
  * shard.  Returns 0, or -1 if it was dropped (counted). */
 int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len);
+/* Reader r has handed over a burst: wake the shards it fed (one futex
+ * wake per shard per burst, not per event).  Call after every poll. */
+void pipeline_reader_flush(struct pipeline *p, int r);
 /* Reader r's counters (events received, queue drops). */
 struct ht_stats *pipeline_reader_stats(struct pipeline *p, int r);
 /* The shard a connection id maps to (for tests). */

@@ -142,6 +142,8 @@ static void test_order_across_readers_and_drain(void **state)
 			assert_int_equal(pipeline_dispatch(p, c & 1, buf, len), 0);
 		}
 	}
+	pipeline_reader_flush(p, 0);
+	pipeline_reader_flush(p, 1);
 	/* a malformed event is counted and dropped, never applied */
 	data_ev(buf, &len, &(struct ht_conn_id){ 1, 1, 1 }, 0, 0, "x", 1, ts);
 	assert_int_equal(pipeline_dispatch(p, 0, buf, len - 1), -1);
