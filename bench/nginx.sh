@@ -31,7 +31,7 @@ ngx_stop() {
 }
 # tracer_start OUT: the real tracer, records to OUT; waits for "ready".
 tracer_start() {
-	"$BUILD/http-tracer" -o "$1" 2>"$1.log" &
+	"$BUILD/http-tracer" -o "$1" ${TRACER_ARGS:-} 2>"$1.log" &
 	TRACER_PID=$!
 	i=0
 	while ! grep -q ready "$1.log" 2>/dev/null; do

@@ -3,10 +3,18 @@
 # Each prints its own numbers; nothing here asserts a time.
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
+export BUILD
 set -u
-for b in parser.sh replay.sh live.sh bpf_cost.sh; do
-	if [ -x "$HERE/$b" ]; then
-		printf '\n==== bench/%s ====\n' "$b"
-		"$HERE/$b" "$BUILD" || echo "bench/$b failed (exit $?)"
-	fi
-done
+banner() { printf '\n==== %s ====\n' "$*"; }
+banner "bench/parser.sh: httpp vs http_parser 2.9"
+"$HERE/parser.sh" 15 || echo "bench/parser.sh failed"
+banner "bench/replay.sh: workerThreads x batchSize"
+"$HERE/replay.sh" "$BUILD" || echo "bench/replay.sh failed"
+if [ "$(id -u)" -ne 0 ]; then
+	banner "live benchmarks SKIPPED: they need root (BPF)"
+	exit 0
+fi
+banner "bench/live.sh: wrk -> nginx with and without the tracer"
+"$HERE/live.sh" "$BUILD" || echo "bench/live.sh failed"
+banner "bench/bpf_cost.sh: per-program cost under wrk"
+TRACER=http-tracer "$HERE/bpf_cost.sh" 10 32 || echo "bench/bpf_cost.sh failed"
