@@ -16,5 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 banner "bench/live.sh: wrk -> nginx with and without the tracer"
 "$HERE/live.sh" "$BUILD" || echo "bench/live.sh failed"
+banner "bench/filter_mix.sh: share of events stopped in the kernel"
+"$HERE/filter_mix.sh" "$BUILD" || echo "bench/filter_mix.sh failed"
 banner "bench/bpf_cost.sh: per-program cost under wrk"
 TRACER=http-tracer "$HERE/bpf_cost.sh" 10 32 || echo "bench/bpf_cost.sh failed"
