@@ -228,24 +228,6 @@ static int put_family(struct ht_buf *b, const char *name, const char *type, cons
 	return put_fmt(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Label value escaping of the text format: backslash, quote, newline. */
-static int put_label_value(struct ht_buf *b, const char *s)
-{
-	int rc = 0;
-
-	for (; *s && !rc; s++) {
-		if (*s == '\\')
-			rc = ht_buf_puts(b, "\\\\");
-		else if (*s == '"')
-			rc = ht_buf_puts(b, "\\\"");
-		else if (*s == '\n')
-			rc = ht_buf_puts(b, "\\n");
-		else
-			rc = ht_buf_putc(b, *s);
-	}
-	return rc;
-}
-
 static int put_u64(struct ht_buf *b, const char *name, uint64_t v)
 {
 	return put_fmt(b, "%s %" PRIu64 "\n", name, v);
@@ -257,7 +239,7 @@ static int put_u64_l1(struct ht_buf *b, const char *name, const char *label,
 {
 	int rc = put_fmt(b, "%s{%s=\"", name, label);
 
-	rc = rc ?: put_label_value(b, value);
+	rc = rc ?: red_put_label_value(b, value);
 	return rc ?: put_fmt(b, "\"} %" PRIu64 "\n", v);
 }
 
@@ -509,7 +491,7 @@ static int render_health(struct ht_buf *b)
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2)
 			continue;
 		rc = put_fmt(b, "http_tracer_thread_heartbeat_age_seconds{thread=\"");
-		rc = rc ?: put_label_value(b, s->name);
+		rc = rc ?: red_put_label_value(b, s->name);
 		rc = rc ?: put_fmt(b, "\",slot=\"%d\"} %.3f\n", i, (double)slot_age(s, now) / 1e9);
 	}
 	return rc;
@@ -534,9 +516,9 @@ static int render_build_reload(struct ht_buf *b)
 	rc = rc ?: put_family(b, "http_tracer_build_info", "gauge",
 			      "Always 1; the labels say which build is running.");
 	rc = rc ?: put_fmt(b, "http_tracer_build_info{version=\"");
-	rc = rc ?: put_label_value(b, version);
+	rc = rc ?: red_put_label_value(b, version);
 	rc = rc ?: put_fmt(b, "\",commit=\"");
-	rc = rc ?: put_label_value(b, commit);
+	rc = rc ?: red_put_label_value(b, commit);
 	return rc ?: put_fmt(b, "\"} 1\n");
 }
 

@@ -425,7 +425,7 @@ static bool red_same(const struct red_series *x, const struct red_series *y)
 	return red_cmp(&x, &y) == 0;
 }
 
-static int put_escaped(struct ht_buf *b, const char *s)
+int red_put_label_value(struct ht_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		int rc;
@@ -454,7 +454,7 @@ static int put_series(struct ht_buf *b, const char *name, const struct red_serie
 	snprintf(tmp, sizeof(tmp), "%s{role=\"%s\",method=\"%s\",status_class=\"%s\",route=\"",
 		 name, red_roles[k->role], red_method_name(k->method), red_classes[k->sclass]);
 	rc = ht_buf_puts(b, tmp);
-	rc = rc ?: put_escaped(b, k->route);
+	rc = rc ?: red_put_label_value(b, k->route);
 	rc = rc ?: ht_buf_putc(b, '"');
 	if (!rc && le) {
 		rc = ht_buf_puts(b, ",le=\"");

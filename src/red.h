@@ -66,4 +66,7 @@ int red_write(struct ht_buf *b);
 const char *red_method_label(const char *m, size_t len);
 const char *red_status_class(unsigned status);
 
+/* Append s as a Prometheus label value: backslash, quote and newline escaped. */
+int red_put_label_value(struct ht_buf *b, const char *s);
+
 #endif
