@@ -3,7 +3,7 @@ CONF=$ROOT/../shared/conformance/httpconf.py
 if [ ! -f "$CONF" ]; then
 	skip "conformance: $CONF not found (shared/ must sit beside the repo)"
 else
-	if start_tracer "$TMP/conf.ndjson" "$TMP/conf.log"; then
+	if start_tracer "$TMP/conf.ndjson" "$TMP/conf.log" --config "$TMP/e2e.yaml"; then
 		python3 "$CONF" traffic --expect "$TMP/E.json" > "$TMP/traffic.out" 2>&1
 		cat "$TMP/traffic.out"
 		sleep 1

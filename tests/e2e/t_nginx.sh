@@ -32,7 +32,7 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
 elif ! nginx -c "$TMP/ngx/nginx.conf" -e "$TMP/ngx/error.log" 2>"$TMP/ngx/start.err"; then
 	fail "nginx: could not start: $(cat "$TMP/ngx/start.err")"
 else
-	if start_tracer "$TMP/ngx.ndjson" "$TMP/ngx.log"; then
+	if start_tracer "$TMP/ngx.ndjson" "$TMP/ngx.log" --config "$TMP/e2e.yaml"; then
 		U=http://127.0.0.1:$NGX_PORT
 		for i in $(seq 1 10); do curl -s -o /dev/null "$U/index.html?i=$i"; done
 		curl -s -o /dev/null "$U/big.bin?i=big"
@@ -43,7 +43,7 @@ else
 		cat "$TMP/wrk.out"
 		sleep 1
 		echo "tracer's own loss accounting:"
-		curl -s http://127.0.0.1:9090/metrics | grep -E '^http_tracer_(events_dropped_total|bytes_lost_total|parse_errors_total)' | grep -v ' 0$'
+		curl -s "http://$E2E_METRICS/metrics" | grep -E '^http_tracer_(events_dropped_total|bytes_lost_total|parse_errors_total)' | grep -v ' 0$'
 		stop_tracer || fail "nginx: tracer did not exit 0 on SIGINT"
 		WRK_N=$(awk '/requests in/ {print $1}' "$TMP/wrk.out")
 		if python3 - "$TMP/ngx.ndjson" "$NGX_PORT" "${WRK_N:-0}" <<'PY'; then
