@@ -207,7 +207,7 @@ static int auto_readers(int ncpu)
 }
 
 static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
-				       int n_readers, int64_t wait_us)
+				       int n_readers, int64_t wait_us, int live)
 {
 	struct pipeline_opts o = {
 		.n_readers = n_readers,
@@ -222,6 +222,7 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 		.out = out,
 		.format = (int)c->format,
 		.pin_cpus = 1,
+		.lookup_metadata = live,
 	};
 	char err[512];
 	struct pipeline *p = pipeline_start(&o, err, sizeof(err));
@@ -252,7 +253,7 @@ static int run_replay(const struct args *a, const struct ht_config *c, struct ou
 	/* inflate ahead on other threads; the reader still sees file order */
 	rfile_reader_prefetch(rf, a->n_readers > 0 ? (unsigned)a->n_readers : 2);
 	metrics_set_probes_attached(true);
-	p = start_pipeline(c, out, 1, -1);
+	p = start_pipeline(c, out, 1, -1, 0);
 	if (!p)
 		return 1;
 	t0 = mono_s();
@@ -384,7 +385,7 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 		ms = metrics_start(c->metrics_listen, err, sizeof(err));
 		if (!ms)
 			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
-		p = start_pipeline(c, out, n, 50000); /* 50 ms: the kernel rings absorb the rest */
+		p = start_pipeline(c, out, n, 50000, 1); /* 50 ms: the kernel rings absorb the rest */
 		if (!p)
 			goto err_metrics;
 	}

@@ -23,6 +23,7 @@
 #include "filter.h"
 #include "format.h"
 #include "ht_event.h"
+#include "meta.h"
 #include "metrics.h"
 #include "output.h"
 #include "red.h"
@@ -61,6 +62,7 @@ struct shard {
 	uint64_t next_sweep_ns;
 	struct conn_limits lim;
 	struct red_table *red;
+	struct meta_cache *meta;     /* live mode only */
 	struct batch *cur;           /* records encoded, not yet handed to the writer */
 	uint64_t inflight_bytes;     /* encoded bytes queued for the writer (shared) */
 	struct ht_stats st;
@@ -608,6 +610,12 @@ static void emit_record(void *ctx, struct ht_record *r)
 	const struct ht_config *cfg = rcu_dereference(ht_config_current);
 	enum ht_counter reason;
 
+	if (s->meta && r->pid && !r->container_id.len) {
+		const char *id = meta_container_id(s->meta, r->pid, now_ns());
+
+		if (*id)
+			ht_record_set(r, &r->container_id, id, strlen(id));
+	}
 	if (s->red)
 		red_observe(s->red, r);
 	if (cfg && ht_filter_should_drop(cfg, r, &reason)) {
@@ -798,6 +806,8 @@ static int shard_setup(struct pipeline *p, struct shard *s, int idx)
 	s->table = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (!s->table)
 		return -ENOMEM;
+	if (p->o.lookup_metadata)
+		s->meta = meta_cache_new(); /* none (NULL) only costs the metadata */
 	s->red = red_table_new(100);
 	if (s->red)
 		red_register(s->red);
@@ -880,6 +890,7 @@ void pipeline_free(struct pipeline *p)
 			spsc_bytes_free(&s->in[r]);
 		free(s->in);
 		spsc_ptr_free(&s->out);
+		meta_cache_free(s->meta);
 		if (s->table)
 			cds_lfht_destroy(s->table, NULL);
 	}

@@ -47,6 +47,7 @@ struct pipeline_opts {
 	struct output *out;          /* where the writer writes */
 	int format;                  /* enum ht_format */
 	int pin_cpus;                /* pin shard threads to CPUs */
+	int lookup_metadata;         /* live mode: container ids from /proc (meta.h) */
 };
 
 struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t errlen);

@@ -1,0 +1,1 @@
+test_meta_DEPS := meta
