@@ -151,12 +151,17 @@ static void infer_direction(struct conn *c, int d, const struct conn_limits *lim
 		setup_parsers(c, d, lim, true);
 }
 
+/* Timestamp of the last byte consumed in a direction. */
+static inline uint64_t ts_last(const struct reasm *rs)
+{
+	return reasm_ts_at(rs, rs->cursor ? rs->cursor - 1 : 0);
+}
+
 static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t msg_pos,
 		   const struct conn_limits *lim, struct ht_stats *st)
 {
 	bool is_req = d == c->req_dir;
 	struct reasm *rs = &c->rs[d];
-	uint64_t ts_last = reasm_ts_at(rs, rs->cursor ? rs->cursor - 1 : 0);
 
 	switch (ev->type) {
 	case HTTPP_EV_HEAD:
@@ -176,7 +181,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 			corr_req_end(&c->corr, ev);
 			break;
 		}
-		if (corr_resp_end(&c->corr, ev, ts_last)) {
+		if (corr_resp_end(&c->corr, ev, ts_last(rs))) {
 			c->tunnel = true;
 			httpp_tunnel(&c->pp[c->req_dir]);
 		} else if (httpp_is_holding(&c->pp[c->req_dir]) && !c->corr.resp_interim) {
@@ -192,7 +197,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 		if (is_req)
 			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos), why);
 		else
-			corr_resp_error(&c->corr, ts_last, why);
+			corr_resp_error(&c->corr, ts_last(rs), why);
 		break;
 	}
 	case HTTPP_EV_NONE:
@@ -349,9 +354,12 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 	}
 	if ((ev->hdr.flags & HT_DF_LOSS_BEFORE) && ev->loss_start < ev->pos)
 		reasm_add_lost(rs, ev->loss_start, ev->pos - ev->loss_start, ev->hdr.ts_ns);
-	reasm_add(rs, ev->pos, ev->data, ev->cap_len, ev->len, ev->hdr.ts_ns);
-	account_evictions(c, st, ev_before);
+	/* in order with nothing held: parse the event where it lies, keep only the tail */
+	if (!reasm_add_borrowed(rs, ev->pos, ev->data, ev->cap_len, ev->len, ev->hdr.ts_ns))
+		reasm_add(rs, ev->pos, ev->data, ev->cap_len, ev->len, ev->hdr.ts_ns);
 	pump_all(c, lim, st, false);
+	reasm_settle(rs); /* ev is released after we return */
+	account_evictions(c, st, ev_before);
 }
 
 void conn_on_loss(struct conn *c, const struct ht_loss_ev *ev, const struct conn_limits *lim,

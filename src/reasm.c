@@ -20,6 +20,13 @@
  * positions are never lost track of.  lim.max_segments bounds the array: the
  * two furthest segments are merged into one LOST hole when it overflows.
  *
+ * Borrowed data (reasm_add_borrowed): in order with nothing else held, buf
+ * may point at the caller's event instead of mem, so the parser runs over
+ * the event in place; borrowed is set, buf_cap == buf_len, and nothing is
+ * ever written through buf.  Anything that would append or move buf first
+ * copies the rest into mem (reasm_settle), and so does the caller before
+ * the event goes away.  Consuming it all just drops the loan.
+ *
  * Positions are u64; ends are computed with saturation, so a range that
  * would pass 2^64 is cut at UINT64_MAX and nothing overflows.
  */
@@ -93,6 +100,10 @@ static uint32_t mark_find(const struct reasm *r, uint64_t pos)
 {
 	uint32_t lo = 0, hi = r->n_marks;
 
+	/* most lookups are at the newest bytes */
+	if (hi > 1 && r->marks[hi - 1].pos <= pos)
+		return hi - 1;
+
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
@@ -163,6 +174,8 @@ static int buf_room(struct reasm *r, uint64_t n)
 
 	if (need <= r->buf_cap)
 		return 0;
+	if (r->borrowed)
+		return reasm_settle(r) ? -ENOMEM : buf_room(r, n);
 	if (need > UINT32_MAX)
 		return -ENOMEM;
 	if (r->mem && r->buf != r->mem) {
@@ -205,6 +218,7 @@ static void buf_drop(struct reasm *r, uint32_t n)
 	}
 	r->buf = r->mem;
 	r->buf_cap = r->mem_cap;
+	r->borrowed = false;
 }
 
 /* ---- out-of-order segments */
@@ -466,6 +480,7 @@ int reasm_add(struct reasm *r, uint64_t pos, const uint8_t *data, uint32_t cap,
 	uint64_t end = sat_add(pos, len);
 	int ret = 0;
 
+	reasm_settle(r);
 	if (!data)
 		cap = 0;
 	if (cap > end - pos)
@@ -489,6 +504,50 @@ int reasm_add(struct reasm *r, uint64_t pos, const uint8_t *data, uint32_t cap,
 	return ret;
 }
 
+bool reasm_add_borrowed(struct reasm *r, uint64_t pos, const uint8_t *data, uint32_t cap,
+			uint64_t len, uint64_t ts_ns)
+{
+	if (!data || !cap || cap != len || r->buf_len || r->n_segs || r->borrowed ||
+	    pos != r->cursor || cap > r->lim.max_bytes || pos > UINT64_MAX - len)
+		return false;
+	if (pos + len > r->max_seen)
+		r->max_seen = pos + len;
+	/* never written through while borrowed: buf_room() settles first */
+	r->buf = (uint8_t *)(uintptr_t)data;
+	r->buf_len = r->buf_cap = cap;
+	r->borrowed = true;
+	mark_push(r, pos, ts_ns);
+	return true;
+}
+
+int reasm_settle(struct reasm *r)
+{
+	const uint8_t *rest = r->buf;
+	uint32_t n = r->buf_len;
+
+	if (!r->borrowed)
+		return 0;
+	r->borrowed = false;
+	r->buf = r->mem;
+	r->buf_cap = r->mem_cap;
+	r->buf_len = 0;
+	if (!n)
+		return 0;
+	if (!buf_room(r, n)) {
+		memcpy(r->buf, rest, n);
+		r->buf_len = n;
+		return 0;
+	}
+	/* no memory: the bytes become a LOST hole at the cursor (segs all lie after it) */
+	r->evicted_bytes += n;
+	if (seg_reserve(r, 1))
+		r->cursor += n; /* not even that: the parser sees the data end early */
+	else
+		seg_insert(r, 0, r->cursor, n, REASM_HOLE_LOST, NULL, newest_ts(r));
+	merge_holes(r);
+	return -ENOMEM;
+}
+
 void reasm_add_lost(struct reasm *r, uint64_t start, uint64_t len, uint64_t ts_ns)
 {
 	uint64_t end = sat_add(start, len);
@@ -496,6 +555,7 @@ void reasm_add_lost(struct reasm *r, uint64_t start, uint64_t len, uint64_t ts_n
 
 	if (end == start)
 		return;
+	reasm_settle(r);
 	if (end > r->max_seen)
 		r->max_seen = end;
 	place(r, start, end, REASM_HOLE_LOST, NULL, ts_ns, &ret);
@@ -508,6 +568,7 @@ void reasm_flush_to(struct reasm *r, uint64_t pos)
 
 	if (pos <= frontier(r))
 		return;
+	reasm_settle(r);
 	if (pos > r->max_seen)
 		r->max_seen = pos;
 	place(r, frontier(r), pos, REASM_HOLE_LOST, NULL, newest_ts(r), &ret);

@@ -62,6 +62,7 @@ struct reasm {
 	uint8_t *mem;            /* allocation that buf points into (buf == mem + offset) */
 	uint32_t mem_cap;        /* bytes allocated at mem; buf_cap counts from buf */
 	uint32_t segs_cap;       /* entries allocated at segs */
+	bool borrowed;           /* buf points into the caller's event, not mem */
 };
 
 void reasm_init(struct reasm *r, const struct reasm_limits *lim);
@@ -72,6 +73,17 @@ void reasm_free(struct reasm *r);
  * (then the bytes become a LOST hole and are counted as evicted). */
 int reasm_add(struct reasm *r, uint64_t pos, const uint8_t *data, uint32_t cap,
 	      uint64_t len, uint64_t ts_ns);
+/* Zero-copy variant of reasm_add for the in-order case: when nothing is
+ * buffered or pending, pos is the cursor and the event is fully captured
+ * (cap == len), the view points straight at data, which the caller keeps
+ * alive until reasm_settle().  Returns false (nothing done) otherwise: then
+ * call reasm_add. */
+bool reasm_add_borrowed(struct reasm *r, uint64_t pos, const uint8_t *data, uint32_t cap,
+			uint64_t len, uint64_t ts_ns);
+/* Copy the unconsumed rest of borrowed data into the reassembler's own
+ * buffer; call before the borrowed bytes go away.  Returns 0 or -ENOMEM
+ * (then those bytes become a LOST hole and are counted as evicted). */
+int reasm_settle(struct reasm *r);
 /* [start, start+len) will never arrive. */
 void reasm_add_lost(struct reasm *r, uint64_t start, uint64_t len, uint64_t ts_ns);
 /* Give up waiting for anything before pos: the missing ranges in

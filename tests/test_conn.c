@@ -428,6 +428,44 @@ static void test_hole_inside_head(void **state)
 }
 
 /* A smuggling-shaped request keeps its method and path, flagged. */
+/* In-order events are parsed where they lie (zero-copy) and only the
+ * unconsumed tail is kept: split the exchange at every position, with the
+ * response sometimes ahead of the request's end (held while it waits); each event is freed
+ * right after conn_on_data, so a stale pointer would show under ASan. */
+static void test_split_everywhere_zero_copy(void **state)
+{
+	static const char req[] = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /q HTTP/1.1\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No\r\n\r\n";
+
+	for (size_t cut = 1; cut < sizeof(req) - 1; cut++) {
+		struct harness *h = setup_role(HT_ROLE_SERVER);
+		/* within the first response: a second one sent before its request is an orphan */
+		size_t rcut = 1 + cut % (sizeof("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok") - 2);
+		bool resp_first = cut & 1;
+
+		feed_cap(h, IN, req, cut, cut, 0);
+		if (resp_first)
+			feed_cap(h, OUT, resp, rcut, rcut, 0);
+		feed_cap(h, IN, req + cut, sizeof(req) - 1 - cut, sizeof(req) - 1 - cut, 0);
+		if (!resp_first)
+			feed_cap(h, OUT, resp, rcut, rcut, 0);
+		feed_cap(h, OUT, resp + rcut, sizeof(resp) - 1 - rcut, sizeof(resp) - 1 - rcut, 0);
+		assert_int_equal(h->n, 2);
+		assert_string_equal(s(h->recs[0], h->recs[0]->method), "POST");
+		assert_string_equal(s(h->recs[0], h->recs[0]->host), "h");
+		assert_string_equal(s(h->recs[0], h->recs[0]->req_body), "abc");
+		assert_string_equal(s(h->recs[0], h->recs[0]->resp_body), "ok");
+		assert_string_equal(s(h->recs[0], h->recs[0]->reason), "Created");
+		assert_int_equal(h->recs[0]->status, 201);
+		assert_int_equal(h->recs[0]->flags, 0);
+		assert_string_equal(s(h->recs[1], h->recs[1]->path), "/q");
+		assert_int_equal(h->recs[1]->status, 204);
+		assert_int_equal(h->recs[1]->flags, 0);
+		assert_int_equal(conn_buffered(&h->c), 0);
+		teardown(h);
+	}
+}
+
 static void test_cl_and_te_request_recorded(void **state)
 {
 	struct harness *h = setup_role(HT_ROLE_SERVER);
@@ -465,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_lost_request_is_not_misattributed),
 		cmocka_unit_test(test_hole_inside_head),
 		cmocka_unit_test(test_cl_and_te_request_recorded),
+		cmocka_unit_test(test_split_everywhere_zero_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -538,6 +538,143 @@ static void test_ts_at(void **state)
 	reasm_free(&r);
 }
 
+/* ---- borrowed (zero-copy) in-order data */
+
+static void test_borrowed(void **state)
+{
+	struct reasm r;
+	struct reasm_view v;
+	uint8_t s[400], *ev = malloc(100), *ev2 = malloc(100);
+	struct reasm_limits lim = { .max_bytes = 150, .max_segments = 16 };
+
+	assert_non_null(ev);
+	assert_non_null(ev2);
+	fill_stream(s, sizeof(s), 3);
+	reasm_init(&r, &lim);
+	/* in order with nothing held: the view is the event itself */
+	memcpy(ev, s, 100);
+	assert_true(reasm_add_borrowed(&r, 0, ev, 100, 100, 10));
+	reasm_peek(&r, &v);
+	assert_int_equal(v.kind, REASM_DATA);
+	assert_ptr_equal(v.data, ev);
+	assert_int_equal(v.len, 100);
+	assert_int_equal(r.max_seen, 100);
+	assert_int_equal(reasm_buffered(&r), 100);
+	/* a second loan while one is out, or with bytes held, is refused */
+	assert_false(reasm_add_borrowed(&r, 100, s + 100, 10, 10, 11));
+	/* all consumed: the loan just ends */
+	reasm_consume(&r, 100);
+	assert_false(r.borrowed);
+	assert_int_equal(reasm_ts_at(&r, 99), 10);
+	assert_int_equal(reasm_settle(&r), 0);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.kind, REASM_EMPTY);
+	assert_int_equal(v.pos, 100);
+
+	/* refused: not at the cursor, partly captured, over the memory bound */
+	assert_false(reasm_add_borrowed(&r, 101, s + 101, 10, 10, 12));
+	assert_false(reasm_add_borrowed(&r, 100, s + 100, 5, 10, 12));
+	assert_false(reasm_add_borrowed(&r, 100, s + 100, 0, 0, 12));
+	assert_false(reasm_add_borrowed(&r, 100, NULL, 10, 10, 12));
+	{
+		uint8_t big[200];
+
+		memcpy(big, s + 100, sizeof(big));
+		assert_false(reasm_add_borrowed(&r, 100, big, 200, 200, 12));
+	}
+	assert_int_equal(r.cursor, 100);
+	assert_int_equal(r.max_seen, 100);
+
+	/* partly consumed: settle keeps the tail in the reassembler's own buffer */
+	memcpy(ev, s + 100, 100);
+	assert_true(reasm_add_borrowed(&r, 100, ev, 100, 100, 20));
+	reasm_consume(&r, 60);
+	reasm_peek(&r, &v);
+	assert_ptr_equal(v.data, ev + 60);
+	assert_int_equal(v.len, 40);
+	assert_int_equal(reasm_settle(&r), 0);
+	memset(ev, 0xee, 100);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.kind, REASM_DATA);
+	assert_int_equal(v.pos, 160);
+	assert_int_equal(v.len, 40);
+	assert_memory_equal(v.data, s + 160, 40);
+	assert_int_equal(reasm_ts_at(&r, 170), 20);
+	/* the tail is held: the next event is appended (copied) */
+	assert_false(reasm_add_borrowed(&r, 200, s + 200, 20, 20, 30));
+	assert_int_equal(reasm_add(&r, 200, s + 200, 20, 20, 30), 0);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.len, 60);
+	assert_memory_equal(v.data, s + 160, 60);
+	assert_int_equal(reasm_ts_at(&r, 219), 30);
+	reasm_consume(&r, 60);
+
+	/* out of order after a loan: the segment waits, then the loan fills the gap */
+	assert_int_equal(reasm_add(&r, 250, s + 250, 30, 30, 50), 0);
+	assert_true(reasm_waiting(&r));
+	assert_false(reasm_add_borrowed(&r, 220, s + 220, 30, 30, 40)); /* segs pending */
+	assert_int_equal(reasm_add(&r, 220, s + 220, 30, 30, 40), 0);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.len, 60);
+	assert_memory_equal(v.data, s + 220, 60);
+	assert_int_equal(reasm_ts_at(&r, 249), 40);
+	assert_int_equal(reasm_ts_at(&r, 250), 50);
+	reasm_consume(&r, 60);
+
+	/* a loan, then a hole and more data arrive before settling: the loan is
+	 * copied first, the hole is reported in order after it */
+	memcpy(ev2, s + 280, 20);
+	assert_true(reasm_add_borrowed(&r, 280, ev2, 20, 20, 60));
+	reasm_consume(&r, 5);
+	reasm_add_lost(&r, 300, 10, 61);
+	assert_false(r.borrowed);
+	assert_int_equal(reasm_add(&r, 310, s + 310, 10, 10, 62), 0);
+	memset(ev2, 0xee, 100);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.kind, REASM_DATA);
+	assert_int_equal(v.len, 15);
+	assert_memory_equal(v.data, s + 285, 15);
+	assert_true(reasm_hole_follows(&r, &(uint64_t){0}));
+	reasm_consume(&r, 15);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.kind, REASM_HOLE_LOST);
+	assert_int_equal(v.len, 10);
+	reasm_consume(&r, 10);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.kind, REASM_DATA);
+	assert_memory_equal(v.data, s + 310, 10);
+	reasm_consume(&r, 10);
+
+	/* a loan ended by an in-order append (no settle in between) */
+	memcpy(ev2, s + 320, 40);
+	assert_true(reasm_add_borrowed(&r, 320, ev2, 40, 40, 70));
+	reasm_consume(&r, 30);
+	assert_int_equal(reasm_add(&r, 360, s + 360, 40, 40, 71), 0);
+	memset(ev2, 0xee, 100);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.len, 50);
+	assert_memory_equal(v.data, s + 350, 50);
+	/* flush_to and free with a loan out */
+	reasm_consume(&r, 50);
+	memcpy(ev2, s, 10);
+	assert_true(reasm_add_borrowed(&r, 400, ev2, 10, 10, 80));
+	reasm_flush_to(&r, 420);
+	assert_false(r.borrowed);
+	memset(ev2, 0xee, 100);
+	reasm_peek(&r, &v);
+	assert_int_equal(v.len, 10);
+	assert_memory_equal(v.data, s, 10);
+	assert_int_equal(r.evicted_bytes, 0);
+	assert_int_equal(r.dup_bytes, 0);
+	reasm_free(&r);
+	/* freed with a loan out: the event is not the reassembler's to free */
+	reasm_init(&r, &lim);
+	assert_true(reasm_add_borrowed(&r, 0, ev2, 10, 10, 1));
+	reasm_free(&r);
+	free(ev);
+	free(ev2);
+}
+
 /* ---- bounded memory */
 
 static void test_eviction_accounting(void **state)
@@ -723,6 +860,8 @@ static void check_against_model(struct reasm *r, struct model *m, uint64_t size,
 	}
 }
 
+static uint64_t lent_count; /* loans taken by run_property: the path is exercised */
+
 static void run_property(uint64_t seed, const struct reasm_limits *lim, bool exact)
 {
 	enum { SIZE = 6000 };
@@ -749,14 +888,53 @@ static void run_property(uint64_t seed, const struct reasm_limits *lim, bool exa
 
 			for (uint64_t i = 0; i < len; i++)
 				src[i] = (uint8_t)(salt + i * 7);
-			if (cap > len) /* malformed: clamped */
+			if (what & 1) {
+				/* borrowed when in order, else refused: then copied */
+				uint8_t *ev = malloc(len + 1);
+				bool lent;
+
+				assert_non_null(ev);
+				memcpy(ev, src, len);
+				if (rnd_below(2) && m.cursor + len <= SIZE) {
+					struct reasm_view pv;
+					bool lend_drain = !rnd_below(3);
+
+					/* make the in-order case common: at the cursor, and
+					 * sometimes with what is contiguous consumed first */
+					for (int k = 0; k < 40 && lend_drain; k++) {
+						reasm_peek(&r, &pv);
+						if (pv.kind == REASM_EMPTY)
+							break;
+						check_against_model(&r, &m, SIZE, exact);
+					}
+					pos = m.cursor;
+					cap = len;
+					if (pos + len > SIZE)
+						len = cap = SIZE - pos;
+				}
+				lent = reasm_add_borrowed(&r, pos, ev, (uint32_t)cap, len, op);
+				if (!lent)
+					reasm_add(&r, pos, ev, (uint32_t)cap, len, op);
+				else
+					assert_ptr_equal(r.buf, ev);
+				lent_count += lent;
+				if (cap > len)
+					cap = len;
+				for (uint64_t i = 0; i < len; i++)
+					model_set_ts(&m, pos + i, i < cap ? M_DATA : M_UNCAP, src[i], (uint64_t)op);
+				if (lent && rnd_below(2))
+					check_against_model(&r, &m, SIZE, exact);
+				assert_int_equal(reasm_settle(&r), 0);
+				assert_false(r.borrowed);
+				memset(ev, 0xee, len + 1); /* stale pointers would show */
+				free(ev);
+			} else {
 				reasm_add(&r, pos, src, (uint32_t)cap, len, op);
-			else
-				reasm_add(&r, pos, src, (uint32_t)cap, len, op);
-			if (cap > len)
-				cap = len;
-			for (uint64_t i = 0; i < len; i++)
-				model_set_ts(&m, pos + i, i < cap ? M_DATA : M_UNCAP, src[i], (uint64_t)op);
+				if (cap > len) /* malformed: clamped */
+					cap = len;
+				for (uint64_t i = 0; i < len; i++)
+					model_set_ts(&m, pos + i, i < cap ? M_DATA : M_UNCAP, src[i], (uint64_t)op);
+			}
 		} else if (what < 85) {
 			reasm_add_lost(&r, pos, len, op);
 			for (uint64_t i = 0; i < len; i++)
@@ -808,8 +986,10 @@ static void test_property_exact(void **state)
 {
 	struct reasm_limits lim = { .max_bytes = 1u << 20, .max_segments = 100000 };
 
+	lent_count = 0;
 	for (uint64_t seed = 1; seed <= 40; seed++)
 		run_property(seed * 0x9e3779b97f4a7c15ull, &lim, true);
+	assert_true(lent_count > 100);
 }
 
 static void test_property_bounded(void **state)
@@ -834,6 +1014,7 @@ int main(void)
 		cmocka_unit_test(test_positions_near_2_64),
 		cmocka_unit_test(test_flush_to),
 		cmocka_unit_test(test_ts_at),
+		cmocka_unit_test(test_borrowed),
 		cmocka_unit_test(test_eviction_accounting),
 		cmocka_unit_test(test_eviction_policy),
 		cmocka_unit_test(test_segment_limit),
