@@ -21,6 +21,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "ht_event.h"
 
@@ -197,7 +200,7 @@ static uint8_t esc_len[256];
 static const char quote_esc[3][4] = { "\\\"", "\"\"", "\\\"\"" };
 static const uint8_t quote_len[3] = { 2, 2, 3 };
 
-__attribute__((constructor)) static void esc_init(void)
+__attribute__((constructor(101))) static void esc_init(void)
 {
 	for (int c = 0; c < 256; c++) {
 		char *e = esc_str[c];
@@ -215,6 +218,30 @@ __attribute__((constructor)) static void esc_init(void)
 			e[4] = hexd[c >> 4];
 			e[5] = hexd[c & 15];
 			esc_len[c] = 6;
+		}
+	}
+}
+
+/* ASCII in each mode, for dense runs: safe bytes map to themselves (length 1). */
+static char ascii_str[3][128][8];
+static uint8_t ascii_len[3][128];
+
+__attribute__((constructor(102))) static void ascii_init(void)
+{
+	for (int m = 0; m < 3; m++) {
+		for (int c = 0; c < 128; c++) {
+			char *e = ascii_str[m][c];
+
+			if (c == '"') {
+				memcpy(e, quote_esc[m], 4);
+				ascii_len[m][c] = quote_len[m];
+			} else if (byte_class[c] == C_ESC) {
+				memcpy(e, esc_str[c], 8);
+				ascii_len[m][c] = esc_len[c];
+			} else {
+				e[0] = (char)c;
+				ascii_len[m][c] = 1;
+			}
 		}
 	}
 }
@@ -248,15 +275,60 @@ static inline __attribute__((always_inline)) char *esc_one(char *w, const uint8_
 	return w + k;
 }
 
+#ifdef __SSE2__
+/* Bit k set when byte k of x needs more than a copy (< 0x20, >= 0x7f, '"', '\\'). */
+static inline unsigned sse_unsafe(__m128i x)
+{
+	/* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
+	__m128i t = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+
+	t = _mm_or_si128(t, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	t = _mm_or_si128(t, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+	t = _mm_or_si128(t, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+	return (unsigned)_mm_movemask_epi8(t);
+}
+#endif
+
 /*
  * Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
- * the new end.  8 bytes at a time: copy them, then keep as many as are safe
- * (the lowest flagged byte of swar_unsafe() is exact).
+ * the new end.  16 (SSE2) or 8 (SWAR) bytes at a time: copy them, then keep
+ * as many as are safe (the lowest flagged byte is exact).  While 16 or more
+ * bytes are left, a 16-byte store fits: the room left is >= ESC_MAX * 16.
  */
 static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 {
 	size_t i = 0, used;
 
+#ifdef __SSE2__
+	while (i + 16 <= n) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+		unsigned t;
+
+		_mm_storeu_si128((__m128i *)w, x);
+		t = sse_unsafe(x);
+		if (!t) {
+			i += 16;
+			w += 16;
+			continue;
+		}
+		if (t & (t - 1) && !_mm_movemask_epi8(x)) {
+			/* several escapes, all ASCII: a table copy per byte, no branches */
+			for (int j = 0; j < 16; j++) {
+				uint8_t c = s[i + j];
+
+				memcpy(w, ascii_str[m][c], 8);
+				w += ascii_len[m][c];
+			}
+			i += 16;
+			continue;
+		}
+		t = (unsigned)__builtin_ctz(t);
+		i += t;
+		w += t;
+		w = esc_one(w, s + i, n - i, m, &used);
+		i += used;
+	}
+#endif
 	while (i + 8 <= n) {
 		uint64_t x, t;
 

@@ -812,6 +812,79 @@ static void test_fuzz(void **state)
 	}
 }
 
+/* Reference escaper: mode 0 JSON, 1 CSV text ('"' doubled), 2 JSON text in a CSV field ('\\""'). */
+static size_t ref_esc(char *o, const uint8_t *s, size_t n, int mode)
+{
+	static const char *const quote[3] = { "\\\"", "\"\"", "\\\"\"" };
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		if (c == '"')
+			k += (size_t)sprintf(o + k, "%s", quote[mode]);
+		else if (c == '\\')
+			k += (size_t)sprintf(o + k, "\\\\");
+		else if (c == '\n')
+			k += (size_t)sprintf(o + k, "\\n");
+		else if (c == '\r')
+			k += (size_t)sprintf(o + k, "\\r");
+		else if (c == '\t')
+			k += (size_t)sprintf(o + k, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			k += (size_t)sprintf(o + k, "\\u%04x", c);
+		else
+			o[k++] = (char)c;
+	}
+	o[k] = '\0';
+	return k;
+}
+
+/* ASCII text dense with escapes (JSON bodies are full of quotes), long enough
+ * for the vector path, in all three escaping modes, against the reference. */
+static void test_dense_ascii_escapes(void **state)
+{
+	static const uint8_t pick[] = { '"', '\\', '\n', '\r', '\t', 1, 0x1f, 0x7f, ',', ':', '{' };
+	uint8_t s[200];
+	char want[200 * 6 + 128], field[200 * 6 + 64];
+
+	for (int it = 0; it < 5000; it++) {
+		size_t n = rnd() % sizeof(s);
+		unsigned density = 1 + (unsigned)(rnd() % 8);
+		struct ht_record *r = known_record();
+		struct ht_buf b = { 0 };
+		bool quoted;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = rnd();
+
+			s[i] = x % density == 0 ? pick[(x >> 8) % sizeof(pick)] : (uint8_t)('a' + (x >> 16) % 26);
+		}
+		/* JSON */
+		want[0] = '"';
+		ref_esc(want + 1, s, n, 0);
+		strcat(want, "\"");
+		assert_int_equal(format_json_string(&b, s, n), 0);
+		assert_int_equal(b.len, strlen(want));
+		assert_memory_equal(b.p, want, b.len);
+		/* CSV: req_body is text, a header value is JSON text inside the field */
+		assert_int_equal(ht_record_set(r, &r->req_body, s, n), 0);
+		assert_int_equal(ht_record_add_header(r, &r->resp_headers, "x-h", 3, (const char *)s, n), 0);
+		b.len = 0;
+		assert_int_equal(format_record(HT_FMT_CSV, r, &b), 0);
+		assert_int_equal(ht_buf_putc(&b, '\0'), 0);
+		quoted = memchr(s, '"', n) || memchr(s, ',', n);
+		ref_esc(field, s, n, 1);
+		snprintf(want, sizeof(want), ",%s%s%s,", quoted ? "\"" : "", field, quoted ? "\"" : "");
+		assert_non_null(strstr(b.p, want));
+		ref_esc(field, s, n, 2);
+		snprintf(want, sizeof(want), "\"\"x-h\"\":\"\"%s\"\"}\",", field);
+		assert_non_null(strstr(b.p, want));
+		ht_buf_free(&b);
+		ht_record_free(r);
+	}
+}
+
 static void test_huge_string(void **state)
 {
 	size_t n = 4u << 20;
@@ -991,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_shapes),
 		cmocka_unit_test(test_utf8_passthrough),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_dense_ascii_escapes),
 		cmocka_unit_test(test_huge_string),
 		cmocka_unit_test(test_python_roundtrip),
 	};
