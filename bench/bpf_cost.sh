@@ -11,7 +11,8 @@
 # syscall (enter + exit) and per request, and wrk's req/s without the
 # probes (run first) and with them.  Run as root from the repo root:
 #   bench/bpf_cost.sh [SECONDS] [CONNECTIONS]
-# Env: BUILD (build), NGX_PORT (18093), TRACER (capture_dump|http-tracer).
+# Env: BUILD (build), NGX_PORT (18093), TRACER (capture_dump|http-tracer),
+# TRACER_ARGS (more arguments of http-tracer, e.g. --config FILE).
 set -eu
 BUILD=${BUILD:-build}
 DUR=${1:-10}
@@ -35,7 +36,7 @@ command -v wrk >/dev/null || { echo "bpf_cost: wrk is missing: apt-get install w
 command -v nginx >/dev/null || { echo "bpf_cost: nginx is missing: apt-get install nginx-light" >&2; exit 1; }
 if [ "$TRACER" = http-tracer ]; then
 	make -s "$BUILD/http-tracer" >/dev/null
-	set -- "$BUILD/http-tracer" -o /dev/null
+	set -- "$BUILD/http-tracer" -o /dev/null ${TRACER_ARGS:-}
 else
 	make -s "$BUILD/capture_dump" >/dev/null
 	set -- "$BUILD/capture_dump" -q -o /dev/null
@@ -44,7 +45,10 @@ fi
 # ---- nginx: 1 KiB responses, keep-alive
 mkdir -p "$WORK/www" "$WORK/tmp"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/k1.html"
+# user root: workers running as nobody cannot enter the 0700 mktemp dir
+# (every response would be a 403 plus an error-log write per request)
 cat > "$WORK/nginx.conf" <<NGX
+user root;
 worker_processes 1;
 pid $WORK/nginx.pid;
 error_log $WORK/error.log;
@@ -112,6 +116,11 @@ snapshot > "$WORK/before"
 wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/k1.html" > "$WORK/wrk.out"
 snapshot > "$WORK/after"
 REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+if grep -q "Non-2xx" "$WORK/wrk.out"; then
+	echo "bpf_cost: nginx answered errors:" >&2
+	grep "Non-2xx" "$WORK/wrk.out" >&2
+	exit 1
+fi
 RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
 
 echo "bpf_cost: wrk -t2 -c$CONNS -d${DUR}s, 1 KiB responses: $RPS0 req/s without probes, $RPS req/s ($REQS requests) with $TRACER loaded and bpf_stats on"

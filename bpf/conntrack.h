@@ -42,6 +42,16 @@ static __always_inline struct sock *ht_fd_sock(__s32 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/* Copies the current thread's comm into dst (16 bytes, 8-aligned): two
+ * loads from task->comm instead of the bpf_get_current_comm() call. */
+static __always_inline void ht_comm(char *dst)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	((__u64 *)dst)[0] = *(const __u64 *)&task->comm[0];
+	((__u64 *)dst)[1] = *(const __u64 *)&task->comm[8];
+}
+
 /* Outputs one ring record on this CPU's ring; returns 0 or -1 (counted). */
 static __always_inline int ht_output(void *rec, __u32 size)
 {

@@ -72,11 +72,15 @@ SEC("tp/syscalls/sys_enter_connect")
 int tp__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ht_args a = { .fd = (__s32)ARG(0), .sys = HT_SYS_CONNECT };
+	struct ht_args *ap;
 
 	if ((__u32)(id >> 32) == self_tgid)
 		return 0;
-	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	ap = ht_args_get(true);
+	if (!ap)
+		return 0;
+	ap->fd = (__s32)ARG(0);
+	ap->sys = HT_SYS_CONNECT;
 	return 0;
 }
 
@@ -88,11 +92,14 @@ int tp__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct ht_args *ap;
 	bool not_sock;
 
-	ap = bpf_map_lookup_elem(&args, &id);
-	if (!ap)
+	ap = ht_args_get(false);
+	if (!ap || ap->sys != HT_SYS_CONNECT) {
+		if (ap)
+			ap->sys = 0;
 		return 0; /* missed entry */
+	}
 	key.fd = ap->fd;
-	bpf_map_delete_elem(&args, &id);
+	ap->sys = 0;
 	if (ctx->ret != 0 && ctx->ret != -HT_EINPROGRESS)
 		return 0;
 	ht_conn_create(&key, HT_ROLE_CLIENT, 0, &not_sock);

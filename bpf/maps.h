@@ -17,9 +17,6 @@
 #ifndef HT_MAX_CONNS
 #define HT_MAX_CONNS 65536     /* tracked (tgid, fd) connections */
 #endif
-#ifndef HT_MAX_INFLIGHT
-#define HT_MAX_INFLIGHT 16384  /* threads inside a traced syscall at once */
-#endif
 #ifndef HT_IOV_MAX
 #define HT_IOV_MAX 64          /* iovec entries walked per message */
 #endif
@@ -111,7 +108,7 @@ struct ht_args {
 	__u64 ptr;       /* buf, iov, msghdr or mmsghdr vector (user) */
 	__u32 cnt;       /* len, iovcnt or vlen */
 	__s32 fd;
-	__u8 sys;        /* enum ht_sys: checked at exit against the exit's kind */
+	__u8 sys;        /* enum ht_sys: checked at exit against the exit's kind; 0: none */
 	__u8 dir;        /* enum ht_dir */
 	__u8 pad[6];
 };
@@ -170,11 +167,13 @@ struct {
 	__type(value, struct ht_conn);
 } conns SEC(".maps");
 
-/* Syscall arguments from enter to exit, keyed by pid_tgid; deleted at every exit. */
+/* Syscall arguments from enter to exit, in the thread's task-local storage
+ * (no hashing, no element allocation or free per syscall): enter sets
+ * ht_args.sys, every exit clears it.  Freed with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HT_MAX_INFLIGHT);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ht_args);
 } args SEC(".maps");
 
@@ -239,6 +238,13 @@ struct {
 /* Forces `v &= mask` into the program: the verifier needs to see the bound
  * that the compiler would otherwise prove redundant and drop. */
 #define HT_MASK(v, mask) asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(mask))
+
+/* The current thread's enter-to-exit slot (created when create). */
+static __always_inline struct ht_args *ht_args_get(bool create)
+{
+	return bpf_task_storage_get(&args, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 /* This CPU's scratch record. */
 static __always_inline struct ht_scratch *ht_scratch_get(void)

@@ -3,7 +3,7 @@
  * syscalls.h - the data path shared by all syscall probes: enter stores the
  * arguments, exit turns the bytes moved into data records.
  *
- * Enter (per thread, keyed by pid_tgid in `args`): look the (tgid, fd) up in
+ * Enter (per thread, in the task storage `args`): look the (tgid, fd) up in
  * `conns`; on a miss create it if the fd is an inet stream socket (cheap
  * CO-RE walk, no arguments stored otherwise); a cached drop costs one lookup.
  * Exit: always delete the arguments, then reserve the syscall's byte range
@@ -43,7 +43,7 @@ struct ht_cap {
 	__u8 sys;        /* enum ht_sys */
 	__u8 stop;       /* 1: dropped or conn gone, emit nothing more */
 	__u8 drop;       /* enum ht_kstat reason when the first bytes dropped it */
-	__u32 pad;
+	__u32 tid;       /* thread id of the syscall */
 };
 
 static const struct ht_pending ht_pending_zero;
@@ -236,8 +236,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 	ev->len = len;
 	ev->cap_len = fill;
 	ev->sys_len = st->total;
-	ev->tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	ev->tid = st->tid;
+	ht_comm(ev->comm);
 	if (ht_output(ev, sizeof(*ev) + fill) == 0) {
 		ht_count(HT_KS_BYTES_SENT, fill);
 		if (tail)
@@ -426,7 +426,7 @@ static __always_inline int ht_enter_data(__s32 fd, __u64 ptr, __u32 cnt, __u8 sy
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ht_conn_key key = { .tgid = id >> 32, .fd = fd };
-	struct ht_args a = {};
+	struct ht_args *ap;
 	struct ht_conn *c;
 	bool not_sock;
 
@@ -448,12 +448,14 @@ static __always_inline int ht_enter_data(__s32 fd, __u64 ptr, __u32 cnt, __u8 sy
 		ht_count(c->reason, 1);
 		return 0;
 	}
-	a.ptr = ptr;
-	a.cnt = cnt;
-	a.fd = fd;
-	a.sys = sys;
-	a.dir = dir;
-	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	ap = ht_args_get(true);
+	if (!ap)
+		return 0;
+	ap->ptr = ptr;
+	ap->cnt = cnt;
+	ap->fd = fd;
+	ap->dir = dir;
+	ap->sys = sys;
 	return 0;
 }
 
@@ -469,11 +471,11 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 	struct user_msghdr mh;
 	__u32 n;
 
-	ap = bpf_map_lookup_elem(&args, &id);
-	if (!ap)
+	ap = ht_args_get(false);
+	if (!ap || !ap->sys)
 		return 0; /* missed entry, or not a traced socket */
 	a = *ap;
-	bpf_map_delete_elem(&args, &id);
+	ap->sys = 0;
 	if (a.sys != sys)
 		return 0; /* stale entry of another syscall */
 	if (ret <= 0) {
@@ -482,6 +484,7 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 	}
 	st.key.tgid = id >> 32;
 	st.key.fd = a.fd;
+	st.tid = (__u32)id;
 	c = bpf_map_lookup_elem(&conns, &st.key);
 	if (!c) {
 		ht_count(HT_KS_CONN_GONE, 1);
