@@ -42,11 +42,20 @@ static const char digits2[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+static inline size_t u64_digits(uint64_t v)
+{
+	size_t n = 1;
+
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* Digits written in place from the end: no temporary, no variable-size copy. */
 size_t format_u64(char *p, uint64_t v)
 {
-	char tmp[20];
-	char *e = tmp + sizeof(tmp), *s = e;
-	size_t n;
+	size_t n = u64_digits(v);
+	char *s = p + n;
 
 	while (v >= 100) {
 		unsigned d = (unsigned)(v % 100) * 2;
@@ -63,8 +72,6 @@ size_t format_u64(char *p, uint64_t v)
 	} else {
 		*--s = (char)('0' + v);
 	}
-	n = (size_t)(e - s);
-	memcpy(p, s, n);
 	return n;
 }
 

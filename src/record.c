@@ -1,7 +1,6 @@
 /* record.c - arena-backed transaction records; see record.h. */
 #include "record.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,12 +105,22 @@ bool ht_str_eq(const struct ht_record *r, struct ht_str s, const char *lit)
 	return s.len == n && memcmp(ht_str_ptr(r, s), lit, n) == 0;
 }
 
+/* Lengths first: most names differ in length, and then no bytes are compared. */
+static struct ht_kv *find_header_n(struct ht_record *r, struct ht_headers *h, const char *lname,
+				   size_t n)
+{
+	for (uint32_t i = 0; i < h->n; i++) {
+		struct ht_str s = h->v[i].name;
+
+		if (s.len == n && memcmp(ht_str_ptr(r, s), lname, n) == 0)
+			return &h->v[i];
+	}
+	return NULL;
+}
+
 struct ht_kv *ht_record_find_header(struct ht_record *r, struct ht_headers *h, const char *lname)
 {
-	for (uint32_t i = 0; i < h->n; i++)
-		if (ht_str_eq(r, h->v[i].name, lname))
-			return &h->v[i];
-	return NULL;
+	return find_header_n(r, h, lname, strlen(lname));
 }
 
 static int headers_grow(struct ht_headers *h)
@@ -137,10 +146,12 @@ int ht_record_add_header(struct ht_record *r, struct ht_headers *h, const char *
 
 	if (name_len == 0 || name_len >= sizeof(lname))
 		return -EINVAL;
-	for (size_t i = 0; i < name_len; i++)
-		lname[i] = (char)tolower((unsigned char)name[i]);
-	lname[name_len] = '\0';
-	kv = ht_record_find_header(r, h, lname);
+	for (size_t i = 0; i < name_len; i++) {
+		char c = name[i];
+
+		lname[i] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c; /* ASCII only, like tolower in "C" */
+	}
+	kv = find_header_n(r, h, lname, name_len);
 	if (kv) {
 		struct ht_str joined = kv->value;
 

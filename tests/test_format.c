@@ -387,6 +387,18 @@ static void test_u64(void **state)
 		assert_int_equal(n, strlen(want));
 		assert_memory_equal(got, want, n);
 	}
+	/* every digit count: around each power of ten */
+	for (uint64_t p10 = 10; p10 <= 10000000000000000000ull; p10 *= 10) {
+		for (uint64_t x = p10 - 1; x <= p10; x++) {
+			size_t n = format_u64(got, x);
+
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)x);
+			assert_int_equal(n, strlen(want));
+			assert_memory_equal(got, want, n);
+		}
+		if (p10 == 10000000000000000000ull)
+			break;
+	}
 	for (int i = 0; i < 200000; i++) {
 		uint64_t x = rnd() >> (rnd() % 64);
 		size_t n = format_u64(got, x);
