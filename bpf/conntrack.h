@@ -57,13 +57,18 @@ static __always_inline int ht_output(void *rec, __u32 size)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 avail;
 	void *ring;
 
 	ring = bpf_map_lookup_elem(&rings, &cpu);
 	if (!ring)
 		goto lost;
-	/* Batch wakeups: the reader polls with a short timeout anyway. */
-	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	/* Batch wakeups: the reader polls with a short timeout anyway, so wake
+	 * it only when this record takes the backlog over wakeup_bytes.  Not
+	 * on every record above it: each wakeup is an irq_work self-IPI (a VM
+	 * exit under KVM), paid by every syscall while the reader lags. */
+	avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+	if (avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(ring, rec, size, flags))
 		goto lost;

@@ -5,7 +5,7 @@
  * Plain C, shared by bpf/ and src/capture.c.  Every syscall on a file
  * descriptor that reaches a data probe is counted exactly once, so
  *   socket syscalls = FAMILY + PID + PORT + PROTOCOL + HEALTH
- *                   + PASSED + NO_DATA + PEEK + CONN_GONE
+ *                   + PASSED + NO_DATA + PEEK
  * and "filtered in the kernel" vs "sent" can be stated with numbers.
  * NOT_SOCKET counts syscalls on files and pipes, which are not sockets at all.
  * PID also counts every data syscall of the tracer itself (checked first,
@@ -29,7 +29,7 @@ enum ht_kstat {
 	HT_KS_PASSED = HT_KS_NR_FILTERS, /* socket syscalls whose data was sent */
 	HT_KS_NO_DATA,        /* socket syscalls that moved no bytes (ret <= 0) */
 	HT_KS_PEEK,           /* MSG_PEEK receives: not consumed, not counted */
-	HT_KS_CONN_GONE,      /* connection closed by another thread mid-syscall */
+	HT_KS_CONN_GONE,      /* unused since data syscalls are traced at exit only */
 	HT_KS_EVENTS_SENT,    /* ring records submitted (data, open, close) */
 	HT_KS_RINGBUF_FULL,   /* ring records lost: output failed */
 	HT_KS_BYTES_SENT,     /* payload bytes copied into the rings */

@@ -19,38 +19,58 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define ARG(i) (ctx->args[i])
 
-/* ---- data syscalls: enter stores (fd, buffer), exit captures */
+/* ---- data syscalls: exit only, arguments from the saved user registers
+ * (a syscall returns with them unchanged; compat syscalls never reach
+ * syscall tracepoints) */
+
+#if defined(__TARGET_ARCH_x86)
+#define HT_REG0(r) ((r)->di)
+#define HT_REG1(r) ((r)->si)
+#define HT_REG2(r) ((r)->dx)
+#define HT_REG3(r) ((r)->r10)
+#elif defined(__TARGET_ARCH_arm64)
+/* x0 holds the return value at exit: the first argument is orig_x0 */
+#define HT_REG0(r) ((r)->orig_x0)
+#define HT_REG1(r) ((r)->regs[1])
+#define HT_REG2(r) ((r)->regs[2])
+#define HT_REG3(r) ((r)->regs[3])
+#else
+#error "http-tracer: syscall argument registers of this architecture are not defined"
+#endif
+#define HT_REG(r, i) HT_REG##i(r)
+
+/* The current thread's saved user registers (trusted BTF pointer). */
+static __always_inline struct pt_regs *ht_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
 
 #define HT_DATA_PROBES(name, fd_arg, ptr_arg, cnt_arg, sys, dir)           \
-	SEC("tp/syscalls/sys_enter_" #name)                                 \
-	int tp__sys_enter_##name(struct trace_event_raw_sys_enter *ctx)     \
-	{                                                                   \
-		return ht_enter_data((__s32)ARG(fd_arg), ARG(ptr_arg),      \
-				     (__u32)ARG(cnt_arg), sys, dir);        \
-	}                                                                   \
 	SEC("tp/syscalls/sys_exit_" #name)                                  \
 	int tp__sys_exit_##name(struct trace_event_raw_sys_exit *ctx)       \
 	{                                                                   \
-		return ht_exit_data(ctx->ret, sys);                         \
+		struct pt_regs *r = ht_regs();                              \
+                                                                            \
+		return ht_exit_data(ctx->ret, (__s32)HT_REG(r, fd_arg),     \
+				    HT_REG(r, ptr_arg),                     \
+				    (__u32)HT_REG(r, cnt_arg), sys, dir);   \
 	}
 
 /* receives with a flags argument: MSG_PEEK does not consume the stream */
 #define HT_RECV_PROBES(name, ptr_arg, cnt_arg, flags_arg, sys)              \
-	SEC("tp/syscalls/sys_enter_" #name)                                 \
-	int tp__sys_enter_##name(struct trace_event_raw_sys_enter *ctx)     \
-	{                                                                   \
-		if (ARG(flags_arg) & HT_MSG_PEEK) {                         \
-			ht_count(HT_KS_PEEK, 1);                            \
-			return 0;                                           \
-		}                                                           \
-		return ht_enter_data((__s32)ARG(0), ARG(ptr_arg),           \
-				     (__u32)ARG(cnt_arg), sys,              \
-				     HT_DIR_INGRESS);                       \
-	}                                                                   \
 	SEC("tp/syscalls/sys_exit_" #name)                                  \
 	int tp__sys_exit_##name(struct trace_event_raw_sys_exit *ctx)       \
 	{                                                                   \
-		return ht_exit_data(ctx->ret, sys);                         \
+		struct pt_regs *r = ht_regs();                              \
+                                                                            \
+		if (HT_REG(r, flags_arg) & HT_MSG_PEEK) {                   \
+			ht_count(HT_KS_PEEK, 1);                            \
+			return 0;                                           \
+		}                                                           \
+		return ht_exit_data(ctx->ret, (__s32)HT_REG(r, 0),          \
+				    HT_REG(r, ptr_arg),                     \
+				    (__u32)HT_REG(r, cnt_arg), sys,         \
+				    HT_DIR_INGRESS);                        \
 	}
 
 HT_DATA_PROBES(write, 0, 1, 2, HT_SYS_FLAT, HT_DIR_EGRESS)

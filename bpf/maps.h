@@ -94,7 +94,7 @@ struct ht_conn {
 	__u8 pad[7];
 };
 
-/* What a data syscall's enter leaves for its exit. */
+/* Kind of a data syscall (how its arguments describe the bytes moved). */
 enum ht_sys {
 	HT_SYS_FLAT = 1,  /* read, write, recvfrom, sendto: (buf, len) */
 	HT_SYS_IOV,       /* readv, writev: (iov, iovcnt) */
@@ -104,13 +104,12 @@ enum ht_sys {
 	HT_SYS_CONNECT,   /* connect: fd only */
 };
 
+/* What connect(2)'s enter leaves for its exit (the data syscalls need
+ * nothing: their exits read the arguments from the saved user registers). */
 struct ht_args {
-	__u64 ptr;       /* buf, iov, msghdr or mmsghdr vector (user) */
-	__u32 cnt;       /* len, iovcnt or vlen */
 	__s32 fd;
-	__u8 sys;        /* enum ht_sys: checked at exit against the exit's kind; 0: none */
-	__u8 dir;        /* enum ht_dir */
-	__u8 pad[6];
+	__u8 sys;        /* HT_SYS_CONNECT while connect is in flight; 0: none */
+	__u8 pad[3];
 };
 
 /* Per-CPU scratch: one data record under construction.  data is three
@@ -167,9 +166,9 @@ struct {
 	__type(value, struct ht_conn);
 } conns SEC(".maps");
 
-/* Syscall arguments from enter to exit, in the thread's task-local storage
- * (no hashing, no element allocation or free per syscall): enter sets
- * ht_args.sys, every exit clears it.  Freed with the thread. */
+/* connect(2) arguments from enter to exit, in the thread's task-local
+ * storage (no hashing, no element allocation or free per syscall): enter
+ * sets ht_args.sys, the exit clears it.  Freed with the thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -3,10 +3,11 @@
  * syscalls.h - the data path shared by all syscall probes: enter stores the
  * arguments, exit turns the bytes moved into data records.
  *
- * Enter (per thread, in the task storage `args`): look the (tgid, fd) up in
- * `conns`; on a miss create it if the fd is an inet stream socket (cheap
- * CO-RE walk, no arguments stored otherwise); a cached drop costs one lookup.
- * Exit: always delete the arguments, then reserve the syscall's byte range
+ * Only the exit is traced: the syscall's arguments are still in the user
+ * registers the kernel saved at entry (struct pt_regs of the task).  Look
+ * the (tgid, fd) up in `conns`; on a miss create it if the fd is an inet
+ * stream socket (cheap CO-RE walk); a cached drop costs one lookup.  Then
+ * reserve the syscall's byte range
  * with one fetch-add on the connection's position (so concurrent writers get
  * disjoint ranges), copy up to capture_cap_bytes into records of at most
  * HT_DATA_CHUNK payload bytes, and report the rest as uncaptured length.
@@ -420,24 +421,32 @@ flush:
 	ht_flush_conn(st, c, st->total - off);
 }
 
-/* Enter half of a data syscall: filter by the cached decision (or create
- * the connection) and store the arguments; returns 0. */
-static __always_inline int ht_enter_data(__s32 fd, __u64 ptr, __u32 cnt, __u8 sys, __u8 dir)
+/* A data syscall of kind sys on fd that returned ret, with its arguments
+ * (ptr, cnt) as the exit finds them in the thread's saved user registers:
+ * filter by the cached decision (or create the connection), then capture.
+ * Returns 0.  No enter program: one program run and one conns lookup per
+ * syscall, nothing stored between enter and exit. */
+static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt,
+					__u8 sys, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ht_conn_key key = { .tgid = id >> 32, .fd = fd };
-	struct ht_args *ap;
+	struct ht_cap st = {};
+	struct ht_scratch *s;
 	struct ht_conn *c;
+	struct user_msghdr mh;
 	bool not_sock;
+	__u32 n;
 
-	if (key.tgid == self_tgid) {
+	st.key.tgid = id >> 32;
+	st.key.fd = fd;
+	if (st.key.tgid == self_tgid) {
 		/* cheapest check first: the tracer's own output writes */
 		ht_count(HT_KS_PID, 1);
 		return 0;
 	}
-	c = bpf_map_lookup_elem(&conns, &key);
+	c = bpf_map_lookup_elem(&conns, &st.key);
 	if (!c) {
-		c = ht_conn_create(&key, HT_ROLE_UNKNOWN, HT_CF_INFERRED, &not_sock);
+		c = ht_conn_create(&st.key, HT_ROLE_UNKNOWN, HT_CF_INFERRED, &not_sock);
 		if (!c) {
 			if (not_sock)
 				ht_count(HT_KS_NOT_SOCKET, 1);
@@ -448,53 +457,12 @@ static __always_inline int ht_enter_data(__s32 fd, __u64 ptr, __u32 cnt, __u8 sy
 		ht_count(c->reason, 1);
 		return 0;
 	}
-	ap = ht_args_get(true);
-	if (!ap)
-		return 0;
-	ap->ptr = ptr;
-	ap->cnt = cnt;
-	ap->fd = fd;
-	ap->dir = dir;
-	ap->sys = sys;
-	return 0;
-}
-
-/* Exit half of a data syscall of kind sys that returned ret; returns 0. */
-static __always_inline int ht_exit_data(long ret, __u8 sys)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ht_cap st = {};
-	struct ht_scratch *s;
-	struct ht_args *ap;
-	struct ht_args a;
-	struct ht_conn *c;
-	struct user_msghdr mh;
-	__u32 n;
-
-	ap = ht_args_get(false);
-	if (!ap || !ap->sys)
-		return 0; /* missed entry, or not a traced socket */
-	a = *ap;
-	ap->sys = 0;
-	if (a.sys != sys)
-		return 0; /* stale entry of another syscall */
 	if (ret <= 0) {
 		ht_count(HT_KS_NO_DATA, 1);
 		return 0;
 	}
-	st.key.tgid = id >> 32;
-	st.key.fd = a.fd;
 	st.tid = (__u32)id;
-	c = bpf_map_lookup_elem(&conns, &st.key);
-	if (!c) {
-		ht_count(HT_KS_CONN_GONE, 1);
-		return 0;
-	}
-	if (c->decision == HT_DEC_DROP) {
-		ht_count(c->reason, 1);
-		return 0;
-	}
-	st.dir = a.dir & 1;
+	st.dir = dir & 1;
 	st.sys = sys;
 	st.cap = capture_cap_bytes;
 	if (st.cap > HT_MAX_RECORDS * HT_DATA_CHUNK)
@@ -503,17 +471,17 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 
 	switch (sys) {
 	case HT_SYS_FLAT:
-		st.seg_ptr = a.ptr;
+		st.seg_ptr = ptr;
 		st.seg_left = st.total;
 		st.msg_left = st.total;
 		break;
 	case HT_SYS_IOV:
-		st.vec = a.ptr;
-		st.iov_cnt = a.cnt;
+		st.vec = ptr;
+		st.iov_cnt = cnt;
 		st.msg_left = st.total;
 		break;
 	case HT_SYS_MSG:
-		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)a.ptr))
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)ptr))
 			break; /* all uncaptured */
 		st.vec = (__u64)mh.msg_iov;
 		st.iov_cnt = mh.msg_iovlen > HT_IOV_MAX ? HT_IOV_MAX + 1 : (__u32)mh.msg_iovlen;
@@ -521,7 +489,7 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 		break;
 	case HT_SYS_MMSG:
 		/* ret is a message count: the byte total is the sum of msg_len */
-		st.mvec = a.ptr;
+		st.mvec = ptr;
 		st.msg_cnt = (__u32)st.total;
 		st.total = 0;
 		bpf_loop(HT_MMSG_LEN_MAX, ht_mmsg_len_step, &st, 0);
@@ -533,7 +501,7 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 	default: /* sendfile: length only */
 		break;
 	}
-	st.pos = __sync_fetch_and_add(&c->pos[st.dir], st.total);
+	st.pos = __sync_fetch_and_add(&c->pos[dir & 1], st.total);
 
 	if (sys == HT_SYS_FLAT && st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
 		/* fast path: one record straight from the user buffer */
@@ -542,7 +510,7 @@ static __always_inline int ht_exit_data(long ret, __u8 sys)
 			return 0;
 		n = st.total;
 		HT_MASK(n, 2 * HT_DATA_CHUNK - 1);
-		if (!bpf_probe_read_user(s->data, n, (void *)a.ptr))
+		if (!bpf_probe_read_user(s->data, n, (void *)ptr))
 			st.fill = n;
 		ht_flush_conn(&st, c, st.total - st.fill);
 	} else if ((sys == HT_SYS_IOV || sys == HT_SYS_MSG) && st.iov_cnt - 1 < HT_IOV_FAST &&
