@@ -79,14 +79,15 @@ lost:
 	return -1;
 }
 
+/* Fills a record header stamped ts_ns (bpf_ktime_get_ns()). */
 static __always_inline void ht_fill_hdr(struct ht_ev_hdr *h, __u8 type,
 					const struct ht_conn_key *key,
-					const struct ht_conn *c)
+					const struct ht_conn *c, __u64 ts_ns)
 {
 	h->type = type;
 	h->role = c->role;
 	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = ts_ns;
 	h->conn.tgid = key->tgid;
 	h->conn.fd = key->fd;
 	h->conn.gen = c->gen;
@@ -117,7 +118,7 @@ static __always_inline void ht_emit_open(const struct ht_conn_key *key, struct h
 	if (__sync_fetch_and_or(&c->flags, HT_CF_OPEN_SENT) & HT_CF_OPEN_SENT)
 		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ht_fill_hdr(&ev->hdr, HT_EV_OPEN, key, c);
+	ht_fill_hdr(&ev->hdr, HT_EV_OPEN, key, c, bpf_ktime_get_ns());
 	if (c->flags & HT_CF_INFERRED)
 		ev->hdr.flags = HT_OF_INFERRED;
 	ht_sock_addrs((struct sock *)c->sk, ev);
@@ -137,7 +138,7 @@ static __always_inline void ht_emit_loss(const struct ht_conn_key *key, struct h
 {
 	struct ht_loss_ev ev = {};
 
-	ht_fill_hdr(&ev.hdr, HT_EV_LOSS, key, c);
+	ht_fill_hdr(&ev.hdr, HT_EV_LOSS, key, c, bpf_ktime_get_ns());
 	ev.hdr.dir = dir;
 	ev.start = c->loss_start[dir & 1];
 	ev.len = c->pos[dir & 1] - ev.start;
@@ -150,7 +151,7 @@ static __always_inline void ht_emit_close(const struct ht_conn_key *key, struct 
 {
 	struct ht_close_ev ev = {};
 
-	ht_fill_hdr(&ev.hdr, HT_EV_CLOSE, key, c);
+	ht_fill_hdr(&ev.hdr, HT_EV_CLOSE, key, c, bpf_ktime_get_ns());
 	ev.pos[HT_DIR_EGRESS] = pos_eg;
 	ev.pos[HT_DIR_INGRESS] = pos_in;
 	if (!ht_output(&ev, sizeof(ev)))

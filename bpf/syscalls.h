@@ -28,6 +28,8 @@ struct ht_cap {
 	__u64 seg_ptr;   /* user address of the segment's next byte */
 	__u64 vec;       /* user iovec array of the current message */
 	__u64 mvec;      /* user mmsghdr vector (mmsg only) */
+	__u64 ts;        /* bpf_ktime_get_ns() at the exit, before any copy
+			  * (rdtsc is ordered: it waits for pending loads) */
 	__u32 total;     /* bytes moved by the syscall (all messages) */
 	__u32 consumed;  /* bytes accounted for in flushed records */
 	__u32 captured;  /* bytes copied so far */
@@ -218,7 +220,7 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		ht_emit_open(&st->key, c, &s->open);
 
 	ev = &s->ev;
-	ht_fill_hdr(&ev->hdr, HT_EV_DATA, &st->key, c);
+	ht_fill_hdr(&ev->hdr, HT_EV_DATA, &st->key, c, st->ts);
 	ev->hdr.dir = dir;
 	ev->hdr.flags = 0;
 	if (st->sys == HT_SYS_SENDFILE)
@@ -462,6 +464,7 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 		return 0;
 	}
 	st.tid = (__u32)id;
+	st.ts = bpf_ktime_get_ns();
 	st.dir = dir & 1;
 	st.sys = sys;
 	st.cap = capture_cap_bytes;
