@@ -17,6 +17,9 @@ if start_tracer "$TMP/rl.ndjson" "$TMP/rl.log" --config "$TMP/rl.yaml"; then
 	sleep 0.5
 	U=http://127.0.0.1:$RL_PORT
 	curl -s -o /dev/null "$U/a.html?phase=1"
+	# filters apply when a record is finished: let phase 1 finish under the
+	# old config before the new one is installed
+	sleep 1
 	sed -i 's|\^/nothing\$|^/a\\\\.html$|' "$TMP/rl.yaml"
 	kill -HUP "$TRACER_PID"; sleep 0.5
 	curl -s -o /dev/null "$U/a.html?phase=2"; curl -s -o /dev/null "$U/b.html?phase=2"
