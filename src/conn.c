@@ -226,10 +226,9 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
  * timestamps are the kernel's monotonic clock); one that started earlier
  * answers a request whose bytes are still in another ring (wait) or were
  * lost (then it is a no_request record flagged gap).  With no request
- * queued it waits, up to orphan_wait_bytes or until forced.
+ * queued it waits until forced.
  */
-static bool response_may_start(struct conn *c, const struct reasm_view *v,
-			       const struct conn_limits *lim, bool force)
+static bool response_may_start(struct conn *c, const struct reasm_view *v, bool force)
 {
 	uint64_t resp_ts = reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
 	bool req_waiting = reasm_waiting(&c->rs[c->req_dir]);
@@ -242,8 +241,12 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v,
 		corr_expect_orphan(&c->corr);
 		return true;
 	}
-	/* no request queued: wait while the request stream waits on a gap */
-	return force || (!req_waiting && v->len >= lim->orphan_wait_bytes);
+	/* No request queued: it may still be in another CPU's ring, however
+	 * large the response is already, so wait.  What ends the wait: the
+	 * request arriving (paired by time above), a later request (then this
+	 * response is an orphan, above), or the close / idle drain (force).
+	 * Memory stays bounded by the reassembler's cap. */
+	return force;
 }
 
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
@@ -285,7 +288,7 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			moved = true;
 			continue;
 		}
-		if (!is_req && !c->tunnel && !httpp_in_message(p) && !response_may_start(c, &v, lim, force))
+		if (!is_req && !c->tunnel && !httpp_in_message(p) && !response_may_start(c, &v, force))
 			break; /* wait for the request: it may still be in another ring */
 		if (!is_req)
 			httpp_set_peer(p, corr_next_peer(&c->corr));

@@ -27,7 +27,6 @@ struct conn_limits {
 	struct reasm_limits reasm;
 	struct httpp_limits httpp;
 	struct corr_limits corr;
-	uint32_t orphan_wait_bytes; /* parse a response with no request past this many buffered bytes */
 };
 
 struct conn {

@@ -536,7 +536,6 @@ static void shard_limits(struct shard *s)
 	s->lim.httpp.max_value_bytes = cfg ? cfg->max_header_size : 1024;
 	s->lim.corr.max_body_bytes = cfg ? cfg->max_body_size : 4096;
 	s->lim.corr.max_pending = 1024;
-	s->lim.orphan_wait_bytes = 65536;
 	rcu_read_unlock();
 }
 

@@ -47,7 +47,6 @@ static struct harness *setup_role(uint8_t role)
 	h->lim.httpp.max_value_bytes = 1024;
 	h->lim.corr.max_body_bytes = 4096;
 	h->lim.corr.max_pending = 1024;
-	h->lim.orphan_wait_bytes = 65536;
 	h->ts = 1000;
 	conn_init(&h->c, &id, 0x1234, role, collect, h, 0, &h->lim);
 	return h;
@@ -481,6 +480,37 @@ static void test_cl_and_te_request_recorded(void **state)
 	teardown(h);
 }
 
+/* A big response and the CLOSE overtake the request (two rings): the
+ * response waits for its request however large it is, and pairs with it. */
+static void test_big_response_before_request(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+	static char resp[200000];
+	int n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 150000\r\n\r\n");
+
+	memset(resp + n, 'b', 150000);
+	h->ts = 2000;
+	feed_cap(h, IN, resp, (size_t)n + 150000, (size_t)n + 150000, 0);
+	assert_int_equal(h->n, 0);
+	{
+		struct ht_close_ev ev = { .hdr = { .type = HT_EV_CLOSE, .ts_ns = 3000 } };
+
+		ev.pos[OUT] = 30; /* the request's 30 bytes are still in flight */
+		ev.pos[IN] = h->pos[IN];
+		assert_false(conn_on_close(&h->c, &ev, &h->lim, &h->st));
+	}
+	h->ts = 1000;
+	feed(h, OUT, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(conn_close_ready(&h->c));
+	conn_drain(&h->c, &h->lim, &h->st, 3000);
+	assert_int_equal(h->n, 1);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/big");
+	assert_int_equal(h->recs[0]->status, 200);
+	assert_int_equal(h->recs[0]->resp_body_size, 150000);
+	assert_int_equal(h->recs[0]->flags, HT_RF_RESP_BODY_TRUNCATED);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_lost_request_is_not_misattributed),
 		cmocka_unit_test(test_hole_inside_head),
 		cmocka_unit_test(test_cl_and_te_request_recorded),
+		cmocka_unit_test(test_big_response_before_request),
 		cmocka_unit_test(test_split_everywhere_zero_copy),
 	};
 
