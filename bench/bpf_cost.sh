@@ -25,7 +25,7 @@ NGX_STARTED=
 
 cleanup() {
 	[ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
-	[ -n "$NGX_STARTED" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+	[ -n "$NGX_STARTED" ] && ngx_stop
 	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
 	rm -rf "$WORK"
 }
@@ -42,34 +42,14 @@ else
 	set -- "$BUILD/capture_dump" -q -o /dev/null
 fi
 
-# ---- nginx: 1 KiB responses, keep-alive
-mkdir -p "$WORK/www" "$WORK/tmp"
-head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/k1.html"
-# user root: workers running as nobody cannot enter the 0700 mktemp dir
-# (every response would be a 403 plus an error-log write per request)
-cat > "$WORK/nginx.conf" <<NGX
-user root;
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $WORK/tmp;
-	proxy_temp_path $WORK/tmp;
-	fastcgi_temp_path $WORK/tmp;
-	uwsgi_temp_path $WORK/tmp;
-	scgi_temp_path $WORK/tmp;
-	keepalive_requests 1000000;
-	server { listen 127.0.0.1:$NGX_PORT; root $WORK/www; }
-}
-NGX
-nginx -c "$WORK/nginx.conf" -e "$WORK/error.log"
+# ---- nginx: 1 KiB responses, keep-alive (the same private nginx as bench/live.sh)
+. "$(dirname "$0")/nginx.sh"
+ngx_start
 NGX_STARTED=1
 
 # ---- baseline: the same load without the probes
-curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/k1.html"
-wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/k1.html" > "$WORK/wrk0.out"
+curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/bench.html"
+wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/bench.html" > "$WORK/wrk0.out"
 RPS0=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk0.out")
 
 # ---- tracer
@@ -111,9 +91,9 @@ for pid_, (cnt, ns) in progs.items():
 PY
 }
 
-curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/k1.html"
+curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/bench.html"
 snapshot > "$WORK/before"
-wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/k1.html" > "$WORK/wrk.out"
+wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/bench.html" > "$WORK/wrk.out"
 snapshot > "$WORK/after"
 REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
 if grep -q "Non-2xx" "$WORK/wrk.out"; then
