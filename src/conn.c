@@ -213,7 +213,6 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 	struct httpp_event ev;
 
 	HT_ADD(st, HT_C_BYTES_LOST, hole);
-	c->lost_bytes += hole;
 	httpp_gap(&c->pp[d], kept + hole, &ev);
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);
@@ -275,7 +274,6 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			bool in_msg = httpp_in_message(p);
 
 			HT_ADD(st, HT_C_BYTES_LOST, v.len);
-			c->lost_bytes += v.len;
 			httpp_gap(p, v.len, &ev);
 			reasm_consume(rs, v.len);
 			if (in_msg) {

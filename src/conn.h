@@ -40,12 +40,9 @@ struct conn {
 	bool have_open;             /* an OPEN event supplied addresses */
 	bool closing;               /* CLOSE seen: finish when positions complete */
 	bool tunnel;                /* after 101/CONNECT: bytes are not HTTP */
-	bool not_http;              /* user space found it is not HTTP */
 	uint64_t close_pos[2];      /* final positions from the CLOSE event */
-	uint64_t close_seen_ns;     /* monotonic (local clock) when CLOSE arrived */
 	uint64_t last_active_ns;    /* monotonic (local clock) of the last event */
 	uint64_t wait_since_ns;     /* when a reordering gap was first seen, 0: none */
-	uint64_t lost_bytes;        /* holes reported, for the metric */
 	size_t mem;                 /* bytes accounted to the shard budget */
 };
 

@@ -67,7 +67,6 @@ struct shard {
 	uint64_t inflight_bytes;     /* encoded bytes queued for the writer (shared) */
 	struct ht_stats st;
 	struct parker pk;            /* the shard sleeps here when idle */
-	int done;                    /* set by the shard when it has drained */
 };
 
 /*
@@ -467,7 +466,6 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 		conn_on_loss(&sc->c, rec, &s->lim, &s->st);
 		break;
 	case HT_EV_CLOSE:
-		sc->c.close_seen_ns = now;
 		conn_on_close(&sc->c, rec, &s->lim, &s->st);
 		break;
 	}
@@ -710,7 +708,6 @@ static void *shard_main(void *arg)
 	push_batch(s);
 	reclaim(s);
 	metrics_thread_unregister(hb);
-	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
 	rcu_unregister_thread();
 	return NULL;
 }
