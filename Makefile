@@ -27,23 +27,30 @@ CFLAGS   += -DHT_GIT_COMMIT='"$(GIT_COMMIT)"' -std=gnu11 -D_GNU_SOURCE $(WARN) -
 LIBS     := -lbpf -lelf -lz -lurcu-cds -lurcu -lxxhash -lyaml -lpthread -lm
 MAIN_LIBS := $(LIBS) -ljemalloc
 
-SRCS     := $(wildcard src/*.c)
+# Sources are grouped by pipeline stage (src/STAGE/*.c, see README "How
+# it works"); tools/layering.sh checks that a stage includes only stages
+# below it.  Everything but main.c is one library, build/libht.a (and its
+# ASan+UBSan twin build/asan/libht.a), which the binary, the unit tests,
+# the tools and the benchmarks all link.
+SRCS     := $(wildcard src/*/*.c) src/main.c
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+LIB      := $(BUILD)/libht.a
+ASAN_LIB := $(BUILD)/asan/libht.a
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
 SKELS    := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
-HDRS     := $(wildcard include/*.h src/*.h)
+HDRS     := $(wildcard include/*.h src/*/*.h)
 BPF_HDRS := $(wildcard bpf/*.h include/*.h)
 
-# Unit tests: tests/test_NAME.c links the modules listed in tests/test_NAME.mk
-# as `test_NAME_DEPS := mod1 mod2` (src/mod1.c ...), built with ASan+UBSan.
+# Unit tests: tests/STAGE/test_NAME.c (the folders mirror src/), each linked
+# with the ASan+UBSan library; cmocka.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_SRCS := $(wildcard tests/*/test_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
--include $(wildcard tests/*.mk bench/*.mk tools/*.mk)
+-include $(wildcard bench/*.mk tools/*.mk)
 
-.PHONY: all deps test unit-test tsan-test e2e-test bench run clean install-deps
+.PHONY: all deps layering test unit-test tsan-test e2e-test bench run clean install-deps
 all: deps $(BUILD)/http-tracer
 
 deps:
@@ -70,9 +77,13 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Only the loader includes the generated skeletons.
-$(BUILD)/obj/capture.o $(BUILD)/tsan/capture.o $(BUILD)/asan/capture.o: $(SKELS)
+$(BUILD)/obj/source/capture.o $(BUILD)/tsan/source/capture.o $(BUILD)/asan/source/capture.o: $(SKELS)
 
-$(BUILD)/http-tracer: $(OBJS)
+$(LIB): $(LIB_OBJS)
+	$(msg) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/http-tracer: $(BUILD)/obj/main.o $(LIB)
 	$(msg) LINK $@
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(MAIN_LIBS)
 
@@ -82,10 +93,14 @@ $(BUILD)/asan/%.o: src/%.c $(HDRS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/tests/%: tests/%.c $$(addprefix $(BUILD)/asan/,$$(addsuffix .o,$$($$*_DEPS))) $(HDRS)
+$(ASAN_LIB): $(LIB_OBJS:$(BUILD)/obj/%=$(BUILD)/asan/%)
+	$(msg) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(ASAN_LIB) $(HDRS)
 	$(msg) TEST $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(addprefix $(BUILD)/asan/,$(addsuffix .o,$($*_DEPS))) -lcmocka $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(ASAN_LIB) -lcmocka $(LIBS)
 
 # ThreadSanitizer build of the whole binary (no jemalloc: TSan owns malloc).
 TSAN_OBJS := $(SRCS:src/%.c=$(BUILD)/tsan/%.o)
@@ -97,13 +112,16 @@ $(BUILD)/http-tracer-tsan: $(TSAN_OBJS)
 	$(msg) LINK $@
 	$(Q)$(CC) $(CFLAGS) -fsanitize=thread -o $@ $^ $(LIBS)
 
-unit-test: deps $(TESTS)
+layering:
+	$(Q)tools/layering.sh
+
+unit-test: deps layering $(TESTS)
 	$(Q)tests/run-unit.sh $(TESTS)
 
 tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer $(BUILD)/gen_corpus
 	$(Q)tests/tsan.sh $(BUILD)
 
-e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/output_fulldisk_driver
+e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver
 	$(Q)tests/e2e/run.sh $(BUILD)
 
 test: deps

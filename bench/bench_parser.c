@@ -30,7 +30,7 @@
 
 #include <http_parser.h>
 
-#include "httpp.h"
+#include "stream/httpp.h"
 
 struct stream {
 	uint8_t *buf;

@@ -3,10 +3,10 @@
 # Fragments are included before `all:`, so keep `make` meaning `make all`.
 .DEFAULT_GOAL := all
 
-$(BUILD)/bench_parser: bench/bench_parser.c src/httpp.c src/httpp.h
+$(BUILD)/bench_parser: bench/bench_parser.c $(LIB) $(HDRS)
 	$(msg) LINK $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -O2 -o $@ bench/bench_parser.c src/httpp.c -lhttp_parser
+	$(Q)$(CC) $(CFLAGS) -O2 -o $@ bench/bench_parser.c $(LIB) -lhttp_parser $(LIBS)
 
 .PHONY: bench-parser
 bench-parser: $(BUILD)/bench_parser

@@ -20,13 +20,13 @@
 
 #include <urcu.h>
 
-#include "capture.h"
-#include "config.h"
+#include "source/capture.h"
+#include "config/config.h"
 #include "ht_event.h"
-#include "metrics.h"
-#include "output.h"
-#include "pipeline.h"
-#include "rfile.h"
+#include "observe/metrics.h"
+#include "sink/output.h"
+#include "pipeline/pipeline.h"
+#include "source/rfile.h"
 
 #define HT_VERSION "0.1.0"
 

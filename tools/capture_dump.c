@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "capture.h"
-#include "config.h"
+#include "source/capture.h"
+#include "config/config.h"
 #include "ht_event.h"
 
 #define DUMP_MAX_LIST 64

@@ -34,8 +34,8 @@
 #include <time.h>
 
 #include "ht_event.h"
-#include "reasm.h"
-#include "rfile.h"
+#include "stream/reasm.h"
+#include "source/rfile.h"
 
 #define GEN_CAPTURE_CAP (256u << 10) /* the kernel's default capture_cap_bytes */
 #define GEN_POOL_BYTES  (8u << 10)   /* body text pool: within the deflate window, so replay inflates fast */

@@ -17,7 +17,7 @@ if start_tracer "$TMP/m.ndjson" "$TMP/m.log" --config "$TMP/metrics.yaml"; then
 	else
 		fail "metrics: events_received_total did not move ($before -> $after)"
 	fi
-	if sh "$ROOT/tests/metrics_e2e.sh" "http://127.0.0.1:$M_PORT" 20 > "$TMP/me2e.out" 2>&1; then
+	if sh "$ROOT/tests/observe/metrics_e2e.sh" "http://127.0.0.1:$M_PORT" 20 > "$TMP/me2e.out" 2>&1; then
 		pass "metrics: live scrape passes promtool, every family present, /health 200"
 	else
 		cat "$TMP/me2e.out"; fail "metrics: live scrape checks"

@@ -1,0 +1,130 @@
+/*
+ * config.h - http-tracer configuration (DESIGN §4), loaded with libyaml.
+ *
+ * One immutable struct ht_config per loaded version.  Readers on the data
+ * path get the current one with rcu_dereference(ht_config_current) inside an
+ * RCU read-side section; SIGHUP builds a new one, validates it, swaps the
+ * pointer with rcu_xchg_pointer and frees the old one after synchronize_rcu.
+ */
+#ifndef HT_CONFIG_H
+#define HT_CONFIG_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+
+enum ht_format { HT_FMT_NDJSON = 0, HT_FMT_JSON, HT_FMT_CSV };
+
+struct ht_strlist {
+	char **v;
+	size_t n;
+};
+
+struct ht_regexlist {
+	char **src;      /* the patterns as written */
+	regex_t *re;     /* compiled once, REG_EXTENDED | REG_NOSUB */
+	size_t n;
+};
+
+struct ht_config {
+	char *source;                  /* file it came from, or "(defaults)" */
+	/* filtering.kernel */
+	uint16_t *exclude_ports; size_t n_exclude_ports;
+	struct ht_strlist health_paths;
+	uint32_t *pids; size_t n_pids; /* empty: all processes */
+	/* filtering */
+	struct ht_strlist exclude_namespaces;
+	struct ht_regexlist exclude_pods;
+	struct ht_regexlist exclude_paths;
+	struct ht_cidr *exclude_ips; size_t n_exclude_ips;
+	bool sampling_enabled;
+	double sampling_rate;          /* 0..1 */
+	uint32_t max_body_size;        /* bytes kept per body */
+	uint32_t max_header_size;      /* bytes kept per header value */
+	struct ht_strlist redact_headers;    /* lower-cased */
+	struct ht_strlist redact_body_patterns; /* lower-cased */
+	/* output */
+	char *output_path;             /* "-" = stdout */
+	enum ht_format format;
+	bool rotation_enabled;
+	uint64_t rotation_max_size;    /* bytes */
+	uint32_t rotation_max_files;
+	/* performance */
+	uint64_t ringbuffer_bytes;     /* all CPUs together */
+	uint32_t worker_threads;
+	uint32_t batch_size;           /* records per write */
+	uint32_t flush_interval_ms;    /* writer time bound, default 200 */
+	uint32_t idle_timeout_ms;      /* connection expiry, default 60000 */
+	uint64_t shard_memory_bytes;   /* per-shard buffered-bytes budget */
+	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default 262144 */
+	/* metrics */
+	char *metrics_listen;          /* host:port */
+	/* derived by config.c whenever the fields above change; 0/empty if the
+	 * struct was built by hand */
+	uint64_t generation;           /* unique per config version (per-thread caches) */
+	struct ht_strlist redact_patterns_alnum; /* bodyPatterns, only [a-z0-9] kept */
+};
+
+/* Built-in defaults (secure: redaction on). Never NULL unless out of memory. */
+struct ht_config *ht_config_defaults(void);
+/*
+ * Load and validate a YAML file on top of the defaults.  On error returns
+ * NULL and writes one line "FILE:LINE:COL: error: what was expected" into err
+ * (or "FILE: error: ..." when the file cannot be read).
+ */
+struct ht_config *ht_config_load(const char *path, char *err, size_t errlen);
+void ht_config_free(struct ht_config *c);
+
+/* Parse "100MB", "4KiB", "512" into bytes; -1 on error.  KB/MB/GB/TB are
+ * powers of 1000, KiB/MiB/GiB/TiB powers of 1024, case-insensitive; a bare
+ * number is bytes. */
+int ht_parse_size(const char *s, uint64_t *out);
+
+/* Longest filtering.kernel.healthCheckPaths entry accepted, in bytes. */
+#ifndef HT_HEALTH_PATH_MAX
+#define HT_HEALTH_PATH_MAX 127
+#endif
+/* Most entries accepted in any one list of the config. */
+#define HT_CONFIG_LIST_MAX 4096
+
+/*
+ * Set one key by its dotted YAML name from a string (command-line flags):
+ * "output.path" "-", "output.format" "csv", "performance.workerThreads" "8".
+ * List keys append ("filtering.kernel.pids" "1234"; numeric lists also take
+ * "1,2,3").  All or nothing: returns 0, or -1 with one line naming the key
+ * and what was expected in err (c unchanged).
+ */
+int ht_config_set(struct ht_config *c, const char *dotted_key, const char *value,
+		  char *err, size_t errlen);
+
+/*
+ * The current config, RCU-protected: readers use
+ * rcu_read_lock(); cfg = rcu_dereference(ht_config_current); ... rcu_read_unlock();
+ * NULL until the first ht_config_install().
+ */
+extern struct ht_config *ht_config_current;
+/* Publish c (may be NULL at exit); waits for readers, then frees the old one.
+ * Never call inside an RCU read-side section. */
+void ht_config_install(struct ht_config *c);
+/*
+ * Load path (NULL: the defaults), apply the remembered overrides, and
+ * install it.  Returns 0, or -1 with the reason in err and the old config
+ * still current.
+ */
+int ht_config_reload(const char *path, char *err, size_t errlen);
+/*
+ * Remember a command-line override so that every reload applies it again
+ * (validated now; same arguments as ht_config_set).  Call before threads
+ * start.  ht_config_apply_overrides() applies them all, in order, to c.
+ */
+int ht_config_add_override(const char *dotted_key, const char *value, char *err, size_t errlen);
+int ht_config_apply_overrides(struct ht_config *c, char *err, size_t errlen);
+void ht_config_clear_overrides(void);
+
+/* "ndjson", "json", "csv". */
+const char *ht_format_name(enum ht_format f);
+
+#endif

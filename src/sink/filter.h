@@ -1,0 +1,33 @@
+/*
+ * filter.h - user-space filters and sampling (DESIGN §1, §4 filtering.*).
+ *
+ * Applied by a shard to each finished record, after the in-kernel filters.
+ * Reads only the immutable struct ht_config (RCU-protected by the caller)
+ * and the record; safe from any number of threads.
+ */
+#ifndef HT_FILTER_H
+#define HT_FILTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "base/record.h"
+#include "base/stats.h"
+
+/*
+ * Returns true if the record must be dropped and sets *reason to the
+ * HT_C_FILTERED_* counter to bump.  Order: excludeIPs (local or remote
+ * address), excludeNamespaces, excludePods, excludePaths, sampling.
+ * Namespace and pod rules apply only when the record has that metadata.
+ */
+bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
+			   enum ht_counter *reason);
+
+/* Sampling decision alone: true to keep.  Same key, same rate: same answer. */
+bool ht_filter_sample_keep(double rate, uint64_t sample_key);
+
+/* True if the text address (IPv4 dotted, IPv6, IPv4-mapped IPv6) is in the list. */
+bool ht_filter_ip_excluded(const struct ht_config *c, const char *addr);
+
+#endif

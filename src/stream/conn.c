@@ -1,0 +1,438 @@
+/* conn.c - drives one connection's reassemblers, parsers and correlator. */
+#include "conn.h"
+
+#include <string.h>
+
+#include "base/stats.h"
+
+static inline int other(int d)
+{
+	return d ^ 1;
+}
+
+static void setup_parsers(struct conn *c, int req_dir, const struct conn_limits *lim, bool midstream)
+{
+	void (*init)(struct httpp *, enum httpp_kind, const struct httpp_limits *) =
+		midstream ? httpp_init_midstream : httpp_init;
+
+	c->req_dir = (int8_t)req_dir;
+	init(&c->pp[req_dir], HTTPP_REQUEST, &lim->httpp);
+	init(&c->pp[other(req_dir)], HTTPP_RESPONSE, &lim->httpp);
+	if (c->meta.role == HT_ROLE_UNKNOWN)
+		c->meta.role = req_dir == HT_DIR_INGRESS ? HT_ROLE_SERVER : HT_ROLE_CLIENT;
+}
+
+void conn_init(struct conn *c, const struct ht_conn_id *id, uint64_t hash, uint8_t role,
+	       corr_emit_fn emit, void *emit_ctx, uint64_t wall_offset_ns,
+	       const struct conn_limits *lim)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = *id;
+	c->hash = hash;
+	c->meta.role = role;
+	c->meta.pid = id->tgid;
+	c->meta.conn_hash = hash;
+	reasm_init(&c->rs[0], &lim->reasm);
+	reasm_init(&c->rs[1], &lim->reasm);
+	corr_init(&c->corr, emit, emit_ctx, wall_offset_ns);
+	c->req_dir = -1;
+	if (role == HT_ROLE_SERVER)
+		setup_parsers(c, HT_DIR_INGRESS, lim, false);
+	else if (role == HT_ROLE_CLIENT)
+		setup_parsers(c, HT_DIR_EGRESS, lim, false);
+}
+
+void conn_free(struct conn *c)
+{
+	reasm_free(&c->rs[0]);
+	reasm_free(&c->rs[1]);
+	corr_free(&c->corr);
+}
+
+static void fmt_addr(char *out, size_t outlen, uint16_t family, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (family == 2) {
+		char *p = out;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a[i];
+
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return;
+	}
+	if (family == 10) {
+		/* RFC 5952 text: longest run of zero groups compressed. */
+		int best = -1, best_len = 0;
+		char *p = out;
+
+		for (int i = 0; i < 8;) {
+			int j = i;
+
+			while (j < 8 && !a[2 * j] && !a[2 * j + 1])
+				j++;
+			if (j - i > best_len && j - i > 1) {
+				best = i;
+				best_len = j - i;
+			}
+			i = j > i ? j : i + 1;
+		}
+		if (best == 0 && best_len == 5 && a[10] == 0xff && a[11] == 0xff) {
+			/* IPv4-mapped */
+			memcpy(p, "::ffff:", 7);
+			fmt_addr(p + 7, outlen - 7, 2, a + 12);
+			return;
+		}
+		for (int i = 0; i < 8; i++) {
+			unsigned g = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+			bool started = false;
+
+			if (i == best) {
+				*p++ = ':';
+				if (i == 0)
+					*p++ = ':';
+				i += best_len - 1;
+				continue;
+			}
+			for (int s = 12; s >= 0; s -= 4) {
+				unsigned nib = (g >> s) & 0xf;
+
+				if (nib || started || s == 0) {
+					*p++ = hex[nib];
+					started = true;
+				}
+			}
+			if (i < 7)
+				*p++ = ':';
+		}
+		*p = '\0';
+		return;
+	}
+	out[0] = '\0';
+}
+
+void conn_on_open(struct conn *c, const struct ht_open_ev *ev)
+{
+	struct corr_meta *m = &c->meta;
+
+	m->family = ev->family;
+	m->local_port = ev->lport;
+	m->remote_port = ev->rport;
+	fmt_addr(m->local_addr, sizeof(m->local_addr), ev->family, ev->laddr);
+	fmt_addr(m->remote_addr, sizeof(m->remote_addr), ev->family, ev->raddr);
+	if (m->role == HT_ROLE_UNKNOWN && ev->hdr.role != HT_ROLE_UNKNOWN && c->req_dir < 0)
+		m->role = ev->hdr.role;
+	if (!m->tid) {
+		m->tid = ev->tid;
+		memcpy(m->comm, ev->comm, sizeof(m->comm));
+		m->comm[sizeof(m->comm) - 1] = '\0';
+	}
+	c->have_open = true;
+}
+
+/* Role unknown: the first bytes say which direction carries requests. */
+static void infer_direction(struct conn *c, int d, const struct conn_limits *lim)
+{
+	struct reasm_view v;
+
+	reasm_peek(&c->rs[d], &v);
+	if (v.kind != REASM_DATA || v.len < 5)
+		return;
+	if (memcmp(v.data, "HTTP/", 5) == 0)
+		setup_parsers(c, other(d), lim, true);
+	else if (v.data[0] >= 'A' && v.data[0] <= 'Z')
+		setup_parsers(c, d, lim, true);
+}
+
+/* Timestamp of the last byte consumed in a direction. */
+static inline uint64_t ts_last(const struct reasm *rs)
+{
+	return reasm_ts_at(rs, rs->cursor ? rs->cursor - 1 : 0);
+}
+
+static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t msg_pos,
+		   const struct conn_limits *lim, struct ht_stats *st)
+{
+	bool is_req = d == c->req_dir;
+	struct reasm *rs = &c->rs[d];
+
+	switch (ev->type) {
+	case HTTPP_EV_HEAD:
+		if (is_req)
+			corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos));
+		else
+			corr_resp_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos));
+		break;
+	case HTTPP_EV_BODY:
+		if (is_req)
+			corr_req_body(&c->corr, &lim->corr, ev->data, ev->len);
+		else
+			corr_resp_body(&c->corr, &lim->corr, ev->data, ev->len);
+		break;
+	case HTTPP_EV_END:
+		if (is_req) {
+			corr_req_end(&c->corr, ev);
+			break;
+		}
+		if (corr_resp_end(&c->corr, ev, ts_last(rs))) {
+			c->tunnel = true;
+			httpp_tunnel(&c->pp[c->req_dir]);
+		} else if (httpp_is_holding(&c->pp[c->req_dir]) && !c->corr.resp_interim) {
+			httpp_resume(&c->pp[c->req_dir]);
+		}
+		break;
+	case HTTPP_EV_ERROR: {
+		uint32_t why = ev->err == HTTPP_ERR_EOF ? HT_RF_INCOMPLETE :
+			       ev->err == HTTPP_ERR_GAP ? HT_RF_GAP : HT_RF_FRAMING_ERROR;
+
+		if (ev->err < HT_PARSE_ERR_SLOTS)
+			ht_stat_add(&st->parse_err[ev->err], 1);
+		if (is_req)
+			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos), why);
+		else
+			corr_resp_error(&c->corr, ts_last(rs), why);
+		break;
+	}
+	case HTTPP_EV_NONE:
+		break;
+	}
+}
+
+static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
+			  const struct conn_limits *lim, struct ht_stats *st)
+{
+	struct reasm *rs = &c->rs[d];
+	uint64_t pos = rs->cursor;
+	struct httpp_event ev;
+
+	HT_ADD(st, HT_C_BYTES_LOST, hole);
+	httpp_gap(&c->pp[d], kept + hole, &ev);
+	reasm_consume(rs, kept);
+	reasm_consume(rs, hole);
+	handle(c, d, &ev, pos, lim, st);
+}
+
+/*
+ * May the response at the cursor be parsed now?  A response answers the
+ * oldest queued request only if it started after that request did (both
+ * timestamps are the kernel's monotonic clock); one that started earlier
+ * answers a request whose bytes are still in another ring (wait) or were
+ * lost (then it is a no_request record flagged gap).  With no request
+ * queued it waits until forced.
+ */
+static bool response_may_start(struct conn *c, const struct reasm_view *v, bool force)
+{
+	uint64_t resp_ts = reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
+	bool req_waiting = reasm_waiting(&c->rs[c->req_dir]);
+
+	if (corr_expects_response(&c->corr)) {
+		if (corr_oldest_ts(&c->corr) <= resp_ts)
+			return true;
+		if (req_waiting && !force)
+			return false;
+		corr_expect_orphan(&c->corr);
+		return true;
+	}
+	/* No request queued: it may still be in another CPU's ring, however
+	 * large the response is already, so wait.  What ends the wait: the
+	 * request arriving (paired by time above), a later request (then this
+	 * response is an orphan, above), or the close / idle drain (force).
+	 * Memory stays bounded by the reassembler's cap. */
+	return force;
+}
+
+/* Parse what is contiguous in direction d. Returns true if anything moved. */
+static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st,
+		 bool force)
+{
+	struct reasm *rs = &c->rs[d];
+	struct httpp *p = &c->pp[d];
+	bool is_req = d == c->req_dir;
+	bool moved = false;
+	struct reasm_view v;
+	struct httpp_event ev;
+
+	for (;;) {
+		reasm_peek(rs, &v);
+		if (v.kind == REASM_EMPTY) {
+			if (!httpp_has_pending(p))
+				break;
+			/* an END owed after the last body byte or a body-less head */
+			v.kind = REASM_DATA;
+			v.data = (const uint8_t *)"";
+			v.pos = rs->cursor;
+			v.len = 0;
+		}
+		if (v.kind != REASM_DATA) {
+			bool in_msg = httpp_in_message(p);
+
+			HT_ADD(st, HT_C_BYTES_LOST, v.len);
+			httpp_gap(p, v.len, &ev);
+			reasm_consume(rs, v.len);
+			if (in_msg) {
+				if (is_req)
+					corr_flag_req(&c->corr, HT_RF_GAP);
+				else
+					corr_flag_resp(&c->corr, HT_RF_GAP);
+			}
+			handle(c, d, &ev, v.pos, lim, st);
+			moved = true;
+			continue;
+		}
+		if (!is_req && !c->tunnel && !httpp_in_message(p) && !response_may_start(c, &v, force))
+			break; /* wait for the request: it may still be in another ring */
+		if (!is_req)
+			httpp_set_peer(p, corr_next_peer(&c->corr));
+		size_t n = httpp_parse(p, v.data, v.len, &ev);
+
+		if (n > v.len)
+			n = v.len; /* defensive: the parser never over-consumes */
+		if (ev.type == HTTPP_EV_END) {
+			/* END needs the timestamp of its last byte: consume first */
+			reasm_consume(rs, n);
+			handle(c, d, &ev, v.pos, lim, st);
+		} else {
+			/* head slices and body bytes point into the buffer: use them first */
+			handle(c, d, &ev, v.pos, lim, st);
+			reasm_consume(rs, n);
+		}
+		if (n == 0 && ev.type == HTTPP_EV_NONE) {
+			uint64_t hole;
+
+			if (!reasm_hole_follows(rs, &hole))
+				break;
+			/* a hole cuts the head the parser is waiting on: drop both */
+			skip_cut_head(c, d, v.len, hole, lim, st);
+		}
+		moved = true;
+	}
+	return moved;
+}
+
+static void pump_all(struct conn *c, const struct conn_limits *lim, struct ht_stats *st, bool force)
+{
+	bool moved;
+
+	if (c->req_dir < 0) {
+		infer_direction(c, HT_DIR_EGRESS, lim);
+		if (c->req_dir < 0)
+			infer_direction(c, HT_DIR_INGRESS, lim);
+		if (c->req_dir < 0)
+			return;
+	}
+	do {
+		moved = pump(c, c->req_dir, lim, st, force);
+		moved |= pump(c, other(c->req_dir), lim, st, force);
+	} while (moved);
+}
+
+static void account_evictions(struct conn *c, struct ht_stats *st, uint64_t before)
+{
+	uint64_t after = c->rs[0].evicted_bytes + c->rs[1].evicted_bytes;
+
+	if (after > before)
+		HT_ADD(st, HT_C_DROP_CONN_BUFFER, after - before);
+}
+
+void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn_limits *lim,
+		  struct ht_stats *st)
+{
+	int d = ev->hdr.dir & 1;
+	struct reasm *rs = &c->rs[d];
+	uint64_t ev_before = c->rs[0].evicted_bytes + c->rs[1].evicted_bytes;
+
+	if (!c->meta.tid || c->meta.tid != ev->tid) {
+		c->meta.tid = ev->tid;
+		memcpy(c->meta.comm, ev->comm, sizeof(c->meta.comm));
+		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
+	}
+	if ((ev->hdr.flags & HT_DF_LOSS_BEFORE) && ev->loss_start < ev->pos)
+		reasm_add_lost(rs, ev->loss_start, ev->pos - ev->loss_start, ev->hdr.ts_ns);
+	/* in order with nothing held: parse the event where it lies, keep only the tail */
+	if (!reasm_add_borrowed(rs, ev->pos, ev->data, ev->cap_len, ev->len, ev->hdr.ts_ns))
+		reasm_add(rs, ev->pos, ev->data, ev->cap_len, ev->len, ev->hdr.ts_ns);
+	pump_all(c, lim, st, false);
+	reasm_settle(rs); /* ev is released after we return */
+	account_evictions(c, st, ev_before);
+}
+
+void conn_on_loss(struct conn *c, const struct ht_loss_ev *ev, const struct conn_limits *lim,
+		  struct ht_stats *st)
+{
+	reasm_add_lost(&c->rs[ev->hdr.dir & 1], ev->start, ev->len, ev->hdr.ts_ns);
+	pump_all(c, lim, st, false);
+}
+
+static bool dir_complete(const struct conn *c, int d)
+{
+	const struct reasm *rs = &c->rs[d];
+
+	return !reasm_waiting(rs) && rs->max_seen >= c->close_pos[d];
+}
+
+bool conn_on_close(struct conn *c, const struct ht_close_ev *ev, const struct conn_limits *lim,
+		   struct ht_stats *st)
+{
+	c->closing = true;
+	c->close_pos[0] = ev->pos[0];
+	c->close_pos[1] = ev->pos[1];
+	return conn_close_ready(c);
+}
+
+bool conn_close_ready(const struct conn *c)
+{
+	return c->closing && dir_complete(c, 0) && dir_complete(c, 1);
+}
+
+static void finish_dir(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st)
+{
+	struct httpp_event ev;
+
+	httpp_finish(&c->pp[d], &ev);
+	handle(c, d, &ev, c->rs[d].cursor, lim, st);
+}
+
+void conn_drain(struct conn *c, const struct conn_limits *lim, struct ht_stats *st,
+		uint64_t now_ns)
+{
+	for (int d = 0; d < 2; d++) {
+		uint64_t end = c->rs[d].max_seen;
+
+		if (c->closing && c->close_pos[d] > end)
+			end = c->close_pos[d];
+		if (end > c->rs[d].cursor)
+			reasm_flush_to(&c->rs[d], end);
+	}
+	pump_all(c, lim, st, true);
+	if (c->req_dir >= 0) {
+		/* responses first: a close-delimited body ends here */
+		finish_dir(c, other(c->req_dir), lim, st);
+		finish_dir(c, c->req_dir, lim, st);
+	}
+	corr_flush(&c->corr, now_ns);
+}
+
+bool conn_has_waits(const struct conn *c)
+{
+	return reasm_waiting(&c->rs[0]) || reasm_waiting(&c->rs[1]);
+}
+
+void conn_skip_waits(struct conn *c, const struct conn_limits *lim, struct ht_stats *st)
+{
+	for (int d = 0; d < 2; d++)
+		if (reasm_waiting(&c->rs[d]))
+			reasm_flush_to(&c->rs[d], reasm_next_pos(&c->rs[d]));
+	pump_all(c, lim, st, false);
+}
+
+size_t conn_buffered(const struct conn *c)
+{
+	return reasm_buffered(&c->rs[0]) + reasm_buffered(&c->rs[1]);
+}

@@ -1,0 +1,101 @@
+/*
+ * corr.h - request/response correlator of one connection.
+ *
+ * A FIFO of requests under construction: a request is queued when its head
+ * is parsed; each final response completes the oldest request that has not
+ * been answered yet (pipelining); 1xx interim responses (except 101) do not
+ * complete anything.  A response with no queued request becomes a
+ * `no_request` record; requests still queued at close or timeout become
+ * `incomplete` records.  Finished records go to the emit callback, in
+ * request order.
+ *
+ * The correlator copies what it needs from parser events (the head slices
+ * point into the reassembler's buffer and die when the bytes are consumed).
+ */
+#ifndef HT_CORR_H
+#define HT_CORR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "httpp.h"
+#include "base/record.h"
+
+struct corr_limits {
+	uint32_t max_body_bytes;   /* maxBodySize: body bytes kept per record */
+	uint32_t max_pending;      /* requests queued per connection, default 1024 */
+};
+
+/* Connection facts copied into every record. */
+struct corr_meta {
+	uint8_t role;
+	uint16_t family;
+	uint16_t local_port, remote_port;
+	char local_addr[46], remote_addr[46];
+	uint32_t pid, tid;
+	char comm[16];
+	uint64_t conn_hash;        /* for sample_key */
+};
+
+typedef void (*corr_emit_fn)(void *ctx, struct ht_record *r);
+
+struct corr {
+	struct ht_record *head, *tail; /* queued requests, oldest first */
+	struct ht_record *req_cur;     /* request whose head/body is being parsed */
+	struct ht_record *answering;   /* request whose response is being parsed */
+	struct ht_record *orphan;      /* response being parsed with no request */
+	uint32_t n_pending;
+	uint64_t seq;                  /* transactions started on this connection */
+	uint64_t wall_offset_ns;       /* realtime - monotonic */
+	corr_emit_fn emit;
+	void *emit_ctx;
+	bool resp_interim;             /* the response being parsed is a 1xx */
+	bool orphan_next;              /* corr_expect_orphan() was called */
+	bool tunnel;                   /* 101 / CONNECT: no more HTTP here */
+	uint32_t dropped;              /* requests dropped past max_pending */
+};
+
+void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns);
+/* Free everything queued without emitting. */
+void corr_free(struct corr *c);
+
+/* Request events; ts_ns: first byte (head) / last byte (end). */
+int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
+		  const struct httpp_head *h, uint64_t ts_ns);
+void corr_req_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n);
+void corr_req_end(struct corr *c, const struct httpp_event *ev);
+/* The request being parsed hit an error, a gap it could not skip, or the
+ * end of the connection; why: HT_RF_FRAMING_ERROR, HT_RF_GAP or
+ * HT_RF_INCOMPLETE.  If no request was being parsed, a placeholder with
+ * that flag (and the head h, when the parser found the error in a complete
+ * head: a smuggling attempt keeps its method and path) is queued so that
+ * the server's answer (a 400, say) is not matched to the next request. */
+void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
+		    uint64_t ts_ns, uint32_t why);
+
+/* What the next response answers (for the response parser's framing). */
+enum httpp_peer corr_next_peer(const struct corr *c);
+/* True if a request is queued and not answered yet (a response may start). */
+bool corr_expects_response(const struct corr *c);
+/* First-byte timestamp of the oldest unanswered request (UINT64_MAX: none). */
+uint64_t corr_oldest_ts(const struct corr *c);
+/* The next response answers a request that was lost (it started before the
+ * oldest queued request did): make it a no_request record flagged gap. */
+void corr_expect_orphan(struct corr *c);
+
+int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
+		   const struct httpp_head *h, uint64_t ts_ns);
+void corr_resp_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n);
+/* Returns true if the completed response switched the connection to a tunnel. */
+bool corr_resp_end(struct corr *c, const struct httpp_event *ev, uint64_t ts_last_ns);
+/* The response being parsed failed: the oldest request gets why | incomplete. */
+void corr_resp_error(struct corr *c, uint64_t ts_ns, uint32_t why);
+
+/* Flag the record under construction in that direction (gap, framing...). */
+void corr_flag_req(struct corr *c, uint32_t flags);
+void corr_flag_resp(struct corr *c, uint32_t flags);
+
+/* Close or timeout: emit everything queued as incomplete. */
+void corr_flush(struct corr *c, uint64_t ts_ns);
+
+#endif

@@ -1,0 +1,541 @@
+/*
+ * test_conn.c - connection engine and correlator: byte events in, records out.
+ * Events are built exactly as the kernel writes them (include/ht_event.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stream/conn.h"
+#include "base/record.h"
+#include "base/stats.h"
+
+#define MAX_RECS 512
+
+struct harness {
+	struct conn c;
+	struct conn_limits lim;
+	struct ht_stats st;
+	struct ht_record *recs[MAX_RECS];
+	int n;
+	uint64_t pos[2];
+	uint64_t ts;
+};
+
+static void collect(void *ctx, struct ht_record *r)
+{
+	struct harness *h = ctx;
+
+	assert_true(h->n < MAX_RECS);
+	h->recs[h->n++] = r;
+}
+
+static struct harness *setup_role(uint8_t role)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	struct ht_conn_id id = { .tgid = 42, .fd = 7, .gen = 1 };
+
+	h->lim.reasm.max_bytes = 1 << 20;
+	h->lim.reasm.max_segments = 64;
+	h->lim.httpp.max_head_bytes = 65536;
+	h->lim.httpp.max_value_bytes = 1024;
+	h->lim.corr.max_body_bytes = 4096;
+	h->lim.corr.max_pending = 1024;
+	h->ts = 1000;
+	conn_init(&h->c, &id, 0x1234, role, collect, h, 0, &h->lim);
+	return h;
+}
+
+static void teardown(struct harness *h)
+{
+	conn_free(&h->c);
+	for (int i = 0; i < h->n; i++)
+		ht_record_free(h->recs[i]);
+	free(h);
+}
+
+/* Send bytes in direction dir at the current position (cap < len: uncaptured tail). */
+static void feed_cap(struct harness *h, int dir, const void *p, size_t len, size_t cap, uint8_t flags)
+{
+	struct ht_data_ev *ev = calloc(1, sizeof(*ev) + cap);
+
+	ev->hdr.type = HT_EV_DATA;
+	ev->hdr.dir = (uint8_t)dir;
+	ev->hdr.flags = flags;
+	ev->hdr.ts_ns = h->ts += 10;
+	ev->pos = h->pos[dir];
+	ev->len = (uint32_t)len;
+	ev->cap_len = (uint32_t)cap;
+	ev->sys_len = (uint32_t)len;
+	ev->tid = 43;
+	memcpy(ev->comm, "tester", 7);
+	memcpy(ev->data, p, cap);
+	h->pos[dir] += len;
+	conn_on_data(&h->c, ev, &h->lim, &h->st);
+	free(ev);
+}
+
+static void feed(struct harness *h, int dir, const char *s)
+{
+	feed_cap(h, dir, s, strlen(s), strlen(s), 0);
+}
+
+static void close_conn(struct harness *h)
+{
+	struct ht_close_ev ev = { .hdr = { .type = HT_EV_CLOSE, .ts_ns = h->ts += 10 } };
+
+	ev.pos[0] = h->pos[0];
+	ev.pos[1] = h->pos[1];
+	assert_true(conn_on_close(&h->c, &ev, &h->lim, &h->st)); /* every byte is here */
+	conn_drain(&h->c, &h->lim, &h->st, h->ts);
+}
+
+static const char *s(struct ht_record *r, struct ht_str f)
+{
+	static char buf[8][256];
+	static int k;
+	char *b = buf[k++ % 8];
+	size_t n = f.len < 255 ? f.len : 255;
+
+	memcpy(b, ht_str_ptr(r, f), n);
+	b[n] = '\0';
+	return b;
+}
+
+#define IN HT_DIR_INGRESS
+#define OUT HT_DIR_EGRESS
+
+static void test_simple_get(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "GET /a?x=1 HTTP/1.1\r\nHost: ex.com\r\nX-A: 1\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+	assert_int_equal(h->n, 1);
+	assert_string_equal(s(h->recs[0], h->recs[0]->method), "GET");
+	assert_string_equal(s(h->recs[0], h->recs[0]->target), "/a?x=1");
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/a");
+	assert_string_equal(s(h->recs[0], h->recs[0]->host), "ex.com");
+	assert_string_equal(s(h->recs[0], h->recs[0]->resp_body), "hello");
+	assert_int_equal(h->recs[0]->status, 200);
+	assert_int_equal(h->recs[0]->resp_body_size, 5);
+	assert_int_equal(h->recs[0]->flags, 0);
+	assert_int_equal(h->recs[0]->role, HT_ROLE_SERVER);
+	/* first request byte ts 1010, last response byte ts 1020 */
+	assert_int_equal(h->recs[0]->latency_ns, 10);
+	teardown(h);
+}
+
+static void test_pipelined_100(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	char req[64], resp[128];
+	static char all_req[100 * 64], all_resp[100 * 128];
+	size_t ql = 0, pl = 0;
+
+	for (int i = 0; i < 100; i++) {
+		int n = snprintf(req, sizeof(req), "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+
+		memcpy(all_req + ql, req, (size_t)n);
+		ql += (size_t)n;
+		n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%0*d", i < 10 ? 1 : 2, i < 10 ? 1 : 2, i);
+		memcpy(all_resp + pl, resp, (size_t)n);
+		pl += (size_t)n;
+	}
+	feed_cap(h, IN, all_req, ql, ql, 0);
+	feed_cap(h, OUT, all_resp, pl, pl, 0);
+	assert_int_equal(h->n, 100);
+	for (int i = 0; i < 100; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "/p/%d", i);
+		assert_string_equal(s(h->recs[i], h->recs[i]->path), want);
+		snprintf(want, sizeof(want), "%d", i);
+		assert_string_equal(s(h->recs[i], h->recs[i]->resp_body), want);
+	}
+	teardown(h);
+}
+
+static void test_head_then_get(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+
+	feed(h, OUT, "HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+	feed(h, OUT, "GET /g HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+	assert_int_equal(h->n, 2);
+	assert_string_equal(s(h->recs[0], h->recs[0]->method), "HEAD");
+	assert_int_equal(h->recs[0]->resp_body_size, 0);
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/g");
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "abc");
+	assert_int_equal(h->recs[1]->role, HT_ROLE_CLIENT);
+	teardown(h);
+}
+
+static void test_100_continue(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(h->n, 0);
+	feed(h, IN, "data");
+	feed(h, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->status, 201);
+	assert_int_equal(h->recs[0]->req_body_size, 4);
+	assert_string_equal(s(h->recs[0], h->recs[0]->req_body), "data");
+	teardown(h);
+}
+
+static void test_103_early_hints(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+		     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->status, 200);
+	assert_null(ht_record_find_header(h->recs[0], &h->recs[0]->resp_headers, "link"));
+	teardown(h);
+}
+
+static void test_response_without_request(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+	assert_int_equal(h->n, 0); /* waits: the request may be in another ring */
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_true(h->recs[0]->flags & HT_RF_NO_REQUEST);
+	assert_int_equal(h->recs[0]->status, 200);
+	teardown(h);
+}
+
+static void test_response_before_request_arrives(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req = "GET /late HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	/* the response's event (ts 2000) overtakes the request's (ts 1000) */
+	h->ts = 1990;
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+	h->ts = 990;
+	feed(h, IN, req);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->flags, 0);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/late");
+	teardown(h);
+}
+
+static void test_close_mid_body(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part");
+	assert_int_equal(h->n, 0);
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_true(h->recs[0]->flags & HT_RF_INCOMPLETE);
+	assert_int_equal(h->recs[0]->status, 200);
+	teardown(h);
+}
+
+static void test_close_delimited(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+
+	feed(h, OUT, "GET /cd HTTP/1.0\r\n\r\n");
+	feed(h, IN, "HTTP/1.0 200 OK\r\n\r\nbody until close");
+	assert_int_equal(h->n, 0);
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->flags, 0);
+	assert_int_equal(h->recs[0]->resp_body_size, 16);
+	teardown(h);
+}
+
+static void test_request_open_at_close(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_true(h->recs[0]->flags & HT_RF_INCOMPLETE);
+	assert_int_equal(h->recs[0]->status, 0);
+	teardown(h);
+}
+
+static void test_uncaptured_body_hole(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	char body[1000];
+
+	memset(body, 'z', sizeof(body));
+	feed(h, IN, "GET /sf HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+	feed_cap(h, OUT, body, sizeof(body), 0, HT_DF_SENDFILE); /* sendfile: length only */
+	feed(h, IN, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nn");
+	assert_int_equal(h->n, 2);
+	assert_int_equal(h->recs[0]->resp_body_size, 1000);
+	assert_true(h->recs[0]->flags & HT_RF_GAP);
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/next");
+	assert_int_equal(h->recs[1]->flags, 0);
+	teardown(h);
+}
+
+static void test_upgrade_101(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
+	feed(h, IN, "\x81\x85garbage-frame-GET / HTTP/1.1\r\n\r\n");
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->status, 101);
+	assert_true(h->recs[0]->flags & HT_RF_UPGRADE);
+	teardown(h);
+}
+
+static void test_body_truncated_at_max(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	static char resp[10000];
+	int n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 8000\r\n\r\n");
+
+	memset(resp + n, 'q', 8000);
+	feed(h, IN, "GET /t HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed_cap(h, OUT, resp, (size_t)n + 8000, (size_t)n + 8000, 0);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->resp_body.len, 4096);
+	assert_int_equal(h->recs[0]->resp_body_size, 8000);
+	assert_true(h->recs[0]->flags & HT_RF_RESP_BODY_TRUNCATED);
+	teardown(h);
+}
+
+static void test_malformed_response_answers_oldest(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+
+	feed(h, OUT, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+		    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
+	assert_int_equal(h->n, 2);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/one");
+	assert_true(h->recs[0]->flags & HT_RF_FRAMING_ERROR);
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/two");
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "two");
+	teardown(h);
+}
+
+
+/* The response's events overtake the end of the request body (two rings):
+ * the record waits for the request to end, and is complete. */
+static void test_response_before_request_body_end(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc");
+	feed(h, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(h->n, 0);
+	feed(h, IN, "def");
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->flags, 0);
+	assert_int_equal(h->recs[0]->req_body_size, 6);
+	assert_string_equal(s(h->recs[0], h->recs[0]->req_body), "abcdef");
+	assert_int_equal(h->recs[0]->status, 201);
+	teardown(h);
+}
+
+/* An early answer whose request body never ends is emitted at close. */
+static void test_early_answer_body_never_ends(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc");
+	feed(h, OUT, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
+	feed(h, IN, "GET /after HTTP/1.1\r\n"); /* still body bytes of /big */
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->status, 413);
+	assert_true(h->recs[0]->flags & HT_RF_INCOMPLETE);
+	teardown(h);
+}
+
+/* Requests lost in the kernel (a hole of known size in the request stream):
+ * the response that started before the next visible request is a
+ * no_request record, never paired with that later request. */
+static void test_lost_request_is_not_misattributed(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+	const char *lost = "GET /lost HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct ht_loss_ev loss = { .hdr = { .type = HT_EV_LOSS, .dir = OUT } };
+
+	feed(h, OUT, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	loss.start = h->pos[OUT];
+	loss.len = strlen(lost);
+	h->pos[OUT] += loss.len; /* the kernel never delivered these bytes */
+	h->ts += 10;
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlost");
+	conn_on_loss(&h->c, &loss, &h->lim, &h->st);
+	feed(h, OUT, "GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree");
+	assert_int_equal(h->n, 3);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/one");
+	assert_true(h->recs[1]->flags & HT_RF_NO_REQUEST);
+	assert_true(h->recs[1]->flags & HT_RF_GAP);
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "lost");
+	assert_string_equal(s(h->recs[2], h->recs[2]->path), "/three");
+	assert_string_equal(s(h->recs[2], h->recs[2]->resp_body), "three");
+	assert_int_equal(h->recs[2]->flags, 0);
+	teardown(h);
+}
+
+/* A hole cuts a request head in two: the connection must not stall. */
+static void test_hole_inside_head(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	struct ht_loss_ev loss = { .hdr = { .type = HT_EV_LOSS, .dir = IN } };
+
+	feed(h, IN, "GET /cut HTTP/1.1\r\nHo");
+	loss.start = h->pos[IN];
+	loss.len = 10;
+	h->pos[IN] += 10;
+	conn_on_loss(&h->c, &loss, &h->lim, &h->st);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ncut");
+	feed(h, IN, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+	assert_int_equal(h->n, 2);
+	assert_true(h->recs[0]->flags & HT_RF_GAP);
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/next");
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "next");
+	teardown(h);
+}
+
+/* A smuggling-shaped request keeps its method and path, flagged. */
+/* In-order events are parsed where they lie (zero-copy) and only the
+ * unconsumed tail is kept: split the exchange at every position, with the
+ * response sometimes ahead of the request's end (held while it waits); each event is freed
+ * right after conn_on_data, so a stale pointer would show under ASan. */
+static void test_split_everywhere_zero_copy(void **state)
+{
+	static const char req[] = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /q HTTP/1.1\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No\r\n\r\n";
+
+	for (size_t cut = 1; cut < sizeof(req) - 1; cut++) {
+		struct harness *h = setup_role(HT_ROLE_SERVER);
+		/* within the first response: a second one sent before its request is an orphan */
+		size_t rcut = 1 + cut % (sizeof("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok") - 2);
+		bool resp_first = cut & 1;
+
+		feed_cap(h, IN, req, cut, cut, 0);
+		if (resp_first)
+			feed_cap(h, OUT, resp, rcut, rcut, 0);
+		feed_cap(h, IN, req + cut, sizeof(req) - 1 - cut, sizeof(req) - 1 - cut, 0);
+		if (!resp_first)
+			feed_cap(h, OUT, resp, rcut, rcut, 0);
+		feed_cap(h, OUT, resp + rcut, sizeof(resp) - 1 - rcut, sizeof(resp) - 1 - rcut, 0);
+		assert_int_equal(h->n, 2);
+		assert_string_equal(s(h->recs[0], h->recs[0]->method), "POST");
+		assert_string_equal(s(h->recs[0], h->recs[0]->host), "h");
+		assert_string_equal(s(h->recs[0], h->recs[0]->req_body), "abc");
+		assert_string_equal(s(h->recs[0], h->recs[0]->resp_body), "ok");
+		assert_string_equal(s(h->recs[0], h->recs[0]->reason), "Created");
+		assert_int_equal(h->recs[0]->status, 201);
+		assert_int_equal(h->recs[0]->flags, 0);
+		assert_string_equal(s(h->recs[1], h->recs[1]->path), "/q");
+		assert_int_equal(h->recs[1]->status, 204);
+		assert_int_equal(h->recs[1]->flags, 0);
+		assert_int_equal(conn_buffered(&h->c), 0);
+		teardown(h);
+	}
+}
+
+static void test_cl_and_te_request_recorded(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	assert_int_equal(h->n, 1);
+	assert_string_equal(s(h->recs[0], h->recs[0]->method), "POST");
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/smuggle");
+	assert_int_equal(h->recs[0]->status, 400);
+	assert_true(h->recs[0]->flags & HT_RF_FRAMING_ERROR);
+	teardown(h);
+}
+
+/* A big response and the CLOSE overtake the request (two rings): the
+ * response waits for its request however large it is, and pairs with it. */
+static void test_big_response_before_request(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+	static char resp[200000];
+	int n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 150000\r\n\r\n");
+
+	memset(resp + n, 'b', 150000);
+	h->ts = 2000;
+	feed_cap(h, IN, resp, (size_t)n + 150000, (size_t)n + 150000, 0);
+	assert_int_equal(h->n, 0);
+	{
+		struct ht_close_ev ev = { .hdr = { .type = HT_EV_CLOSE, .ts_ns = 3000 } };
+
+		ev.pos[OUT] = 30; /* the request's 30 bytes are still in flight */
+		ev.pos[IN] = h->pos[IN];
+		assert_false(conn_on_close(&h->c, &ev, &h->lim, &h->st));
+	}
+	h->ts = 1000;
+	feed(h, OUT, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(conn_close_ready(&h->c));
+	conn_drain(&h->c, &h->lim, &h->st, 3000);
+	assert_int_equal(h->n, 1);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/big");
+	assert_int_equal(h->recs[0]->status, 200);
+	assert_int_equal(h->recs[0]->resp_body_size, 150000);
+	assert_int_equal(h->recs[0]->flags, HT_RF_RESP_BODY_TRUNCATED);
+	teardown(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_pipelined_100),
+		cmocka_unit_test(test_head_then_get),
+		cmocka_unit_test(test_100_continue),
+		cmocka_unit_test(test_103_early_hints),
+		cmocka_unit_test(test_response_without_request),
+		cmocka_unit_test(test_response_before_request_arrives),
+		cmocka_unit_test(test_close_mid_body),
+		cmocka_unit_test(test_close_delimited),
+		cmocka_unit_test(test_request_open_at_close),
+		cmocka_unit_test(test_uncaptured_body_hole),
+		cmocka_unit_test(test_upgrade_101),
+		cmocka_unit_test(test_body_truncated_at_max),
+		cmocka_unit_test(test_malformed_response_answers_oldest),
+		cmocka_unit_test(test_response_before_request_body_end),
+		cmocka_unit_test(test_early_answer_body_never_ends),
+		cmocka_unit_test(test_lost_request_is_not_misattributed),
+		cmocka_unit_test(test_hole_inside_head),
+		cmocka_unit_test(test_cl_and_te_request_recorded),
+		cmocka_unit_test(test_big_response_before_request),
+		cmocka_unit_test(test_split_everywhere_zero_copy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

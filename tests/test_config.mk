@@ -1,1 +1,0 @@
-test_config_DEPS := config filter

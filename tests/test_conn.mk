@@ -1,1 +1,0 @@
-test_conn_DEPS := conn corr reasm httpp record stats

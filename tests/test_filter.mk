@@ -1,1 +1,0 @@
-test_filter_DEPS := filter config record

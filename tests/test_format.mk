@@ -1,1 +1,0 @@
-test_format_DEPS := format record

@@ -1,1 +1,0 @@
-test_httpp_DEPS := httpp

@@ -1,1 +1,0 @@
-test_meta_DEPS := meta

@@ -1,1 +1,0 @@
-test_metrics_DEPS := metrics red route record stats httpp

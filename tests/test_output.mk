@@ -1,1 +1,0 @@
-test_output_DEPS := output format record

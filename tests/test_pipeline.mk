@@ -1,1 +1,0 @@
-test_pipeline_DEPS := pipeline conn corr reasm httpp record stats config filter redact format output red route metrics meta

@@ -1,1 +1,0 @@
-test_reasm_DEPS := reasm

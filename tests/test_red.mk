@@ -1,1 +1,0 @@
-test_red_DEPS := red route record

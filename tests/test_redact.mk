@@ -1,1 +1,0 @@
-test_redact_DEPS := redact config filter record

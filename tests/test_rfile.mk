@@ -1,1 +1,0 @@
-test_rfile_DEPS := rfile

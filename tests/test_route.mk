@@ -1,1 +1,0 @@
-test_route_DEPS := route
