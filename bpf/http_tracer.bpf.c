@@ -56,20 +56,23 @@ static __always_inline struct pt_regs *ht_regs(void)
 				    (__u32)HT_REG(r, cnt_arg), sys, dir);   \
 	}
 
-/* receives with a flags argument: MSG_PEEK does not consume the stream */
+/* receives with a flags argument: MSG_PEEK does not consume the stream;
+ * MSG_TRUNC on TCP consumes it but copies nothing (length only) */
 #define HT_RECV_PROBES(name, ptr_arg, cnt_arg, flags_arg, sys)              \
 	SEC("tp/syscalls/sys_exit_" #name)                                  \
 	int tp__sys_exit_##name(struct trace_event_raw_sys_exit *ctx)       \
 	{                                                                   \
 		struct pt_regs *r = ht_regs();                              \
+		__u64 fl = HT_REG(r, flags_arg);                            \
                                                                             \
-		if (HT_REG(r, flags_arg) & HT_MSG_PEEK) {                   \
+		if (fl & HT_MSG_PEEK) {                                     \
 			ht_count(HT_KS_PEEK, 1);                            \
 			return 0;                                           \
 		}                                                           \
 		return ht_exit_data(ctx->ret, (__s32)HT_REG(r, 0),          \
 				    HT_REG(r, ptr_arg),                     \
-				    (__u32)HT_REG(r, cnt_arg), sys,         \
+				    (__u32)HT_REG(r, cnt_arg),              \
+				    sys | (fl & HT_MSG_TRUNC ? HT_SYS_F_DISCARD : 0), \
 				    HT_DIR_INGRESS);                        \
 	}
 

@@ -47,6 +47,7 @@
 #define HT_S_IFMT 00170000
 #define HT_S_IFSOCK 0140000
 #define HT_MSG_PEEK 2
+#define HT_MSG_TRUNC 0x20
 #define HT_EINPROGRESS 115
 #define HT_TCP_CLOSE 7
 
@@ -102,7 +103,12 @@ enum ht_sys {
 	HT_SYS_MMSG,      /* recvmmsg, sendmmsg: (mmsghdr vec, vlen) */
 	HT_SYS_SENDFILE,  /* sendfile64: length only */
 	HT_SYS_CONNECT,   /* connect: fd only */
+	HT_SYS_DISCARD,   /* a receive that moved bytes without filling the
+			   * buffer (TCP MSG_TRUNC): length only */
 };
+
+/* Or'ed into the sys argument of ht_exit_data by receives with MSG_TRUNC. */
+#define HT_SYS_F_DISCARD 0x80
 
 /* What connect(2)'s enter leaves for its exit (the data syscalls need
  * nothing: their exits read the arguments from the saved user registers). */

@@ -25,6 +25,7 @@
 struct ht_cap {
 	struct ht_conn_key key;
 	__u64 pos;       /* stream position of the record being filled */
+	__u64 peer_pos;  /* the other direction's position at this syscall */
 	__u64 seg_ptr;   /* user address of the segment's next byte */
 	__u64 vec;       /* user iovec array of the current message */
 	__u64 mvec;      /* user mmsghdr vector (mmsg only) */
@@ -204,7 +205,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 	len = fill + tail;
 	if (!len)
 		return 0;
-	if (st->nrec == 0 && c->decision == HT_DEC_UNDECIDED && st->sys != HT_SYS_SENDFILE) {
+	if (st->nrec == 0 && c->decision == HT_DEC_UNDECIDED && st->sys != HT_SYS_SENDFILE &&
+	    st->sys != HT_SYS_DISCARD) {
 		reason = ht_decide(&st->key, c, dir, s, fill);
 		if (reason) {
 			st->drop = reason;
@@ -225,6 +227,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 	ev->hdr.flags = 0;
 	if (st->sys == HT_SYS_SENDFILE)
 		ev->hdr.flags |= HT_DF_SENDFILE;
+	else if (st->sys == HT_SYS_DISCARD)
+		ev->hdr.flags |= HT_DF_DISCARDED;
 	else if (tail)
 		ev->hdr.flags |= HT_DF_TRUNCATED;
 	if (st->nrec || st->consumed + len < st->total)
@@ -236,6 +240,7 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		ev->loss_start = c->loss_start[dir];
 	}
 	ev->pos = st->pos;
+	ev->peer_pos = st->peer_pos;
 	ev->len = len;
 	ev->cap_len = fill;
 	ev->sys_len = st->total;
@@ -432,6 +437,7 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 					__u8 sys, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	bool discard = sys & HT_SYS_F_DISCARD;
 	struct ht_cap st = {};
 	struct ht_scratch *s;
 	struct ht_conn *c;
@@ -439,6 +445,7 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	bool not_sock;
 	__u32 n;
 
+	sys &= (__u8)~HT_SYS_F_DISCARD;
 	st.key.tgid = id >> 32;
 	st.key.fd = fd;
 	if (st.key.tgid == self_tgid) {
@@ -504,7 +511,12 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	default: /* sendfile: length only */
 		break;
 	}
+	if (discard)
+		st.sys = sys = HT_SYS_DISCARD; /* the buffer holds nothing of it */
 	st.pos = __sync_fetch_and_add(&c->pos[dir & 1], st.total);
+	/* what the process had moved the other way when it made this call:
+	 * anchors a response to the requests read before it (user space) */
+	st.peer_pos = c->pos[(dir & 1) ^ 1];
 
 	if (sys == HT_SYS_FLAT && st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
 		/* fast path: one record straight from the user buffer */
@@ -519,7 +531,7 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	} else if ((sys == HT_SYS_IOV || sys == HT_SYS_MSG) && st.iov_cnt - 1 < HT_IOV_FAST &&
 		   st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
 		ht_iov_fast(&st, c);
-	} else if (sys == HT_SYS_SENDFILE) {
+	} else if (sys == HT_SYS_SENDFILE || sys == HT_SYS_DISCARD) {
 		ht_flush_conn(&st, c, st.total);
 	} else {
 		bpf_loop(HT_CAP_STEPS, ht_cap_step, &st, 0);

@@ -49,6 +49,7 @@ enum ht_role {
 #define HT_DF_LOSS_BEFORE 0x02 /* [loss_start, pos) of this direction was lost */
 #define HT_DF_TRUNCATED   0x04 /* capture cap or iovec bound hit: [pos+cap_len, pos+len) not captured */
 #define HT_DF_SPLIT       0x08 /* one of several records of the same syscall */
+#define HT_DF_DISCARDED   0x10 /* a receive that discarded bytes unread (TCP MSG_TRUNC): length only */
 
 /* ht_open_ev.flags */
 #define HT_OF_INFERRED    0x01 /* connection predates the tracer; role inferred */
@@ -71,11 +72,14 @@ struct ht_ev_hdr {
 	struct ht_conn_id conn; /* which connection */
 };
 
-/* HT_EV_DATA: 80 bytes + cap_len payload bytes. */
+/* HT_EV_DATA: 88 bytes + cap_len payload bytes. */
 struct ht_data_ev {
 	struct ht_ev_hdr hdr;
 	__u64 pos;        /* stream position of this record's first byte in hdr.dir */
 	__u64 loss_start; /* with HT_DF_LOSS_BEFORE: first lost position (< pos) */
+	__u64 peer_pos;   /* the other direction's position when the syscall
+			   * ran: bytes the process had read (for a write) or
+			   * written (for a read) on this connection by then */
 	__u32 len;        /* bytes of the stream this record covers (>= cap_len) */
 	__u32 cap_len;    /* bytes of payload that follow the fixed part */
 	__u32 sys_len;    /* the syscall's full return value (all records of it) */
@@ -114,7 +118,7 @@ struct ht_loss_ev {
 #define HT_STATIC_ASSERT(c, m) _Static_assert(c, m)
 HT_STATIC_ASSERT(sizeof(struct ht_conn_id) == 16, "ht_conn_id is 16 bytes");
 HT_STATIC_ASSERT(sizeof(struct ht_ev_hdr) == 32, "ht_ev_hdr is 32 bytes");
-HT_STATIC_ASSERT(sizeof(struct ht_data_ev) == 80, "ht_data_ev fixed part is 80 bytes");
+HT_STATIC_ASSERT(sizeof(struct ht_data_ev) == 88, "ht_data_ev fixed part is 88 bytes");
 HT_STATIC_ASSERT(sizeof(struct ht_open_ev) == 96, "ht_open_ev is 96 bytes");
 HT_STATIC_ASSERT(sizeof(struct ht_close_ev) == 48, "ht_close_ev is 48 bytes");
 HT_STATIC_ASSERT(sizeof(struct ht_loss_ev) == 48, "ht_loss_ev is 48 bytes");

@@ -599,6 +599,7 @@ static void emit_syscall(struct gen *g, struct conn *c, struct sysc *s)
 		if (nrec > 1)
 			ev->hdr.flags |= HT_DF_SPLIT;
 		ev->pos = c->pos[d];
+		ev->peer_pos = c->pos[d ^ 1];
 		ev->len = (uint32_t)len;
 		ev->cap_len = cap;
 		ev->sys_len = (uint32_t)s->len;

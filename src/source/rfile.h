@@ -4,7 +4,7 @@
  *
  * Layout (all integers little-endian):
  *   file header, 32 bytes:
- *     char magic[8] = "HTTRACE\0"; u32 version = 1; u32 header_size (>= 32,
+ *     char magic[8] = "HTTRACE\0"; u32 version = 2 (1: data records of 80 bytes, before peer_pos); u32 header_size (>= 32,
  *     bytes to skip to the first block); u32 flags (0); u32 reserved (0);
  *     u64 creation time, ns since the Unix epoch.
  *   blocks until end of file, each:
@@ -19,7 +19,7 @@
  *     8-byte aligned in the inflated buffer and can be cast to the ABI
  *     structs directly.
  * Every record is checked when its block is read: length >= sizeof(struct
- * ht_ev_hdr) and exactly the size its type implies (data: 80 + cap_len).
+ * ht_ev_hdr) and exactly the size its type implies (data: 88 + cap_len).
  *
  * Neither the writer nor the reader is thread-safe: one owner each.
  */
@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define RFILE_MAGIC          "HTTRACE\0"
-#define RFILE_VERSION        1u
+#define RFILE_VERSION        2u
 #define RFILE_HDR_SIZE       32u
 #define RFILE_BLOCK_MAGIC    0x4b425448u       /* "HTBK" little-endian */
 #define RFILE_BLOCK_HDR_SIZE 20u

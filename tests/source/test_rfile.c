@@ -225,7 +225,7 @@ static void test_record_checks(void **state)
 	char path[128], err[256];
 	struct rfile_writer *w;
 
-	assert_int_equal(ht_event_size(HT_EV_DATA, 10), 90);
+	assert_int_equal(ht_event_size(HT_EV_DATA, 10), 98);
 	assert_int_equal(ht_event_size(HT_EV_OPEN, 0), 96);
 	assert_int_equal(ht_event_size(HT_EV_CLOSE, 0), 48);
 	assert_int_equal(ht_event_size(HT_EV_LOSS, 0), 48);
@@ -233,12 +233,12 @@ static void test_record_checks(void **state)
 	d->hdr.type = HT_EV_DATA;
 	d->cap_len = 10;
 	d->len = 10;
-	assert_int_equal(ht_event_check(buf, 90), 0);
-	assert_int_equal(ht_event_check(buf, 91), -EINVAL);
-	assert_int_equal(ht_event_check(buf, 89), -EINVAL);
-	d->cap_len = 0xffffffffu; /* 80 + cap_len overflows 32 bits */
-	assert_int_equal(ht_event_check(buf, 79), -EINVAL);
-	assert_int_equal(ht_event_check(buf, (80 + 0xffffffffull) & 0xffffffffu), -EINVAL);
+	assert_int_equal(ht_event_check(buf, 98), 0);
+	assert_int_equal(ht_event_check(buf, 99), -EINVAL);
+	assert_int_equal(ht_event_check(buf, 97), -EINVAL);
+	d->cap_len = 0xffffffffu; /* 88 + cap_len overflows 32 bits */
+	assert_int_equal(ht_event_check(buf, 87), -EINVAL);
+	assert_int_equal(ht_event_check(buf, (88 + 0xffffffffull) & 0xffffffffu), -EINVAL);
 	assert_int_equal(ht_event_check(buf, 31), -EINVAL);
 	assert_int_equal(ht_event_check(NULL, 48), -EINVAL);
 	buf[0] = HT_EV_CLOSE;
@@ -294,7 +294,7 @@ static void test_round_trip(void **state)
 	s.rec[10][0] = HT_EV_DATA;
 	((struct ht_data_ev *)s.rec[10])->cap_len = 3u << 20;
 	((struct ht_data_ev *)s.rec[10])->len = 3u << 20;
-	memset(s.rec[10] + 80, 'b', 3u << 20);
+	memset(s.rec[10] + sizeof(struct ht_data_ev), 'b', 3u << 20);
 	path_of(path, sizeof(path), "rt-big.rec");
 	write_file(path, &s, 0);
 	read_file(path, &s, o);
@@ -472,7 +472,8 @@ static void test_bad_headers(void **state)
 		const char *msg;
 	} cases[] = {
 		{ "magic", 0, 0x41414141, "bad magic at offset 0" },
-		{ "version 2", 8, 2, "unsupported version 2 at offset 8" },
+		{ "version 3", 8, 3, "unsupported version 3 at offset 8" },
+		{ "version 1 (80-byte data records)", 8, 1, "unsupported version 1" },
 		{ "version 0", 8, 0, "unsupported version 0" },
 		{ "header size small", 12, 16, "bad header size 16 at offset 12" },
 		{ "header size huge", 12, 0x7fffffff, "bad header size" },
@@ -493,15 +494,15 @@ static void test_bad_headers(void **state)
 	};
 
 	assert_non_null(o);
-	/* one data record with 100 payload bytes: 192 raw bytes */
+	/* one data record with 96 payload bytes: 192 raw bytes */
 	recset_make(&s, 1);
 	free(s.rec[0]);
-	s.rec[0] = calloc(1, 180);
+	s.rec[0] = calloc(1, 184);
 	assert_non_null(s.rec[0]);
-	s.len[0] = 180;
+	s.len[0] = 184;
 	s.rec[0][0] = HT_EV_DATA;
-	put32(s.rec[0] + offsetof(struct ht_data_ev, cap_len), 100);
-	put32(s.rec[0] + offsetof(struct ht_data_ev, len), 100);
+	put32(s.rec[0] + offsetof(struct ht_data_ev, cap_len), 96);
+	put32(s.rec[0] + offsetof(struct ht_data_ev, len), 96);
 	path_of(path, sizeof(path), "hdr-src.rec");
 	path_of(bad, sizeof(bad), "hdr-bad.rec");
 	write_file(path, &s, 0);
@@ -560,7 +561,7 @@ static void write_raw_block(const char *path, const uint8_t *raw, uint32_t raw_l
 	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
 	clen = zs.total_out;
 	deflateEnd(&zs);
-	put32(hdr + 8, 1);
+	put32(hdr + 8, RFILE_VERSION);
 	put32(hdr + 12, RFILE_HDR_SIZE);
 	put32(bh, RFILE_BLOCK_MAGIC);
 	put32(bh + 4, (uint32_t)clen);
