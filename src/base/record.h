@@ -65,6 +65,11 @@ struct ht_record {
 	uint64_t sample_key;     /* internal: per-transaction hash (connection id + sequence) */
 	uint64_t mono_first_ns;  /* internal: monotonic ts of the first request byte */
 	uint64_t done_mono_ns;   /* internal: when the record was finished */
+	uint64_t anchor_pos;     /* internal (correlator): the response stream's
+				  * position when the request's first byte moved;
+				  * valid with CORR_ANCHORED */
+	uint32_t skip_after;     /* internal (correlator): requests dropped right
+				  * after this one (queue full) */
 	/* arena */
 	char *arena;
 	uint32_t arena_len, arena_cap;

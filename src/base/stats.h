@@ -23,6 +23,8 @@ enum ht_counter {
 	HT_C_DROP_WRITER_QUEUE,    /* records dropped: writer queue full */
 	HT_C_DROP_OUTPUT_ERROR,    /* records dropped: disk full / write error */
 	HT_C_DROP_MALFORMED_EVENT, /* events with impossible lengths */
+	HT_C_DROP_CORR_PENDING,    /* requests not kept: max_pending already queued on
+				    * their connection (their responses: no_request + gap) */
 	HT_C_FILTERED_PATH,        /* records removed by excludePaths */
 	HT_C_FILTERED_IP,          /* records removed by excludeIPs */
 	HT_C_FILTERED_NAMESPACE,   /* records removed by excludeNamespaces */

@@ -374,7 +374,7 @@ static int render_filtered(struct ht_buf *b, const struct metrics_totals *t,
 static int render_dropped(struct ht_buf *b, const struct metrics_totals *t,
 			  const struct capture_counters *kc, bool have_k)
 {
-	struct named_value nv[8];
+	struct named_value nv[9];
 	int n = 0, rc;
 
 	nv_add(nv, &n, "ringbuf_full", have_k ? kc->ringbuf_full : t->c[HT_C_DROP_RINGBUF_FULL]);
@@ -384,6 +384,7 @@ static int render_dropped(struct ht_buf *b, const struct metrics_totals *t,
 	nv_add(nv, &n, "writer_queue", t->c[HT_C_DROP_WRITER_QUEUE]);
 	nv_add(nv, &n, "output_error", t->c[HT_C_DROP_OUTPUT_ERROR]);
 	nv_add(nv, &n, "malformed_event", t->c[HT_C_DROP_MALFORMED_EVENT]);
+	nv_add(nv, &n, "pending_requests", t->c[HT_C_DROP_CORR_PENDING]);
 	rc = put_family(b, "http_tracer_events_dropped_total", "counter",
 			"Events, bytes or records lost, by reason.");
 	return rc ?: put_named(b, "http_tracer_events_dropped_total", "reason", nv, n);

@@ -36,6 +36,8 @@ struct meta_cache;
 struct shard_conn {
 	struct cds_lfht_node node;
 	struct shard_conn *lru_prev, *lru_next; /* oldest activity first; graveyard link */
+	uint32_t pending_seen;       /* c.corr.n_pending as last accounted */
+	uint32_t dropped_seen;       /* c.corr.dropped as last accounted */
 	struct conn c;
 };
 
@@ -51,6 +53,7 @@ struct shard {
 	uint32_t n_graveyard;
 	uint64_t n_conns;
 	uint64_t mem;                /* buffered bytes of all connections */
+	uint64_t pending;            /* requests of all connections waiting for a response */
 	uint64_t next_sweep_ns;
 	struct conn_limits lim;
 	struct red_table *red;

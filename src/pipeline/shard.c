@@ -107,6 +107,7 @@ static void reclaim(struct shard *s)
 static void conn_destroy(struct shard *s, struct shard_conn *sc)
 {
 	s->mem -= sc->c.mem;
+	s->pending -= sc->pending_seen;
 	lru_unlink(s, sc);
 	cds_lfht_del(s->table, &sc->node);
 	conn_free(&sc->c);
@@ -123,13 +124,23 @@ static void conn_finish(struct shard *s, struct shard_conn *sc, uint64_t now)
 	conn_destroy(s, sc);
 }
 
+/* Bring the shard's totals (memory, pending requests, dropped requests) up
+ * to date with what the connection holds now. */
 static void account_mem(struct shard *s, struct shard_conn *sc)
 {
 	size_t m = conn_buffered(&sc->c);
+	const struct corr *co = &sc->c.corr;
 
 	s->mem += m;
 	s->mem -= sc->c.mem;
 	sc->c.mem = m;
+	s->pending += co->n_pending;
+	s->pending -= sc->pending_seen;
+	sc->pending_seen = co->n_pending;
+	if (co->dropped != sc->dropped_seen) {
+		HT_ADD(&s->st, HT_C_DROP_CORR_PENDING, co->dropped - sc->dropped_seen);
+		sc->dropped_seen = co->dropped;
+	}
 }
 
 /* Over budget: finish the least recently active connections. */
@@ -226,6 +237,7 @@ static void shard_sweep(struct shard *s, uint64_t now, bool all)
 	}
 	ht_stat_set(&s->st.c[HT_C_STREAMS_ACTIVE], s->n_conns);
 	ht_stat_set(&s->st.c[HT_C_MEM_BYTES], s->mem);
+	ht_stat_set(&s->st.c[HT_C_CORR_PENDING], s->pending);
 }
 
 static void shard_limits(struct shard *s)

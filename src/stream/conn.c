@@ -157,6 +157,31 @@ static inline uint64_t ts_last(const struct reasm *rs)
 	return reasm_ts_at(rs, rs->cursor ? rs->cursor - 1 : 0);
 }
 
+static void mark_push(struct conn *c, int d, const struct ht_data_ev *ev)
+{
+	struct conn_mark *m = &c->marks[d][c->next_mark[d]];
+
+	m->pos = ev->pos;
+	m->end = ev->pos + ev->len;
+	m->peer = ev->peer_pos;
+	c->next_mark[d] = (uint8_t)((c->next_mark[d] + 1) % CONN_MARKS);
+	if (c->n_marks[d] < CONN_MARKS)
+		c->n_marks[d]++;
+}
+
+/* The other direction's position when byte pos of direction d moved;
+ * UINT64_MAX if its event is no longer remembered. */
+static uint64_t anchor_at(const struct conn *c, int d, uint64_t pos)
+{
+	for (int i = 0; i < c->n_marks[d]; i++) {
+		const struct conn_mark *m = &c->marks[d][i];
+
+		if (m->pos <= pos && pos < m->end)
+			return m->peer;
+	}
+	return UINT64_MAX;
+}
+
 static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t msg_pos,
 		   const struct conn_limits *lim, struct ht_stats *st)
 {
@@ -166,7 +191,8 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 	switch (ev->type) {
 	case HTTPP_EV_HEAD:
 		if (is_req)
-			corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos));
+			corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos),
+				      anchor_at(c, d, msg_pos));
 		else
 			corr_resp_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos));
 		break;
@@ -181,6 +207,8 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 			corr_req_end(&c->corr, ev);
 			break;
 		}
+		if (!c->corr.resp_interim)
+			c->resp_open = false; /* the final response: the sequence ends */
 		if (corr_resp_end(&c->corr, ev, ts_last(rs))) {
 			c->tunnel = true;
 			httpp_tunnel(&c->pp[c->req_dir]);
@@ -194,10 +222,12 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 
 		if (ev->err < HT_PARSE_ERR_SLOTS)
 			ht_stat_add(&st->parse_err[ev->err], 1);
-		if (is_req)
+		if (is_req) {
 			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos), why);
-		else
+		} else {
+			c->resp_open = false;
 			corr_resp_error(&c->corr, ts_last(rs), why);
+		}
 		break;
 	}
 	case HTTPP_EV_NONE:
@@ -213,39 +243,79 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 	struct httpp_event ev;
 
 	HT_ADD(st, HT_C_BYTES_LOST, hole);
+	if (d != c->req_dir)
+		c->resp_hole = true;
 	httpp_gap(&c->pp[d], kept + hole, &ev);
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);
 	handle(c, d, &ev, pos, lim, st);
 }
 
+/* A response sequence starts at pos: pair it (unless it was made an orphan). */
+static bool start_response(struct conn *c, uint64_t pos)
+{
+	if (!c->corr.orphan_next)
+		corr_note_response_start(&c->corr, pos);
+	c->resp_open = true;
+	c->resp_hole = false;
+	return true;
+}
+
 /*
- * May the response at the cursor be parsed now?  A response answers the
- * oldest queued request only if it started after that request did (both
- * timestamps are the kernel's monotonic clock); one that started earlier
- * answers a request whose bytes are still in another ring (wait) or were
- * lost (then it is a no_request record flagged gap).  With no request
- * queued it waits until forced.
+ * May the response at the cursor be parsed now, and what does it answer?
+ * It answers the oldest queued request only if that request was read
+ * before the response was written (its anchor, the response stream's
+ * position when the request's first byte was read, is <= the response's
+ * start; without anchors, its first byte came earlier by the kernel's
+ * clock).  One that started earlier answers a request whose bytes are still
+ * in another ring (wait) or were lost (then it is a no_request record
+ * flagged gap).  After lost response bytes, corr_after_response_hole()
+ * settles which requests lost their response.  With no request queued it
+ * waits until forced.
  */
 static bool response_may_start(struct conn *c, const struct reasm_view *v, bool force)
 {
-	uint64_t resp_ts = reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
 	bool req_waiting = reasm_waiting(&c->rs[c->req_dir]);
+	int fit;
 
-	if (corr_expects_response(&c->corr)) {
-		if (corr_oldest_ts(&c->corr) <= resp_ts)
-			return true;
-		if (req_waiting && !force)
+	if (c->resp_open)
+		return true; /* the final response after a 1xx answers the same request */
+	if (!corr_expects_response(&c->corr)) {
+		/* No request queued: it may still be in another CPU's ring,
+		 * however large the response is already, so wait.  What ends
+		 * the wait: the request arriving, a later request (then this
+		 * response is an orphan), or the close / idle drain (force).
+		 * Memory stays bounded by the reassembler's cap. */
+		if (!force)
 			return false;
-		corr_expect_orphan(&c->corr);
-		return true;
+		if (c->resp_hole)
+			corr_expect_orphan(&c->corr);
+		return start_response(c, v->pos);
 	}
-	/* No request queued: it may still be in another CPU's ring, however
-	 * large the response is already, so wait.  What ends the wait: the
-	 * request arriving (paired by time above), a later request (then this
-	 * response is an orphan, above), or the close / idle drain (force).
-	 * Memory stays bounded by the reassembler's cap. */
-	return force;
+	if (c->resp_hole) {
+		if (req_waiting && !force)
+			return false; /* settle only once every request read is here */
+		corr_after_response_hole(&c->corr, v->pos);
+		return start_response(c, v->pos);
+	}
+	fit = corr_may_answer(&c->corr, v->pos);
+	if (fit < 0)
+		fit = corr_oldest_ts(&c->corr) <= reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
+	if (fit)
+		return start_response(c, v->pos);
+	if (req_waiting && !force)
+		return false;
+	corr_expect_orphan(&c->corr);
+	return start_response(c, v->pos);
+}
+
+/* Did the parser take a hole inside the message it was parsing (a body of
+ * known length), so that no other message can have been in it? */
+static bool hole_absorbed(const struct httpp *p, bool in_msg, const struct httpp_event *ev)
+{
+	if (!in_msg)
+		return false;
+	return httpp_in_message(p) || (ev->type == HTTPP_EV_END && !httpp_resyncing(p));
 }
 
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
@@ -276,6 +346,10 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			HT_ADD(st, HT_C_BYTES_LOST, v.len);
 			httpp_gap(p, v.len, &ev);
 			reasm_consume(rs, v.len);
+			if (!is_req && !hole_absorbed(p, in_msg, &ev)) {
+				c->resp_hole = true;
+				c->resp_open = false;
+			}
 			if (in_msg) {
 				if (is_req)
 					corr_flag_req(&c->corr, HT_RF_GAP);
@@ -353,6 +427,7 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		memcpy(c->meta.comm, ev->comm, sizeof(c->meta.comm));
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
+	mark_push(c, d, ev);
 	if ((ev->hdr.flags & HT_DF_LOSS_BEFORE) && ev->loss_start < ev->pos)
 		reasm_add_lost(rs, ev->loss_start, ev->pos - ev->loss_start, ev->hdr.ts_ns);
 	/* in order with nothing held: parse the event where it lies, keep only the tail */

@@ -29,6 +29,13 @@ struct conn_limits {
 	struct corr_limits corr;
 };
 
+/* Where recent data events of one direction started and ended, with the
+ * other direction's position at their syscall (ht_data_ev.peer_pos). */
+#define CONN_MARKS 16
+struct conn_mark {
+	uint64_t pos, end, peer;
+};
+
 struct conn {
 	struct ht_conn_id id;
 	uint64_t hash;              /* XXH3 of id: shard choice, table key */
@@ -40,6 +47,12 @@ struct conn {
 	bool have_open;             /* an OPEN event supplied addresses */
 	bool closing;               /* CLOSE seen: finish when positions complete */
 	bool tunnel;                /* after 101/CONNECT: bytes are not HTTP */
+	bool resp_open;             /* a response sequence (1xx..final) is paired */
+	bool resp_hole;             /* response bytes were lost since the last response:
+				     * whole responses may have been in them */
+	uint8_t n_marks[2];         /* marks[d][0..n) used, a ring once full */
+	uint8_t next_mark[2];
+	struct conn_mark marks[2][CONN_MARKS];
 	uint64_t close_pos[2];      /* final positions from the CLOSE event */
 	uint64_t last_active_ns;    /* monotonic (local clock) of the last event */
 	uint64_t wait_since_ns;     /* when a reordering gap was first seen, 0: none */

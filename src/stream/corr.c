@@ -11,8 +11,11 @@
 #define CORR_PEER_HEAD    (1u << 18)
 #define CORR_PEER_CONNECT (1u << 19)
 #define CORR_RESP_DONE    (1u << 20) /* answered; waits for the end of its own body */
+#define CORR_ANCHORED     (1u << 21) /* anchor_pos is known */
+#define CORR_REQ_CUT      (1u << 22) /* a hole in the request body: the excerpt ends */
+#define CORR_RESP_CUT     (1u << 23) /* a hole in the response body: the excerpt ends */
 #define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
-			   CORR_RESP_DONE)
+			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
 {
@@ -20,6 +23,7 @@ void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offse
 	c->emit = emit;
 	c->emit_ctx = ctx;
 	c->wall_offset_ns = wall_offset_ns;
+	c->sequential = true;
 }
 
 void corr_free(struct corr *c)
@@ -130,28 +134,45 @@ static void enqueue(struct corr *c, struct ht_record *r)
 	c->n_pending++;
 }
 
+/*
+ * Past max_pending queued requests a new request is not kept, but its place
+ * in the order is: the queue's tail counts the requests dropped after it
+ * (skip_after), and the responses that answer them become no_request + gap
+ * records (owed) instead of pairing with a later request.
+ */
 int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
-		  const struct httpp_head *h, uint64_t ts_ns)
+		  const struct httpp_head *h, uint64_t ts_ns, uint64_t anchor)
 {
 	struct ht_record *r;
 
 	c->req_cur = NULL;
 	if (c->n_pending >= lim->max_pending) {
 		c->dropped++;
+		if (c->tail)
+			c->tail->skip_after++;
+		else
+			c->owed++;
 		return -1;
 	}
 	r = new_request(c, m, h, ts_ns);
 	if (!r)
 		return -1;
+	if (anchor != UINT64_MAX) {
+		r->anchor_pos = anchor;
+		r->flags |= CORR_ANCHORED;
+	}
 	enqueue(c, r);
 	c->req_cur = r;
 	return 0;
 }
 
+/* The excerpt is the body's prefix up to maxBodySize or the first hole,
+ * whichever comes first: bytes after a hole never pose as its start. */
 static void body_append(struct ht_record *r, struct ht_str *body, uint64_t *size, uint32_t trunc_flag,
 			uint32_t max, const uint8_t *p, size_t n)
 {
-	size_t room = body->len < max ? max - body->len : 0;
+	uint32_t cut = trunc_flag == HT_RF_REQ_BODY_TRUNCATED ? CORR_REQ_CUT : CORR_RESP_CUT;
+	size_t room = body->len < max && !(r->flags & cut) ? max - body->len : 0;
 
 	*size += n;
 	if (n > room) {
@@ -236,6 +257,84 @@ void corr_expect_orphan(struct corr *c)
 	c->orphan_next = true;
 }
 
+int corr_may_answer(const struct corr *c, uint64_t pos)
+{
+	if (!c->head)
+		return 0;
+	if (!(c->head->flags & CORR_ANCHORED))
+		return -1;
+	return c->head->anchor_pos <= pos;
+}
+
+void corr_note_response_start(struct corr *c, uint64_t pos)
+{
+	const struct ht_record *r = c->head;
+
+	if (r && (!(r->flags & CORR_ANCHORED) || r->anchor_pos != pos))
+		c->sequential = false;
+}
+
+/* Emit the oldest queued request as incomplete + gap: its response was lost. */
+static void lose_oldest(struct corr *c)
+{
+	struct ht_record *r = c->head;
+
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->n_pending--;
+	c->owed += r->skip_after;
+	r->skip_after = 0;
+	r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP;
+	if (r == c->req_cur) {
+		r->flags |= CORR_RESP_DONE; /* goes out when its body ends */
+		return;
+	}
+	emit(c, r);
+}
+
+/* Queued requests read at or before pos (anchors never decrease along the
+ * queue); *exact: the last of them was read exactly at pos, after the one
+ * before it.  -1 if one of them has no anchor. */
+static int read_before(const struct corr *c, uint64_t pos, bool *exact)
+{
+	const struct ht_record *r, *prev = NULL;
+	int n = 0;
+
+	*exact = false;
+	for (r = c->head; r && (!(r->flags & CORR_ANCHORED) || r->anchor_pos <= pos); r = r->next) {
+		if (!(r->flags & CORR_ANCHORED))
+			return -1;
+		*exact = r->anchor_pos == pos && (!prev || prev->anchor_pos < pos);
+		prev = r;
+		n++;
+	}
+	return n;
+}
+
+uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
+{
+	bool exact;
+	int n = read_before(c, pos, &exact);
+	uint32_t lost = 0;
+
+	if (n < 0) { /* no anchors: nothing queued can be proven answered */
+		while (c->head) {
+			lose_oldest(c);
+			lost++;
+		}
+		c->orphan_next = true;
+		return lost;
+	}
+	if (!(c->sequential && exact)) {
+		c->orphan_next = true;
+		exact = false;
+	}
+	for (int i = 0; i < n - (exact ? 1 : 0); i++, lost++)
+		lose_oldest(c);
+	return lost;
+}
+
 int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		   const struct httpp_head *h, uint64_t ts_ns)
 {
@@ -244,6 +343,10 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 	c->resp_interim = h->status >= 100 && h->status < 200 && h->status != 101;
 	if (c->resp_interim)
 		return 0;
+	if (!c->orphan_next && c->owed) {
+		c->owed--; /* answers a request dropped past max_pending */
+		c->orphan_next = true;
+	}
 	r = c->orphan_next ? NULL : c->head;
 	if (!r) {
 		r = ht_record_new();
@@ -290,6 +393,8 @@ static struct ht_record *take_answered(struct corr *c)
 	if (!c->head)
 		c->tail = NULL;
 	c->n_pending--;
+	c->owed += r->skip_after; /* the next responses answer dropped requests */
+	r->skip_after = 0;
 	return r;
 }
 
@@ -355,13 +460,13 @@ void corr_resp_error(struct corr *c, uint64_t ts_ns, uint32_t why)
 void corr_flag_req(struct corr *c, uint32_t flags)
 {
 	if (c->req_cur)
-		c->req_cur->flags |= flags;
+		c->req_cur->flags |= flags | (flags & HT_RF_GAP ? CORR_REQ_CUT : 0);
 }
 
 void corr_flag_resp(struct corr *c, uint32_t flags)
 {
 	if (c->answering)
-		c->answering->flags |= flags;
+		c->answering->flags |= flags | (flags & HT_RF_GAP ? CORR_RESP_CUT : 0);
 }
 
 void corr_flush(struct corr *c, uint64_t ts_ns)
@@ -382,12 +487,14 @@ void corr_flush(struct corr *c, uint64_t ts_ns)
 	while ((r = c->head)) {
 		c->head = r->next;
 		c->n_pending--;
+		r->skip_after = 0;
 		r->flags |= HT_RF_INCOMPLETE;
 		if (ts_ns > r->mono_first_ns && r->status)
 			r->latency_ns = ts_ns - r->mono_first_ns;
 		emit(c, r);
 	}
 	c->tail = c->req_cur = c->answering = NULL;
+	c->owed = 0;
 	if (detached) { /* answered, but its body never ended */
 		detached->flags |= HT_RF_INCOMPLETE;
 		emit(c, detached);

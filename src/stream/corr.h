@@ -52,16 +52,22 @@ struct corr {
 	bool resp_interim;             /* the response being parsed is a 1xx */
 	bool orphan_next;              /* corr_expect_orphan() was called */
 	bool tunnel;                   /* 101 / CONNECT: no more HTTP here */
-	uint32_t dropped;              /* requests dropped past max_pending */
+	uint32_t dropped;              /* requests dropped past max_pending (monotonic) */
+	uint32_t owed;                 /* responses still to come for dropped requests
+					* that were older than everything queued */
+	bool sequential;               /* every response so far started exactly
+					* where its request was read (no pipelining) */
 };
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns);
 /* Free everything queued without emitting. */
 void corr_free(struct corr *c);
 
-/* Request events; ts_ns: first byte (head) / last byte (end). */
+/* Request events; ts_ns: first byte (head) / last byte (end).  anchor: the
+ * response stream's position when the request's first byte moved (the
+ * data event's peer_pos), or UINT64_MAX if unknown. */
 int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
-		  const struct httpp_head *h, uint64_t ts_ns);
+		  const struct httpp_head *h, uint64_t ts_ns, uint64_t anchor);
 void corr_req_body(struct corr *c, const struct corr_limits *lim, const uint8_t *p, size_t n);
 void corr_req_end(struct corr *c, const struct httpp_event *ev);
 /* The request being parsed hit an error, a gap it could not skip, or the
@@ -82,6 +88,29 @@ uint64_t corr_oldest_ts(const struct corr *c);
 /* The next response answers a request that was lost (it started before the
  * oldest queued request did): make it a no_request record flagged gap. */
 void corr_expect_orphan(struct corr *c);
+
+/*
+ * Pairing by position.  A response that starts at response-stream position
+ * pos can only answer a request that was read before it was written: one
+ * whose anchor is <= pos.  corr_may_answer() says whether the oldest queued
+ * request qualifies (1), does not (0: the response answers a request never
+ * queued), or has no anchor (-1: fall back to timestamps).
+ *
+ * After bytes of the response stream were lost (a hole at or across a
+ * message boundary), any number of whole responses may have been in it.
+ * corr_after_response_hole() decides which queued requests lost theirs:
+ * on a sequential connection (each response so far started exactly at its
+ * request's anchor) the response at pos answers the one request anchored at
+ * exactly pos, and the requests before it are emitted incomplete + gap;
+ * otherwise (pipelining, unknown anchors) nothing can be proven, so every
+ * request anchored at or before pos is emitted incomplete + gap and the
+ * response becomes no_request + gap.  Returns the number emitted.
+ */
+int corr_may_answer(const struct corr *c, uint64_t pos);
+uint32_t corr_after_response_hole(struct corr *c, uint64_t pos);
+/* The response sequence (1xx..final) starting at pos was matched to the
+ * oldest request: keeps `sequential` up to date. */
+void corr_note_response_start(struct corr *c, uint64_t pos);
 
 int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		   const struct httpp_head *h, uint64_t ts_ns);

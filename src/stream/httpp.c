@@ -1285,6 +1285,11 @@ bool httpp_in_message(const struct httpp *p)
 	       p->state != ST_TUNNEL;
 }
 
+bool httpp_resyncing(const struct httpp *p)
+{
+	return p->state == ST_RESYNC;
+}
+
 bool httpp_has_pending(const struct httpp *p)
 {
 	return !p->hold && p->state == ST_END;

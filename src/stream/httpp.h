@@ -183,6 +183,9 @@ void httpp_tunnel(struct httpp *p);
 void httpp_resume(struct httpp *p);
 static inline bool httpp_is_holding(const struct httpp *p) { return p->hold; }
 bool httpp_in_message(const struct httpp *p);
+/* True while the parser is looking for the start of a message after a gap or
+ * an error (bytes are being skipped). */
+bool httpp_resyncing(const struct httpp *p);
 /* True when httpp_parse() has an event to report without new bytes (e.g. the
  * END after the last body byte or after a body-less head): call it again,
  * with len 0 if the buffer is empty, until it returns 0 with HTTPP_EV_NONE. */

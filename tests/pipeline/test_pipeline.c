@@ -157,11 +157,50 @@ static void test_order_across_readers_and_drain(void **state)
 	unlink(out_path);
 }
 
+/* Waits (bounded, not timed: the shard sweeps every 10 ms) until the
+ * correlator_pending gauge reads want; returns what it read last. */
+static uint64_t wait_pending(struct pipeline *p, uint64_t want)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 500 && (v = ht_stats_sum(HT_C_CORR_PENDING)) != want; i++) {
+		pipeline_reader_flush(p, 0);
+		usleep(10000);
+	}
+	return v;
+}
+
+/* http_tracer_correlator_pending reports requests waiting for a response. */
+static void test_correlator_pending_gauge(void **state)
+{
+	static const char reqs[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+				   "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	struct ht_conn_id id = { .tgid = 4242, .fd = 9, .gen = 77 };
+	uint8_t buf[512];
+	size_t len;
+	struct output *out;
+	struct pipeline *p = start(&out, 1, 1);
+
+	data_ev(buf, &len, &id, HT_DIR_INGRESS, 0, reqs, sizeof(reqs) - 1, 1000);
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	assert_int_equal(wait_pending(p, 3), 3);
+	data_ev(buf, &len, &id, HT_DIR_EGRESS, 0, resp, sizeof(resp) - 1, 2000);
+	((struct ht_data_ev *)buf)->peer_pos = sizeof(reqs) - 1;
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	assert_int_equal(wait_pending(p, 2), 2);
+	pipeline_stop(p);
+	assert_int_equal(ht_stats_sum(HT_C_CORR_PENDING), 0); /* drained at stop */
+	pipeline_free(p);
+	output_close(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shard_choice_is_stable),
 		cmocka_unit_test(test_order_across_readers_and_drain),
+		cmocka_unit_test(test_correlator_pending_gauge),
 	};
 	int rc;
 

@@ -25,6 +25,8 @@ struct harness {
 	struct ht_record *recs[MAX_RECS];
 	int n;
 	uint64_t pos[2];
+	int64_t peer_next;     /* >= 0: peer_pos of the next event (a test that
+				* delivers events out of their syscall order) */
 	uint64_t ts;
 };
 
@@ -48,6 +50,7 @@ static struct harness *setup_role(uint8_t role)
 	h->lim.corr.max_body_bytes = 4096;
 	h->lim.corr.max_pending = 1024;
 	h->ts = 1000;
+	h->peer_next = -1;
 	conn_init(&h->c, &id, 0x1234, role, collect, h, 0, &h->lim);
 	return h;
 }
@@ -70,6 +73,10 @@ static void feed_cap(struct harness *h, int dir, const void *p, size_t len, size
 	ev->hdr.flags = flags;
 	ev->hdr.ts_ns = h->ts += 10;
 	ev->pos = h->pos[dir];
+	/* as the kernel stamps it: the syscall order is the feed order, unless
+	 * the test says what the kernel saw */
+	ev->peer_pos = h->peer_next >= 0 ? (uint64_t)h->peer_next : h->pos[dir ^ 1];
+	h->peer_next = -1;
 	ev->len = (uint32_t)len;
 	ev->cap_len = (uint32_t)cap;
 	ev->sys_len = (uint32_t)len;
@@ -230,6 +237,7 @@ static void test_response_before_request_arrives(void **state)
 	h->ts = 1990;
 	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
 	h->ts = 990;
+	h->peer_next = 0; /* read before the response was written */
 	feed(h, IN, req);
 	assert_int_equal(h->n, 1);
 	assert_int_equal(h->recs[0]->flags, 0);
@@ -500,6 +508,7 @@ static void test_big_response_before_request(void **state)
 		assert_false(conn_on_close(&h->c, &ev, &h->lim, &h->st));
 	}
 	h->ts = 1000;
+	h->peer_next = 0; /* written before the response was read */
 	feed(h, OUT, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_true(conn_close_ready(&h->c));
 	conn_drain(&h->c, &h->lim, &h->st, 3000);
@@ -508,6 +517,151 @@ static void test_big_response_before_request(void **state)
 	assert_int_equal(h->recs[0]->status, 200);
 	assert_int_equal(h->recs[0]->resp_body_size, 150000);
 	assert_int_equal(h->recs[0]->flags, HT_RF_RESP_BODY_TRUNCATED);
+	teardown(h);
+}
+
+/* The kernel lost n bytes of direction dir at the current position. */
+static void lose(struct harness *h, int dir, uint64_t n)
+{
+	struct ht_loss_ev loss = { .hdr = { .type = HT_EV_LOSS, .dir = (uint8_t)dir } };
+
+	loss.hdr.ts_ns = h->ts += 10;
+	loss.start = h->pos[dir];
+	loss.len = n;
+	h->pos[dir] += n;
+	conn_on_loss(&h->c, &loss, &h->lim, &h->st);
+}
+
+static const char *body_of(struct harness *h, int i)
+{
+	return s(h->recs[i], h->recs[i]->resp_body);
+}
+
+/* Issue 12: a whole response lost at a message boundary on a keep-alive
+ * connection.  Before pairing by position, /2 took /3's response and every
+ * later pair on the connection was off by one. */
+static void test_lost_response_at_boundary(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *resp2 = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo";
+
+	feed(h, IN, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	feed(h, IN, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	lose(h, OUT, strlen(resp2));
+	feed(h, IN, "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree");
+	feed(h, IN, "GET /4 HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfour");
+	close_conn(h);
+	assert_int_equal(h->n, 4);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/1");
+	assert_string_equal(body_of(h, 0), "one");
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/2");
+	assert_int_equal(h->recs[1]->flags & (HT_RF_INCOMPLETE | HT_RF_GAP), HT_RF_INCOMPLETE | HT_RF_GAP);
+	assert_int_equal(h->recs[1]->status, 0);
+	assert_string_equal(s(h->recs[2], h->recs[2]->path), "/3");
+	assert_string_equal(body_of(h, 2), "three");
+	assert_int_equal(h->recs[2]->flags, 0);
+	assert_string_equal(s(h->recs[3], h->recs[3]->path), "/4");
+	assert_string_equal(body_of(h, 3), "four");
+	teardown(h);
+}
+
+/* Several responses and the end of one in a hole, client role. */
+static void test_hole_across_responses_client(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+
+	feed(h, OUT, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\naaa");
+	lose(h, IN, 7 + 40); /* the rest of /a's body and all of /b's response */
+	feed(h, OUT, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, IN, "HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nc");
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		const char *path = s(h->recs[i], h->recs[i]->path);
+
+		/* never /b with /c's 404: either right or flagged */
+		if (h->recs[i]->status == 404)
+			assert_true(!strcmp(path, "/c") || (h->recs[i]->flags & HT_RF_NO_REQUEST));
+		if (!strcmp(path, "/b"))
+			assert_true(h->recs[i]->flags & HT_RF_INCOMPLETE);
+	}
+	teardown(h);
+}
+
+/* Pipelined requests read in one go, the first response lost: nothing can
+ * be proven, so nothing is paired; every record is flagged. */
+static void test_lost_response_pipelined(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	feed(h, IN, "GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /p3 HTTP/1.1\r\nHost: x\r\n\r\n");
+	lose(h, OUT, 40);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\np2");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\np3");
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+
+		if (r->status == 200 && r->method.len)
+			assert_string_equal(s(r, r->path) + 1, body_of(h, i)); /* /pN with pN */
+		assert_true(r->flags & (HT_RF_INCOMPLETE | HT_RF_NO_REQUEST));
+	}
+	assert_int_equal(h->n, 5); /* three requests, two responses, none paired */
+	teardown(h);
+}
+
+/* Past max_pending queued requests: the dropped request's response is a
+ * no_request + gap record and the next request still gets its own. */
+static void test_pending_overflow_never_mispairs(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	h->lim.corr.max_pending = 2;
+	feed(h, IN, "GET /q1 HTTP/1.1\r\nHost: x\r\n\r\nGET /q2 HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /q3 HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nq1");
+	feed(h, IN, "GET /q4 HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nq2");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nq3");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nq4");
+	close_conn(h);
+	assert_int_equal(h->c.corr.dropped, 1);
+	assert_int_equal(h->n, 4);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+
+		if (r->flags & HT_RF_NO_REQUEST) {
+			assert_string_equal(body_of(h, i), "q3");
+			assert_true(r->flags & HT_RF_GAP);
+		} else {
+			assert_string_equal(s(r, r->path) + 1, body_of(h, i));
+		}
+	}
+	teardown(h);
+}
+
+/* Issue 12: head, then 8192 body bytes by sendfile (length only), then
+ * 2048 by send: the excerpt must not show the last bytes as the first. */
+static void test_body_excerpt_stops_at_hole(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	static char tail[2048];
+
+	memset(tail, 'T', sizeof(tail));
+	feed(h, IN, "GET /f HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 10240\r\n\r\n");
+	feed_cap(h, OUT, "", 8192, 0, HT_DF_SENDFILE);
+	feed_cap(h, OUT, tail, sizeof(tail), sizeof(tail), 0);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->resp_body_size, 10240);
+	assert_true(h->recs[0]->flags & HT_RF_GAP);
+	assert_true(h->recs[0]->flags & HT_RF_RESP_BODY_TRUNCATED);
+	assert_int_equal(h->recs[0]->resp_body.len, 0);
 	teardown(h);
 }
 
@@ -535,6 +689,11 @@ int main(void)
 		cmocka_unit_test(test_cl_and_te_request_recorded),
 		cmocka_unit_test(test_big_response_before_request),
 		cmocka_unit_test(test_split_everywhere_zero_copy),
+		cmocka_unit_test(test_lost_response_at_boundary),
+		cmocka_unit_test(test_hole_across_responses_client),
+		cmocka_unit_test(test_lost_response_pipelined),
+		cmocka_unit_test(test_pending_overflow_never_mispairs),
+		cmocka_unit_test(test_body_excerpt_stops_at_hole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
