@@ -35,6 +35,7 @@ enum ht_counter {
 	HT_C_RECORDS_EMITTED,      /* records handed to the writer */
 	HT_C_RECORDS_WRITTEN,      /* records written to the output */
 	HT_C_WRITES,               /* write(2) calls by the writer */
+	HT_C_OUTPUT_LINES_REPAIRED, /* partial last lines (a killed run) ended with a newline */
 	HT_C_CONNS_OPENED,
 	HT_C_CONNS_CLOSED,
 	HT_C_CONNS_EXPIRED,        /* idle sweep */

@@ -192,6 +192,34 @@ err_errno:
 	}
 }
 
+/*
+ * A file left by a run that was killed mid-write may end inside a record:
+ * end that fragment with a newline (counted) before appending, so that the
+ * first new record is a line of its own and every later line parses.  A
+ * failure here is not fatal: the record written next still starts a line
+ * of its own only if this worked, which the counter tells.
+ */
+static void end_partial_line(struct output *o)
+{
+	char last = '\n';
+	int rfd;
+
+	if (!o->regular || o->size == 0)
+		return;
+	rfd = openat(o->dirfd, o->base, O_RDONLY | O_CLOEXEC | O_NOCTTY); /* o->fd is write-only */
+	if (rfd < 0)
+		return;
+	if (pread(rfd, &last, 1, (off_t)o->size - 1) != 1)
+		last = '\n';
+	close(rfd);
+	if (last == '\n')
+		return;
+	if (write(o->fd, "\n", 1) == 1) {
+		o->size++;
+		stat_add(o, HT_C_OUTPUT_LINES_REPAIRED, 1);
+	}
+}
+
 /* Open (creating 0640 if missing) the current file; 0 or -errno. */
 static int open_current(struct output *o)
 {
@@ -221,6 +249,7 @@ static int open_current(struct output *o)
 	o->size = o->regular ? (uint64_t)sb.st_size : 0;
 	o->need_header = o->format == HT_FMT_CSV && o->size == 0;
 	o->tail_dirty = false;
+	end_partial_line(o);
 	return 0;
 
 err_close:

@@ -304,6 +304,40 @@ static void test_write_and_append(void **state)
 	ht_buf_free(&got);
 }
 
+/* Issue 12: a run killed mid-write leaves a partial last line; the next run
+ * ends it with a newline (counted) before appending, so its first record
+ * is a line of its own and parses. */
+static void test_restart_after_partial_line(void **state)
+{
+	struct fixture *f = *state;
+	static const char left[] = "{\"seq\":1}\n{\"seq\":2,\"pa";
+	struct ht_buf got = { 0 };
+	struct output *o;
+	char err[512];
+	FILE *fp;
+
+	o = output_open(&f->c, &f->st, err, sizeof(err)); /* creates logs/ */
+	assert_non_null(o);
+	output_close(o);
+	fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	fputs(left, fp);
+	fclose(fp);
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(output_write_batch(o, "{\"seq\":3}\n", 10, 1), 0);
+	output_close(o);
+	o = output_open(&f->c, &f->st, err, sizeof(err)); /* a clean end: nothing to do */
+	assert_non_null(o);
+	assert_int_equal(output_write_batch(o, "{\"seq\":4}\n", 10, 1), 0);
+	output_close(o);
+	read_file(f->path, &got);
+	assert_int_equal(got.len, strlen(left) + 1 + 20);
+	assert_memory_equal(got.p, "{\"seq\":1}\n{\"seq\":2,\"pa\n{\"seq\":3}\n{\"seq\":4}\n", got.len);
+	assert_int_equal(f->st.c[HT_C_OUTPUT_LINES_REPAIRED], 1);
+	ht_buf_free(&got);
+}
+
 /* A deleted output file is replaced by a new one (checked at most once a second). */
 static void test_deleted_file(void **state)
 {
@@ -803,6 +837,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_and_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_after_partial_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_header_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
