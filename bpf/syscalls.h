@@ -468,8 +468,10 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	st.dir = dir & 1;
 	st.sys = sys;
 	st.cap = capture_cap_bytes;
-	if (st.cap > HT_MAX_RECORDS * HT_DATA_CHUNK)
-		st.cap = HT_MAX_RECORDS * HT_DATA_CHUNK;
+	/* never true: the config refuses a larger captureCap and capture.c
+	 * sets no other; kept so the record count stays provably bounded */
+	if (st.cap > HT_CAPTURE_CAP_MAX)
+		st.cap = HT_CAPTURE_CAP_MAX;
 	st.total = ret > 0x7fffffff ? 0x7fffffff : (__u32)ret;
 
 	switch (sys) {

@@ -489,6 +489,9 @@ int main(int argc, char **argv)
 
 	if (a.mode == MODE_CHECK) {
 		printf("%s: ok\n", a.config_path ? a.config_path : "(defaults)");
+		/* what live mode will say about the rings on this host */
+		if (capture_ring_note(c->ringbuffer_bytes, err, sizeof(err)))
+			fprintf(stderr, "http-tracer: note: %s\n", err);
 		ht_config_free(c);
 		return 0;
 	}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/addr.h"
+#include "ht_limits.h"
 
 enum ht_format { HT_FMT_NDJSON = 0, HT_FMT_JSON, HT_FMT_CSV };
 
@@ -53,13 +54,13 @@ struct ht_config {
 	uint64_t rotation_max_size;    /* bytes */
 	uint32_t rotation_max_files;
 	/* performance */
-	uint64_t ringbuffer_bytes;     /* all CPUs together */
+	uint64_t ringbuffer_bytes;     /* all CPUs together, default HT_RINGBUF_DEFAULT */
 	uint32_t worker_threads;
 	uint32_t batch_size;           /* records per write */
 	uint32_t flush_interval_ms;    /* writer time bound, default 200 */
 	uint32_t idle_timeout_ms;      /* connection expiry, default 60000 */
 	uint64_t shard_memory_bytes;   /* per-shard buffered-bytes budget */
-	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default 262144 */
+	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default HT_CAPTURE_CAP_DEFAULT */
 	/* metrics */
 	char *metrics_listen;          /* host:port */
 	/* derived by config.c whenever the fields above change; 0/empty if the
@@ -83,11 +84,8 @@ void ht_config_free(struct ht_config *c);
  * number is bytes. */
 int ht_parse_size(const char *s, uint64_t *out);
 
-/* Longest filtering.kernel.healthCheckPaths entry accepted, in bytes. */
-#ifndef HT_HEALTH_PATH_MAX
-#define HT_HEALTH_PATH_MAX 127
-#endif
-/* Most entries accepted in any one list of the config. */
+/* Most entries accepted in a user-space list of the config; the kernel's
+ * lists (filtering.kernel.*) hold what their maps hold: include/ht_limits.h. */
 #define HT_CONFIG_LIST_MAX 4096
 
 /*

@@ -31,15 +31,11 @@
 #include "config/config.h"
 #include "ht_event.h"
 #include "ht_kstats.h"
+#include "ht_limits.h"
 #include "http_tracer.skel.h"
 
 #define CAPTURE_TRACEFS "/sys/kernel/tracing"
 #define CAPTURE_BTF "/sys/kernel/btf/vmlinux"
-#define CAPTURE_RING_MIN (1u << 16)       /* bytes per CPU ring, at least */
-#define CAPTURE_RING_MAX (1u << 30)       /* bytes per CPU ring, at most */
-#define CAPTURE_DEFAULT_RING_TOTAL (256ull << 20)
-#define CAPTURE_CAP_MAX (4u << 20)        /* bpf/maps.h HT_MAX_RECORDS * HT_DATA_CHUNK */
-#define CAPTURE_PATH_MAX 64               /* bpf/maps.h HT_PATH_MAX */
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -189,21 +185,62 @@ static void capture_bump_memlock(void)
 
 /* ------------------------------------------------------------ rings */
 
-/* Per-CPU ring size: total / ncpu rounded down to a power of two, clamped
- * to [max(page size, CAPTURE_RING_MIN), CAPTURE_RING_MAX]. */
-static uint32_t capture_ring_size(uint64_t total, int ncpu)
+/* Human form of a power-of-two byte count: 64KiB, 8MiB, 1GiB. */
+static const char *capture_show_bytes(uint64_t b, char *buf, size_t len)
 {
-	uint64_t per = total / (uint64_t)(ncpu > 0 ? ncpu : 1);
+	if (b >= (1ull << 30) && !(b & ((1ull << 30) - 1)))
+		snprintf(buf, len, "%lluGiB", (unsigned long long)(b >> 30));
+	else if (b >= (1ull << 20) && !(b & ((1ull << 20) - 1)))
+		snprintf(buf, len, "%lluMiB", (unsigned long long)(b >> 20));
+	else if (b >= (1ull << 10) && !(b & ((1ull << 10) - 1)))
+		snprintf(buf, len, "%lluKiB", (unsigned long long)(b >> 10));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)b);
+	return buf;
+}
+
+/* Per-CPU ring size of `total` bytes over ncpu CPUs: total / ncpu rounded
+ * down to a power of two (the kernel's rule for ring buffers), within
+ * [max(page size, HT_RING_CPU_MIN), HT_RING_CPU_MAX].  How many CPUs the
+ * host has is not the config's to know, so a total that a CPU count pushes
+ * past those bounds is not a config error; instead, when a bound applies,
+ * one line saying what the rings really take goes to note (if not NULL;
+ * "" otherwise). */
+static uint32_t capture_ring_size(uint64_t total, int ncpu, char *note, size_t note_len)
+{
+	uint64_t n = (uint64_t)(ncpu > 0 ? ncpu : 1), per = total / n;
 	uint64_t min = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t sz = 1;
+	char a[32], b[32], p[32], t[32];
 
-	if (min < CAPTURE_RING_MIN)
-		min = CAPTURE_RING_MIN;
-	while (sz * 2 <= per && sz < CAPTURE_RING_MAX)
+	if (min < HT_RING_CPU_MIN)
+		min = HT_RING_CPU_MIN;
+	while (sz * 2 <= per && sz < HT_RING_CPU_MAX)
 		sz *= 2;
 	if (sz < min)
 		sz = min;
+	if (note && note_len)
+		note[0] = '\0';
+	if (note && note_len && (per < min || per >= 2 * sz))
+		snprintf(note, note_len, "performance.ringbufferSize %s over %d CPUs is %s per CPU, %s the per-CPU %s (%s): each ring is %s, %s in all",
+			 capture_show_bytes(total, t, sizeof(t)), (int)n,
+			 capture_show_bytes(per, p, sizeof(p)), per < min ? "below" : "above",
+			 per < min ? "minimum" : "maximum",
+			 per < min ? "HT_RING_CPU_MIN or a page" : "HT_RING_CPU_MAX",
+			 capture_show_bytes(sz, a, sizeof(a)), capture_show_bytes(sz * n, b, sizeof(b)));
 	return (uint32_t)sz;
+}
+
+int capture_ring_note(uint64_t total, char *note, size_t note_len)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (note && note_len)
+		note[0] = '\0';
+	if (ncpu <= 0)
+		return 0;
+	capture_ring_size(total ? total : HT_RINGBUF_DEFAULT, ncpu, note, note_len);
+	return note && note_len && note[0];
 }
 
 /* Creates one RINGBUF per CPU (before load: ring 0 is also the template
@@ -262,7 +299,7 @@ static bool capture_key_in(const unsigned char *keys, size_t n, size_t ks, const
  * old and the new set is never missing.  Returns 0 or -errno. */
 static int capture_map_sync(int fd, const unsigned char *keys, size_t n, size_t ks)
 {
-	unsigned char cur[CAPTURE_PATH_MAX], next[CAPTURE_PATH_MAX];
+	unsigned char cur[HT_PATH_MAX], next[HT_PATH_MAX];
 	unsigned char *stale = NULL, *tmp;
 	size_t n_stale = 0, cap_stale = 0;
 	uint8_t one = 1;
@@ -298,25 +335,29 @@ out_free:
 	return err;
 }
 
-/* Health-check path keys (NUL-padded, CAPTURE_PATH_MAX bytes) of cfg. */
-static unsigned char *capture_health_keys(const struct ht_config *cfg, size_t *n)
+/* Health-check path keys (NUL-padded, HT_PATH_MAX bytes) of cfg, or NULL
+ * (*err set: -ENOMEM, or -EINVAL for a path the key cannot hold, which the
+ * config refuses, so only a hand-built config gets here). */
+static unsigned char *capture_health_keys(const struct ht_config *cfg, size_t *n, int *err)
 {
-	unsigned char *keys = calloc(cfg->health_paths.n + 1, CAPTURE_PATH_MAX);
+	unsigned char *keys = calloc(cfg->health_paths.n + 1, HT_PATH_MAX);
 
 	*n = 0;
+	*err = -ENOMEM;
 	if (!keys)
 		return NULL;
 	for (size_t i = 0; i < cfg->health_paths.n; i++) {
 		const char *p = cfg->health_paths.v[i];
 		size_t len = p ? strlen(p) : 0;
 
-		if (!len || len >= CAPTURE_PATH_MAX) {
-			/* the kernel compares at most 63 bytes: longer paths never match */
-			fprintf(stderr, "http-tracer: healthCheckPaths entry '%s' ignored by the kernel filter: longer than %d bytes or empty\n",
-				p ? p : "", CAPTURE_PATH_MAX - 1);
-			continue;
+		if (!len || len > HT_HEALTH_PATH_LEN_MAX) {
+			fprintf(stderr, "http-tracer: healthCheckPaths entry '%s' does not fit the kernel's path key: 1..%d bytes (HT_HEALTH_PATH_LEN_MAX)\n",
+				p ? p : "", HT_HEALTH_PATH_LEN_MAX);
+			free(keys);
+			*err = -EINVAL;
+			return NULL;
 		}
-		memcpy(keys + *n * CAPTURE_PATH_MAX, p, len);
+		memcpy(keys + *n * HT_PATH_MAX, p, len);
 		(*n)++;
 	}
 	return keys;
@@ -361,11 +402,11 @@ int capture_update_filters(struct capture *c, const struct ht_config *cfg)
 					 sizeof(*cfg->pids));
 	if (err)
 		return err;
-	health = capture_health_keys(cfg, &n_health);
+	health = capture_health_keys(cfg, &n_health, &err);
 	if (!health)
-		return -ENOMEM;
+		return err;
 	err = capture_filter_sync(c->skel->maps.health_paths, &bss->health_paths_n,
-				  health, n_health, CAPTURE_PATH_MAX);
+				  health, n_health, HT_PATH_MAX);
 	free(health);
 	return err;
 }
@@ -400,27 +441,59 @@ static int capture_attach(struct capture *c)
 
 /* ------------------------------------------------------------ open/close */
 
-static void capture_set_rodata(struct capture *c, const struct capture_opts *o)
+/* Sets the load-time settings; the config has range-checked them, so a
+ * value out of range (a hand-built config) is refused, never adjusted. */
+static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
 {
 	const struct ht_config *cfg = o->cfg;
-	uint32_t cap = cfg ? cfg->capture_cap_bytes : 256u << 10;
+	uint32_t cap = cfg ? cfg->capture_cap_bytes : HT_CAPTURE_CAP_DEFAULT;
 
-	if (cap > CAPTURE_CAP_MAX) {
-		fprintf(stderr, "http-tracer: capture cap %u bytes per syscall lowered to the kernel limit %u\n",
-			cap, CAPTURE_CAP_MAX);
-		cap = CAPTURE_CAP_MAX;
+	if (cap < HT_CAPTURE_CAP_MIN || cap > HT_CAPTURE_CAP_MAX) {
+		fprintf(stderr, "http-tracer: capture cap of %u bytes per syscall is outside %u..%u (HT_CAPTURE_CAP_MIN..HT_CAPTURE_CAP_MAX)\n",
+			cap, HT_CAPTURE_CAP_MIN, HT_CAPTURE_CAP_MAX);
+		return -EINVAL;
 	}
 	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : (uint32_t)getpid();
 	c->skel->rodata->capture_cap_bytes = cap;
 	/* wake the reader early when a ring is an eighth full */
 	c->skel->rodata->wakeup_bytes = c->ring_bytes / 8;
+	return 0;
+}
+
+/* The filter maps of the BPF object against include/ht_limits.h: they
+ * differ only when HT_DEFS was not given to both compilers. */
+static int capture_check_maps(struct capture *c)
+{
+	const struct {
+		const struct bpf_map *map;
+		uint32_t entries, key_size;
+		const char *limit;
+	} want[] = {
+		{ c->skel->maps.pid_allow, HT_PIDS_MAX, sizeof(uint32_t), "HT_PIDS_MAX" },
+		{ c->skel->maps.deny_ports, HT_PORTS_MAX, sizeof(uint16_t), "HT_PORTS_MAX" },
+		{ c->skel->maps.health_paths, HT_HEALTH_PATHS_MAX, HT_PATH_MAX,
+		  "HT_HEALTH_PATHS_MAX, HT_PATH_MAX" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (bpf_map__max_entries(want[i].map) == want[i].entries &&
+		    bpf_map__key_size(want[i].map) == want[i].key_size)
+			continue;
+		fprintf(stderr, "http-tracer: the BPF map %s holds %u keys of %u bytes, the loader expects %u of %u: built with different %s (give the same HT_DEFS to both compilers)\n",
+			bpf_map__name(want[i].map), bpf_map__max_entries(want[i].map),
+			bpf_map__key_size(want[i].map), want[i].entries, want[i].key_size,
+			want[i].limit);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 struct capture *capture_open(const struct capture_opts *opts)
 {
 	const struct ht_config *cfg = opts->cfg;
-	uint64_t total = cfg && cfg->ringbuffer_bytes ? cfg->ringbuffer_bytes : CAPTURE_DEFAULT_RING_TOTAL;
+	uint64_t total = cfg && cfg->ringbuffer_bytes ? cfg->ringbuffer_bytes : HT_RINGBUF_DEFAULT;
 	struct capture *c;
+	char note[256];
 	int err;
 
 	capture_verbose = opts->verbose;
@@ -443,14 +516,23 @@ struct capture *capture_open(const struct capture_opts *opts)
 			strerror(-c->ncpu));
 		goto err_free;
 	}
-	c->ring_bytes = capture_ring_size(total, c->ncpu);
+	if (total < HT_RINGBUF_MIN || total > HT_RINGBUF_MAX) {
+		fprintf(stderr, "http-tracer: ring buffer total of %llu bytes is outside %llu..%llu (HT_RINGBUF_MIN..HT_RINGBUF_MAX)\n",
+			(unsigned long long)total, (unsigned long long)HT_RINGBUF_MIN,
+			(unsigned long long)HT_RINGBUF_MAX);
+		goto err_free;
+	}
+	c->ring_bytes = capture_ring_size(total, c->ncpu, note, sizeof(note));
+	if (note[0])
+		fprintf(stderr, "http-tracer: note: %s\n", note);
 
 	c->skel = http_tracer_bpf__open();
 	if (!c->skel) {
 		fprintf(stderr, "http-tracer: cannot open the embedded BPF object: %s\n", strerror(errno));
 		goto err_free;
 	}
-	capture_set_rodata(c, opts);
+	if (capture_set_rodata(c, opts) || capture_check_maps(c))
+		goto err_free;
 	if (capture_create_rings(c))
 		goto err_free;
 	/* libbpf 1.1 cannot resize an inner map template: give it ring 0 */

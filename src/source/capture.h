@@ -55,6 +55,11 @@ struct capture_counters {
 int capture_read_counters(struct capture *c, struct capture_counters *out);
 const char *capture_filter_name(int i); /* NULL past the last */
 int capture_nr_cpus(const struct capture *c);
+/* How performance.ringbufferSize `total` (0: the default) splits over this
+ * host's possible CPUs: when a per-CPU bound (HT_RING_CPU_MIN/MAX) changes
+ * what the rings take, writes one line saying so into note and returns 1;
+ * otherwise returns 0.  capture_open() prints the same line. */
+int capture_ring_note(uint64_t total, char *note, size_t note_len);
 /* All kernel counters (bpf/ht_kstats.h enum ht_kstat: filter reasons, then
  * passed, no_data, events_sent, bytes_*, ...), summed over CPUs, into
  * out[0..n); returns the number of slots written or -errno. */
