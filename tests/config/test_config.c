@@ -496,8 +496,9 @@ static struct ht_config *expect_load(const char *text)
 
 /* Every limit the kernel has (include/ht_limits.h): a config exactly at
  * it loads, one past it is an error at the offending value that names the
- * limit.  The config is the only gate: capture.c clamps and drops nothing. */
-static void test_kernel_limits(void **state)
+ * limit.  The config is the only gate: capture.c clamps and drops nothing.
+ * First the kernel's lists, one map each. */
+static void test_kernel_list_limits(void **state)
 {
 	static const struct {
 		const char *key, *fmt, *limit;
@@ -508,7 +509,7 @@ static void test_kernel_limits(void **state)
 		{ "healthCheckPaths", "/p%d", "HT_HEALTH_PATHS_MAX, the size of the kernel map health_paths",
 		  HT_HEALTH_PATHS_MAX },
 	};
-	char want[512], path[HT_PATH_MAX + 8], text[512];
+	char want[512];
 	struct ht_config *c;
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
@@ -542,8 +543,14 @@ static void test_kernel_limits(void **state)
 		ht_config_free(c);
 		free(t);
 	}
+}
 
-	/* health path length: the kernel key is HT_PATH_MAX bytes with a NUL */
+/* Health path length: the kernel key is HT_PATH_MAX bytes with a NUL. */
+static void test_health_path_limit(void **state)
+{
+	char want[512], path[HT_PATH_MAX + 8], text[512];
+	struct ht_config *c;
+
 	memset(path, 'a', sizeof(path));
 	path[0] = '/';
 	path[HT_HEALTH_PATH_LEN_MAX] = '\0';
@@ -557,8 +564,14 @@ static void test_kernel_limits(void **state)
 	snprintf(want, sizeof(want), "3:24: error: expected a path of at most %d bytes in filtering.kernel.healthCheckPaths, got %d bytes (HT_HEALTH_PATH_LEN_MAX, the kernel's path key of HT_PATH_MAX bytes keeps a NUL)",
 		 HT_HEALTH_PATH_LEN_MAX, HT_HEALTH_PATH_LEN_MAX + 1);
 	expect_error(text, want);
+}
 
-	/* captureCap: HT_CAPTURE_CAP_MIN..HT_CAPTURE_CAP_MAX, nothing clamped */
+/* captureCap: HT_CAPTURE_CAP_MIN..HT_CAPTURE_CAP_MAX, nothing clamped. */
+static void test_capture_cap_limits(void **state)
+{
+	char want[512], text[512];
+	struct ht_config *c;
+
 	snprintf(text, sizeof(text), "performance:\n  captureCap: %u\n", HT_CAPTURE_CAP_MAX);
 	c = expect_load(text);
 	assert_int_equal(c->capture_cap_bytes, HT_CAPTURE_CAP_MAX);
@@ -576,8 +589,14 @@ static void test_kernel_limits(void **state)
 		     "2:15: error: expected a size in 64..4MiB (bytes, or with a unit: 4KiB, 100MB) for performance.captureCap, got '64MiB': above HT_CAPTURE_CAP_MAX, the most the kernel captures of one syscall");
 	expect_error("performance:\n  captureCap: 63\n",
 		     "2:15: error: expected a size in 64..4MiB (bytes, or with a unit: 4KiB, 100MB) for performance.captureCap, got '63': below HT_CAPTURE_CAP_MIN, the smallest capture cap");
+}
 
-	/* ringbufferSize: HT_RINGBUF_MIN..HT_RINGBUF_MAX, all CPUs together */
+/* ringbufferSize: HT_RINGBUF_MIN..HT_RINGBUF_MAX, all CPUs together. */
+static void test_ringbuffer_limits(void **state)
+{
+	char want[512], text[512];
+	struct ht_config *c;
+
 	snprintf(text, sizeof(text), "performance:\n  ringbufferSize: %lluB\n",
 		 (unsigned long long)HT_RINGBUF_MAX);
 	c = expect_load(text);
@@ -914,7 +933,10 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_kernel_limits),
+		cmocka_unit_test(test_kernel_list_limits),
+		cmocka_unit_test(test_health_path_limit),
+		cmocka_unit_test(test_capture_cap_limits),
+		cmocka_unit_test(test_ringbuffer_limits),
 		cmocka_unit_test(test_kernel_limits_cli),
 		cmocka_unit_test(test_empty_and_nulls),
 		cmocka_unit_test(test_aliases_and_styles),
