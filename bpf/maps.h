@@ -15,6 +15,7 @@
 #include "ht_event.h"
 #include "ht_kstats.h"
 #include "ht_limits.h"
+#include "ht_filter.h"
 
 /* ---- limits (override with -D) */
 #ifndef HT_MAX_CONNS
@@ -53,10 +54,11 @@ _Static_assert(HT_METHOD_MAX + HT_PATH_MAX <= HT_PREFIX_MAX,
 const volatile __u32 self_tgid = 0;          /* the tracer: always excluded */
 const volatile __u32 capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT; /* per-syscall capture cap */
 const volatile __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
-/* Changed at run time by capture_update_filters() through the skeleton. */
-volatile __u32 pid_allow_on = 0;             /* entries in pid_allow; 0: all processes */
-volatile __u32 health_paths_n = 0;           /* entries in health_paths */
-volatile __u32 deny_ports_n = 0;             /* entries in deny_ports */
+/* Changed at run time by src/source/kfilter.c through the skeleton: the
+ * generation of the filter sets in use and each generation's entry counts
+ * (include/ht_filter.h).  Read filter_gen once per decision. */
+volatile __u32 filter_gen = 0;
+volatile struct ht_filter_n filter_n[2] = {};
 
 /* ---- structs */
 
@@ -137,10 +139,6 @@ struct ht_sk_owner {
 	__u64 gen;
 };
 
-struct ht_path_key {
-	char path[HT_PATH_MAX];
-};
-
 /* ---- maps */
 
 /* Inner map template of `rings`: one ring buffer per CPU, sized by user space. */
@@ -209,26 +207,29 @@ struct {
 	__type(value, __u64);
 } kstats SEC(".maps");
 
-/* Allowed tgids (config pids); consulted only when pid_allow_on. */
+/* Allowed tgids (config pids), two generations; consulted only when
+ * filter_n[gen].pids. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HT_PIDS_MAX);
-	__type(key, __u32);
+	__uint(max_entries, 2 * HT_PIDS_MAX);
+	__type(key, struct ht_pid_key);
 	__type(value, __u8);
 } pid_allow SEC(".maps");
 
-/* Denied ports, local or remote (config excludePorts), host byte order. */
+/* Denied ports, local or remote (config excludePorts), host byte order,
+ * two generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HT_PORTS_MAX);
-	__type(key, __u16);
+	__uint(max_entries, 2 * HT_PORTS_MAX);
+	__type(key, struct ht_port_key);
 	__type(value, __u8);
 } deny_ports SEC(".maps");
 
-/* Health-check paths (config healthCheckPaths), NUL-padded keys. */
+/* Health-check paths (config healthCheckPaths), NUL-padded keys, two
+ * generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HT_HEALTH_PATHS_MAX);
+	__uint(max_entries, 2 * HT_HEALTH_PATHS_MAX);
 	__type(key, struct ht_path_key);
 	__type(value, __u8);
 } health_paths SEC(".maps");

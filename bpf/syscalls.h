@@ -102,6 +102,7 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 	__u32 len, start = 0;
 	bool other = false;
 	__u8 reason = 0;
+	__u32 g;
 	int r, h;
 
 	if (!key || !c || !s)
@@ -136,8 +137,9 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 		else
 			c->role = HT_ROLE_SERVER;
 	}
-	if (r == HT_INF_REQUEST && health_paths_n) {
-		h = ht_health_match(data, len, start);
+	g = ht_filter_gen();
+	if (r == HT_INF_REQUEST && filter_n[g].paths) {
+		h = ht_health_match(data, len, start, g);
 		if (h < 0 && len < HT_PREFIX_MAX && !other)
 			goto undecided;
 		if (h > 0)

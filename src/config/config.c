@@ -1479,7 +1479,8 @@ void ht_config_install(struct ht_config *c)
 	pthread_mutex_unlock(&install_lock);
 }
 
-int ht_config_reload(const char *path, char *err, size_t errlen)
+int ht_config_reload_apply(const char *path, ht_config_apply_fn apply, void *ctx, char *err,
+			   size_t errlen)
 {
 	struct ht_config *c = path ? ht_config_load(path, err, errlen) : ht_config_defaults();
 
@@ -1488,10 +1489,15 @@ int ht_config_reload(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (ht_config_apply_overrides(c, err, errlen)) {
+	if (ht_config_apply_overrides(c, err, errlen) || (apply && apply(ctx, c, err, errlen))) {
 		ht_config_free(c);
 		return -1;
 	}
 	ht_config_install(c);
 	return 0;
+}
+
+int ht_config_reload(const char *path, char *err, size_t errlen)
+{
+	return ht_config_reload_apply(path, NULL, NULL, err, errlen);
 }

@@ -114,6 +114,17 @@ void ht_config_install(struct ht_config *c);
  */
 int ht_config_reload(const char *path, char *err, size_t errlen);
 /*
+ * The same, with a step that must succeed before the new config is
+ * installed (the kernel filter maps, say): apply(ctx, next, err, errlen)
+ * returns 0, or non-zero with its reason in err, and then next is freed and
+ * the old config stays current.  apply must leave its own state as it was
+ * when it fails.
+ */
+typedef int (*ht_config_apply_fn)(void *ctx, const struct ht_config *next, char *err,
+				  size_t errlen);
+int ht_config_reload_apply(const char *path, ht_config_apply_fn apply, void *ctx, char *err,
+			   size_t errlen);
+/*
  * Remember a command-line override so that every reload applies it again
  * (validated now; same arguments as ht_config_set).  Call before threads
  * start.  ht_config_apply_overrides() applies them all, in order, to c.

@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
+#include "kfilter.h"
 #include "config/config.h"
 #include "ht_event.h"
 #include "ht_kstats.h"
@@ -286,129 +287,83 @@ static int capture_install_rings(struct capture *c)
 
 /* ------------------------------------------------------------ filters */
 
-static bool capture_key_in(const unsigned char *keys, size_t n, size_t ks, const void *k)
+/* The filter maps for kfilter.c (src/source/kfilter.h): the skeleton's maps
+ * and .bss; ctx is the struct capture. */
+static struct bpf_map *capture_filter_map(struct capture *c, enum kfilter_set set)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!memcmp(keys + i * ks, k, ks))
-			return true;
-	return false;
+	switch (set) {
+	case KF_PIDS: return c->skel->maps.pid_allow;
+	case KF_PORTS: return c->skel->maps.deny_ports;
+	default: return c->skel->maps.health_paths;
+	}
 }
 
-/* Makes hash map fd hold exactly keys[0..n) (ks bytes each, value 1):
- * inserts first, then deletes the stale keys, so a key present in both the
- * old and the new set is never missing.  Returns 0 or -errno. */
-static int capture_map_sync(int fd, const unsigned char *keys, size_t n, size_t ks)
+static uint32_t capture_kf_active(void *ctx)
 {
-	unsigned char cur[HT_PATH_MAX], next[HT_PATH_MAX];
-	unsigned char *stale = NULL, *tmp;
-	size_t n_stale = 0, cap_stale = 0;
+	struct capture *c = ctx;
+
+	return __atomic_load_n(&c->skel->bss->filter_gen, __ATOMIC_ACQUIRE);
+}
+
+static int capture_kf_each_key(void *ctx, enum kfilter_set set,
+			       int (*fn)(void *arg, const union kfilter_key *key), void *arg)
+{
+	int fd = bpf_map__fd(capture_filter_map(ctx, set));
+	union kfilter_key cur, next;
+	int rc;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&next, 0, sizeof(next));
+	for (const void *prev = NULL; !bpf_map_get_next_key(fd, prev, &next); prev = &cur) {
+		cur = next;
+		rc = fn(arg, &cur);
+		if (rc)
+			return rc;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int capture_kf_del(void *ctx, enum kfilter_set set, const union kfilter_key *key)
+{
+	return bpf_map_delete_elem(bpf_map__fd(capture_filter_map(ctx, set)), key) ? -errno : 0;
+}
+
+static int capture_kf_add(void *ctx, enum kfilter_set set, const union kfilter_key *key)
+{
 	uint8_t one = 1;
-	int err = 0;
 
-	if (ks > sizeof(cur))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, keys + i * ks, &one, BPF_ANY))
-			return -errno;
-	for (const void *prev = NULL; bpf_map_get_next_key(fd, prev, next) == 0; prev = cur) {
-		memcpy(cur, next, ks);
-		if (capture_key_in(keys, n, ks, cur))
-			continue;
-		if (n_stale == cap_stale) {
-			cap_stale = cap_stale ? cap_stale * 2 : 16;
-			tmp = realloc(stale, cap_stale * ks);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto out_free;
-			}
-			stale = tmp;
-		}
-		memcpy(stale + n_stale++ * ks, cur, ks);
-	}
-	for (size_t i = 0; i < n_stale; i++)
-		if (bpf_map_delete_elem(fd, stale + i * ks) && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-out_free:
-	free(stale);
-	return err;
+	return bpf_map_update_elem(bpf_map__fd(capture_filter_map(ctx, set)), key, &one,
+				   BPF_ANY) ? -errno : 0;
 }
 
-/* Health-check path keys (NUL-padded, HT_PATH_MAX bytes) of cfg, or NULL
- * (*err set: -ENOMEM, or -EINVAL for a path the key cannot hold, which the
- * config refuses, so only a hand-built config gets here). */
-static unsigned char *capture_health_keys(const struct ht_config *cfg, size_t *n, int *err)
+/* The counts go in first; the one store of filter_gen then makes the new
+ * sets and their counts visible together (programs read filter_gen first). */
+static int capture_kf_commit(void *ctx, uint32_t gen, const struct ht_filter_n *n)
 {
-	unsigned char *keys = calloc(cfg->health_paths.n + 1, HT_PATH_MAX);
+	struct capture *c = ctx;
+	struct ht_filter_n *dst = &c->skel->bss->filter_n[gen & 1];
 
-	*n = 0;
-	*err = -ENOMEM;
-	if (!keys)
-		return NULL;
-	for (size_t i = 0; i < cfg->health_paths.n; i++) {
-		const char *p = cfg->health_paths.v[i];
-		size_t len = p ? strlen(p) : 0;
-
-		if (!len || len > HT_HEALTH_PATH_LEN_MAX) {
-			fprintf(stderr, "http-tracer: healthCheckPaths entry '%s' does not fit the kernel's path key: 1..%d bytes (HT_HEALTH_PATH_LEN_MAX)\n",
-				p ? p : "", HT_HEALTH_PATH_LEN_MAX);
-			free(keys);
-			*err = -EINVAL;
-			return NULL;
-		}
-		memcpy(keys + *n * HT_PATH_MAX, p, len);
-		(*n)++;
-	}
-	return keys;
-}
-
-/* Syncs one filter map and its "enabled" count in .bss: the count is
- * lowered to 0 before entries go away and raised after they are in. */
-static int capture_filter_sync(struct bpf_map *map, volatile __u32 *count,
-			       const unsigned char *keys, size_t n, size_t ks)
-{
-	int err;
-
-	if (!n)
-		__atomic_store_n(count, 0, __ATOMIC_RELEASE);
-	err = capture_map_sync(bpf_map__fd(map), keys, n, ks);
-	if (err) {
-		fprintf(stderr, "http-tracer: cannot update the kernel filter map %s: %s\n",
-			bpf_map__name(map), strerror(-err));
-		return err;
-	}
-	__atomic_store_n(count, (__u32)n, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->pids, n->pids, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->ports, n->ports, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->paths, n->paths, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->skel->bss->filter_gen, gen & 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
-int capture_update_filters(struct capture *c, const struct ht_config *cfg)
-{
-	static const struct ht_config none;
-	struct http_tracer_bpf__bss *bss = c->skel->bss;
-	unsigned char *health;
-	size_t n_health;
-	int err;
+static const struct kfilter_ops capture_kf_ops = {
+	.active = capture_kf_active,
+	.each_key = capture_kf_each_key,
+	.del = capture_kf_del,
+	.add = capture_kf_add,
+	.commit = capture_kf_commit,
+};
 
+int capture_update_filters(struct capture *c, const struct ht_config *cfg, char *err,
+			   size_t errlen)
+{
 	/* Connections keep the decision they already have: a change applies
 	 * to connections created after it. */
-	if (!cfg)
-		cfg = &none;
-	err = capture_filter_sync(c->skel->maps.deny_ports, &bss->deny_ports_n,
-				  (const unsigned char *)cfg->exclude_ports, cfg->n_exclude_ports,
-				  sizeof(*cfg->exclude_ports));
-	err = err ?: capture_filter_sync(c->skel->maps.pid_allow, &bss->pid_allow_on,
-					 (const unsigned char *)cfg->pids, cfg->n_pids,
-					 sizeof(*cfg->pids));
-	if (err)
-		return err;
-	health = capture_health_keys(cfg, &n_health, &err);
-	if (!health)
-		return err;
-	err = capture_filter_sync(c->skel->maps.health_paths, &bss->health_paths_n,
-				  health, n_health, HT_PATH_MAX);
-	free(health);
-	return err;
+	return kfilter_switch(&capture_kf_ops, c, cfg, err, errlen);
 }
 
 /* ------------------------------------------------------------ attach */
@@ -460,8 +415,9 @@ static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
 	return 0;
 }
 
-/* The filter maps of the BPF object against include/ht_limits.h: they
- * differ only when HT_DEFS was not given to both compilers. */
+/* The filter maps of the BPF object against include/ht_limits.h (two
+ * generations each, include/ht_filter.h): they differ only when HT_DEFS
+ * was not given to both compilers. */
 static int capture_check_maps(struct capture *c)
 {
 	const struct {
@@ -469,9 +425,10 @@ static int capture_check_maps(struct capture *c)
 		uint32_t entries, key_size;
 		const char *limit;
 	} want[] = {
-		{ c->skel->maps.pid_allow, HT_PIDS_MAX, sizeof(uint32_t), "HT_PIDS_MAX" },
-		{ c->skel->maps.deny_ports, HT_PORTS_MAX, sizeof(uint16_t), "HT_PORTS_MAX" },
-		{ c->skel->maps.health_paths, HT_HEALTH_PATHS_MAX, HT_PATH_MAX,
+		{ c->skel->maps.pid_allow, 2 * HT_PIDS_MAX, sizeof(struct ht_pid_key), "HT_PIDS_MAX" },
+		{ c->skel->maps.deny_ports, 2 * HT_PORTS_MAX, sizeof(struct ht_port_key),
+		  "HT_PORTS_MAX" },
+		{ c->skel->maps.health_paths, 2 * HT_HEALTH_PATHS_MAX, sizeof(struct ht_path_key),
 		  "HT_HEALTH_PATHS_MAX, HT_PATH_MAX" },
 	};
 
@@ -493,7 +450,7 @@ struct capture *capture_open(const struct capture_opts *opts)
 	const struct ht_config *cfg = opts->cfg;
 	uint64_t total = cfg && cfg->ringbuffer_bytes ? cfg->ringbuffer_bytes : HT_RINGBUF_DEFAULT;
 	struct capture *c;
-	char note[256];
+	char note[512];
 	int err;
 
 	capture_verbose = opts->verbose;
@@ -551,8 +508,10 @@ struct capture *capture_open(const struct capture_opts *opts)
 	}
 	if (capture_install_rings(c))
 		goto err_free;
-	if (capture_update_filters(c, cfg))
+	if (capture_update_filters(c, cfg, note, sizeof(note))) {
+		fprintf(stderr, "http-tracer: cannot fill the kernel filter maps: %s\n", note);
 		goto err_free;
+	}
 	if (capture_attach(c))
 		goto err_free;
 	if (c->verbose)

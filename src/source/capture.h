@@ -44,8 +44,11 @@ int capture_reader_init(struct capture *c, int r);
 /* Wait up to timeout_ms and consume available records; returns records
  * consumed or -errno. */
 int capture_reader_poll(struct capture *c, int r, int timeout_ms, capture_cb cb, void *ctx);
-/* Refill the filter maps after a config reload. */
-int capture_update_filters(struct capture *c, const struct ht_config *cfg);
+/* Switches the kernel filter maps to cfg's pids, ports and health paths,
+ * all or nothing (src/source/kfilter.h): returns 0, or -errno with the
+ * reason in err and the kernel still filtering as before.  Main thread. */
+int capture_update_filters(struct capture *c, const struct ht_config *cfg, char *err,
+			   size_t errlen);
 /* Kernel per-reason filter counters and ringbuf loss, summed over CPUs. */
 struct capture_counters {
 	uint64_t filtered[16];      /* indexed by enum in bpf/ (names via capture_filter_name) */
