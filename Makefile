@@ -23,7 +23,10 @@ endif
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-CFLAGS   += -DHT_GIT_COMMIT='"$(GIT_COMMIT)"' -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
+# Overrides of include/ht_limits.h, given to both the BPF and the C compiler
+# (e.g. make HT_DEFS='-DHT_PORTS_MAX=4096'); make clean after changing them.
+HT_DEFS  ?=
+CFLAGS   += $(HT_DEFS) -DHT_GIT_COMMIT='"$(GIT_COMMIT)"' -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
 LIBS     := -lbpf -lelf -lz -lurcu-cds -lurcu -lxxhash -lyaml -lpthread -lm
 MAIN_LIBS := $(LIBS) -ljemalloc
 
@@ -63,7 +66,7 @@ $(BUILD)/vmlinux.h:
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	$(msg) BPF $@
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ $(HT_DEFS) \
 		-Iinclude -Ibpf -I$(BUILD) -Wall -Wno-unused-function -c $< -o $@
 	$(Q)llvm-strip -g $@ 2>/dev/null || true
 

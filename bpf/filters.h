@@ -24,6 +24,13 @@ enum ht_infer {
 	HT_INF_RESPONSE,     /* starts with "HTTP/1." */
 };
 
+/* The generation of the filter sets to use for one decision (read once:
+ * a reload may switch it at any time, include/ht_filter.h). */
+static __always_inline __u32 ht_filter_gen(void)
+{
+	return filter_gen & 1;
+}
+
 /* Applies the family, pid and port filters to a new connection on sk and
  * fills c's family and ports; returns 0 to keep it or the enum ht_kstat
  * reason to drop it. */
@@ -32,18 +39,23 @@ static __always_inline __u8 ht_filter_new_conn(struct sock *sk, __u32 tgid,
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 type = BPF_CORE_READ(sk, sk_type);
+	__u32 g = ht_filter_gen();
+	struct ht_pid_key pk = { .gen = g, .tgid = tgid };
+	struct ht_port_key lk = { .gen = (__u16)g }, rk = { .gen = (__u16)g };
 
 	c->family = family;
 	if ((family != HT_AF_INET && family != HT_AF_INET6) || type != HT_SOCK_STREAM)
 		return HT_KS_FAMILY;
 	if (tgid == self_tgid)
 		return HT_KS_PID;
-	if (pid_allow_on && !bpf_map_lookup_elem(&pid_allow, &tgid))
+	if (filter_n[g].pids && !bpf_map_lookup_elem(&pid_allow, &pk))
 		return HT_KS_PID;
 	c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (deny_ports_n && (bpf_map_lookup_elem(&deny_ports, &c->lport) ||
-			     bpf_map_lookup_elem(&deny_ports, &c->rport)))
+	lk.port = c->lport;
+	rk.port = c->rport;
+	if (filter_n[g].ports && (bpf_map_lookup_elem(&deny_ports, &lk) ||
+				  bpf_map_lookup_elem(&deny_ports, &rk)))
 		return HT_KS_PORT;
 	return 0;
 }
@@ -93,11 +105,11 @@ static __always_inline int ht_infer(const __u8 *buf, __u32 len, __u32 *start)
 
 /* Health-check filter on a request whose target starts at buf[start]
  * (start <= 8, buf readable for HT_PREFIX_MAX bytes): returns 1 when the
- * path (target up to '?' or ' ') is in health_paths, 0 when not, -1 when
- * the path is not complete within len bytes. */
-static __always_inline int ht_health_match(const __u8 *buf, __u32 len, __u32 start)
+ * path (target up to '?' or ' ') is in generation g of health_paths, 0 when
+ * not, -1 when the path is not complete within len bytes. */
+static __always_inline int ht_health_match(const __u8 *buf, __u32 len, __u32 start, __u32 g)
 {
-	struct ht_path_key key = {};
+	struct ht_path_key key = { .gen = g };
 	__u32 j, idx;
 	__u8 ch;
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * maps.h - limits, kernel-private structs and every BPF map of http-tracer.
+ * maps.h - kernel-only limits, kernel-private structs and every BPF map of
+ * http-tracer.  Limits shared with user space (map sizes, the health-path
+ * key, the capture cap) are in include/ht_limits.h.
  *
  * Included once, by http_tracer.bpf.c, after vmlinux.h and the libbpf
  * headers.  Each map has one comment saying what it holds.  Settings that
@@ -12,6 +14,8 @@
 
 #include "ht_event.h"
 #include "ht_kstats.h"
+#include "ht_limits.h"
+#include "ht_filter.h"
 
 /* ---- limits (override with -D) */
 #ifndef HT_MAX_CONNS
@@ -29,17 +33,13 @@
 #ifndef HT_MMSG_LEN_MAX
 #define HT_MMSG_LEN_MAX 1024   /* messages whose lengths are summed (UIO_MAXIOV) */
 #endif
-#ifndef HT_MAX_RECORDS
-#define HT_MAX_RECORDS 256     /* records per syscall: caps the capture at 4 MiB */
-#endif
 #ifndef HT_CAP_STEPS
 #define HT_CAP_STEPS 4096      /* bpf_loop steps of one capture (records + segments) */
 #endif
-#ifndef HT_PATH_MAX
-#define HT_PATH_MAX 64         /* health-check path key, NUL padded */
-#endif
 #define HT_PREFIX_MAX 128      /* first bytes kept while the protocol is undecided */
 #define HT_METHOD_MAX 8        /* longest method incl. the space ("OPTIONS ") */
+_Static_assert(HT_METHOD_MAX + HT_PATH_MAX <= HT_PREFIX_MAX,
+	       "a health path up to its end fits in the kept prefix");
 
 #define HT_AF_INET 2
 #define HT_AF_INET6 10
@@ -53,12 +53,13 @@
 
 /* ---- settings */
 const volatile __u32 self_tgid = 0;          /* the tracer: always excluded */
-const volatile __u32 capture_cap_bytes = 262144; /* per-syscall capture cap */
+const volatile __u32 capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT; /* per-syscall capture cap */
 const volatile __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
-/* Changed at run time by capture_update_filters() through the skeleton. */
-volatile __u32 pid_allow_on = 0;             /* entries in pid_allow; 0: all processes */
-volatile __u32 health_paths_n = 0;           /* entries in health_paths */
-volatile __u32 deny_ports_n = 0;             /* entries in deny_ports */
+/* Changed at run time by src/source/kfilter.c through the skeleton: the
+ * generation of the filter sets in use and each generation's entry counts
+ * (include/ht_filter.h).  Read filter_gen once per decision. */
+volatile __u32 filter_gen = 0;
+volatile struct ht_filter_n filter_n[2] = {};
 
 /* ---- structs */
 
@@ -144,16 +145,12 @@ struct ht_sk_owner {
 	__u64 gen;
 };
 
-struct ht_path_key {
-	char path[HT_PATH_MAX];
-};
-
 /* ---- maps */
 
 /* Inner map template of `rings`: one ring buffer per CPU, sized by user space. */
 struct ht_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 16);
+	__uint(max_entries, HT_RING_CPU_MIN);
 };
 
 /* Per-CPU ring buffers, indexed by bpf_get_smp_processor_id(); filled by capture.c. */
@@ -216,26 +213,29 @@ struct {
 	__type(value, __u64);
 } kstats SEC(".maps");
 
-/* Allowed tgids (config pids); consulted only when pid_allow_on. */
+/* Allowed tgids (config pids), two generations; consulted only when
+ * filter_n[gen].pids. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__uint(max_entries, 2 * HT_PIDS_MAX);
+	__type(key, struct ht_pid_key);
 	__type(value, __u8);
 } pid_allow SEC(".maps");
 
-/* Denied ports, local or remote (config excludePorts), host byte order. */
+/* Denied ports, local or remote (config excludePorts), host byte order,
+ * two generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u16);
+	__uint(max_entries, 2 * HT_PORTS_MAX);
+	__type(key, struct ht_port_key);
 	__type(value, __u8);
 } deny_ports SEC(".maps");
 
-/* Health-check paths (config healthCheckPaths), NUL-padded keys. */
+/* Health-check paths (config healthCheckPaths), NUL-padded keys, two
+ * generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, 2 * HT_HEALTH_PATHS_MAX);
 	__type(key, struct ht_path_key);
 	__type(value, __u8);
 } health_paths SEC(".maps");

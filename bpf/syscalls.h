@@ -103,6 +103,7 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 	__u32 len, start = 0;
 	bool other = false;
 	__u8 reason = 0;
+	__u32 g;
 	int r, h;
 
 	if (!key || !c || !s)
@@ -137,8 +138,9 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 		else
 			c->role = HT_ROLE_SERVER;
 	}
-	if (r == HT_INF_REQUEST && health_paths_n) {
-		h = ht_health_match(data, len, start);
+	g = ht_filter_gen();
+	if (r == HT_INF_REQUEST && filter_n[g].paths) {
+		h = ht_health_match(data, len, start, g);
 		if (h < 0 && len < HT_PREFIX_MAX && !other)
 			goto undecided;
 		if (h > 0)
@@ -475,8 +477,10 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	st.dir = dir & 1;
 	st.sys = sys;
 	st.cap = capture_cap_bytes;
-	if (st.cap > HT_MAX_RECORDS * HT_DATA_CHUNK)
-		st.cap = HT_MAX_RECORDS * HT_DATA_CHUNK;
+	/* never true: the config refuses a larger captureCap and capture.c
+	 * sets no other; kept so the record count stays provably bounded */
+	if (st.cap > HT_CAPTURE_CAP_MAX)
+		st.cap = HT_CAPTURE_CAP_MAX;
 	st.total = ret > 0x7fffffff ? 0x7fffffff : (__u32)ret;
 
 	switch (sys) {

@@ -360,6 +360,12 @@ static int kernel_counters(void *ctx, struct capture_counters *out)
 	return capture_read_counters(ctx, out);
 }
 
+/* Reload step: the kernel filter maps switch to next, or stay as they were. */
+static int apply_kernel_filters(void *cap, const struct ht_config *next, char *err, size_t errlen)
+{
+	return capture_update_filters(cap, next, err, errlen);
+}
+
 static int run_live(const struct args *a, const struct ht_config *c, struct output *out)
 {
 	struct capture_opts co = {
@@ -428,13 +434,12 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 		nanosleep(&ts, NULL);
 		if (reload_requested && a->config_path) {
 			reload_requested = 0;
-			if (ht_config_reload(a->config_path, err, sizeof(err))) {
+			/* kernel maps first, all or nothing; user space only if they took it */
+			if (ht_config_reload_apply(a->config_path, apply_kernel_filters, cap, err,
+						   sizeof(err))) {
 				fprintf(stderr, "http-tracer: reload failed, keeping the old config: %s\n", err);
 				metrics_count_reload(false);
 			} else {
-				rcu_read_lock();
-				capture_update_filters(cap, rcu_dereference(ht_config_current));
-				rcu_read_unlock();
 				fprintf(stderr, "http-tracer: config reloaded from %s\n", a->config_path);
 				metrics_count_reload(true);
 			}
@@ -489,6 +494,9 @@ int main(int argc, char **argv)
 
 	if (a.mode == MODE_CHECK) {
 		printf("%s: ok\n", a.config_path ? a.config_path : "(defaults)");
+		/* what live mode will say about the rings on this host */
+		if (capture_ring_note(c->ringbuffer_bytes, err, sizeof(err)))
+			fprintf(stderr, "http-tracer: note: %s\n", err);
 		ht_config_free(c);
 		return 0;
 	}

@@ -26,6 +26,7 @@
 #include "source/capture.h"
 #include "config/config.h"
 #include "ht_event.h"
+#include "ht_limits.h"
 
 #define DUMP_MAX_LIST 64
 #define DUMP_MAX_CONNS 65536
@@ -336,8 +337,8 @@ int main(int argc, char **argv)
 	static uint32_t pids[DUMP_MAX_LIST];
 	static char *health[DUMP_MAX_LIST];
 	struct ht_config cfg = {
-		.ringbuffer_bytes = 64ull << 20,
-		.capture_cap_bytes = 256u << 10,
+		.ringbuffer_bytes = HT_RINGBUF_DEFAULT,
+		.capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT,
 		.exclude_ports = xports,
 		.pids = pids,
 		.health_paths = { .v = health },

@@ -34,10 +34,11 @@
 #include <time.h>
 
 #include "ht_event.h"
+#include "ht_limits.h"
 #include "stream/reasm.h"
 #include "source/rfile.h"
 
-#define GEN_CAPTURE_CAP (256u << 10) /* the kernel's default capture_cap_bytes */
+#define GEN_CAPTURE_CAP HT_CAPTURE_CAP_DEFAULT /* the kernel's default capture_cap_bytes */
 #define GEN_POOL_BYTES  (8u << 10)   /* body text pool: within the deflate window, so replay inflates fast */
 #define GEN_MAX_QUEUE   16           /* syscalls queued per connection */
 #define GEN_REC_MAX     (sizeof(struct ht_data_ev) + HT_DATA_CHUNK)

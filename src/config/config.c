@@ -76,6 +76,10 @@ struct kdesc {
 	uint64_t min, max;   /* KT_U32/KT_SIZE range */
 	uint64_t unit;       /* KT_SIZE: bytes per bare unit */
 	const struct kdesc *sub; /* KT_MAP */
+	size_t max_n;        /* lists: most entries (0: HT_CONFIG_LIST_MAX) */
+	/* The include/ht_limits.h constant behind min / max (or max_n), and
+	 * why, quoted when a value is past it; NULL: a plain range. */
+	const char *lim_min, *lim_max;
 };
 
 #define OFF(f) offsetof(struct ht_config, f)
@@ -84,11 +88,20 @@ struct kdesc {
 #define K_FIELD(n, t, f) { .name = (n), .type = (t), .off = OFF(f) }
 #define K_NUM(n, t, f, lo, hi, u) \
 	{ .name = (n), .type = (t), .off = OFF(f), .width = FW(f), .min = (lo), .max = (hi), .unit = (u) }
+/* A number whose bounds are include/ht_limits.h constants lo and hi. */
+#define K_LIM(n, t, f, lo, hi, u, why_lo, why_hi)                                      \
+	{ .name = (n), .type = (t), .off = OFF(f), .width = FW(f), .min = (lo), .max = (hi), \
+	  .unit = (u), .lim_min = #lo ", " why_lo, .lim_max = #hi ", " why_hi }
+/* A list the kernel holds in a map of hi entries (an ht_limits.h constant). */
+#define K_KLIST(n, t, f, hi, why) \
+	{ .name = (n), .type = (t), .off = OFF(f), .max_n = (hi), .lim_max = #hi ", " why }
 
 static const struct kdesc k_kernel[] = {
-	K_FIELD("excludePorts", KT_PORTS, exclude_ports),
-	K_FIELD("healthCheckPaths", KT_HEALTH, health_paths),
-	K_FIELD("pids", KT_PIDS, pids),
+	K_KLIST("excludePorts", KT_PORTS, exclude_ports, HT_PORTS_MAX,
+		"the size of the kernel map deny_ports"),
+	K_KLIST("healthCheckPaths", KT_HEALTH, health_paths, HT_HEALTH_PATHS_MAX,
+		"the size of the kernel map health_paths"),
+	K_KLIST("pids", KT_PIDS, pids, HT_PIDS_MAX, "the size of the kernel map pid_allow"),
 	{ NULL },
 };
 static const struct kdesc k_sampling[] = {
@@ -130,13 +143,17 @@ static const struct kdesc k_output[] = {
 	{ NULL },
 };
 static const struct kdesc k_performance[] = {
-	K_NUM("ringbufferSize", KT_SIZE, ringbuffer_bytes, 1 * MiB, 64 * GiB, MiB), /* bare = MiB */
+	K_LIM("ringbufferSize", KT_SIZE, ringbuffer_bytes, HT_RINGBUF_MIN, HT_RINGBUF_MAX,
+	      MiB /* bare = MiB */, "the least ring buffer memory",
+	      "the most ring buffer memory"),
 	K_NUM("workerThreads", KT_U32, worker_threads, 1, 64, 0),
 	K_NUM("batchSize", KT_U32, batch_size, 1, 100000, 0),
 	K_NUM("flushIntervalMs", KT_U32, flush_interval_ms, 1, 60000, 0),
 	K_NUM("idleTimeoutMs", KT_U32, idle_timeout_ms, 100, 86400000, 0),
 	K_NUM("shardMemory", KT_SIZE, shard_memory_bytes, 1 * MiB, TiB, 1),
-	K_NUM("captureCap", KT_SIZE, capture_cap_bytes, 64, 64 * MiB, 1),
+	K_LIM("captureCap", KT_SIZE, capture_cap_bytes, HT_CAPTURE_CAP_MIN, HT_CAPTURE_CAP_MAX, 1,
+	      "the smallest capture cap",
+	      "the most the kernel captures of one syscall"),
 	{ NULL },
 };
 static const struct kdesc k_metrics[] = {
@@ -474,7 +491,14 @@ static int conv_size(struct pctx *x, const struct kdesc *k, const struct sval *v
 				"a bare number means MiB: 256, 1GiB, 512MB");
 	if (v->is_null)
 		return perr(x, &v->mark, "expected %s for %s, got nothing", what, key);
-	if (parse_size_unit(v->s, v->len, k->unit, &n) || n < k->min || n > k->max)
+	if (parse_size_unit(v->s, v->len, k->unit, &n))
+		return perr(x, &v->mark, "expected %s for %s, got '%s'", what, key,
+			    show(v, b, sizeof(b)));
+	if ((n < k->min && k->lim_min) || (n > k->max && k->lim_max))
+		return perr(x, &v->mark, "expected %s for %s, got '%s': %s %s", what, key,
+			    show(v, b, sizeof(b)), n < k->min ? "below" : "above",
+			    n < k->min ? k->lim_min : k->lim_max);
+	if (n < k->min || n > k->max)
 		return perr(x, &v->mark, "expected %s for %s, got '%s'", what, key,
 			    show(v, b, sizeof(b)));
 	set_uint(x->c, k, n);
@@ -581,6 +605,30 @@ static int list_count(struct ht_config *c, const struct kdesc *k)
 	}
 }
 
+/* Whether list k is full (error reported at v): checked right before an
+ * entry is appended, after duplicates are dropped, so a kernel list holds
+ * as many distinct entries as its map. */
+static bool list_full(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	size_t max = k->max_n ? k->max_n : HT_CONFIG_LIST_MAX;
+
+	if ((size_t)list_count(x->c, k) < max)
+		return false;
+	perr(x, &v->mark, "too many entries in %s: at most %zu (%s)", key, max,
+	     k->lim_max ? k->lim_max : "HT_CONFIG_LIST_MAX");
+	return true;
+}
+
+static bool number_has(const struct ht_config *c, bool ports, uint64_t n)
+{
+	size_t cnt = ports ? c->n_exclude_ports : c->n_pids;
+
+	for (size_t i = 0; i < cnt; i++)
+		if ((ports ? c->exclude_ports[i] : c->pids[i]) == n)
+			return true;
+	return false;
+}
+
 static int add_number(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
 {
 	bool ports = k->type == KT_PORTS;
@@ -594,6 +642,10 @@ static int add_number(struct pctx *x, const struct kdesc *k, const struct sval *
 		return -1;
 	if (parse_u64(v->s, v->len, &n) || n < 1 || n > max)
 		return perr(x, &v->mark, "expected %s in %s, got '%s'", what, key, show(v, b, sizeof(b)));
+	if (number_has(x->c, ports, n))
+		return 0; /* one map entry: a duplicate costs nothing */
+	if (list_full(x, k, v, key))
+		return -1;
 	if (ports) {
 		uint16_t *p = realloc(x->c->exclude_ports, (x->c->n_exclude_ports + 1) * sizeof(*p));
 
@@ -629,6 +681,10 @@ static int add_regex(struct pctx *x, const struct kdesc *k, const struct sval *v
 		return perr(x, &v->mark, "invalid regular expression '%s' in %s: %s",
 			    show(v, b, sizeof(b)), key, msg);
 	}
+	if (list_full(x, k, v, key)) {
+		regfree(&re);
+		return -1;
+	}
 	src = realloc(l->src, (l->n + 1) * sizeof(*src));
 	if (src)
 		l->src = src;
@@ -651,6 +707,8 @@ static int add_cidr(struct pctx *x, const struct kdesc *k, const struct sval *v,
 	if (v->is_null || has_nul(v) || v->len > 64 || ht_cidr_parse(v->s, &cidr))
 		return perr(x, &v->mark, "expected an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8) in %s, got '%s'",
 			    key, show(v, b, sizeof(b)));
+	if (list_full(x, k, v, key))
+		return -1;
 	p = realloc(x->c->exclude_ips, (x->c->n_exclude_ips + 1) * sizeof(*p));
 	if (!p)
 		return perr(x, &v->mark, "out of memory");
@@ -682,9 +740,16 @@ static int add_string(struct pctx *x, const struct kdesc *k, const struct sval *
 			return perr(x, &v->mark, "expected an HTTP header name in %s, got '%s'", key,
 				    show(v, b, sizeof(b)));
 	}
-	if (k->type == KT_HEALTH && (v->s[0] != '/' || v->len > HT_HEALTH_PATH_MAX))
-		return perr(x, &v->mark, "expected a path starting with '/' of at most %d bytes in %s, got '%s'",
-			    HT_HEALTH_PATH_MAX, key, show(v, b, sizeof(b)));
+	if (k->type == KT_HEALTH && v->s[0] != '/')
+		return perr(x, &v->mark, "expected a path starting with '/' in %s, got '%s'",
+			    key, show(v, b, sizeof(b)));
+	if (k->type == KT_HEALTH && v->len > HT_HEALTH_PATH_LEN_MAX)
+		return perr(x, &v->mark, "expected a path of at most %d bytes in %s, got %zu bytes (HT_HEALTH_PATH_LEN_MAX, the kernel's path key of HT_PATH_MAX bytes keeps a NUL)",
+			    HT_HEALTH_PATH_LEN_MAX, key, v->len);
+	/* the kernel's path ends at '?' or ' ': such an entry could never match */
+	if (k->type == KT_HEALTH && strpbrk(v->s, "? "))
+		return perr(x, &v->mark, "expected a path without '?' or spaces in %s (the kernel compares the path before the query), got '%s'",
+			    key, show(v, b, sizeof(b)));
 	if (k->type == KT_NAMES && v->len > 253)
 		return perr(x, &v->mark, "expected a name of at most 253 bytes in %s", key);
 	if (k->type == KT_PATTERNS && (!any_alnum || v->len > 255))
@@ -695,7 +760,15 @@ static int add_string(struct pctx *x, const struct kdesc *k, const struct sval *
 		return perr(x, &v->mark, "out of memory");
 	if (k->type == KT_HEADERS || k->type == KT_PATTERNS)
 		str_lower(p);
-	rc = strlist_has(l, p) ? 0 : strlist_add(l, p, v->len);
+	if (strlist_has(l, p)) {
+		free(p);
+		return 0;
+	}
+	if (list_full(x, k, v, key)) {
+		free(p);
+		return -1;
+	}
+	rc = strlist_add(l, p, v->len);
 	free(p);
 	if (rc)
 		return perr(x, &v->mark, "out of memory");
@@ -704,8 +777,6 @@ static int add_string(struct pctx *x, const struct kdesc *k, const struct sval *
 
 static int add_item(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
 {
-	if (list_count(x->c, k) >= HT_CONFIG_LIST_MAX)
-		return perr(x, &v->mark, "too many entries in %s (at most %d)", key, HT_CONFIG_LIST_MAX);
 	switch (k->type) {
 	case KT_PORTS:
 	case KT_PIDS: return add_number(x, k, v, key);
@@ -970,13 +1041,13 @@ struct ht_config *ht_config_defaults(void)
 	c->rotation_enabled = false;
 	c->rotation_max_size = 100000000ull; /* 100MB */
 	c->rotation_max_files = 10;
-	c->ringbuffer_bytes = 64 * MiB;
+	c->ringbuffer_bytes = HT_RINGBUF_DEFAULT;
 	c->worker_threads = 2;
 	c->batch_size = 100;
 	c->flush_interval_ms = 200;
 	c->idle_timeout_ms = 60000;
 	c->shard_memory_bytes = 256 * MiB;
-	c->capture_cap_bytes = 256 * KiB;
+	c->capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT;
 	c->metrics_listen = strdup("127.0.0.1:9090");
 	if (!c->source || !c->output_path || !c->metrics_listen ||
 	    add_defaults(&c->redact_headers, default_redact_headers) ||
@@ -1408,7 +1479,8 @@ void ht_config_install(struct ht_config *c)
 	pthread_mutex_unlock(&install_lock);
 }
 
-int ht_config_reload(const char *path, char *err, size_t errlen)
+int ht_config_reload_apply(const char *path, ht_config_apply_fn apply, void *ctx, char *err,
+			   size_t errlen)
 {
 	struct ht_config *c = path ? ht_config_load(path, err, errlen) : ht_config_defaults();
 
@@ -1417,10 +1489,15 @@ int ht_config_reload(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (ht_config_apply_overrides(c, err, errlen)) {
+	if (ht_config_apply_overrides(c, err, errlen) || (apply && apply(ctx, c, err, errlen))) {
 		ht_config_free(c);
 		return -1;
 	}
 	ht_config_install(c);
 	return 0;
+}
+
+int ht_config_reload(const char *path, char *err, size_t errlen)
+{
+	return ht_config_reload_apply(path, NULL, NULL, err, errlen);
 }

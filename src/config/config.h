@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/addr.h"
+#include "ht_limits.h"
 
 enum ht_format { HT_FMT_NDJSON = 0, HT_FMT_JSON, HT_FMT_CSV };
 
@@ -53,13 +54,13 @@ struct ht_config {
 	uint64_t rotation_max_size;    /* bytes */
 	uint32_t rotation_max_files;
 	/* performance */
-	uint64_t ringbuffer_bytes;     /* all CPUs together */
+	uint64_t ringbuffer_bytes;     /* all CPUs together, default HT_RINGBUF_DEFAULT */
 	uint32_t worker_threads;
 	uint32_t batch_size;           /* records per write */
 	uint32_t flush_interval_ms;    /* writer time bound, default 200 */
 	uint32_t idle_timeout_ms;      /* connection expiry, default 60000 */
 	uint64_t shard_memory_bytes;   /* per-shard buffered-bytes budget */
-	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default 262144 */
+	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default HT_CAPTURE_CAP_DEFAULT */
 	/* metrics */
 	char *metrics_listen;          /* host:port */
 	/* derived by config.c whenever the fields above change; 0/empty if the
@@ -83,11 +84,8 @@ void ht_config_free(struct ht_config *c);
  * number is bytes. */
 int ht_parse_size(const char *s, uint64_t *out);
 
-/* Longest filtering.kernel.healthCheckPaths entry accepted, in bytes. */
-#ifndef HT_HEALTH_PATH_MAX
-#define HT_HEALTH_PATH_MAX 127
-#endif
-/* Most entries accepted in any one list of the config. */
+/* Most entries accepted in a user-space list of the config; the kernel's
+ * lists (filtering.kernel.*) hold what their maps hold: include/ht_limits.h. */
 #define HT_CONFIG_LIST_MAX 4096
 
 /*
@@ -115,6 +113,17 @@ void ht_config_install(struct ht_config *c);
  * still current.
  */
 int ht_config_reload(const char *path, char *err, size_t errlen);
+/*
+ * The same, with a step that must succeed before the new config is
+ * installed (the kernel filter maps, say): apply(ctx, next, err, errlen)
+ * returns 0, or non-zero with its reason in err, and then next is freed and
+ * the old config stays current.  apply must leave its own state as it was
+ * when it fails.
+ */
+typedef int (*ht_config_apply_fn)(void *ctx, const struct ht_config *next, char *err,
+				  size_t errlen);
+int ht_config_reload_apply(const char *path, ht_config_apply_fn apply, void *ctx, char *err,
+			   size_t errlen);
 /*
  * Remember a command-line override so that every reload applies it again
  * (validated now; same arguments as ht_config_set).  Call before threads

@@ -28,18 +28,15 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
+#include "kfilter.h"
 #include "config/config.h"
 #include "ht_event.h"
 #include "ht_kstats.h"
+#include "ht_limits.h"
 #include "http_tracer.skel.h"
 
 #define CAPTURE_TRACEFS "/sys/kernel/tracing"
 #define CAPTURE_BTF "/sys/kernel/btf/vmlinux"
-#define CAPTURE_RING_MIN (1u << 16)       /* bytes per CPU ring, at least */
-#define CAPTURE_RING_MAX (1u << 30)       /* bytes per CPU ring, at most */
-#define CAPTURE_DEFAULT_RING_TOTAL (256ull << 20)
-#define CAPTURE_CAP_MAX (4u << 20)        /* bpf/maps.h HT_MAX_RECORDS * HT_DATA_CHUNK */
-#define CAPTURE_PATH_MAX 64               /* bpf/maps.h HT_PATH_MAX */
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -189,21 +186,62 @@ static void capture_bump_memlock(void)
 
 /* ------------------------------------------------------------ rings */
 
-/* Per-CPU ring size: total / ncpu rounded down to a power of two, clamped
- * to [max(page size, CAPTURE_RING_MIN), CAPTURE_RING_MAX]. */
-static uint32_t capture_ring_size(uint64_t total, int ncpu)
+/* Human form of a power-of-two byte count: 64KiB, 8MiB, 1GiB. */
+static const char *capture_show_bytes(uint64_t b, char *buf, size_t len)
 {
-	uint64_t per = total / (uint64_t)(ncpu > 0 ? ncpu : 1);
+	if (b >= (1ull << 30) && !(b & ((1ull << 30) - 1)))
+		snprintf(buf, len, "%lluGiB", (unsigned long long)(b >> 30));
+	else if (b >= (1ull << 20) && !(b & ((1ull << 20) - 1)))
+		snprintf(buf, len, "%lluMiB", (unsigned long long)(b >> 20));
+	else if (b >= (1ull << 10) && !(b & ((1ull << 10) - 1)))
+		snprintf(buf, len, "%lluKiB", (unsigned long long)(b >> 10));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)b);
+	return buf;
+}
+
+/* Per-CPU ring size of `total` bytes over ncpu CPUs: total / ncpu rounded
+ * down to a power of two (the kernel's rule for ring buffers), within
+ * [max(page size, HT_RING_CPU_MIN), HT_RING_CPU_MAX].  How many CPUs the
+ * host has is not the config's to know, so a total that a CPU count pushes
+ * past those bounds is not a config error; instead, when a bound applies,
+ * one line saying what the rings really take goes to note (if not NULL;
+ * "" otherwise). */
+static uint32_t capture_ring_size(uint64_t total, int ncpu, char *note, size_t note_len)
+{
+	uint64_t n = (uint64_t)(ncpu > 0 ? ncpu : 1), per = total / n;
 	uint64_t min = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t sz = 1;
+	char a[32], b[32], p[32], t[32];
 
-	if (min < CAPTURE_RING_MIN)
-		min = CAPTURE_RING_MIN;
-	while (sz * 2 <= per && sz < CAPTURE_RING_MAX)
+	if (min < HT_RING_CPU_MIN)
+		min = HT_RING_CPU_MIN;
+	while (sz * 2 <= per && sz < HT_RING_CPU_MAX)
 		sz *= 2;
 	if (sz < min)
 		sz = min;
+	if (note && note_len)
+		note[0] = '\0';
+	if (note && note_len && (per < min || per >= 2 * sz))
+		snprintf(note, note_len, "performance.ringbufferSize %s over %d CPUs is %s per CPU, %s the per-CPU %s (%s): each ring is %s, %s in all",
+			 capture_show_bytes(total, t, sizeof(t)), (int)n,
+			 capture_show_bytes(per, p, sizeof(p)), per < min ? "below" : "above",
+			 per < min ? "minimum" : "maximum",
+			 per < min ? "HT_RING_CPU_MIN or a page" : "HT_RING_CPU_MAX",
+			 capture_show_bytes(sz, a, sizeof(a)), capture_show_bytes(sz * n, b, sizeof(b)));
 	return (uint32_t)sz;
+}
+
+int capture_ring_note(uint64_t total, char *note, size_t note_len)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (note && note_len)
+		note[0] = '\0';
+	if (ncpu <= 0)
+		return 0;
+	capture_ring_size(total ? total : HT_RINGBUF_DEFAULT, ncpu, note, note_len);
+	return note && note_len && note[0];
 }
 
 /* Creates one RINGBUF per CPU (before load: ring 0 is also the template
@@ -249,125 +287,83 @@ static int capture_install_rings(struct capture *c)
 
 /* ------------------------------------------------------------ filters */
 
-static bool capture_key_in(const unsigned char *keys, size_t n, size_t ks, const void *k)
+/* The filter maps for kfilter.c (src/source/kfilter.h): the skeleton's maps
+ * and .bss; ctx is the struct capture. */
+static struct bpf_map *capture_filter_map(struct capture *c, enum kfilter_set set)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!memcmp(keys + i * ks, k, ks))
-			return true;
-	return false;
+	switch (set) {
+	case KF_PIDS: return c->skel->maps.pid_allow;
+	case KF_PORTS: return c->skel->maps.deny_ports;
+	default: return c->skel->maps.health_paths;
+	}
 }
 
-/* Makes hash map fd hold exactly keys[0..n) (ks bytes each, value 1):
- * inserts first, then deletes the stale keys, so a key present in both the
- * old and the new set is never missing.  Returns 0 or -errno. */
-static int capture_map_sync(int fd, const unsigned char *keys, size_t n, size_t ks)
+static uint32_t capture_kf_active(void *ctx)
 {
-	unsigned char cur[CAPTURE_PATH_MAX], next[CAPTURE_PATH_MAX];
-	unsigned char *stale = NULL, *tmp;
-	size_t n_stale = 0, cap_stale = 0;
+	struct capture *c = ctx;
+
+	return __atomic_load_n(&c->skel->bss->filter_gen, __ATOMIC_ACQUIRE);
+}
+
+static int capture_kf_each_key(void *ctx, enum kfilter_set set,
+			       int (*fn)(void *arg, const union kfilter_key *key), void *arg)
+{
+	int fd = bpf_map__fd(capture_filter_map(ctx, set));
+	union kfilter_key cur, next;
+	int rc;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&next, 0, sizeof(next));
+	for (const void *prev = NULL; !bpf_map_get_next_key(fd, prev, &next); prev = &cur) {
+		cur = next;
+		rc = fn(arg, &cur);
+		if (rc)
+			return rc;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int capture_kf_del(void *ctx, enum kfilter_set set, const union kfilter_key *key)
+{
+	return bpf_map_delete_elem(bpf_map__fd(capture_filter_map(ctx, set)), key) ? -errno : 0;
+}
+
+static int capture_kf_add(void *ctx, enum kfilter_set set, const union kfilter_key *key)
+{
 	uint8_t one = 1;
-	int err = 0;
 
-	if (ks > sizeof(cur))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, keys + i * ks, &one, BPF_ANY))
-			return -errno;
-	for (const void *prev = NULL; bpf_map_get_next_key(fd, prev, next) == 0; prev = cur) {
-		memcpy(cur, next, ks);
-		if (capture_key_in(keys, n, ks, cur))
-			continue;
-		if (n_stale == cap_stale) {
-			cap_stale = cap_stale ? cap_stale * 2 : 16;
-			tmp = realloc(stale, cap_stale * ks);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto out_free;
-			}
-			stale = tmp;
-		}
-		memcpy(stale + n_stale++ * ks, cur, ks);
-	}
-	for (size_t i = 0; i < n_stale; i++)
-		if (bpf_map_delete_elem(fd, stale + i * ks) && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-out_free:
-	free(stale);
-	return err;
+	return bpf_map_update_elem(bpf_map__fd(capture_filter_map(ctx, set)), key, &one,
+				   BPF_ANY) ? -errno : 0;
 }
 
-/* Health-check path keys (NUL-padded, CAPTURE_PATH_MAX bytes) of cfg. */
-static unsigned char *capture_health_keys(const struct ht_config *cfg, size_t *n)
+/* The counts go in first; the one store of filter_gen then makes the new
+ * sets and their counts visible together (programs read filter_gen first). */
+static int capture_kf_commit(void *ctx, uint32_t gen, const struct ht_filter_n *n)
 {
-	unsigned char *keys = calloc(cfg->health_paths.n + 1, CAPTURE_PATH_MAX);
+	struct capture *c = ctx;
+	struct ht_filter_n *dst = &c->skel->bss->filter_n[gen & 1];
 
-	*n = 0;
-	if (!keys)
-		return NULL;
-	for (size_t i = 0; i < cfg->health_paths.n; i++) {
-		const char *p = cfg->health_paths.v[i];
-		size_t len = p ? strlen(p) : 0;
-
-		if (!len || len >= CAPTURE_PATH_MAX) {
-			/* the kernel compares at most 63 bytes: longer paths never match */
-			fprintf(stderr, "http-tracer: healthCheckPaths entry '%s' ignored by the kernel filter: longer than %d bytes or empty\n",
-				p ? p : "", CAPTURE_PATH_MAX - 1);
-			continue;
-		}
-		memcpy(keys + *n * CAPTURE_PATH_MAX, p, len);
-		(*n)++;
-	}
-	return keys;
-}
-
-/* Syncs one filter map and its "enabled" count in .bss: the count is
- * lowered to 0 before entries go away and raised after they are in. */
-static int capture_filter_sync(struct bpf_map *map, volatile __u32 *count,
-			       const unsigned char *keys, size_t n, size_t ks)
-{
-	int err;
-
-	if (!n)
-		__atomic_store_n(count, 0, __ATOMIC_RELEASE);
-	err = capture_map_sync(bpf_map__fd(map), keys, n, ks);
-	if (err) {
-		fprintf(stderr, "http-tracer: cannot update the kernel filter map %s: %s\n",
-			bpf_map__name(map), strerror(-err));
-		return err;
-	}
-	__atomic_store_n(count, (__u32)n, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->pids, n->pids, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->ports, n->ports, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->paths, n->paths, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->skel->bss->filter_gen, gen & 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
-int capture_update_filters(struct capture *c, const struct ht_config *cfg)
-{
-	static const struct ht_config none;
-	struct http_tracer_bpf__bss *bss = c->skel->bss;
-	unsigned char *health;
-	size_t n_health;
-	int err;
+static const struct kfilter_ops capture_kf_ops = {
+	.active = capture_kf_active,
+	.each_key = capture_kf_each_key,
+	.del = capture_kf_del,
+	.add = capture_kf_add,
+	.commit = capture_kf_commit,
+};
 
+int capture_update_filters(struct capture *c, const struct ht_config *cfg, char *err,
+			   size_t errlen)
+{
 	/* Connections keep the decision they already have: a change applies
 	 * to connections created after it. */
-	if (!cfg)
-		cfg = &none;
-	err = capture_filter_sync(c->skel->maps.deny_ports, &bss->deny_ports_n,
-				  (const unsigned char *)cfg->exclude_ports, cfg->n_exclude_ports,
-				  sizeof(*cfg->exclude_ports));
-	err = err ?: capture_filter_sync(c->skel->maps.pid_allow, &bss->pid_allow_on,
-					 (const unsigned char *)cfg->pids, cfg->n_pids,
-					 sizeof(*cfg->pids));
-	if (err)
-		return err;
-	health = capture_health_keys(cfg, &n_health);
-	if (!health)
-		return -ENOMEM;
-	err = capture_filter_sync(c->skel->maps.health_paths, &bss->health_paths_n,
-				  health, n_health, CAPTURE_PATH_MAX);
-	free(health);
-	return err;
+	return kfilter_switch(&capture_kf_ops, c, cfg, err, errlen);
 }
 
 /* ------------------------------------------------------------ attach */
@@ -400,27 +396,61 @@ static int capture_attach(struct capture *c)
 
 /* ------------------------------------------------------------ open/close */
 
-static void capture_set_rodata(struct capture *c, const struct capture_opts *o)
+/* Sets the load-time settings; the config has range-checked them, so a
+ * value out of range (a hand-built config) is refused, never adjusted. */
+static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
 {
 	const struct ht_config *cfg = o->cfg;
-	uint32_t cap = cfg ? cfg->capture_cap_bytes : 256u << 10;
+	uint32_t cap = cfg ? cfg->capture_cap_bytes : HT_CAPTURE_CAP_DEFAULT;
 
-	if (cap > CAPTURE_CAP_MAX) {
-		fprintf(stderr, "http-tracer: capture cap %u bytes per syscall lowered to the kernel limit %u\n",
-			cap, CAPTURE_CAP_MAX);
-		cap = CAPTURE_CAP_MAX;
+	if (cap < HT_CAPTURE_CAP_MIN || cap > HT_CAPTURE_CAP_MAX) {
+		fprintf(stderr, "http-tracer: capture cap of %u bytes per syscall is outside %u..%u (HT_CAPTURE_CAP_MIN..HT_CAPTURE_CAP_MAX)\n",
+			cap, HT_CAPTURE_CAP_MIN, HT_CAPTURE_CAP_MAX);
+		return -EINVAL;
 	}
 	c->skel->rodata->self_tgid = o->self_pid ? o->self_pid : (uint32_t)getpid();
 	c->skel->rodata->capture_cap_bytes = cap;
 	/* wake the reader early when a ring is an eighth full */
 	c->skel->rodata->wakeup_bytes = c->ring_bytes / 8;
+	return 0;
+}
+
+/* The filter maps of the BPF object against include/ht_limits.h (two
+ * generations each, include/ht_filter.h): they differ only when HT_DEFS
+ * was not given to both compilers. */
+static int capture_check_maps(struct capture *c)
+{
+	const struct {
+		const struct bpf_map *map;
+		uint32_t entries, key_size;
+		const char *limit;
+	} want[] = {
+		{ c->skel->maps.pid_allow, 2 * HT_PIDS_MAX, sizeof(struct ht_pid_key), "HT_PIDS_MAX" },
+		{ c->skel->maps.deny_ports, 2 * HT_PORTS_MAX, sizeof(struct ht_port_key),
+		  "HT_PORTS_MAX" },
+		{ c->skel->maps.health_paths, 2 * HT_HEALTH_PATHS_MAX, sizeof(struct ht_path_key),
+		  "HT_HEALTH_PATHS_MAX, HT_PATH_MAX" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (bpf_map__max_entries(want[i].map) == want[i].entries &&
+		    bpf_map__key_size(want[i].map) == want[i].key_size)
+			continue;
+		fprintf(stderr, "http-tracer: the BPF map %s holds %u keys of %u bytes, the loader expects %u of %u: built with different %s (give the same HT_DEFS to both compilers)\n",
+			bpf_map__name(want[i].map), bpf_map__max_entries(want[i].map),
+			bpf_map__key_size(want[i].map), want[i].entries, want[i].key_size,
+			want[i].limit);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 struct capture *capture_open(const struct capture_opts *opts)
 {
 	const struct ht_config *cfg = opts->cfg;
-	uint64_t total = cfg && cfg->ringbuffer_bytes ? cfg->ringbuffer_bytes : CAPTURE_DEFAULT_RING_TOTAL;
+	uint64_t total = cfg && cfg->ringbuffer_bytes ? cfg->ringbuffer_bytes : HT_RINGBUF_DEFAULT;
 	struct capture *c;
+	char note[512];
 	int err;
 
 	capture_verbose = opts->verbose;
@@ -443,14 +473,23 @@ struct capture *capture_open(const struct capture_opts *opts)
 			strerror(-c->ncpu));
 		goto err_free;
 	}
-	c->ring_bytes = capture_ring_size(total, c->ncpu);
+	if (total < HT_RINGBUF_MIN || total > HT_RINGBUF_MAX) {
+		fprintf(stderr, "http-tracer: ring buffer total of %llu bytes is outside %llu..%llu (HT_RINGBUF_MIN..HT_RINGBUF_MAX)\n",
+			(unsigned long long)total, (unsigned long long)HT_RINGBUF_MIN,
+			(unsigned long long)HT_RINGBUF_MAX);
+		goto err_free;
+	}
+	c->ring_bytes = capture_ring_size(total, c->ncpu, note, sizeof(note));
+	if (note[0])
+		fprintf(stderr, "http-tracer: note: %s\n", note);
 
 	c->skel = http_tracer_bpf__open();
 	if (!c->skel) {
 		fprintf(stderr, "http-tracer: cannot open the embedded BPF object: %s\n", strerror(errno));
 		goto err_free;
 	}
-	capture_set_rodata(c, opts);
+	if (capture_set_rodata(c, opts) || capture_check_maps(c))
+		goto err_free;
 	if (capture_create_rings(c))
 		goto err_free;
 	/* libbpf 1.1 cannot resize an inner map template: give it ring 0 */
@@ -469,8 +508,10 @@ struct capture *capture_open(const struct capture_opts *opts)
 	}
 	if (capture_install_rings(c))
 		goto err_free;
-	if (capture_update_filters(c, cfg))
+	if (capture_update_filters(c, cfg, note, sizeof(note))) {
+		fprintf(stderr, "http-tracer: cannot fill the kernel filter maps: %s\n", note);
 		goto err_free;
+	}
 	if (capture_attach(c))
 		goto err_free;
 	if (c->verbose)

@@ -44,8 +44,11 @@ int capture_reader_init(struct capture *c, int r);
 /* Wait up to timeout_ms and consume available records; returns records
  * consumed or -errno. */
 int capture_reader_poll(struct capture *c, int r, int timeout_ms, capture_cb cb, void *ctx);
-/* Refill the filter maps after a config reload. */
-int capture_update_filters(struct capture *c, const struct ht_config *cfg);
+/* Switches the kernel filter maps to cfg's pids, ports and health paths,
+ * all or nothing (src/source/kfilter.h): returns 0, or -errno with the
+ * reason in err and the kernel still filtering as before.  Main thread. */
+int capture_update_filters(struct capture *c, const struct ht_config *cfg, char *err,
+			   size_t errlen);
 /* Kernel per-reason filter counters and ringbuf loss, summed over CPUs. */
 struct capture_counters {
 	uint64_t filtered[16];      /* indexed by enum in bpf/ (names via capture_filter_name) */
@@ -55,6 +58,11 @@ struct capture_counters {
 int capture_read_counters(struct capture *c, struct capture_counters *out);
 const char *capture_filter_name(int i); /* NULL past the last */
 int capture_nr_cpus(const struct capture *c);
+/* How performance.ringbufferSize `total` (0: the default) splits over this
+ * host's possible CPUs: when a per-CPU bound (HT_RING_CPU_MIN/MAX) changes
+ * what the rings take, writes one line saying so into note and returns 1;
+ * otherwise returns 0.  capture_open() prints the same line. */
+int capture_ring_note(uint64_t total, char *note, size_t note_len);
 /* All kernel counters (bpf/ht_kstats.h enum ht_kstat: filter reasons, then
  * passed, no_data, events_sent, bytes_*, ...), summed over CPUs, into
  * out[0..n); returns the number of slots written or -errno. */

@@ -17,6 +17,7 @@
 #include <urcu.h>
 
 #include "config/config.h"
+#include "ht_limits.h"
 
 #define DATA "tests/data/"
 #define MiB (1024ull * 1024)
@@ -77,9 +78,11 @@ static void test_defaults(void **state)
 	assert_int_equal(c->flush_interval_ms, 200);
 	assert_int_equal(c->idle_timeout_ms, 60000);
 	assert_int_equal(c->ringbuffer_bytes, 64 * MiB);
+	assert_int_equal(c->ringbuffer_bytes, HT_RINGBUF_DEFAULT);
 	assert_int_equal(c->max_body_size, 4096);
 	assert_int_equal(c->max_header_size, 1024);
 	assert_int_equal(c->capture_cap_bytes, 256 * 1024);
+	assert_int_equal(c->capture_cap_bytes, HT_CAPTURE_CAP_DEFAULT);
 	assert_int_equal(c->shard_memory_bytes, 256 * MiB);
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9090");
 	assert_false(c->sampling_enabled);
@@ -340,7 +343,9 @@ static const struct {
 	{ "filtering:\n  kernel:\n    pids: [0]\n",
 	  "3:12: error: expected a pid in 1..4194304 in filtering.kernel.pids, got '0'" },
 	{ "filtering:\n  kernel:\n    healthCheckPaths: [health]\n",
-	  "3:24: error: expected a path starting with '/' of at most 127 bytes in filtering.kernel.healthCheckPaths, got 'health'" },
+	  "3:24: error: expected a path starting with '/' in filtering.kernel.healthCheckPaths, got 'health'" },
+	{ "filtering:\n  kernel:\n    healthCheckPaths: [\"/health?probe=1\"]\n",
+	  "3:24: error: expected a path without '?' or spaces in filtering.kernel.healthCheckPaths (the kernel compares the path before the query), got '/health?probe=1'" },
 	{ "output:\n  format: xml\n",
 	  "2:11: error: expected one of ndjson|json|csv for output.format, got 'xml'" },
 	{ "output:\n  path: \"\"\n",
@@ -447,6 +452,197 @@ static void test_limits(void **state)
 		ht_config_free(c);
 	}
 	free(text);
+}
+
+/* YAML of filtering.kernel.KEY with n entries, one per line ("      - " fmt
+ * of i + 1): entry i (1-based) is at line 3 + i, column 9. */
+static char *kernel_list(const char *key, int n, const char *fmt)
+{
+	size_t cap = 64 + (size_t)n * 96, o = 0;
+	char *t = malloc(cap);
+
+	assert_non_null(t);
+	o += (size_t)snprintf(t + o, cap - o, "filtering:\n  kernel:\n    %s:\n", key);
+	for (int i = 1; i <= n; i++) {
+		o += (size_t)snprintf(t + o, cap - o, "      - ");
+		o += (size_t)snprintf(t + o, cap - o, fmt, i);
+		o += (size_t)snprintf(t + o, cap - o, "\n");
+	}
+	return t;
+}
+
+/* Loads text: it must fail with exactly "PATH:" want. */
+static void expect_error(const char *text, const char *want)
+{
+	char err[1024] = "";
+	struct ht_config *c = load_text(text, err, sizeof(err));
+	size_t pl = strlen(tmp_path);
+
+	if (c)
+		fail_msg("loaded, want: %s", want);
+	if (strncmp(err, tmp_path, pl) != 0 || err[pl] != ':' || strcmp(err + pl + 1, want) != 0)
+		fail_msg("\n got: %s\nwant: %s:%s", err, tmp_path, want);
+}
+
+static struct ht_config *expect_load(const char *text)
+{
+	char err[1024] = "";
+	struct ht_config *c = load_text(text, err, sizeof(err));
+
+	if (!c)
+		fail_msg("%s", err);
+	return c;
+}
+
+/* Every limit the kernel has (include/ht_limits.h): a config exactly at
+ * it loads, one past it is an error at the offending value that names the
+ * limit.  The config is the only gate: capture.c clamps and drops nothing.
+ * First the kernel's lists, one map each. */
+static void test_kernel_list_limits(void **state)
+{
+	static const struct {
+		const char *key, *fmt, *limit;
+		int max;
+	} lists[] = {
+		{ "pids", "%d", "HT_PIDS_MAX, the size of the kernel map pid_allow", HT_PIDS_MAX },
+		{ "excludePorts", "%d", "HT_PORTS_MAX, the size of the kernel map deny_ports", HT_PORTS_MAX },
+		{ "healthCheckPaths", "/p%d", "HT_HEALTH_PATHS_MAX, the size of the kernel map health_paths",
+		  HT_HEALTH_PATHS_MAX },
+	};
+	char want[512];
+	struct ht_config *c;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		char *t = kernel_list(lists[i].key, lists[i].max, lists[i].fmt);
+		size_t n;
+
+		c = expect_load(t);
+		n = i == 0 ? c->n_pids : i == 1 ? c->n_exclude_ports : c->health_paths.n;
+		assert_int_equal(n, lists[i].max);
+		ht_config_free(c);
+		free(t);
+		/* one more distinct entry: refused at its own line, column 9 */
+		t = kernel_list(lists[i].key, lists[i].max + 1, lists[i].fmt);
+		snprintf(want, sizeof(want), "%d:9: error: too many entries in filtering.kernel.%s: at most %d (%s)",
+			 3 + lists[i].max + 1, lists[i].key, lists[i].max, lists[i].limit);
+		expect_error(t, want);
+		free(t);
+		/* a duplicate is the same map entry: at the limit it still loads */
+		t = kernel_list(lists[i].key, lists[i].max, lists[i].fmt);
+		{
+			size_t l = strlen(t);
+			char *t2 = realloc(t, l + 32);
+
+			assert_non_null(t2);
+			t = t2;
+			snprintf(t + l, 32, "      - %s\n", i == 2 ? "/p1" : "1");
+		}
+		c = expect_load(t);
+		n = i == 0 ? c->n_pids : i == 1 ? c->n_exclude_ports : c->health_paths.n;
+		assert_int_equal(n, lists[i].max);
+		ht_config_free(c);
+		free(t);
+	}
+}
+
+/* Health path length: the kernel key is HT_PATH_MAX bytes with a NUL. */
+static void test_health_path_limit(void **state)
+{
+	char want[512], path[HT_PATH_MAX + 8], text[512];
+	struct ht_config *c;
+
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[HT_HEALTH_PATH_LEN_MAX] = '\0';
+	snprintf(text, sizeof(text), "filtering:\n  kernel:\n    healthCheckPaths: [%s]\n", path);
+	c = expect_load(text);
+	assert_int_equal(strlen(c->health_paths.v[0]), HT_HEALTH_PATH_LEN_MAX);
+	ht_config_free(c);
+	path[HT_HEALTH_PATH_LEN_MAX] = 'a';
+	path[HT_HEALTH_PATH_LEN_MAX + 1] = '\0';
+	snprintf(text, sizeof(text), "filtering:\n  kernel:\n    healthCheckPaths: [%s]\n", path);
+	snprintf(want, sizeof(want), "3:24: error: expected a path of at most %d bytes in filtering.kernel.healthCheckPaths, got %d bytes (HT_HEALTH_PATH_LEN_MAX, the kernel's path key of HT_PATH_MAX bytes keeps a NUL)",
+		 HT_HEALTH_PATH_LEN_MAX, HT_HEALTH_PATH_LEN_MAX + 1);
+	expect_error(text, want);
+}
+
+/* captureCap: HT_CAPTURE_CAP_MIN..HT_CAPTURE_CAP_MAX, nothing clamped. */
+static void test_capture_cap_limits(void **state)
+{
+	char want[512], text[512];
+	struct ht_config *c;
+
+	snprintf(text, sizeof(text), "performance:\n  captureCap: %u\n", HT_CAPTURE_CAP_MAX);
+	c = expect_load(text);
+	assert_int_equal(c->capture_cap_bytes, HT_CAPTURE_CAP_MAX);
+	ht_config_free(c);
+	snprintf(text, sizeof(text), "performance:\n  captureCap: %u\n", HT_CAPTURE_CAP_MIN);
+	c = expect_load(text);
+	assert_int_equal(c->capture_cap_bytes, HT_CAPTURE_CAP_MIN);
+	ht_config_free(c);
+	assert_int_equal(HT_CAPTURE_CAP_MAX, 4 * MiB); /* the README says 4MiB */
+	snprintf(text, sizeof(text), "performance:\n  captureCap: %u\n", HT_CAPTURE_CAP_MAX + 1);
+	snprintf(want, sizeof(want), "2:15: error: expected a size in 64..4MiB (bytes, or with a unit: 4KiB, 100MB) for performance.captureCap, got '%u': above HT_CAPTURE_CAP_MAX, the most the kernel captures of one syscall",
+		 HT_CAPTURE_CAP_MAX + 1);
+	expect_error(text, want);
+	expect_error("performance:\n  captureCap: 64MiB\n",
+		     "2:15: error: expected a size in 64..4MiB (bytes, or with a unit: 4KiB, 100MB) for performance.captureCap, got '64MiB': above HT_CAPTURE_CAP_MAX, the most the kernel captures of one syscall");
+	expect_error("performance:\n  captureCap: 63\n",
+		     "2:15: error: expected a size in 64..4MiB (bytes, or with a unit: 4KiB, 100MB) for performance.captureCap, got '63': below HT_CAPTURE_CAP_MIN, the smallest capture cap");
+}
+
+/* ringbufferSize: HT_RINGBUF_MIN..HT_RINGBUF_MAX, all CPUs together. */
+static void test_ringbuffer_limits(void **state)
+{
+	char want[512], text[512];
+	struct ht_config *c;
+
+	snprintf(text, sizeof(text), "performance:\n  ringbufferSize: %lluB\n",
+		 (unsigned long long)HT_RINGBUF_MAX);
+	c = expect_load(text);
+	assert_int_equal(c->ringbuffer_bytes, HT_RINGBUF_MAX);
+	ht_config_free(c);
+	snprintf(text, sizeof(text), "performance:\n  ringbufferSize: %lluB\n",
+		 (unsigned long long)HT_RINGBUF_MIN);
+	c = expect_load(text);
+	assert_int_equal(c->ringbuffer_bytes, HT_RINGBUF_MIN);
+	ht_config_free(c);
+	snprintf(text, sizeof(text), "performance:\n  ringbufferSize: %lluB\n",
+		 (unsigned long long)HT_RINGBUF_MAX + 1);
+	snprintf(want, sizeof(want), "2:19: error: expected a size in 1MiB..64GiB (a bare number means MiB: 256, 1GiB, 512MB) for performance.ringbufferSize, got '%lluB': above HT_RINGBUF_MAX, the most ring buffer memory",
+		 (unsigned long long)HT_RINGBUF_MAX + 1);
+	expect_error(text, want);
+	snprintf(text, sizeof(text), "performance:\n  ringbufferSize: %lluB\n",
+		 (unsigned long long)HT_RINGBUF_MIN - 1);
+	snprintf(want, sizeof(want), "2:19: error: expected a size in 1MiB..64GiB (a bare number means MiB: 256, 1GiB, 512MB) for performance.ringbufferSize, got '%lluB': below HT_RINGBUF_MIN, the least ring buffer memory",
+		 (unsigned long long)HT_RINGBUF_MIN - 1);
+	expect_error(text, want);
+}
+
+/* Command-line overrides hit the same limits (--pid appends to the pids). */
+static void test_kernel_limits_cli(void **state)
+{
+	struct ht_config *c = ht_config_defaults();
+	char err[512], want[512], v[16];
+
+	assert_non_null(c);
+	for (int i = 1; i <= HT_PIDS_MAX; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		assert_int_equal(ht_config_set(c, "filtering.kernel.pids", v, err, sizeof(err)), 0);
+	}
+	assert_int_equal(c->n_pids, HT_PIDS_MAX);
+	assert_int_equal(ht_config_set(c, "filtering.kernel.pids", "1", err, sizeof(err)), 0);
+	snprintf(v, sizeof(v), "1,%d", HT_PIDS_MAX + 1);
+	assert_int_equal(ht_config_set(c, "filtering.kernel.pids", v, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "too many entries in filtering.kernel.pids: at most %d (HT_PIDS_MAX, the size of the kernel map pid_allow)",
+		 HT_PIDS_MAX);
+	assert_string_equal(err, want);
+	assert_int_equal(c->n_pids, HT_PIDS_MAX);
+	assert_int_equal(ht_config_set(c, "performance.captureCap", "4MiB", err, sizeof(err)), 0);
+	assert_int_equal(ht_config_set(c, "performance.captureCap", "5MiB", err, sizeof(err)), -1);
+	assert_string_equal(err, "expected a size in 64..4MiB (bytes, or with a unit: 4KiB, 100MB) for performance.captureCap, got '5MiB': above HT_CAPTURE_CAP_MAX, the most the kernel captures of one syscall");
+	assert_int_equal(c->capture_cap_bytes, 4 * MiB);
+	ht_config_free(c);
 }
 
 static void test_empty_and_nulls(void **state)
@@ -737,6 +933,11 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_kernel_list_limits),
+		cmocka_unit_test(test_health_path_limit),
+		cmocka_unit_test(test_capture_cap_limits),
+		cmocka_unit_test(test_ringbuffer_limits),
+		cmocka_unit_test(test_kernel_limits_cli),
 		cmocka_unit_test(test_empty_and_nulls),
 		cmocka_unit_test(test_aliases_and_styles),
 		cmocka_unit_test(test_set),

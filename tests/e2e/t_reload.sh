@@ -53,3 +53,62 @@ if start_tracer "$TMP/design.ndjson" "$TMP/design.log" --config "$DESIGN_CFG" -o
 else
 	fail "design config: tracer did not start with $DESIGN_CFG"
 fi
+
+# Kernel filters at their limits (include/ht_limits.h), switched on SIGHUP:
+# the maps hold the old and the new config side by side, the switch takes
+# effect, and a config past a limit is refused at its line:column with the
+# kernel still filtering as before.
+KL_PORT=$((40000 + $$ % 4000))
+KL_M=$((KL_PORT + 1))
+# kl_yaml FILE FIRST COUNT [PORT]: excludePorts FIRST..FIRST+COUNT-1 (and PORT)
+kl_yaml() {
+	python3 - "$@" <<'PY'
+import os, sys
+f, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ports = list(range(first, first + n)) + [int(p) for p in sys.argv[4:]]
+with open(f, "w") as o:
+    o.write("filtering:\n  kernel:\n    excludePorts:\n")
+    o.writelines("      - %d\n" % p for p in ports)
+    o.write("metrics:\n  listen: 127.0.0.1:%s\n" % os.environ["KL_M"])
+PY
+}
+# kl_wait PATTERN N: until the log has N lines matching PATTERN (10 s at most)
+kl_wait() {
+	i=0
+	while [ "$(grep -c "$1" "$TMP/kl.log")" -lt "$2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+export KL_M
+kl_yaml "$TMP/kl.yaml" 20001 1023 "$KL_PORT"          # 1024 ports, ours among them
+mkdir -p "$TMP/kl"; echo k > "$TMP/kl/a.html"
+if "$BUILD/http-tracer" --check-config --config "$TMP/kl.yaml" >/dev/null &&
+   start_tracer "$TMP/kl.ndjson" "$TMP/kl.log" --config "$TMP/kl.yaml"; then
+	python3 -m http.server "$KL_PORT" --bind 127.0.0.1 --directory "$TMP/kl" >/dev/null 2>&1 &
+	HS=$!
+	sleep 0.5
+	U=http://127.0.0.1:$KL_PORT
+	curl -s -o /dev/null "$U/a.html?phase=1"           # denied in the kernel
+	kl_yaml "$TMP/kl.yaml" 21001 1024                  # 1024 other ports: ours allowed
+	kill -HUP "$TRACER_PID"; kl_wait "config reloaded" 1
+	curl -s -o /dev/null "$U/a.html?phase=2"
+	kl_yaml "$TMP/kl.yaml" 22001 1025                  # one past the limit
+	kill -HUP "$TRACER_PID"; kl_wait "reload failed" 1
+	curl -s -o /dev/null "$U/a.html?phase=3"           # still the second config
+	reloads=$(curl -s "http://127.0.0.1:$KL_M/metrics" | grep '^http_tracer_config_reloads_total')
+	kill "$HS"; sleep 0.5
+	stop_tracer || fail "kernel limits: tracer did not exit 0"
+	n1=$(grep -c 'a.html?phase=1' "$TMP/kl.ndjson"); n2=$(grep -c 'a.html?phase=2' "$TMP/kl.ndjson")
+	n3=$(grep -c 'a.html?phase=3' "$TMP/kl.ndjson")
+	if [ "$n1" -eq 0 ] && [ "$n2" -eq 2 ] && [ "$n3" -eq 2 ]; then
+		pass "kernel limits: 1024 denied ports switched on SIGHUP; a config past the limit kept the old filters"
+	else
+		fail "kernel limits: records per phase: $n1 $n2 $n3 (want 0 2 2)"
+	fi
+	if echo "$reloads" | grep -q 'result="success"} 1' && echo "$reloads" | grep -q 'result="failure"} 1' &&
+	   grep -q "reload failed.*kl.yaml:1028:9: error: too many entries in filtering.kernel.excludePorts: at most 1024 (HT_PORTS_MAX" "$TMP/kl.log"; then
+		pass "kernel limits: the refused reload is counted and names the limit at its line:column"
+	else
+		echo "$reloads"; tail -3 "$TMP/kl.log"; fail "kernel limits: counters or log line"
+	fi
+else
+	fail "kernel limits: a config of 1024 excludePorts did not start the tracer"
+fi
