@@ -510,6 +510,7 @@ int main(int argc, char **argv)
 		status = run_live(&a, c, out);
 	if (out)
 		output_close(out);
+	ht_stats_unregister(&out_st); /* nothing if it was never registered */
 	rcu_unregister_thread();
 	return status;
 }
