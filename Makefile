@@ -128,6 +128,7 @@ e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver
 	$(Q)tests/e2e/run.sh $(BUILD)
 
 test: deps
+	$(Q)$(MAKE) --no-print-directory check-arm64
 	$(Q)$(MAKE) --no-print-directory unit-test
 	$(Q)$(MAKE) --no-print-directory tsan-test
 	$(Q)$(MAKE) --no-print-directory e2e-test

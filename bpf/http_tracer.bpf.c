@@ -29,11 +29,25 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define HT_REG2(r) ((r)->dx)
 #define HT_REG3(r) ((r)->r10)
 #elif defined(__TARGET_ARCH_arm64)
-/* x0 holds the return value at exit: the first argument is orig_x0 */
-#define HT_REG0(r) ((r)->orig_x0)
-#define HT_REG1(r) ((r)->regs[1])
-#define HT_REG2(r) ((r)->regs[2])
-#define HT_REG3(r) ((r)->regs[3])
+/*
+ * The arm64 registers through local CO-RE types ("___ht" is a flavour
+ * suffix: libbpf matches them to the running kernel's struct user_pt_regs,
+ * which starts struct pt_regs, and struct pt_regs), as libbpf's own
+ * bpf_tracing.h does: the offsets come from the kernel's BTF at load time,
+ * and the object builds against any vmlinux.h, an x86 one included (make
+ * check-arm64).  x0 holds the return value at exit: the first argument is
+ * orig_x0.
+ */
+struct user_pt_regs___ht {
+	__u64 regs[31];
+} __attribute__((preserve_access_index));
+struct pt_regs___ht {
+	__u64 orig_x0;
+} __attribute__((preserve_access_index));
+#define HT_REG0(r) (((struct pt_regs___ht *)(r))->orig_x0)
+#define HT_REG1(r) (((struct user_pt_regs___ht *)(r))->regs[1])
+#define HT_REG2(r) (((struct user_pt_regs___ht *)(r))->regs[2])
+#define HT_REG3(r) (((struct user_pt_regs___ht *)(r))->regs[3])
 #else
 #error "http-tracer: syscall argument registers of this architecture are not defined"
 #endif

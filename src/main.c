@@ -38,6 +38,7 @@ struct args {
 	const char *input;        /* replay file */
 	int n_readers;            /* 0: automatic */
 	double duration_s;        /* 0: until a signal */
+	const char *output;       /* -o as given, NULL if absent */
 	int verbose;
 };
 
@@ -107,6 +108,22 @@ static void override(const char *key, const char *val)
 	}
 }
 
+/* record writes a file of its own format: it needs -o FILE, and FILE cannot
+ * be standard output.  (Any other option, --pid say, is no -o.) */
+static void check_record_output(const struct args *a)
+{
+	if (a->mode != MODE_RECORD)
+		return;
+	if (!a->output || !*a->output) {
+		fprintf(stderr, "http-tracer: record needs -o FILE\n");
+		exit(2);
+	}
+	if (strcmp(a->output, "-") == 0) {
+		fprintf(stderr, "http-tracer: record writes a file, not standard output: give -o FILE\n");
+		exit(2);
+	}
+}
+
 static struct ht_config *parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
@@ -143,7 +160,7 @@ static struct ht_config *parse_args(int argc, char **argv, struct args *a)
 
 		switch (opt) {
 		case 'c': a->config_path = optarg; break;
-		case 'o': key = "output.path"; break;
+		case 'o': key = "output.path"; a->output = optarg; break;
 		case 'f': key = "output.format"; break;
 		case 'p': key = "filtering.kernel.pids"; break;
 		case 'w': key = "performance.workerThreads"; break;
@@ -192,10 +209,7 @@ static struct ht_config *parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, "http-tracer: %s\n", err);
 		exit(2);
 	}
-	if (a->mode == MODE_RECORD && n_ov == 0) {
-		fprintf(stderr, "http-tracer: record needs -o FILE\n");
-		exit(2);
-	}
+	check_record_output(a);
 	return c;
 }
 
@@ -254,8 +268,10 @@ static int run_replay(const struct args *a, const struct ht_config *c, struct ou
 	rfile_reader_prefetch(rf, a->n_readers > 0 ? (unsigned)a->n_readers : 2);
 	metrics_set_probes_attached(true);
 	p = start_pipeline(c, out, 1, -1, 0);
-	if (!p)
+	if (!p) {
+		rfile_reader_close(rf);
 		return 1;
+	}
 	t0 = mono_s();
 	while ((rc = rfile_reader_next_block(rf, &blk, &len, &count)) == 1) {
 		const void *rec;
@@ -366,121 +382,151 @@ static int apply_kernel_filters(void *cap, const struct ht_config *next, char *e
 	return capture_update_filters(cap, next, err, errlen);
 }
 
-static int run_live(const struct args *a, const struct ht_config *c, struct output *out)
+/* Starts the n reader threads; returns how many started (n, or fewer after
+ * saying why). */
+static int start_readers(struct reader_arg *ra, pthread_t *th, int n)
 {
-	struct capture_opts co = {
-		.cfg = c,
-		.self_pid = (uint32_t)getpid(),
-		.verbose = a->verbose,
-	};
-	struct capture *cap;
-	struct pipeline *p = NULL;
-	struct rfile_writer *rw = NULL;
-	pthread_mutex_t rw_lock = PTHREAD_MUTEX_INITIALIZER;
-	struct metrics_server *ms = NULL;
-	pthread_t *th;
-	struct reader_arg *ra;
-	int n, status = 0;
-	double t_end;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (int i = 0; i < n; i++) {
+		cpu_set_t set;
+		int rc = pthread_create(&th[i], NULL, reader_main, &ra[i]);
+
+		if (rc) { /* the error is returned, errno is not set */
+			fprintf(stderr, "http-tracer: cannot start reader thread %d: %s\n", i,
+				strerror(rc));
+			return i;
+		}
+		pthread_setname_np(th[i], "ht-reader");
+		CPU_ZERO(&set);
+		CPU_SET(i % (ncpu > 0 ? (int)ncpu : 1), &set);
+		pthread_setaffinity_np(th[i], sizeof(set), &set);
+	}
+	return n;
+}
+
+static void stop_readers(pthread_t *th, int n)
+{
+	__atomic_store_n(&readers_stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* Until SIGINT/SIGTERM or --duration; SIGHUP reloads the config. */
+static void wait_for_stop(const struct args *a, struct capture *cap)
+{
+	double t_end = a->duration_s > 0 ? mono_s() + a->duration_s : 0;
 	char err[512];
 
-	n = a->n_readers > 0 ? a->n_readers : auto_readers((int)sysconf(_SC_NPROCESSORS_ONLN));
-	co.n_readers = n;
-	if (a->mode == MODE_LIVE) {
-		/* /health answers 503 from here until every probe is attached */
-		ms = metrics_start(c->metrics_listen, err, sizeof(err));
-		if (!ms)
-			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
-		p = start_pipeline(c, out, n, 50000, 1); /* 50 ms: the kernel rings absorb the rest */
-		if (!p)
-			goto err_metrics;
-	}
-	cap = capture_open(&co);
-	if (!cap)
-		goto err_pipeline;
-	if (a->mode == MODE_RECORD) {
-		rw = rfile_writer_open(c->output_path, err, sizeof(err));
-		if (!rw) {
-			fprintf(stderr, "http-tracer: %s\n", err);
-			capture_close(cap);
-			return 1;
-		}
-	} else {
-		metrics_set_kernel_filter_names(capture_filter_name);
-		metrics_set_kernel_source(kernel_counters, cap);
-	}
-	th = calloc((size_t)n, sizeof(*th));
-	ra = calloc((size_t)n, sizeof(*ra));
-	for (int i = 0; i < n; i++) {
-		ra[i] = (struct reader_arg){ .cap = cap, .pipe = p, .rw = rw, .rw_lock = &rw_lock,
-					     .idx = i, .n = n };
-		pthread_create(&th[i], NULL, reader_main, &ra[i]);
-		pthread_setname_np(th[i], "ht-reader");
-		{
-			cpu_set_t set;
-
-			CPU_ZERO(&set);
-			CPU_SET(i % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
-			pthread_setaffinity_np(th[i], sizeof(set), &set);
-		}
-	}
-	metrics_set_probes_attached(true);
-	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s\n",
-		capture_nr_cpus(cap), n, c->worker_threads, c->output_path);
-	t_end = a->duration_s > 0 ? mono_s() + a->duration_s : 0;
 	while (!stop_requested && (!t_end || mono_s() < t_end)) {
 		struct timespec ts = { 0, 100 * 1000000L };
 
 		nanosleep(&ts, NULL);
-		if (reload_requested && a->config_path) {
-			reload_requested = 0;
-			/* kernel maps first, all or nothing; user space only if they took it */
-			if (ht_config_reload_apply(a->config_path, apply_kernel_filters, cap, err,
-						   sizeof(err))) {
-				fprintf(stderr, "http-tracer: reload failed, keeping the old config: %s\n", err);
-				metrics_count_reload(false);
-			} else {
-				fprintf(stderr, "http-tracer: config reloaded from %s\n", a->config_path);
-				metrics_count_reload(true);
-			}
+		if (!reload_requested || !a->config_path)
+			continue;
+		reload_requested = 0;
+		/* kernel maps first, all or nothing; user space only if they took it */
+		if (ht_config_reload_apply(a->config_path, apply_kernel_filters, cap, err,
+					   sizeof(err))) {
+			fprintf(stderr, "http-tracer: reload failed, keeping the old config: %s\n", err);
+			metrics_count_reload(false);
+			continue;
 		}
+		fprintf(stderr, "http-tracer: config reloaded from %s\n", a->config_path);
+		metrics_count_reload(true);
 	}
+}
+
+/* What run_live started, stopped and freed in reverse (any part may be
+ * missing: an error stops the start half way). */
+struct live {
+	struct metrics_server *ms;
+	struct pipeline *p;
+	struct capture *cap;
+	struct rfile_writer *rw;
+	pthread_t *th;
+	struct reader_arg *ra;
+	int n_started;
+};
+
+static int live_stop(struct live *l, const struct ht_config *c, int status)
+{
+	int rc;
+
 	metrics_set_probes_attached(false);
 	/* no new records after this: the readers' final drain is bounded */
-	capture_detach(cap);
-	__atomic_store_n(&readers_stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
-	if (p) {
-		pipeline_stop(p);
-		pipeline_free(p);
+	capture_detach(l->cap);
+	stop_readers(l->th, l->n_started);
+	if (l->p) {
+		pipeline_stop(l->p);
+		pipeline_free(l->p);
 	}
 	if (record_failures) {
 		fprintf(stderr, "http-tracer: %llu events could not be written to %s\n",
 			(unsigned long long)record_failures, c->output_path);
 		status = 1;
 	}
-	if (rw && rfile_writer_close(rw)) {
-		fprintf(stderr, "http-tracer: writing %s failed: %s\n", c->output_path, strerror(errno));
+	if (l->rw && (rc = rfile_writer_close(l->rw))) { /* -errno, not errno */
+		fprintf(stderr, "http-tracer: writing %s failed: %s\n", c->output_path, strerror(-rc));
 		status = 1;
 	}
-	if (ms)
-		metrics_stop(ms);
+	metrics_stop(l->ms);
 	metrics_set_kernel_source(NULL, NULL);
-	capture_close(cap);
-	free(th);
-	free(ra);
+	capture_close(l->cap);
+	free(l->th);
+	free(l->ra);
 	return status;
+}
 
-err_pipeline:
-	if (p) {
-		pipeline_stop(p);
-		pipeline_free(p);
+static int run_live(const struct args *a, const struct ht_config *c, struct output *out)
+{
+	struct capture_opts co = { .cfg = c, .self_pid = (uint32_t)getpid(), .verbose = a->verbose };
+	pthread_mutex_t rw_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct live l = { 0 };
+	char err[512];
+	int n;
+
+	n = a->n_readers > 0 ? a->n_readers : auto_readers((int)sysconf(_SC_NPROCESSORS_ONLN));
+	co.n_readers = n;
+	if (a->mode == MODE_LIVE) {
+		/* /health answers 503 from here until every probe is attached */
+		l.ms = metrics_start(c->metrics_listen, err, sizeof(err));
+		if (!l.ms)
+			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
+		l.p = start_pipeline(c, out, n, 50000, 1); /* 50 ms: the kernel rings absorb the rest */
+		if (!l.p)
+			return live_stop(&l, c, 1);
 	}
-err_metrics:
-	if (ms)
-		metrics_stop(ms);
-	return 1;
+	l.cap = capture_open(&co);
+	if (!l.cap)
+		return live_stop(&l, c, 1);
+	if (a->mode == MODE_RECORD) {
+		l.rw = rfile_writer_open(c->output_path, err, sizeof(err));
+		if (!l.rw) {
+			fprintf(stderr, "http-tracer: %s\n", err);
+			return live_stop(&l, c, 1);
+		}
+	} else {
+		metrics_set_kernel_filter_names(capture_filter_name);
+		metrics_set_kernel_source(kernel_counters, l.cap);
+	}
+	l.th = calloc((size_t)n, sizeof(*l.th));
+	l.ra = calloc((size_t)n, sizeof(*l.ra));
+	if (!l.th || !l.ra) {
+		fprintf(stderr, "http-tracer: out of memory starting %d reader(s)\n", n);
+		return live_stop(&l, c, 1);
+	}
+	for (int i = 0; i < n; i++)
+		l.ra[i] = (struct reader_arg){ .cap = l.cap, .pipe = l.p, .rw = l.rw,
+					       .rw_lock = &rw_lock, .idx = i, .n = n };
+	l.n_started = start_readers(l.ra, l.th, n);
+	if (l.n_started < n)
+		return live_stop(&l, c, 1);
+	metrics_set_probes_attached(true);
+	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s\n",
+		capture_nr_cpus(l.cap), n, c->worker_threads, c->output_path);
+	wait_for_stop(a, l.cap);
+	return live_stop(&l, c, 0);
 }
 
 int main(int argc, char **argv)
@@ -518,6 +564,7 @@ int main(int argc, char **argv)
 		status = run_live(&a, c, out);
 	if (out)
 		output_close(out);
+	ht_stats_unregister(&out_st); /* nothing if it was never registered */
 	rcu_unregister_thread();
 	return status;
 }

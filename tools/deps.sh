@@ -5,6 +5,10 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
 hyperfine nginx-light wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml"
+# make check-arm64 compiles src/ for arm64: the arm64 headers of glibc, the
+# kernel and liburcu (Debian multiarch; dpkg learns the architecture first).
+PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64"
+[ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -21,6 +25,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+case "$missing" in
+*:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+esac
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2

@@ -19,6 +19,11 @@
  * chunk framing), and truncation only hits Content-Length bodies, so a
  * perfect tracer reports exactly one record per generated transaction; the
  * totals printed at the end say how many carry a gap or a truncated body.
+ * The last line on stderr is one JSON object; its "expected_records" is the
+ * number of records (output lines) a replay of the file must write, counted
+ * here as the request/response exchanges were generated, so a test can
+ * catch a tracer that loses records without believing the tracer's count.
+ * It is printed with -q too.
  *
  * Single-threaded and deterministic for a given seed.
  */
@@ -1101,11 +1106,12 @@ static void print_totals(const struct totals *t, const char *out, double secs, b
 		t->methods[0], t->methods[1], t->methods[2], t->methods[3], t->methods[4], t->methods[5],
 		t->chunked, t->pipelined_batches, t->split_messages, t->swapped);
 	fprintf(stderr,
-		"{\"events\":%" PRIu64 ",\"transactions\":%" PRIu64 ",\"connections\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
+		"{\"events\":%" PRIu64 ",\"transactions\":%" PRIu64 ",\"expected_records\":%" PRIu64
+		",\"connections\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
 		",\"captured_bytes\":%" PRIu64 ",\"uncaptured_bytes\":%" PRIu64 ",\"lost_bytes\":%" PRIu64
 		",\"dropped_records\":%" PRIu64 ",\"gap_transactions\":%" PRIu64 ",\"truncated_transactions\":%" PRIu64
 		",\"hole_transactions\":%" PRIu64 ",\"file_bytes\":%lld,\"seconds\":%.2f}\n",
-		t->events, t->txns, t->conns, t->stream_bytes + t->lost_bytes, t->captured_bytes,
+		t->events, t->txns, t->txns, t->conns, t->stream_bytes + t->lost_bytes, t->captured_bytes,
 		t->uncaptured_bytes, t->lost_bytes, t->dropped_records, t->gap_txns, t->truncated_txns,
 		t->hole_txns, fsize, secs);
 }

@@ -5,12 +5,15 @@
  * struct ht_stats and is its only writer; it bumps counters with a relaxed
  * load+store (no lock prefix, no shared cache line).  The metrics thread
  * sums all registered blocks when scraped (relaxed loads), so a scrape sees
- * each counter monotonically but not all counters at one instant.
+ * each counter monotonically but not all counters at one instant.  Only
+ * registration, unregistration and the scrape's walk of the registry take
+ * a lock; the counters never do.
  */
 #ifndef HT_STATS_H
 #define HT_STATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum ht_counter {
@@ -79,9 +82,19 @@ static inline uint64_t ht_stat_get(const uint64_t *slot)
 extern const double ht_lat_bounds_s[HT_LAT_BUCKETS];
 void ht_stats_observe_latency(struct ht_stats *st, uint64_t ns);
 
-/* Registry: blocks live for the process lifetime; registration is lock-free. */
+/*
+ * Registry of the blocks a scrape sums (cold path: a mutex, see stats.c).
+ * A block stays registered until ht_stats_unregister(), which returns only
+ * once no scrape can be reading it: its memory may be freed right after.
+ * Unregistering a block that is not registered does nothing.
+ */
 void ht_stats_register(struct ht_stats *st, const char *owner, int index);
-struct ht_stats *ht_stats_first(void);
+void ht_stats_unregister(struct ht_stats *st);
+/* Calls fn on every registered block, under the registry lock: fn must not
+ * register or unregister. */
+void ht_stats_foreach(void (*fn)(const struct ht_stats *st, void *ctx), void *ctx);
+/* Number of registered blocks (tests: a stopped pipeline leaves none). */
+size_t ht_stats_registered(void);
 /* Sum of one counter over all registered blocks. */
 uint64_t ht_stats_sum(enum ht_counter ctr);
 

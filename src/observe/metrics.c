@@ -2,7 +2,8 @@
  * metrics.c - the /metrics and /health server; see metrics.h.
  *
  * Threads: pipeline threads only touch the heartbeat slots (relaxed atomic
- * stores) and their own struct ht_stats.  Everything else runs in the
+ * stores; metrics_slots_lock when a thread starts or exits) and their own
+ * struct ht_stats.  Everything else runs in the
  * metrics thread: accept, read, render, write.  Settings (kernel source,
  * build info) are cold and guarded by metrics_cfg_lock, which the data path
  * never takes.
@@ -48,15 +49,27 @@
 #define METRICS_ACCEPT_BURST 16
 #define METRICS_ACCEPT_PAUSE_MS 100
 
-/* ---- health state (written by pipeline threads, lock-free) */
+/* ---- health state
+ *
+ * Heartbeat slots.  A pipeline thread claims one when it starts and frees it
+ * when it exits (metrics_thread_unregister), so slots are reused as
+ * pipelines come and go.  Claiming and freeing take metrics_slots_lock, and
+ * so does every reader of a slot's name (metrics_health, render_health): a
+ * slot cannot be freed and claimed again under a new name while a scrape is
+ * printing the old one.  The heartbeat itself (metrics_thread_alive) stays a
+ * lock-free relaxed store of last_ns, which the readers load atomically; the
+ * lock is taken only at thread start and exit and once per scrape.
+ */
 
 struct metrics_slot {
-	int state;                    /* 0 free, 1 being claimed, 2 live */
-	uint64_t last_ns;             /* last heartbeat, metrics clock */
-	char name[METRICS_THREAD_NAME_MAX];
+	bool live;                    /* claimed; guarded by metrics_slots_lock */
+	uint64_t last_ns;             /* last heartbeat, metrics clock (atomic) */
+	char name[METRICS_THREAD_NAME_MAX]; /* guarded by metrics_slots_lock */
 };
 
+static pthread_mutex_t metrics_slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_slot metrics_slots[METRICS_MAX_THREADS];
+static int metrics_slots_live;
 static bool metrics_probes;
 static uint64_t metrics_stale_ns = (uint64_t)METRICS_STALE_MS * 1000000u;
 static uint64_t (*metrics_clock)(void);
@@ -93,19 +106,23 @@ void metrics_set_probes_attached(bool attached)
 
 int metrics_thread_register(const char *kind, int index)
 {
+	int slot = -ENOSPC;
+
+	pthread_mutex_lock(&metrics_slots_lock);
 	for (int i = 0; i < METRICS_MAX_THREADS; i++) {
 		struct metrics_slot *s = &metrics_slots[i];
-		int expect = 0;
 
-		if (!__atomic_compare_exchange_n(&s->state, &expect, 1, false,
-						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		if (s->live)
 			continue;
 		snprintf(s->name, sizeof(s->name), "%s-%d", kind ? kind : "thread", index);
 		__atomic_store_n(&s->last_ns, health_now(), __ATOMIC_RELAXED);
-		__atomic_store_n(&s->state, 2, __ATOMIC_RELEASE);
-		return i;
+		s->live = true;
+		metrics_slots_live++;
+		slot = i;
+		break;
 	}
-	return -ENOSPC;
+	pthread_mutex_unlock(&metrics_slots_lock);
+	return slot;
 }
 
 void metrics_thread_alive(int slot)
@@ -119,7 +136,22 @@ void metrics_thread_unregister(int slot)
 {
 	if (slot < 0 || slot >= METRICS_MAX_THREADS)
 		return;
-	__atomic_store_n(&metrics_slots[slot].state, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&metrics_slots_lock);
+	if (metrics_slots[slot].live) {
+		metrics_slots[slot].live = false;
+		metrics_slots_live--;
+	}
+	pthread_mutex_unlock(&metrics_slots_lock);
+}
+
+int metrics_threads_registered(void)
+{
+	int n;
+
+	pthread_mutex_lock(&metrics_slots_lock);
+	n = metrics_slots_live;
+	pthread_mutex_unlock(&metrics_slots_lock);
+	return n;
 }
 
 void metrics_set_stale_ms(uint32_t ms)
@@ -151,19 +183,22 @@ bool metrics_health(char *reason, size_t len)
 		snprintf(reason, len, "probes not attached");
 		return false;
 	}
+	pthread_mutex_lock(&metrics_slots_lock);
 	for (int i = 0; i < METRICS_MAX_THREADS; i++) {
 		const struct metrics_slot *s = &metrics_slots[i];
 		uint64_t age;
 
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2)
+		if (!s->live)
 			continue;
 		age = slot_age(s, now);
 		if (age > stale) {
 			snprintf(reason, len, "thread %s: no heartbeat for %.1f s (limit %.1f s)",
 				 s->name, (double)age / 1e9, (double)stale / 1e9);
+			pthread_mutex_unlock(&metrics_slots_lock);
 			return false;
 		}
 	}
+	pthread_mutex_unlock(&metrics_slots_lock);
 	snprintf(reason, len, "ok");
 	return true;
 }
@@ -278,20 +313,27 @@ static int cmp_shard(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Runs under the stats registry lock (ht_stats_foreach): a block cannot be
+ * unregistered, so freed, while it is being read. */
+static void add_stats(const struct ht_stats *st, void *ctx)
+{
+	struct metrics_totals *t = ctx;
+
+	for (int i = 0; i < HT_C_COUNT; i++)
+		t->c[i] += ht_stat_get(&st->c[i]);
+	for (int i = 0; i < HT_PARSE_ERR_SLOTS; i++)
+		t->parse_err[i] += ht_stat_get(&st->parse_err[i]);
+	for (int i = 0; i < HT_LAT_BUCKETS; i++)
+		t->lat_bucket[i] += ht_stat_get(&st->lat_bucket[i]);
+	t->lat_sum_ns += ht_stat_get(&st->lat_sum_ns);
+	if (st->owner && strcmp(st->owner, "shard") == 0)
+		add_shard_depth(t, st->index, ht_stat_get(&st->c[HT_C_QUEUE_DEPTH]));
+}
+
 static void sum_stats(struct metrics_totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	for (struct ht_stats *st = ht_stats_first(); st; st = st->next_registered) {
-		for (int i = 0; i < HT_C_COUNT; i++)
-			t->c[i] += ht_stat_get(&st->c[i]);
-		for (int i = 0; i < HT_PARSE_ERR_SLOTS; i++)
-			t->parse_err[i] += ht_stat_get(&st->parse_err[i]);
-		for (int i = 0; i < HT_LAT_BUCKETS; i++)
-			t->lat_bucket[i] += ht_stat_get(&st->lat_bucket[i]);
-		t->lat_sum_ns += ht_stat_get(&st->lat_sum_ns);
-		if (st->owner && strcmp(st->owner, "shard") == 0)
-			add_shard_depth(t, st->index, ht_stat_get(&st->c[HT_C_QUEUE_DEPTH]));
-	}
+	ht_stats_foreach(add_stats, t);
 	qsort(t->shard, (size_t)t->n_shards, sizeof(t->shard[0]), cmp_shard);
 }
 
@@ -489,15 +531,17 @@ static int render_health(struct ht_buf *b)
 			   __atomic_load_n(&metrics_probes, __ATOMIC_ACQUIRE) ? 1 : 0);
 	rc = rc ?: put_family(b, "http_tracer_thread_heartbeat_age_seconds", "gauge",
 			      "Seconds since each pipeline thread last reported alive.");
+	pthread_mutex_lock(&metrics_slots_lock);
 	for (int i = 0; i < METRICS_MAX_THREADS && !rc; i++) {
 		const struct metrics_slot *s = &metrics_slots[i];
 
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2)
+		if (!s->live)
 			continue;
 		rc = put_fmt(b, "http_tracer_thread_heartbeat_age_seconds{thread=\"");
 		rc = rc ?: red_put_label_value(b, s->name);
 		rc = rc ?: put_fmt(b, "\",slot=\"%d\"} %.3f\n", i, (double)slot_age(s, now) / 1e9);
 	}
+	pthread_mutex_unlock(&metrics_slots_lock);
 	return rc;
 }
 

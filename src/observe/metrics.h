@@ -11,7 +11,7 @@
  * connection evicts the oldest one.
  *
  * /metrics renders, at scrape time, the per-thread counters of stats.h
- * (summed over ht_stats_first()), the kernel counters from the registered
+ * (summed over the stats registry, ht_stats_foreach()), the kernel counters from the registered
  * source, the RED tables (red.h) and process basics: nothing on the data
  * path takes a lock.  /health is 200 "ok" when the probes are attached and
  * every registered pipeline thread has called metrics_thread_alive() within
@@ -57,8 +57,11 @@ void metrics_set_probes_attached(bool attached);
 int metrics_thread_register(const char *kind, int index);
 /* Heartbeat: call at least every second, idle or not.  Lock-free. */
 void metrics_thread_alive(int slot);
-/* Frees the slot (a thread that exits on purpose). */
+/* Frees the slot (a thread that exits on purpose); a scrape in progress
+ * never sees the slot half freed (see metrics.c). */
 void metrics_thread_unregister(int slot);
+/* Number of claimed slots (tests: a stopped pipeline leaves none). */
+int metrics_threads_registered(void);
 /* Heartbeat staleness bound (0 restores METRICS_STALE_MS). */
 void metrics_set_stale_ms(uint32_t ms);
 /* Clock used for heartbeats (tests); NULL restores CLOCK_MONOTONIC. */

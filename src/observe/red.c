@@ -76,8 +76,16 @@ struct red_table {
 	bool registered;
 };
 
+/*
+ * The registry of tables a scrape merges.  red_write walks it, and reads the
+ * series of every table on it, with red_registry_lock held; red_unregister
+ * unlinks under the same lock, so after it returns no scrape is reading the
+ * table and red_table_free may delete its series (it still waits a grace
+ * period for RCU readers of the hash table before freeing them).
+ */
 static pthread_mutex_t red_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct red_table *red_registry;
+static size_t red_registry_n;
 
 /* ---- label helpers */
 
@@ -245,6 +253,7 @@ void red_register(struct red_table *t)
 		t->next_registered = red_registry;
 		red_registry = t;
 		t->registered = true;
+		red_registry_n++;
 	}
 	pthread_mutex_unlock(&red_registry_lock);
 }
@@ -255,11 +264,22 @@ void red_unregister(struct red_table *t)
 	for (struct red_table **pp = &red_registry; *pp; pp = &(*pp)->next_registered) {
 		if (*pp == t) {
 			*pp = t->next_registered;
+			red_registry_n--;
 			break;
 		}
 	}
 	t->registered = false;
 	pthread_mutex_unlock(&red_registry_lock);
+}
+
+size_t red_registered(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&red_registry_lock);
+	n = red_registry_n;
+	pthread_mutex_unlock(&red_registry_lock);
+	return n;
 }
 
 /* ---- observe (data path) */

@@ -57,6 +57,8 @@ uint64_t red_table_series(const struct red_table *t);
 /* Make a table visible to scrapes / hide it again (cold path, mutex). */
 void red_register(struct red_table *t);
 void red_unregister(struct red_table *t);
+/* Number of registered tables (tests: a stopped pipeline leaves none). */
+size_t red_registered(void);
 
 /* Appends the two families (HELP, TYPE, samples) merged over every
  * registered table to b.  Returns 0 or -ENOMEM. */

@@ -8,6 +8,7 @@
 #define HT_PIPELINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <urcu.h>
@@ -99,6 +100,8 @@ struct pipeline {
 	struct ht_stats writer_st;
 	struct parker writer_pk;
 	pthread_t writer_th;
+	int n_shards_started;        /* shard threads running (joined by pipeline_stop) */
+	bool writer_started;
 	int stopping;                /* readers are done: drain and exit */
 	int shards_done;
 	uint64_t written;
@@ -111,6 +114,9 @@ static inline uint64_t conn_hash(const struct ht_conn_id *id)
 
 /* shard.c */
 void *shard_main(void *arg);
+/* shard_setup: 0 or -ENOMEM (the shard half set up: shard_teardown it).
+ * shard_teardown frees what shard_setup made, however far it got; nothing
+ * on a shard that shard_setup never saw (all zero). */
 int shard_setup(struct pipeline *p, struct shard *s, int idx);
 void shard_teardown(struct shard *s);
 

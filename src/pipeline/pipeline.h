@@ -65,6 +65,10 @@ int pipeline_shard_of(const struct pipeline *p, const void *conn_id);
 
 /* Drain and join everything; returns records written. */
 uint64_t pipeline_stop(struct pipeline *p);
+/* After pipeline_stop: unregisters the pipeline's stats blocks, RED tables
+ * and (already, as its threads exited) heartbeat slots, and frees all that
+ * pipeline_start made.  The caller must be registered with liburcu.  NULL
+ * is fine. */
 void pipeline_free(struct pipeline *p);
 
 /* Totals for summaries. */

@@ -459,13 +459,42 @@ int shard_setup(struct pipeline *p, struct shard *s, int idx)
 	return 0;
 }
 
+static void batch_free(struct batch *b)
+{
+	ht_buf_free(&b->buf);
+	free(b);
+}
+
+/*
+ * After pipeline_stop, or for a shard whose thread never ran (pipeline_start
+ * failed): shard_main has finished every connection and reclaimed them, and
+ * the writer has emptied the shard's ring, so the table is empty; a batch
+ * still in the ring or half built is freed here.  The caller must be
+ * registered with liburcu (red_table_free waits for a grace period).
+ */
 void shard_teardown(struct shard *s)
 {
+	struct batch *b;
+
+	if (!s->p)
+		return; /* shard_setup never ran on it */
+	ht_stats_unregister(&s->st);
+	red_table_free(s->red); /* unregisters first: no scrape can see it after */
+	s->red = NULL;
+	meta_cache_free(s->meta);
+	s->meta = NULL;
+	if (s->cur)
+		batch_free(s->cur);
+	s->cur = NULL;
+	if (s->out.slots)
+		while ((b = spsc_ptr_pop(&s->out)))
+			batch_free(b);
+	spsc_ptr_free(&s->out);
 	for (int r = 0; s->in && r < s->p->o.n_readers; r++)
 		spsc_bytes_free(&s->in[r]);
 	free(s->in);
-	spsc_ptr_free(&s->out);
-	meta_cache_free(s->meta);
+	s->in = NULL;
 	if (s->table)
-		cds_lfht_destroy(s->table, NULL);
+		cds_lfht_destroy(s->table, NULL); /* empty: shard_main finished every connection */
+	s->table = NULL;
 }

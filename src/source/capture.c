@@ -274,11 +274,11 @@ static int capture_install_rings(struct capture *c)
 	for (int cpu = 0; cpu < c->ncpu; cpu++) {
 		uint32_t key = (uint32_t)cpu;
 
-		if (bpf_map_update_elem(outer, &key, &c->ring_fds[cpu], BPF_ANY)) {
-			int err = -errno;
+		int err = bpf_map_update_elem(outer, &key, &c->ring_fds[cpu], BPF_ANY);
 
+		if (err) { /* libbpf returns -errno */
 			fprintf(stderr, "http-tracer: cannot install the ring buffer of CPU %d: %s\n",
-				cpu, strerror(errno));
+				cpu, strerror(-err));
 			return err;
 		}
 	}

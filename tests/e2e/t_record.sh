@@ -1,4 +1,20 @@
 # record -o FILE on the live kernel, then replay FILE: the same exchanges come out.
+# record's arguments first: an option other than -o is no output file (record
+# --pid 1 took the pid for one and recorded into a file named "-"), and
+# neither is -o - (standard output).
+R_BIN=$(cd "$(dirname "$BUILD/http-tracer")" && pwd)/http-tracer
+mkdir -p "$TMP/rargs"
+for r_args in "--pid 1" "-o -"; do
+	# shellcheck disable=SC2086
+	(cd "$TMP/rargs" && "$R_BIN" record $r_args --duration 1 >/dev/null 2>"$TMP/rargs.err")
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q -- '-o FILE' "$TMP/rargs.err" && [ ! -e "$TMP/rargs/-" ]; then
+		pass "record $r_args: exit 2, $(cat "$TMP/rargs.err"), no file named -"
+	else
+		fail "record $r_args: exit $rc, $(cat "$TMP/rargs.err"), files: $(ls -A "$TMP/rargs")"
+	fi
+	rm -f "$TMP/rargs/-"
+done
 R_PORT=$((30000 + $$ % 10000))
 mkdir -p "$TMP/rwww"; echo rec > "$TMP/rwww/index.html"
 "$BUILD/http-tracer" record --config "$TMP/e2e.yaml" -o "$TMP/rec.htr" 2>"$TMP/rec.log" &
