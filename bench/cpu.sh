@@ -1,0 +1,142 @@
+#!/bin/sh
+# cpu.sh - CPU per HTTP exchange of http-tracer on live traffic.
+#
+# wrk -> a private nginx (1 KiB responses, 200s) on loopback, both ends
+# traced, default config unless TRACER_ARGS says otherwise.  Two loads:
+#   fixed:      wrk -t1 -c16 with a 1 ms Lua delay() between requests
+#               (about 9,000 req/s on a 2-core machine: a node's real load)
+#   saturating: wrk -t1 -c50, as fast as it goes
+# For each: the tracer threads' on-CPU time (/proc/PID/task/*/schedstat,
+# first field, ns) and the run time of the tracer's own BPF programs
+# (/proc/PID/fdinfo run_time_ns, kernel.bpf_stats_enabled=1), as deltas over
+# the wrk run, divided by the requests wrk completed; with a breakdown per
+# thread name and per program.  Prints numbers; asserts nothing.
+# Run as root from the repo root:  bench/cpu.sh [SECONDS]
+# Env: BUILD (build), NGX_PORT (18095), TRACER_ARGS (e.g. --config FILE).
+set -eu
+BUILD=${BUILD:-build}
+DUR=${1:-10}
+NGX_PORT=${NGX_PORT:-18095}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d /tmp/ht-cpu.XXXXXX)
+TRACER_PID=
+NGX_STARTED=
+
+cleanup() {
+	[ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
+	[ -n "$NGX_STARTED" ] && ngx_stop
+	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+[ "$(id -u)" -eq 0 ] || { echo "cpu: run as root" >&2; exit 1; }
+for t in wrk nginx python3; do
+	command -v $t >/dev/null || { echo "cpu: $t is missing (make deps)" >&2; exit 1; }
+done
+make -s "$BUILD/http-tracer" >/dev/null
+. "$HERE/nginx.sh"
+ngx_start
+NGX_STARTED=1
+URL=http://127.0.0.1:$NGX_PORT/bench.html
+cat > "$WORK/delay.lua" <<'LUA'
+function delay() return 1 end
+LUA
+
+OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q kernel.bpf_stats_enabled=1
+"$BUILD/http-tracer" -o "$WORK/out.ndjson" ${TRACER_ARGS:-} 2>"$WORK/tracer.log" &
+TRACER_PID=$!
+i=0
+while ! grep -q ready "$WORK/tracer.log" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+	if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
+		cat "$WORK/tracer.log" >&2
+		exit 1
+	fi
+done
+
+# One line per thread (name, on-CPU ns) and per BPF program (tp name,
+# run_cnt, run_time_ns) of the tracer.
+snapshot() {
+	python3 - "$TRACER_PID" <<'PY'
+import os, sys
+pid = sys.argv[1]
+for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+        ns = int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+    except OSError:
+        continue
+    print("thread", f"{name}/{tid}", 0, ns)
+progs, tps = {}, {}
+for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+    try:
+        kv = dict(l.split(":", 1) for l in open(f"/proc/{pid}/fdinfo/{fd}") if ":" in l)
+    except OSError:
+        continue
+    kv = {k.strip(): v.strip() for k, v in kv.items()}
+    if "prog_id" not in kv:
+        continue
+    if "tp_name" in kv:
+        tps[kv["prog_id"]] = kv["tp_name"]
+    elif "run_cnt" in kv:
+        progs[kv["prog_id"]] = (int(kv["run_cnt"]), int(kv["run_time_ns"]))
+for p, (cnt, ns) in progs.items():
+    print("bpf", tps.get(p, "prog" + p), cnt, ns)
+PY
+}
+
+# run LABEL WRK-ARGS...: one measured wrk run; prints the breakdown.
+run() {
+	label=$1
+	shift
+	curl -s -o /dev/null "$URL"
+	snapshot > "$WORK/before"
+	wrk "$@" "$URL" > "$WORK/wrk.out"
+	sleep 0.5 # the tracer finishes the last records
+	snapshot > "$WORK/after"
+	if grep -q "Non-2xx" "$WORK/wrk.out"; then
+		echo "cpu: nginx answered errors" >&2
+		exit 1
+	fi
+	python3 - "$label" "$WORK/before" "$WORK/after" "$WORK/wrk.out" "$*" <<'PY'
+import re, sys
+label, bpath, apath, wpath, args = sys.argv[1:6]
+def load(p):
+    out = {}
+    for line in open(p):
+        kind, name, cnt, ns = line.split()
+        out[(kind, name)] = (int(cnt), int(ns))
+    return out
+b, a = load(bpath), load(apath)
+w = open(wpath).read()
+reqs = int(re.search(r"(\d+) requests in", w).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1))
+threads, progs = {}, {}
+for (kind, name), (cnt, ns) in a.items():
+    c0, n0 = b.get((kind, name), (0, 0))
+    if kind == "thread":
+        base = name.split("/")[0]
+        threads[base] = threads.get(base, 0) + ns - n0
+    else:
+        progs[name] = (cnt - c0, ns - n0)
+tns = sum(threads.values())
+bns = sum(n for c, n in progs.values())
+print(f"== {label}: wrk {args}: {reqs} requests, {rps:.0f} req/s")
+print(f"   per exchange: threads {tns / reqs / 1000:.2f} us + BPF {bns / reqs / 1000:.2f} us"
+      f" = {(tns + bns) / reqs / 1000:.2f} us")
+for name, ns in sorted(threads.items(), key=lambda t: -t[1]):
+    if ns:
+        print(f"   thread {name:14s} {ns / reqs / 1000:7.2f} us/exchange")
+for name, (c, ns) in sorted(progs.items(), key=lambda t: -t[1][1]):
+    if c:
+        print(f"   bpf {name:24s} {ns / reqs / 1000:7.2f} us/exchange  {ns / c:6.0f} ns/call  {c / reqs:5.2f} calls/exchange")
+PY
+}
+
+echo "cpu: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), TRACER_ARGS='${TRACER_ARGS:-}'"
+wrk -t1 -c16 -d2s "$URL" >/dev/null # warm-up
+run fixed -t1 -c16 -d"${DUR}s" -s "$WORK/delay.lua"
+run saturating -t1 -c50 -d"${DUR}s"
