@@ -422,8 +422,8 @@ static size_t record_bound(const struct ht_record *r)
 	s += str_len(r, r->host) + str_len(r, r->reason);
 	s += str_len(r, r->req_body) + str_len(r, r->resp_body);
 	s += str_len(r, r->container_id) + str_len(r, r->pod) + str_len(r, r->namespace_);
-	s += sizeof(r->comm) + sizeof(r->local_addr) + sizeof(r->remote_addr);
-	return ESC_MAX * s + headers_bound(r, &r->req_headers) +
+	s += sizeof(r->comm);
+	return ESC_MAX * s + 2 * HT_ADDR_TEXT_MAX + headers_bound(r, &r->req_headers) +
 	       headers_bound(r, &r->resp_headers) + 2048;
 }
 
@@ -478,6 +478,14 @@ static inline void j_str(struct enc *e, struct ht_str s)
 static inline void j_cstr(struct enc *e, const char *s, size_t cap)
 {
 	j_raw_str(e, (const uint8_t *)s, strnlen(s, cap));
+}
+
+/* Address text is plain ASCII (digits, hex, '.', ':'): written in place, no escaping. */
+static inline void j_addr(struct enc *e, const struct ht_addr *a)
+{
+	*e->w++ = '"';
+	e->w += ht_addr_format(a, e->w); /* its NUL is overwritten by the quote */
+	*e->w++ = '"';
 }
 
 static inline void j_u64(struct enc *e, uint64_t v)
@@ -557,11 +565,11 @@ static void enc_json(struct enc *e)
 	J_KEY(e, "comm");
 	j_cstr(e, r->comm, sizeof(r->comm));
 	J_KEY(e, "local_addr");
-	j_cstr(e, r->local_addr, sizeof(r->local_addr));
+	j_addr(e, &r->local);
 	J_KEY(e, "local_port");
 	j_u64(e, r->local_port);
 	J_KEY(e, "remote_addr");
-	j_cstr(e, r->remote_addr, sizeof(r->remote_addr));
+	j_addr(e, &r->remote);
 	J_KEY(e, "remote_port");
 	j_u64(e, r->remote_port);
 	J_KEY(e, "version");
@@ -637,6 +645,13 @@ static inline void c_cstr(struct enc *e, const char *s, size_t cap)
 	c_text(e, (const uint8_t *)s, strnlen(s, cap));
 }
 
+/* Never quoted: address text has no ',' or '"'. */
+static inline void c_addr(struct enc *e, const struct ht_addr *a)
+{
+	e->w += ht_addr_format(a, e->w);
+	*e->w++ = ',';
+}
+
 static inline void c_u64(struct enc *e, uint64_t v)
 {
 	e->w += format_u64(e->w, v);
@@ -705,9 +720,9 @@ static void enc_csv(struct enc *e)
 	c_u64(e, r->pid);
 	c_u64(e, r->tid);
 	c_cstr(e, r->comm, sizeof(r->comm));
-	c_cstr(e, r->local_addr, sizeof(r->local_addr));
+	c_addr(e, &r->local);
 	c_u64(e, r->local_port);
-	c_cstr(e, r->remote_addr, sizeof(r->remote_addr));
+	c_addr(e, &r->remote);
 	c_u64(e, r->remote_port);
 	c_text(e, (const uint8_t *)vers, vlen);
 	c_str(e, r->method);
