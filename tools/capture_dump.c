@@ -141,7 +141,7 @@ static struct dump_conn *dump_conn_get(const struct ht_conn_id *id)
 static void dump_open(const struct ht_open_ev *ev)
 {
 	struct dump_conn *c = dump_conn_get(&ev->hdr.conn);
-	int af = ev->family == 10 ? AF_INET6 : AF_INET;
+	int af = ev->family == AF_INET6 ? AF_INET6 : AF_INET;
 
 	if (!c)
 		return;
@@ -227,7 +227,7 @@ static int dump_event(void *ctx, const void *rec, size_t len)
 		struct dump_conn *c = dump_conn_find(&h->conn);
 
 		if (c)
-			fprintf(dump.out, "OPEN %s%s %s:%u -> %s:%u comm=%s", c->family == 10 ? "ipv6" : "ipv4",
+			fprintf(dump.out, "OPEN %s%s %s:%u -> %s:%u comm=%s", c->family == AF_INET6 ? "ipv6" : "ipv4",
 				c->oflags & HT_OF_INFERRED ? " inferred" : "", c->laddr, c->lport,
 				c->raddr, c->rport, c->comm);
 		break;

@@ -37,13 +37,82 @@ int ht_addr_parse(const char *s, struct ht_addr *out)
 	return -EINVAL;
 }
 
+static char *fmt_v4(char *p, const uint8_t *a)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		if (i < 3)
+			*p++ = '.';
+	}
+	return p;
+}
+
+/* RFC 5952: lower-case hex, no leading zeros, the longest run of two or
+ * more zero groups (the first of equal runs) as "::", ::ffff:a.b.c.d for
+ * IPv4-mapped.  The deprecated IPv4-compatible ::a.b.c.d stays hex
+ * (glibc's inet_ntop would print it dotted): this is the text the
+ * collector has always written. */
+static char *fmt_v6(char *p, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	int best = -1, best_len = 0;
+
+	for (int i = 0; i < 8;) {
+		int j = i;
+
+		while (j < 8 && !a[2 * j] && !a[2 * j + 1])
+			j++;
+		if (j - i > best_len && j - i > 1) {
+			best = i;
+			best_len = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	if (best == 0 && best_len == 5 && a[10] == 0xff && a[11] == 0xff) {
+		memcpy(p, "::ffff:", 7);
+		return fmt_v4(p + 7, a + 12);
+	}
+	for (int i = 0; i < 8; i++) {
+		unsigned g = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+		bool started = false;
+
+		if (i == best) {
+			*p++ = ':';
+			if (i == 0)
+				*p++ = ':';
+			i += best_len - 1;
+			continue;
+		}
+		for (int s = 12; s >= 0; s -= 4) {
+			unsigned nib = (g >> s) & 0xf;
+
+			if (nib || started || s == 0) {
+				*p++ = hex[nib];
+				started = true;
+			}
+		}
+		if (i < 7)
+			*p++ = ':';
+	}
+	return p;
+}
+
 size_t ht_addr_format(const struct ht_addr *a, char *buf)
 {
-	buf[0] = '\0';
-	if ((a->family != AF_INET && a->family != AF_INET6) ||
-	    !inet_ntop(a->family, a->bytes, buf, HT_ADDR_TEXT_MAX))
-		return 0;
-	return strlen(buf);
+	char *end = buf;
+
+	if (a->family == AF_INET)
+		end = fmt_v4(buf, a->bytes);
+	else if (a->family == AF_INET6)
+		end = fmt_v6(buf, a->bytes);
+	*end = '\0';
+	return (size_t)(end - buf);
 }
 
 static void clear_host_bits(uint8_t b[16], unsigned prefix)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* AF_INET, AF_INET6: the one family convention */
 
 struct ht_addr {
 	uint8_t family;   /* AF_INET, AF_INET6, or 0: unknown */
@@ -25,14 +26,16 @@ struct ht_cidr {
 	uint8_t bytes[16]; /* host bits cleared */
 };
 
-/* The longest text ht_addr_format writes, NUL included. */
+/* Room for the text of any address, NUL included (ht_addr_format writes at
+ * most 40: eight 4-digit groups and 7 colons, or ::ffff: and a dotted quad). */
 #define HT_ADDR_TEXT_MAX 46
 
 /* Text (dotted IPv4 or IPv6, an IPv6 zone ignored) -> address; 0 or -EINVAL. */
 int ht_addr_parse(const char *s, struct ht_addr *out);
 
-/* Address -> text into buf[HT_ADDR_TEXT_MAX]; "" for an unknown family.
- * Returns the length. */
+/* Address -> text into buf[HT_ADDR_TEXT_MAX], NUL-terminated: dotted IPv4,
+ * RFC 5952 IPv6 (::ffff:a.b.c.d when IPv4-mapped); "" for an unknown family.
+ * The text is plain ASCII that no encoder needs to escape.  Returns the length. */
 size_t ht_addr_format(const struct ht_addr *a, char *buf);
 
 /* Parse "a.b.c.d", "a.b.c.d/n", "v6", "v6/n" into *out (host bits cleared;

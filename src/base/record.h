@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 /* record.flags bits; names in ht_record_flag_names[] (same order). */
 enum ht_rflag {
 	HT_RF_REQ_BODY_TRUNCATED = 1u << 0,
@@ -54,9 +56,8 @@ struct ht_record {
 	uint32_t flags;          /* enum ht_rflag bits */
 	uint32_t pid, tid;
 	char comm[16];           /* NUL-terminated */
-	uint16_t family;         /* AF_INET / AF_INET6 / 0 unknown */
 	uint16_t local_port, remote_port;
-	char local_addr[46], remote_addr[46]; /* text; "" if unknown */
+	struct ht_addr local, remote; /* binary; family 0 if unknown (encoders print "") */
 	struct ht_str method, target, path, host, reason;
 	struct ht_headers req_headers, resp_headers;
 	struct ht_str req_body, resp_body;   /* first maxBodySize decoded bytes */

@@ -8,7 +8,6 @@
  */
 #include "filter.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,32 +16,15 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-static bool list_match(const struct ht_config *c, const struct ht_addr *a)
+/* Binary match against the parsed rules: no text, no parse per record. */
+bool ht_filter_ip_excluded(const struct ht_config *c, const struct ht_addr *a)
 {
+	if (!a || !a->family)
+		return false;
 	for (size_t i = 0; i < c->n_exclude_ips; i++)
 		if (ht_cidr_match(&c->exclude_ips[i], a))
 			return true;
 	return false;
-}
-
-bool ht_filter_ip_excluded(const struct ht_config *c, const char *addr)
-{
-	struct ht_addr a;
-
-	return c->n_exclude_ips && addr && !ht_addr_parse(addr, &a) && list_match(c, &a);
-}
-
-/* A record's fixed-size address field, NUL-terminated whatever it holds. */
-static bool field_excluded(const struct ht_config *c, const char *field, size_t size)
-{
-	char buf[64];
-	size_t n = strnlen(field, size);
-
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, field, n);
-	buf[n] = '\0';
-	return ht_filter_ip_excluded(c, buf);
 }
 
 static bool str_in(const struct ht_strlist *l, const char *s, size_t len)
@@ -213,8 +195,7 @@ bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
 	enum ht_counter why;
 
 	if (c->n_exclude_ips &&
-	    (field_excluded(c, r->remote_addr, sizeof(r->remote_addr)) ||
-	     field_excluded(c, r->local_addr, sizeof(r->local_addr)))) {
+	    (ht_filter_ip_excluded(c, &r->remote) || ht_filter_ip_excluded(c, &r->local))) {
 		why = HT_C_FILTERED_IP;
 		goto drop;
 	}

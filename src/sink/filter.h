@@ -27,7 +27,8 @@ bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
 /* Sampling decision alone: true to keep.  Same key, same rate: same answer. */
 bool ht_filter_sample_keep(double rate, uint64_t sample_key);
 
-/* True if the text address (IPv4 dotted, IPv6, IPv4-mapped IPv6) is in the list. */
-bool ht_filter_ip_excluded(const struct ht_config *c, const char *addr);
+/* True if address a is in the excludeIPs list (an IPv4-mapped IPv6 address
+ * also matches IPv4 rules); never for NULL or family 0 (unknown). */
+bool ht_filter_ip_excluded(const struct ht_config *c, const struct ht_addr *a);
 
 #endif

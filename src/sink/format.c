@@ -28,11 +28,9 @@
 #include "ht_event.h"
 
 const char *const format_csv_columns[FORMAT_CSV_COLUMNS] = {
-	"time", "time_unix_nano", "latency_ns", "role", "pid", "tid", "comm",
-	"local_addr", "local_port", "remote_addr", "remote_port", "version",
-	"method", "target", "path", "host", "req_headers", "resp_headers",
-	"req_body", "resp_body", "req_body_size", "resp_body_size", "status",
-	"reason", "flags", "container_id", "pod", "namespace",
+#define X(name, kind, member, rule) #name,
+	FORMAT_FIELDS(X)
+#undef X
 };
 
 /* ------------------------------------------------------------ integers */
@@ -370,6 +368,15 @@ static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 
 /* ------------------------------------------------------------- records */
 
+/*
+ * Every encoder, the CSV header and the size bound are expansions of the
+ * one field list FORMAT_FIELDS (format.h): each X(name, kind, member, rule)
+ * becomes a J_<kind> (JSON, compact and pretty), C_<kind> (CSV) and
+ * B_<kind> (bound) call on r->member, in list order.  The expansions are
+ * straight-line code, as the hand-written encoders were: constant key
+ * lengths, no per-field dispatch.
+ */
+
 struct enc {
 	char *w;
 	const struct ht_record *r;
@@ -402,31 +409,6 @@ static inline char *put(char *w, const char *s, size_t n)
 }
 #define PUTLIT(w, lit) put((w), (lit), sizeof(lit) - 1)
 
-static size_t headers_bound(const struct ht_record *r, const struct ht_headers *h)
-{
-	size_t n = 0;
-
-	if (!h->v)
-		return 0;
-	for (uint32_t i = 0; i < h->n; i++)
-		n += ESC_MAX * (str_len(r, h->v[i].name) + str_len(r, h->v[i].value)) + 32;
-	return n;
-}
-
-/* Worst-case encoded size of r in any format. */
-static size_t record_bound(const struct ht_record *r)
-{
-	size_t s = 0;
-
-	s += str_len(r, r->method) + str_len(r, r->target) + str_len(r, r->path);
-	s += str_len(r, r->host) + str_len(r, r->reason);
-	s += str_len(r, r->req_body) + str_len(r, r->resp_body);
-	s += str_len(r, r->container_id) + str_len(r, r->pod) + str_len(r, r->namespace_);
-	s += sizeof(r->comm) + sizeof(r->local_addr) + sizeof(r->remote_addr);
-	return ESC_MAX * s + headers_bound(r, &r->req_headers) +
-	       headers_bound(r, &r->resp_headers) + 2048;
-}
-
 static inline const char *role_name(uint8_t role)
 {
 	switch (role) {
@@ -437,6 +419,81 @@ static inline const char *role_name(uint8_t role)
 	default:
 		return "unknown";
 	}
+}
+
+/* "1." and the minor version, at w; returns the end. */
+static inline char *put_version(char *w, uint8_t minor)
+{
+	w = PUTLIT(w, "1.");
+	return w + format_u64(w, minor);
+}
+
+/* When-present rules: a NONEMPTY field is left out of JSON when empty. */
+#define PRESENT_ALWAYS(r, v) true
+#define PRESENT_NONEMPTY(r, v) (str_len((r), (v)) != 0)
+
+/* --- the size bound --- */
+
+/*
+ * Most bytes one field can take in any format, key and separator included.
+ * Per field: the pretty JSON key (',' "\n  " '"' name '"' ": ", name + 8
+ * bytes) is the largest prefix (compact JSON: name + 4; CSV: the ',' after
+ * the value); then the value's maximum, B_<kind>, where every string byte
+ * may become the 6 bytes of "\u00XX" and the quotes around it count.  The
+ * escaper's fixed-size copies reach at most ESC_SLACK bytes past the end
+ * of the string being written, which later bytes overwrite: one ESC_SLACK
+ * for the whole record covers them.
+ */
+#define KEY_MAX(name) (sizeof(#name) - 1 + 8)
+#define REC_FRAME 4 /* '{' and "\n}\n" (CSV: the final '\n') */
+
+/* Decimal digits of the largest value of an unsigned type of `size` bytes. */
+static inline size_t uint_digits_max(size_t size)
+{
+	return size == 1 ? 3 : size == 2 ? 5 : size == 4 ? 10 : 20;
+}
+
+static size_t headers_bound(const struct ht_record *r, const struct ht_headers *h)
+{
+	/* '{' "\n  " '}'; each: ',' "\n    " "name" ": " "value" (CSV: ""name"":""value"") */
+	size_t n = 5;
+
+	if (!h->v)
+		return n;
+	for (uint32_t i = 0; i < h->n; i++)
+		n += ESC_MAX * (str_len(r, h->v[i].name) + str_len(r, h->v[i].value)) + 12;
+	return n;
+}
+
+static size_t flags_max; /* every printable flag set, pretty JSON */
+
+__attribute__((constructor(103))) static void flags_init(void)
+{
+	/* '[' "\n  " ']'; each: ',' "\n    " '"' name '"' (CSV: ',' ""name"") */
+	flags_max = 5;
+	for (int b = 0; b < HT_RF_COUNT; b++)
+		if ((1u << b) != HT_RF_SAMPLED_OUT)
+			flags_max += strlen(ht_record_flag_names[b]) + 8;
+}
+
+#define B_TIME(r, v)    (FORMAT_TIME_LEN + 2)
+#define B_UINT(r, v)    uint_digits_max(sizeof(v))
+#define B_ROLE(r, v)    (sizeof("\"unknown\"") - 1)
+#define B_CSTR(r, v)    (ESC_MAX * sizeof(v) + 2)
+#define B_ADDR(r, v)    (HT_ADDR_TEXT_MAX - 1 + 2)
+#define B_VERSION(r, v) (2 + uint_digits_max(sizeof(v)) + 2)
+#define B_STR(r, v)     (ESC_MAX * str_len((r), (v)) + 2)
+#define B_HEADERS(r, v) headers_bound((r), &(v))
+#define B_FLAGS(r, v)   flags_max
+
+size_t format_record_bound(const struct ht_record *r)
+{
+	size_t s = REC_FRAME + ESC_SLACK;
+
+#define X(name, kind, member, rule) s += KEY_MAX(name) + B_##kind(r, r->member);
+	FORMAT_FIELDS(X)
+#undef X
+	return s;
 }
 
 /* --- JSON (compact and pretty) --- */
@@ -458,7 +515,6 @@ static inline void j_key(struct enc *e, const char *k, size_t klen)
 		*w++ = ' ';
 	e->w = w;
 }
-#define J_KEY(e, lit) j_key((e), (lit), sizeof(lit) - 1)
 
 static inline void j_raw_str(struct enc *e, const uint8_t *p, size_t n)
 {
@@ -478,6 +534,44 @@ static inline void j_str(struct enc *e, struct ht_str s)
 static inline void j_cstr(struct enc *e, const char *s, size_t cap)
 {
 	j_raw_str(e, (const uint8_t *)s, strnlen(s, cap));
+}
+
+/* Text that never needs escaping (a role name, a version), quoted. */
+static inline void j_plain(struct enc *e, const char *s, size_t n)
+{
+	*e->w++ = '"';
+	e->w = put(e->w, s, n);
+	*e->w++ = '"';
+}
+
+static inline void j_time(struct enc *e, uint64_t ns)
+{
+	*e->w++ = '"';
+	format_time(e->w, ns);
+	e->w += FORMAT_TIME_LEN;
+	*e->w++ = '"';
+}
+
+static inline void j_role(struct enc *e, uint8_t role)
+{
+	const char *name = role_name(role);
+
+	j_plain(e, name, strlen(name));
+}
+
+static inline void j_version(struct enc *e, uint8_t minor)
+{
+	*e->w++ = '"';
+	e->w = put_version(e->w, minor);
+	*e->w++ = '"';
+}
+
+/* Address text is plain ASCII (digits, hex, '.', ':'): written in place, no escaping. */
+static inline void j_addr(struct enc *e, const struct ht_addr *a)
+{
+	*e->w++ = '"';
+	e->w += ht_addr_format(a, e->w); /* its NUL is overwritten by the quote */
+	*e->w++ = '"';
 }
 
 static inline void j_u64(struct enc *e, uint64_t v)
@@ -530,80 +624,29 @@ static void j_flags(struct enc *e, uint32_t flags)
 	*e->w++ = ']';
 }
 
+#define J_TIME(e, v)    j_time((e), (v))
+#define J_UINT(e, v)    j_u64((e), (v))
+#define J_ROLE(e, v)    j_role((e), (v))
+#define J_CSTR(e, v)    j_cstr((e), (v), sizeof(v))
+#define J_ADDR(e, v)    j_addr((e), &(v))
+#define J_VERSION(e, v) j_version((e), (v))
+#define J_STR(e, v)     j_str((e), (v))
+#define J_HEADERS(e, v) j_headers((e), &(v))
+#define J_FLAGS(e, v)   j_flags((e), (v))
+
 static void enc_json(struct enc *e)
 {
 	const struct ht_record *r = e->r;
-	char vers[24] = "1.";
-	size_t vlen = 2 + format_u64(vers + 2, r->version_minor);
-	const char *role = role_name(r->role);
 
 	*e->w++ = '{';
 	e->first = true;
-	J_KEY(e, "time");
-	*e->w++ = '"';
-	format_time(e->w, r->time_unix_nano);
-	e->w += FORMAT_TIME_LEN;
-	*e->w++ = '"';
-	J_KEY(e, "time_unix_nano");
-	j_u64(e, r->time_unix_nano);
-	J_KEY(e, "latency_ns");
-	j_u64(e, r->latency_ns);
-	J_KEY(e, "role");
-	j_raw_str(e, (const uint8_t *)role, strlen(role));
-	J_KEY(e, "pid");
-	j_u64(e, r->pid);
-	J_KEY(e, "tid");
-	j_u64(e, r->tid);
-	J_KEY(e, "comm");
-	j_cstr(e, r->comm, sizeof(r->comm));
-	J_KEY(e, "local_addr");
-	j_cstr(e, r->local_addr, sizeof(r->local_addr));
-	J_KEY(e, "local_port");
-	j_u64(e, r->local_port);
-	J_KEY(e, "remote_addr");
-	j_cstr(e, r->remote_addr, sizeof(r->remote_addr));
-	J_KEY(e, "remote_port");
-	j_u64(e, r->remote_port);
-	J_KEY(e, "version");
-	j_raw_str(e, (const uint8_t *)vers, vlen);
-	J_KEY(e, "method");
-	j_str(e, r->method);
-	J_KEY(e, "target");
-	j_str(e, r->target);
-	J_KEY(e, "path");
-	j_str(e, r->path);
-	J_KEY(e, "host");
-	j_str(e, r->host);
-	J_KEY(e, "req_headers");
-	j_headers(e, &r->req_headers);
-	J_KEY(e, "resp_headers");
-	j_headers(e, &r->resp_headers);
-	J_KEY(e, "req_body");
-	j_str(e, r->req_body);
-	J_KEY(e, "resp_body");
-	j_str(e, r->resp_body);
-	J_KEY(e, "req_body_size");
-	j_u64(e, r->req_body_size);
-	J_KEY(e, "resp_body_size");
-	j_u64(e, r->resp_body_size);
-	J_KEY(e, "status");
-	j_u64(e, r->status);
-	J_KEY(e, "reason");
-	j_str(e, r->reason);
-	J_KEY(e, "flags");
-	j_flags(e, r->flags);
-	if (str_len(r, r->container_id)) {
-		J_KEY(e, "container_id");
-		j_str(e, r->container_id);
+#define X(name, kind, member, rule)                           \
+	if (PRESENT_##rule(r, r->member)) {                   \
+		j_key(e, #name, sizeof(#name) - 1);           \
+		J_##kind(e, r->member);                       \
 	}
-	if (str_len(r, r->pod)) {
-		J_KEY(e, "pod");
-		j_str(e, r->pod);
-	}
-	if (str_len(r, r->namespace_)) {
-		J_KEY(e, "namespace");
-		j_str(e, r->namespace_);
-	}
+	FORMAT_FIELDS(X)
+#undef X
 	if (e->pretty)
 		e->w = PUTLIT(e->w, "\n}\n");
 	else
@@ -635,6 +678,35 @@ static inline void c_str(struct enc *e, struct ht_str s)
 static inline void c_cstr(struct enc *e, const char *s, size_t cap)
 {
 	c_text(e, (const uint8_t *)s, strnlen(s, cap));
+}
+
+static inline void c_time(struct enc *e, uint64_t ns)
+{
+	format_time(e->w, ns);
+	e->w += FORMAT_TIME_LEN;
+	*e->w++ = ',';
+}
+
+/* Role names and versions have no ',' or '"': never quoted. */
+static inline void c_role(struct enc *e, uint8_t role)
+{
+	const char *name = role_name(role);
+
+	e->w = put(e->w, name, strlen(name));
+	*e->w++ = ',';
+}
+
+static inline void c_version(struct enc *e, uint8_t minor)
+{
+	e->w = put_version(e->w, minor);
+	*e->w++ = ',';
+}
+
+/* Never quoted: address text has no ',' or '"'. */
+static inline void c_addr(struct enc *e, const struct ht_addr *a)
+{
+	e->w += ht_addr_format(a, e->w);
+	*e->w++ = ',';
 }
 
 static inline void c_u64(struct enc *e, uint64_t v)
@@ -689,43 +761,24 @@ static void c_flags(struct enc *e, uint32_t flags)
 	e->w = PUTLIT(e->w, "]\",");
 }
 
+#define C_TIME(e, v)    c_time((e), (v))
+#define C_UINT(e, v)    c_u64((e), (v))
+#define C_ROLE(e, v)    c_role((e), (v))
+#define C_CSTR(e, v)    c_cstr((e), (v), sizeof(v))
+#define C_ADDR(e, v)    c_addr((e), &(v))
+#define C_VERSION(e, v) c_version((e), (v))
+#define C_STR(e, v)     c_str((e), (v))
+#define C_HEADERS(e, v) c_headers((e), &(v))
+#define C_FLAGS(e, v)   c_flags((e), (v))
+
+/* Every column, present or not (an absent string is an empty field). */
 static void enc_csv(struct enc *e)
 {
 	const struct ht_record *r = e->r;
-	char vers[24] = "1.";
-	size_t vlen = 2 + format_u64(vers + 2, r->version_minor);
-	const char *role = role_name(r->role);
 
-	format_time(e->w, r->time_unix_nano);
-	e->w += FORMAT_TIME_LEN;
-	*e->w++ = ',';
-	c_u64(e, r->time_unix_nano);
-	c_u64(e, r->latency_ns);
-	c_text(e, (const uint8_t *)role, strlen(role));
-	c_u64(e, r->pid);
-	c_u64(e, r->tid);
-	c_cstr(e, r->comm, sizeof(r->comm));
-	c_cstr(e, r->local_addr, sizeof(r->local_addr));
-	c_u64(e, r->local_port);
-	c_cstr(e, r->remote_addr, sizeof(r->remote_addr));
-	c_u64(e, r->remote_port);
-	c_text(e, (const uint8_t *)vers, vlen);
-	c_str(e, r->method);
-	c_str(e, r->target);
-	c_str(e, r->path);
-	c_str(e, r->host);
-	c_headers(e, &r->req_headers);
-	c_headers(e, &r->resp_headers);
-	c_str(e, r->req_body);
-	c_str(e, r->resp_body);
-	c_u64(e, r->req_body_size);
-	c_u64(e, r->resp_body_size);
-	c_u64(e, r->status);
-	c_str(e, r->reason);
-	c_flags(e, r->flags);
-	c_str(e, r->container_id);
-	c_str(e, r->pod);
-	c_str(e, r->namespace_);
+#define X(name, kind, member, rule) C_##kind(e, r->member);
+	FORMAT_FIELDS(X)
+#undef X
 	e->w[-1] = '\r'; /* replaces the last field's ',' */
 	*e->w++ = '\n';
 }
@@ -736,7 +789,7 @@ int format_record(enum ht_format f, const struct ht_record *r, struct ht_buf *ou
 
 	if (!r || !out || (f != HT_FMT_NDJSON && f != HT_FMT_JSON && f != HT_FMT_CSV))
 		return -EINVAL;
-	if (ht_buf_reserve(out, record_bound(r)))
+	if (ht_buf_reserve(out, format_record_bound(r)))
 		return -ENOMEM;
 	e.w = out->p + out->len;
 	if (f == HT_FMT_CSV) {

@@ -29,11 +29,66 @@
 #include "config/config.h"
 #include "base/record.h"
 
-#define FORMAT_CSV_COLUMNS 28
+/*
+ * The record's fields in output order: the one list that the three
+ * encoders, the CSV header and the size bound are all expanded from (a new
+ * field is one line here, plus its kind in format.c if it is a new kind).
+ *   X(name, kind, member, rule)
+ *   name    JSON key and CSV column
+ *   kind    how the value is written:
+ *           TIME     RFC 3339 UTC string of a nanosecond count
+ *           UINT     unsigned integer, decimal (any width)
+ *           ROLE     enum ht_role as "client", "server" or "unknown"
+ *           CSTR     fixed char array, up to its NUL or its size, escaped
+ *           ADDR     struct ht_addr as text (ht_addr_format), "" if unknown
+ *           VERSION  "1." and the minor version
+ *           STR      struct ht_str of the record's arena, escaped
+ *           HEADERS  struct ht_headers as an object of name: value
+ *           FLAGS    enum ht_rflag bits as an array of names (sampled_out
+ *                    and unknown bits never printed)
+ *   member  the struct ht_record member the value is read from
+ *   rule    ALWAYS, or NONEMPTY (STR only): JSON leaves the key out when the
+ *           string is empty; a CSV row always has the column
+ */
+#define FORMAT_FIELDS(X)                                      \
+	X(time,           TIME,    time_unix_nano, ALWAYS)    \
+	X(time_unix_nano, UINT,    time_unix_nano, ALWAYS)    \
+	X(latency_ns,     UINT,    latency_ns,     ALWAYS)    \
+	X(role,           ROLE,    role,           ALWAYS)    \
+	X(pid,            UINT,    pid,            ALWAYS)    \
+	X(tid,            UINT,    tid,            ALWAYS)    \
+	X(comm,           CSTR,    comm,           ALWAYS)    \
+	X(local_addr,     ADDR,    local,          ALWAYS)    \
+	X(local_port,     UINT,    local_port,     ALWAYS)    \
+	X(remote_addr,    ADDR,    remote,         ALWAYS)    \
+	X(remote_port,    UINT,    remote_port,    ALWAYS)    \
+	X(version,        VERSION, version_minor,  ALWAYS)    \
+	X(method,         STR,     method,         ALWAYS)    \
+	X(target,         STR,     target,         ALWAYS)    \
+	X(path,           STR,     path,           ALWAYS)    \
+	X(host,           STR,     host,           ALWAYS)    \
+	X(req_headers,    HEADERS, req_headers,    ALWAYS)    \
+	X(resp_headers,   HEADERS, resp_headers,   ALWAYS)    \
+	X(req_body,       STR,     req_body,       ALWAYS)    \
+	X(resp_body,      STR,     resp_body,      ALWAYS)    \
+	X(req_body_size,  UINT,    req_body_size,  ALWAYS)    \
+	X(resp_body_size, UINT,    resp_body_size, ALWAYS)    \
+	X(status,         UINT,    status,         ALWAYS)    \
+	X(reason,         STR,     reason,         ALWAYS)    \
+	X(flags,          FLAGS,   flags,          ALWAYS)    \
+	X(container_id,   STR,     container_id,   NONEMPTY)  \
+	X(pod,            STR,     pod,            NONEMPTY)  \
+	X(namespace,      STR,     namespace_,     NONEMPTY)
+
+#define FORMAT_COUNT_ONE_(name, kind, member, rule) + 1
+#define FORMAT_CSV_COLUMNS (0 FORMAT_FIELDS(FORMAT_COUNT_ONE_))
 extern const char *const format_csv_columns[FORMAT_CSV_COLUMNS];
 
 /* Append one encoded record (with its newline) to out; 0, or -ENOMEM / -EINVAL with out unchanged. */
 int format_record(enum ht_format f, const struct ht_record *r, struct ht_buf *out);
+/* The most bytes format_record touches past out->len for r, in any format
+ * (its fixed-size copies included): it reserves exactly this much. */
+size_t format_record_bound(const struct ht_record *r);
 /* Append the CSV header row (column names, CRLF) to out; 0 or -ENOMEM. */
 int format_csv_header(struct ht_buf *out);
 

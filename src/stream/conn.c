@@ -49,84 +49,36 @@ void conn_free(struct conn *c)
 	corr_free(&c->corr);
 }
 
-static void fmt_addr(char *out, size_t outlen, uint16_t family, const uint8_t *a)
+/*
+ * The kernel's OPEN event carries the socket's own skc_family, i.e. AF_INET
+ * or AF_INET6 already (bpf/maps.h spells them HT_AF_INET 2 / HT_AF_INET6 10
+ * since BPF code cannot include <sys/socket.h>): copied as is, no 4/6
+ * mapping anywhere.  Any other value (a corrupt or foreign record file) is
+ * family 0, which prints "" and matches no excludeIPs rule.
+ */
+_Static_assert(AF_INET == 2 && AF_INET6 == 10, "ht_open_ev.family is the kernel's AF_*");
+
+static void set_addr(struct ht_addr *dst, uint16_t family, const uint8_t *a)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	if (family == 2) {
-		char *p = out;
-
-		for (int i = 0; i < 4; i++) {
-			unsigned v = a[i];
-
-			if (v >= 100)
-				*p++ = (char)('0' + v / 100);
-			if (v >= 10)
-				*p++ = (char)('0' + v / 10 % 10);
-			*p++ = (char)('0' + v % 10);
-			*p++ = i < 3 ? '.' : '\0';
-		}
+	memset(dst, 0, sizeof(*dst));
+	if (family == AF_INET) {
+		memcpy(dst->bytes, a, 4); /* the rest stays zero */
+	} else if (family == AF_INET6) {
+		memcpy(dst->bytes, a, 16);
+	} else {
 		return;
 	}
-	if (family == 10) {
-		/* RFC 5952 text: longest run of zero groups compressed. */
-		int best = -1, best_len = 0;
-		char *p = out;
-
-		for (int i = 0; i < 8;) {
-			int j = i;
-
-			while (j < 8 && !a[2 * j] && !a[2 * j + 1])
-				j++;
-			if (j - i > best_len && j - i > 1) {
-				best = i;
-				best_len = j - i;
-			}
-			i = j > i ? j : i + 1;
-		}
-		if (best == 0 && best_len == 5 && a[10] == 0xff && a[11] == 0xff) {
-			/* IPv4-mapped */
-			memcpy(p, "::ffff:", 7);
-			fmt_addr(p + 7, outlen - 7, 2, a + 12);
-			return;
-		}
-		for (int i = 0; i < 8; i++) {
-			unsigned g = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
-			bool started = false;
-
-			if (i == best) {
-				*p++ = ':';
-				if (i == 0)
-					*p++ = ':';
-				i += best_len - 1;
-				continue;
-			}
-			for (int s = 12; s >= 0; s -= 4) {
-				unsigned nib = (g >> s) & 0xf;
-
-				if (nib || started || s == 0) {
-					*p++ = hex[nib];
-					started = true;
-				}
-			}
-			if (i < 7)
-				*p++ = ':';
-		}
-		*p = '\0';
-		return;
-	}
-	out[0] = '\0';
+	dst->family = (uint8_t)family;
 }
 
 void conn_on_open(struct conn *c, const struct ht_open_ev *ev)
 {
 	struct corr_meta *m = &c->meta;
 
-	m->family = ev->family;
 	m->local_port = ev->lport;
 	m->remote_port = ev->rport;
-	fmt_addr(m->local_addr, sizeof(m->local_addr), ev->family, ev->laddr);
-	fmt_addr(m->remote_addr, sizeof(m->remote_addr), ev->family, ev->raddr);
+	set_addr(&m->local, ev->family, ev->laddr);
+	set_addr(&m->remote, ev->family, ev->raddr);
 	if (m->role == HT_ROLE_UNKNOWN && ev->hdr.role != HT_ROLE_UNKNOWN && c->req_dir < 0)
 		m->role = ev->hdr.role;
 	if (!m->tid) {

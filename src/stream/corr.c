@@ -46,11 +46,10 @@ void corr_free(struct corr *c)
 static void put_meta(struct ht_record *r, const struct corr_meta *m, struct corr *c)
 {
 	r->role = m->role;
-	r->family = m->family;
 	r->local_port = m->local_port;
 	r->remote_port = m->remote_port;
-	memcpy(r->local_addr, m->local_addr, sizeof(r->local_addr));
-	memcpy(r->remote_addr, m->remote_addr, sizeof(r->remote_addr));
+	r->local = m->local;
+	r->remote = m->remote;
 	r->pid = m->pid;
 	r->tid = m->tid;
 	memcpy(r->comm, m->comm, sizeof(r->comm));

@@ -29,9 +29,8 @@ struct corr_limits {
 /* Connection facts copied into every record. */
 struct corr_meta {
 	uint8_t role;
-	uint16_t family;
 	uint16_t local_port, remote_port;
-	char local_addr[46], remote_addr[46];
+	struct ht_addr local, remote;
 	uint32_t pid, tid;
 	char comm[16];
 	uint64_t conn_hash;        /* for sample_key */

@@ -139,6 +139,56 @@ static void test_simple_get(void **state)
 	teardown(h);
 }
 
+/* One transaction after an OPEN with this family and these address bytes. */
+static struct ht_record *open_and_get(struct harness *h, uint16_t family, uint8_t fill)
+{
+	struct ht_open_ev ev = { .hdr = { .type = HT_EV_OPEN, .role = HT_ROLE_SERVER } };
+
+	ev.family = family;
+	ev.lport = 80;
+	ev.rport = 40000;
+	memset(ev.laddr, fill, sizeof(ev.laddr));
+	memset(ev.raddr, fill + 1, sizeof(ev.raddr));
+	conn_on_open(&h->c, &ev);
+	feed(h, IN, "GET / HTTP/1.1\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(h->n, 1);
+	return h->recs[0];
+}
+
+/* The OPEN event's family is the kernel's AF_* and stays binary into the
+ * record: IPv4 keeps its 4 bytes (the rest zero), IPv6 all 16, any other
+ * family becomes 0 (unknown). */
+static void test_open_addresses(void **state)
+{
+	static const uint8_t zero12[12];
+	struct harness *h = setup_role(HT_ROLE_UNKNOWN);
+	struct ht_record *r = open_and_get(h, AF_INET, 7);
+
+	assert_int_equal(r->local.family, AF_INET);
+	assert_int_equal(r->remote.family, AF_INET);
+	assert_memory_equal(r->local.bytes, "\x07\x07\x07\x07", 4);
+	assert_memory_equal(r->local.bytes + 4, zero12, 12);
+	assert_memory_equal(r->remote.bytes, "\x08\x08\x08\x08", 4);
+	assert_memory_equal(r->remote.bytes + 4, zero12, 12);
+	assert_int_equal(r->local_port, 80);
+	assert_int_equal(r->remote_port, 40000);
+	teardown(h);
+
+	h = setup_role(HT_ROLE_UNKNOWN);
+	r = open_and_get(h, AF_INET6, 0xfe);
+	assert_int_equal(r->local.family, AF_INET6);
+	assert_int_equal(r->local.bytes[15], 0xfe);
+	assert_int_equal(r->remote.bytes[0], 0xff);
+	teardown(h);
+
+	h = setup_role(HT_ROLE_UNKNOWN);
+	r = open_and_get(h, 6, 1); /* not a family the kernel sends */
+	assert_int_equal(r->local.family, 0);
+	assert_int_equal(r->remote.family, 0);
+	teardown(h);
+}
+
 static void test_pipelined_100(void **state)
 {
 	struct harness *h = setup_role(HT_ROLE_SERVER);
@@ -669,6 +719,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_open_addresses),
 		cmocka_unit_test(test_pipelined_100),
 		cmocka_unit_test(test_head_then_get),
 		cmocka_unit_test(test_100_continue),
