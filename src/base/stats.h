@@ -18,7 +18,9 @@
 
 enum ht_counter {
 	HT_C_EVENTS_RECEIVED,      /* ring records taken from the kernel / replay file */
-	HT_C_EVENTS_PROCESSED,     /* events applied to a connection by a shard */
+	HT_C_EVENTS_PROCESSED,
+	HT_C_LOSS_NOTICES,         /* loss events a reader made for the data events it
+				    * dropped (queue full), processed like the kernel's */     /* events applied to a connection by a shard */
 	HT_C_DROP_RINGBUF_FULL,    /* kernel reserve failures (from the per-CPU map) */
 	HT_C_DROP_QUEUE_FULL,      /* reader->shard queue full past the wait bound */
 	HT_C_DROP_MEMORY_BUDGET,   /* connection evicted: shard memory budget */
@@ -34,7 +36,10 @@ enum ht_counter {
 	HT_C_FILTERED_POD,         /* records removed by excludePods */
 	HT_C_FILTERED_SAMPLING,    /* records removed by sampling */
 	HT_C_FILTERED_NOT_HTTP,    /* connections user space found not to be HTTP */
-	HT_C_BYTES_LOST,           /* stream bytes never seen (lost or uncaptured) */
+	HT_C_BYTES_LOST,           /* stream bytes the stream stage found missing: the
+				    * holes it skipped, whatever made them */
+	HT_C_BYTES_DROPPED,        /* stream bytes of data events dropped in user space
+				    * (reader to shard queue full) */
 	HT_C_RECORDS_EMITTED,      /* records handed to the writer */
 	HT_C_RECORDS_WRITTEN,      /* records written to the output */
 	HT_C_WRITES,               /* write(2) calls by the writer */

@@ -49,6 +49,7 @@ static bool flush_losses(struct pipeline *p, int r, int shard)
 		    (slot = spsc_bytes_reserve(q, sizeof(l->ev[i])))) {
 			memcpy(slot, &l->ev[i], sizeof(l->ev[i]));
 			spsc_bytes_commit(q);
+			HT_INC(&p->reader_st[r], HT_C_LOSS_NOTICES);
 			continue;
 		}
 		if (l->shard[i] == shard)
@@ -87,7 +88,7 @@ int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
 			else if (t >= deadline) {
 				HT_INC(st, HT_C_DROP_QUEUE_FULL);
 				if (h->type == HT_EV_DATA) {
-					HT_ADD(st, HT_C_BYTES_LOST, ((const struct ht_data_ev *)rec)->len);
+					HT_ADD(st, HT_C_BYTES_DROPPED, ((const struct ht_data_ev *)rec)->len);
 					remember_loss(p, r, shard, rec);
 				}
 				return -1;
@@ -102,10 +103,26 @@ int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
 	return 0;
 }
 
+/* Send every loss notice reader r still owes, without waiting; a shard
+ * whose ring is full gets its notices with the reader's next flush. */
+static void flush_all_losses(struct pipeline *p, int r)
+{
+	for (uint32_t i = 0; i < p->losses[r].n; i++) {
+		int shard = p->losses[r].shard[i];
+
+		if (flush_losses(p, r, shard))
+			i = (uint32_t)-1; /* the list was compacted: rescan */
+		p->wake[r] |= 1ull << shard;
+	}
+}
+
 void pipeline_reader_flush(struct pipeline *p, int r)
 {
-	uint64_t w = p->wake[r];
+	uint64_t w;
 
+	if (p->losses[r].n)
+		flush_all_losses(p, r);
+	w = p->wake[r];
 	p->wake[r] = 0;
 	while (w) {
 		int i = __builtin_ctzll(w);
@@ -120,3 +137,15 @@ struct ht_stats *pipeline_reader_stats(struct pipeline *p, int r)
 	return &p->reader_st[r];
 }
 
+
+void dispatch_drain_losses(struct pipeline *p)
+{
+	for (int r = 0; r < p->o.n_readers; r++) {
+		uint32_t spins = 0;
+
+		while (p->losses[r].n) {
+			pipeline_reader_flush(p, r);
+			relax(&spins);
+		}
+	}
+}

@@ -112,6 +112,10 @@ static inline uint64_t conn_hash(const struct ht_conn_id *id)
 	return XXH3_64bits(id, sizeof(*id));
 }
 
+/* dispatch.c: the readers have stopped; hand every loss notice they still
+ * owe to its shard (waits for ring space), so that no hole goes unknown. */
+void dispatch_drain_losses(struct pipeline *p);
+
 /* shard.c */
 void *shard_main(void *arg);
 /* shard_setup: 0 or -ENOMEM (the shard half set up: shard_teardown it).

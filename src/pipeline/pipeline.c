@@ -91,6 +91,8 @@ err_stop:
 
 uint64_t pipeline_stop(struct pipeline *p)
 {
+	if (p->n_shards_started == p->o.n_shards)
+		dispatch_drain_losses(p); /* the shards are running: they make room */
 	__atomic_store_n(&p->stopping, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < p->n_shards_started; i++) {
 		unpark(&p->shards[i].pk);
