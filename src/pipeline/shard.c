@@ -126,7 +126,7 @@ static void conn_finish(struct shard *s, struct shard_conn *sc, uint64_t now)
 
 /* Bring the shard's totals (memory, pending requests, dropped requests) up
  * to date with what the connection holds now. */
-static void account_mem(struct shard *s, struct shard_conn *sc)
+static void account_conn(struct shard *s, struct shard_conn *sc)
 {
 	size_t m = conn_buffered(&sc->c);
 	const struct corr *co = &sc->c.corr;
@@ -206,7 +206,7 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 		conn_finish(s, sc, now);
 		return;
 	}
-	account_mem(s, sc);
+	account_conn(s, sc);
 	if (s->mem > s->p->o.shard_memory_bytes)
 		enforce_budget(s, now);
 }
@@ -231,7 +231,7 @@ static void shard_sweep(struct shard *s, uint64_t now, bool all)
 			conn_finish(s, sc, now);
 		} else if (quiet >= REORDER_WAIT_NS && conn_has_waits(&sc->c)) {
 			conn_skip_waits(&sc->c, &s->lim, &s->st);
-			account_mem(s, sc);
+			account_conn(s, sc);
 		}
 		sc = next;
 	}
