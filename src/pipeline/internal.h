@@ -55,6 +55,8 @@ struct shard {
 	uint64_t n_conns;
 	uint64_t mem;                /* buffered bytes of all connections */
 	uint64_t pending;            /* requests of all connections waiting for a response */
+	uint64_t now_ns;             /* monotonic time of the poll or sweep being run:
+				      * one clock read per pass, not per record */
 	uint64_t next_sweep_ns;
 	struct conn_limits lim;
 	struct red_table *red;

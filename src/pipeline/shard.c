@@ -217,6 +217,7 @@ static void shard_sweep(struct shard *s, uint64_t now, bool all)
 	uint64_t idle_ns = (uint64_t)s->p->o.idle_timeout_ms * 1000000ull;
 	struct shard_conn *sc = s->lru_head;
 
+	s->now_ns = now;
 	while (sc) {
 		struct shard_conn *next = sc->lru_next;
 		uint64_t quiet = now - sc->c.last_active_ns;
@@ -329,7 +330,7 @@ static void emit_record(void *ctx, struct ht_record *r)
 	enum ht_counter reason;
 
 	if (s->meta && r->pid && !r->container_id.len) {
-		const char *id = meta_container_id(s->meta, r->pid, ht_now_ns());
+		const char *id = meta_container_id(s->meta, r->pid, s->now_ns);
 
 		if (*id)
 			ht_record_set(r, &r->container_id, id, strlen(id));
@@ -343,7 +344,7 @@ static void emit_record(void *ctx, struct ht_record *r)
 	}
 	if (cfg)
 		ht_redact(cfg, r);
-	r->done_mono_ns = ht_now_ns();
+	r->done_mono_ns = s->now_ns;
 	add_to_batch(s, r, r->done_mono_ns);
 	ht_record_free(r);
 }
@@ -352,6 +353,7 @@ static uint32_t shard_poll(struct shard *s, uint64_t now)
 {
 	uint32_t got = 0;
 
+	s->now_ns = now;
 	for (int r = 0; r < s->p->o.n_readers; r++) {
 		struct spsc_bytes *q = &s->in[r];
 		uint32_t len;
