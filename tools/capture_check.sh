@@ -10,6 +10,9 @@
 #   tools/capture_check.sh            exit 0 when every check passes
 # Env: BUILD (build), KEEP=1 keeps the dump in /tmp.
 set -eu
+if [ -z "${HT_E2E_LOCKED:-}" ] && command -v flock >/dev/null; then
+	HT_E2E_LOCKED=1 exec flock /tmp/ht-e2e.lock "$0" "$@"
+fi
 BUILD=${BUILD:-build}
 CONF=${CONF:-../shared/conformance/httpconf.py}
 [ -f "$CONF" ] || CONF=/work/shared/conformance/httpconf.py

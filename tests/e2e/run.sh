@@ -3,6 +3,11 @@
 # kernel, real traffic (the shared conformance suite, nginx driven by curl and
 # wrk).  They need root and BPF; without them they say SKIPPED and why.
 BUILD=${1:-build}
+# One end-to-end run at a time on a host: every tracer sees every process's
+# traffic, so two runs would count each other's requests.
+if [ -z "${HT_E2E_LOCKED:-}" ] && command -v flock >/dev/null; then
+	HT_E2E_LOCKED=1 exec flock /tmp/ht-e2e.lock "$0" "$@"
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 export BUILD ROOT
