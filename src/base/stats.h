@@ -28,7 +28,6 @@ enum ht_counter {
 	HT_C_FILTERED_NAMESPACE,   /* records removed by excludeNamespaces */
 	HT_C_FILTERED_POD,         /* records removed by excludePods */
 	HT_C_FILTERED_SAMPLING,    /* records removed by sampling */
-	HT_C_FILTERED_NOT_HTTP,    /* connections user space found not to be HTTP */
 	HT_C_BYTES_LOST,           /* stream bytes never seen (lost or uncaptured) */
 	HT_C_RECORDS_EMITTED,      /* records handed to the writer */
 	HT_C_RECORDS_WRITTEN,      /* records written to the output */

@@ -345,9 +345,9 @@ static int render_filtered(struct ht_buf *b, const struct metrics_totals *t,
 	static const struct { const char *name; enum ht_counter c; } user[] = {
 		{ "path", HT_C_FILTERED_PATH }, { "ip", HT_C_FILTERED_IP },
 		{ "namespace", HT_C_FILTERED_NAMESPACE }, { "pod", HT_C_FILTERED_POD },
-		{ "sampling", HT_C_FILTERED_SAMPLING }, { "not_http", HT_C_FILTERED_NOT_HTTP },
+		{ "sampling", HT_C_FILTERED_SAMPLING },
 	};
-	struct named_value nv[METRICS_KERNEL_SLOTS + 6];
+	struct named_value nv[METRICS_KERNEL_SLOTS + sizeof(user) / sizeof(user[0])];
 	int n = 0, rc;
 
 	for (int i = 0; have_k && i < METRICS_KERNEL_SLOTS; i++) {

@@ -152,7 +152,8 @@ static int kernel_counters(void *ctx, struct capture_counters *out)
 	memset(out, 0, sizeof(*out));
 	out->filtered[0] = 11;   /* "family" */
 	out->filtered[1] = 3;    /* "port" */
-	out->filtered[2] = 4;    /* "not_http": same name as a user-space reason */
+	out->filtered[2] = 4;    /* "protocol": the kernel's not-HTTP decision */
+	out->filtered[3] = 6;    /* "path": same name as a user-space reason */
 	out->ringbuf_full = 5;
 	out->events_sent = 99;
 	return 0;
@@ -160,9 +161,9 @@ static int kernel_counters(void *ctx, struct capture_counters *out)
 
 static const char *kernel_names(int i)
 {
-	static const char *const names[] = { "family", "port", "not_http", "odd\"name" };
+	static const char *const names[] = { "family", "port", "protocol", "path", "odd\"name" };
 
-	return i >= 0 && i < 4 ? names[i] : NULL;
+	return i >= 0 && i < 5 ? names[i] : NULL;
 }
 
 static int setup(void **state)
@@ -229,7 +230,6 @@ static void test_metrics_page(void **state)
 	HT_ADD(&st_reader, HT_C_DROP_QUEUE_FULL, 2);
 	HT_ADD(&st_shard0, HT_C_EVENTS_PROCESSED, 4);
 	HT_ADD(&st_shard1, HT_C_EVENTS_PROCESSED, 3);
-	HT_ADD(&st_shard1, HT_C_FILTERED_NOT_HTTP, 6);
 	HT_ADD(&st_shard0, HT_C_FILTERED_PATH, 1);
 	HT_ADD(&st_shard0, HT_C_RECORDS_WRITTEN, 12);
 	HT_ADD(&st_shard0, HT_C_BYTES_LOST, 1234);
@@ -268,9 +268,12 @@ static void test_metrics_page(void **state)
 	expect_line(body, "http_tracer_streams_active 10");
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"family\"} 11");
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"port\"} 3");
-	expect_line(body, "http_tracer_events_filtered_total{reason=\"not_http\"} 10");
+	expect_line(body, "http_tracer_events_filtered_total{reason=\"protocol\"} 4");
+	expect_line(body, "http_tracer_events_filtered_total{reason=\"path\"} 7");
+	/* not HTTP is the kernel's decision (reason "protocol"): user space
+	 * has no producer for a reason of its own, so none is rendered */
+	assert_null(strstr(body, "reason=\"not_http\""));
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"odd\\\"name\"} 0");
-	expect_line(body, "http_tracer_events_filtered_total{reason=\"path\"} 1");
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"sampling\"} 0");
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"ringbuf_full\"} 5");
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"queue_full\"} 2");
