@@ -121,7 +121,8 @@ unit-test: deps layering $(TESTS)
 tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer $(BUILD)/gen_corpus
 	$(Q)tests/tsan.sh $(BUILD)
 
-e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver
+e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver \
+		$(BUILD)/capture_dump $(BUILD)/capture_traffic
 	$(Q)tests/e2e/run.sh $(BUILD)
 
 test: deps
