@@ -102,6 +102,14 @@ $(BUILD)/tests/%: tests/%.c $(ASAN_LIB) $(HDRS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(ASAN_LIB) -lcmocka $(LIBS)
 
+# tests/bpf/: the kernel's pure helpers (bpf/*.h) compiled as plain C
+# through tests/bpf/bpf_shim.h; they link nothing of libht.a (the maps are
+# globals of the test, its fakes define the helpers).
+$(BUILD)/tests/bpf/%: tests/bpf/%.c tests/bpf/bpf_shim.h $(BPF_HDRS)
+	$(msg) TEST $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Ibpf -Itests/bpf -Wno-unknown-pragmas -o $@ $< -lcmocka
+
 # ThreadSanitizer build of the whole binary (no jemalloc: TSan owns malloc).
 TSAN_OBJS := $(SRCS:src/%.c=$(BUILD)/tsan/%.o)
 $(BUILD)/tsan/%.o: src/%.c $(HDRS)

@@ -3,9 +3,11 @@
  * maps.h - limits, kernel-private structs and every BPF map of http-tracer.
  *
  * Included once, by http_tracer.bpf.c, after vmlinux.h and the libbpf
- * headers.  Each map has one comment saying what it holds.  Settings that
- * never change after load are `const volatile` (rodata, set by capture.c
- * before load); settings that change on reload live in .bss or in maps.
+ * headers (or by a plain-C unit test after tests/bpf/bpf_shim.h, which
+ * stands in for both).  Each map has one comment saying what it holds.
+ * Settings that never change after load are HT_RODATA, `const volatile`
+ * (rodata, set by capture.c before load); settings that change on reload
+ * live in .bss or in maps.
  */
 #ifndef HT_BPF_MAPS_H
 #define HT_BPF_MAPS_H
@@ -51,9 +53,12 @@
 #define HT_TCP_CLOSE 7
 
 /* ---- settings */
-const volatile __u32 self_tgid = 0;          /* the tracer: always excluded */
-const volatile __u32 capture_cap_bytes = 262144; /* per-syscall capture cap */
-const volatile __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
+#ifndef HT_RODATA
+#define HT_RODATA const volatile /* the shim of the unit tests makes it writable */
+#endif
+HT_RODATA __u32 self_tgid = 0;          /* the tracer: always excluded */
+HT_RODATA __u32 capture_cap_bytes = 262144; /* per-syscall capture cap */
+HT_RODATA __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
 /* Changed at run time by capture_update_filters() through the skeleton. */
 volatile __u32 pid_allow_on = 0;             /* entries in pid_allow; 0: all processes */
 volatile __u32 health_paths_n = 0;           /* entries in health_paths */
