@@ -79,6 +79,8 @@ enum ht_decision {
 #define HT_CF_LOSS_EG    0x04 /* loss_start[HT_DIR_EGRESS] is pending */
 #define HT_CF_LOSS_IN    0x08 /* loss_start[HT_DIR_INGRESS] is pending */
 #define HT_CF_PENDING    0x10 /* first bytes kept in `pending` */
+#define HT_CF_RESUMED    0x20 /* with INFERRED: re-created after an eviction */
+#define HT_CF_SK_OWNED   0x40 /* an sk_conns entry names it (passed the creation filters) */
 
 struct ht_conn_key {
 	__u32 tgid;
@@ -163,7 +165,10 @@ struct {
 	__array(values, struct ht_ring);
 } rings SEC(".maps");
 
-/* Tracked connections, (tgid, fd) -> state and cached filter decision; LRU so it never fills. */
+/* Tracked connections, (tgid, fd) -> state and cached filter decision; LRU
+ * so it never fills.  An eviction has no callback: the next syscall on the
+ * fd misses and re-creates the entry (HT_CF_RESUMED, HT_KS_CONNS_EVICTED).
+ * max_entries can be lowered before load for tests (HT_TEST_MAX_CONNS). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HT_MAX_CONNS);
@@ -181,9 +186,12 @@ struct {
 	__type(value, struct ht_args);
 } args SEC(".maps");
 
-/* Socket -> owning connection, so that a TCP close without close(2) (exit) ends it. */
+/* Socket -> owning connection, so that a TCP close without close(2) (exit)
+ * ends it; also the witness of conns evictions (ht_was_evicted), so not an
+ * LRU itself: entries go at close and at the socket's TCP close, and a full
+ * map only leaves new connections unwitnessed. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HT_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, struct ht_sk_owner);

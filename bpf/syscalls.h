@@ -229,6 +229,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		ev->hdr.flags |= HT_DF_TRUNCATED;
 	if (st->nrec || st->consumed + len < st->total)
 		ev->hdr.flags |= HT_DF_SPLIT;
+	if (c->flags & HT_CF_INFERRED)
+		ev->hdr.flags |= HT_DF_MIDSTREAM;
 	ev->loss_start = 0;
 	bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
 	if ((c->flags & bit) && (__sync_fetch_and_and(&c->flags, ~bit) & bit)) {

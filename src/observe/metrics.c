@@ -44,7 +44,7 @@
 #endif
 
 #define METRICS_MAX_SHARDS 256
-#define METRICS_KERNEL_SLOTS 16   /* capture_counters.filtered[] */
+#define METRICS_KERNEL_SLOTS HT_KS_NR_FILTERS /* capture_counters.filtered[], ht_kstats.h */
 #define METRICS_ACCEPT_BURST 16
 #define METRICS_ACCEPT_PAUSE_MS 100
 
@@ -643,6 +643,9 @@ int metrics_render(struct ht_buf *b)
 		rc = put_family(b, "http_tracer_kernel_events_submitted_total", "counter",
 				"Records the kernel programs submitted to the ring buffers.");
 		rc = rc ?: put_u64(b, "http_tracer_kernel_events_submitted_total", kc.events_sent);
+		rc = rc ?: put_family(b, "http_tracer_kernel_connections_evicted_total", "counter",
+				      "Live connections the kernel's connection table (LRU) evicted; each is resumed with a gap.");
+		rc = rc ?: put_u64(b, "http_tracer_kernel_connections_evicted_total", kc.conns_evicted);
 	}
 	rc = rc ?: render_latency(b, t);
 	rc = rc ?: render_parse_errors(b, t);

@@ -118,7 +118,18 @@ static void fmt_addr(char *out, size_t outlen, uint16_t family, const uint8_t *a
 	out[0] = '\0';
 }
 
-void conn_on_open(struct conn *c, const struct ht_open_ev *ev)
+/* The kernel found the connection mid-stream: parse both directions from
+ * the next message start, unless parsing has already begun. */
+static void set_midstream(struct conn *c, const struct conn_limits *lim)
+{
+	if (c->midstream)
+		return;
+	c->midstream = true;
+	if (c->req_dir >= 0 && c->rs[0].cursor == 0 && c->rs[1].cursor == 0)
+		setup_parsers(c, c->req_dir, lim, true);
+}
+
+void conn_on_open(struct conn *c, const struct ht_open_ev *ev, const struct conn_limits *lim)
 {
 	struct corr_meta *m = &c->meta;
 
@@ -135,6 +146,8 @@ void conn_on_open(struct conn *c, const struct ht_open_ev *ev)
 		m->comm[sizeof(m->comm) - 1] = '\0';
 	}
 	c->have_open = true;
+	if (ev->hdr.flags & (HT_OF_INFERRED | HT_OF_RESUMED))
+		set_midstream(c, lim);
 }
 
 /* Role unknown: the first bytes say which direction carries requests. */
@@ -165,6 +178,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 
 	switch (ev->type) {
 	case HTTPP_EV_HEAD:
+		c->req_seen |= is_req;
 		if (is_req)
 			corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos));
 		else
@@ -244,7 +258,10 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 	 * large the response is already, so wait.  What ends the wait: the
 	 * request arriving (paired by time above), a later request (then this
 	 * response is an orphan, above), or the close / idle drain (force).
-	 * Memory stays bounded by the reassembler's cap. */
+	 * Memory stays bounded by the reassembler's cap.  Mid-stream with no
+	 * request seen yet, its request came before the first byte seen. */
+	if (force && c->midstream && !c->req_seen)
+		corr_expect_orphan(&c->corr);
 	return force;
 }
 
@@ -290,10 +307,13 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			break; /* wait for the request: it may still be in another ring */
 		if (!is_req)
 			httpp_set_peer(p, corr_next_peer(&c->corr));
+		bool was_in_msg = httpp_in_message(p);
 		size_t n = httpp_parse(p, v.data, v.len, &ev);
 
 		if (n > v.len)
 			n = v.len; /* defensive: the parser never over-consumes */
+		if (!is_req && !was_in_msg && n && ev.type == HTTPP_EV_NONE && !httpp_in_message(p))
+			corr_orphan_skipped(&c->corr); /* resync skipped what was judged */
 		if (ev.type == HTTPP_EV_END) {
 			/* END needs the timestamp of its last byte: consume first */
 			reasm_consume(rs, n);
@@ -353,6 +373,11 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		memcpy(c->meta.comm, ev->comm, sizeof(c->meta.comm));
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
+	if (ev->hdr.flags & HT_DF_MIDSTREAM)
+		set_midstream(c, lim);
+	/* mid-stream, a message is as likely to start at a syscall as at a line */
+	if (c->midstream && c->req_dir >= 0 && ev->pos == rs->cursor)
+		httpp_resync_boundary(&c->pp[d]);
 	if ((ev->hdr.flags & HT_DF_LOSS_BEFORE) && ev->loss_start < ev->pos)
 		reasm_add_lost(rs, ev->loss_start, ev->pos - ev->loss_start, ev->hdr.ts_ns);
 	/* in order with nothing held: parse the event where it lies, keep only the tail */

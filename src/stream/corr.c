@@ -236,6 +236,11 @@ void corr_expect_orphan(struct corr *c)
 	c->orphan_next = true;
 }
 
+void corr_orphan_skipped(struct corr *c)
+{
+	c->orphan_next = false;
+}
+
 int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		   const struct httpp_head *h, uint64_t ts_ns)
 {

@@ -156,6 +156,7 @@ static int kernel_counters(void *ctx, struct capture_counters *out)
 	out->filtered[3] = 6;    /* "path": same name as a user-space reason */
 	out->ringbuf_full = 5;
 	out->events_sent = 99;
+	out->conns_evicted = 8;
 	return 0;
 }
 
@@ -279,6 +280,7 @@ static void test_metrics_page(void **state)
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"queue_full\"} 2");
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"malformed_event\"} 0");
 	expect_line(body, "http_tracer_kernel_events_submitted_total 99");
+	expect_line(body, "http_tracer_kernel_connections_evicted_total 8");
 	expect_line(body, "http_tracer_shard_queue_depth{shard=\"0\"} 17");
 	expect_line(body, "http_tracer_shard_queue_depth{shard=\"1\"} 5");
 	snprintf(line, sizeof(line), "http_tracer_parse_errors_total{reason=\"%s\"} 2",

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Evictions from the kernel's conns map (tests/e2e/t_evict.sh).
+
+  evict.py traffic PORT CONNS ROUNDS
+      CONNS keep-alive connections to a local server; each round sends one
+      request on every connection, then reads every response, so that a
+      connection's kernel entry is evicted between its request and its
+      response.  The response body is the request path.
+  evict.py check NDJSON PORT
+      records of PORT: no response paired with another request's path;
+      every no_request record is flagged gap; at least one record is gap.
+"""
+import json
+import socket
+import sys
+import threading
+
+
+def serve(conn):
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(4096)
+            if not data:
+                conn.close()
+                return
+            buf += data
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        path = head.split(b" ")[1]
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
+
+
+def read_response(s):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    head, body = buf.split(b"\r\n\r\n", 1)
+    n = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    while len(body) < n:
+        body += s.recv(4096)
+    return body
+
+
+def traffic(port, conns, rounds):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(conns)
+    threads = []
+    clients = []
+    for _ in range(conns):
+        clients.append(socket.create_connection(("127.0.0.1", port)))
+        c, _ = srv.accept()
+        t = threading.Thread(target=serve, args=(c,))
+        t.start()
+        threads.append(t)
+    for r in range(rounds):
+        for i, s in enumerate(clients):
+            s.sendall(b"GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n" % (i, r))
+        for i, s in enumerate(clients):
+            body = read_response(s)
+            assert body == b"/c%d/r%d" % (i, r), body
+    for s in clients:
+        s.close()
+    for t in threads:
+        t.join()
+    srv.close()
+
+
+def check(path, port):
+    fails, recs = [], []
+    for line in open(path):
+        r = json.loads(line)
+        mine = r.get("local_port") if r.get("role") == "server" else r.get("remote_port")
+        if mine == port:
+            recs.append(r)
+    gap = [r for r in recs if "gap" in r.get("flags", [])]
+    paired = [r for r in recs if r.get("path") and r.get("status")]
+    for r in paired:
+        if r.get("resp_body") != r["path"]:
+            fails.append(f"mis-paired: request {r['path']} got the response {r.get('resp_body')!r}")
+    for r in recs:
+        if "no_request" in r.get("flags", []) and "gap" not in r["flags"]:
+            fails.append(f"no_request without gap: {r.get('role')} {r.get('resp_body')!r} {r['flags']}")
+    if not gap:
+        fails.append("no record flagged gap: no eviction between a request and its response")
+    if not paired:
+        fails.append("no paired record at all")
+    for f in fails[:10]:
+        print(f"FAIL {f}")
+    print(f"{len(recs)} records, {len(paired)} paired, {len(gap)} gap, {len(fails)} failures")
+    return 1 if fails else 0
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "traffic":
+        traffic(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        return 0
+    if len(sys.argv) == 4 and sys.argv[1] == "check":
+        return check(sys.argv[2], int(sys.argv[3]))
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
