@@ -42,6 +42,10 @@
 #endif
 #define HT_PREFIX_MAX 128      /* first bytes kept while the protocol is undecided */
 #define HT_METHOD_MAX 8        /* longest method incl. the space ("OPTIONS ") */
+#ifndef HT_RESYNC_MAX
+#define HT_RESYNC_MAX 64       /* syscalls of a mid-stream connection skipped before
+				* it is judged not HTTP */
+#endif
 
 #define HT_AF_INET 2
 #define HT_AF_INET6 10
@@ -98,7 +102,8 @@ struct ht_conn {
 	__u8 role;            /* enum ht_role */
 	__u8 decision;        /* enum ht_decision */
 	__u8 reason;          /* enum ht_kstat when decision is DROP */
-	__u8 pad[7];
+	__u8 skipped;         /* INFERRED: syscalls skipped as not a message start */
+	__u8 pad[6];
 };
 
 /* Kind of a data syscall (how its arguments describe the bytes moved). */

@@ -24,7 +24,8 @@ enum ht_kstat {
 	HT_KS_FAMILY,         /* socket is not AF_INET/AF_INET6 SOCK_STREAM */
 	HT_KS_PID,            /* tracer's own tgid, or not in the pid allow-list */
 	HT_KS_PORT,           /* local or remote port in the deny-list */
-	HT_KS_PROTOCOL,       /* first bytes are not HTTP/1 */
+	HT_KS_PROTOCOL,       /* first bytes are not HTTP/1 (of a connection found
+			       * mid-stream: each syscall skipped, see ht_decide) */
 	HT_KS_HEALTH,         /* first request's path is a health-check path */
 	HT_KS_NR_FILTERS,     /* number of filter slots above */
 

@@ -6,9 +6,14 @@
       request on every connection, then reads every response, so that a
       connection's kernel entry is evicted between its request and its
       response.  The response body is the request path.
-  evict.py check NDJSON PORT
+  evict.py midbody PORT OTHERS
+      one connection evicted in the middle of a response body: half the
+      body, then OTHERS fresh connections (their entries push it out of
+      the map), then the rest of the body, then one more exchange (/m2).
+  evict.py check NDJSON PORT [MIDPORT]
       records of PORT: no response paired with another request's path;
       every no_request record is flagged gap; at least one record is gap.
+      With MIDPORT: /m2 is recorded, paired right, by both ends.
 """
 import json
 import socket
@@ -67,13 +72,66 @@ def traffic(port, conns, rounds):
     srv.close()
 
 
-def check(path, port):
-    fails, recs = [], []
+def exchange(c, s, path):
+    c.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+    s.recv(4096)
+    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
+    assert read_response(c) == path
+
+
+def read_exactly(c, n):
+    buf = b""
+    while len(buf) < n:
+        buf += c.recv(n - len(buf))
+    return buf
+
+
+def midbody(port, others):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(others + 1)
+    a = socket.create_connection(("127.0.0.1", port))
+    a_s, _ = srv.accept()
+    a.sendall(b"GET /m1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    a_s.recv(4096)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n"
+    a_s.sendall(head + b"x" * 10000)
+    read_exactly(a, len(head) + 10000)
+    keep = []
+    for i in range(others):
+        c = socket.create_connection(("127.0.0.1", port))
+        s, _ = srv.accept()
+        exchange(c, s, b"/o%d" % i)
+        keep += [c, s]
+    a_s.sendall(b"y" * 10000)      # its entry is gone: a new generation
+    read_exactly(a, 10000)
+    exchange(a, a_s, b"/m2")
+    for c in keep + [a, a_s, srv]:
+        c.close()
+
+
+def check_mid(recs, fails):
+    for role in ("server", "client"):
+        got = [r for r in recs if r.get("role") == role and r.get("path") == "/m2"]
+        if not got or got[0].get("resp_body") != "/m2" or got[0].get("status") != 200:
+            fails.append(f"midbody: no {role} record of /m2 paired with its response: {got}")
+
+
+def load(path, port):
+    recs = []
     for line in open(path):
         r = json.loads(line)
         mine = r.get("local_port") if r.get("role") == "server" else r.get("remote_port")
         if mine == port:
             recs.append(r)
+    return recs
+
+
+def check(path, port, midport=None):
+    fails, recs = [], load(path, port)
+    if midport:
+        check_mid(load(path, midport), fails)
     gap = [r for r in recs if "gap" in r.get("flags", [])]
     paired = [r for r in recs if r.get("path") and r.get("status")]
     for r in paired:
@@ -96,8 +154,11 @@ def main():
     if len(sys.argv) == 5 and sys.argv[1] == "traffic":
         traffic(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
         return 0
-    if len(sys.argv) == 4 and sys.argv[1] == "check":
-        return check(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] == "midbody":
+        midbody(int(sys.argv[2]), int(sys.argv[3]))
+        return 0
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "check":
+        return check(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) == 5 else None)
     print(__doc__, file=sys.stderr)
     return 2
 
