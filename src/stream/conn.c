@@ -265,6 +265,27 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 	return force;
 }
 
+/* The bytes at the cursor of direction d are a hole: the message in
+ * progress, if any, is flagged gap. */
+static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
+		      const struct conn_limits *lim, struct ht_stats *st)
+{
+	struct httpp *p = &c->pp[d];
+	bool in_msg = httpp_in_message(p);
+	struct httpp_event ev;
+
+	HT_ADD(st, HT_C_BYTES_LOST, v->len);
+	httpp_gap(p, v->len, &ev);
+	reasm_consume(&c->rs[d], v->len);
+	if (in_msg) {
+		if (d == c->req_dir)
+			corr_flag_req(&c->corr, HT_RF_GAP);
+		else
+			corr_flag_resp(&c->corr, HT_RF_GAP);
+	}
+	handle(c, d, &ev, v->pos, lim, st);
+}
+
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
 static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st,
 		 bool force)
@@ -288,18 +309,7 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			v.len = 0;
 		}
 		if (v.kind != REASM_DATA) {
-			bool in_msg = httpp_in_message(p);
-
-			HT_ADD(st, HT_C_BYTES_LOST, v.len);
-			httpp_gap(p, v.len, &ev);
-			reasm_consume(rs, v.len);
-			if (in_msg) {
-				if (is_req)
-					corr_flag_req(&c->corr, HT_RF_GAP);
-				else
-					corr_flag_resp(&c->corr, HT_RF_GAP);
-			}
-			handle(c, d, &ev, v.pos, lim, st);
+			skip_hole(c, d, &v, lim, st);
 			moved = true;
 			continue;
 		}
