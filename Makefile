@@ -105,6 +105,14 @@ $(BUILD)/tests/%: tests/%.c $(ASAN_LIB) $(HDRS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(ASAN_LIB) -lcmocka $(LIBS)
 
+# tests/bpf/: the kernel's pure helpers (bpf/*.h) compiled as plain C
+# through tests/bpf/bpf_shim.h; they link nothing of libht.a (the maps are
+# globals of the test, its fakes define the helpers).
+$(BUILD)/tests/bpf/%: tests/bpf/%.c tests/bpf/bpf_shim.h $(BPF_HDRS)
+	$(msg) TEST $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Ibpf -Itests/bpf -Wno-unknown-pragmas -o $@ $< -lcmocka
+
 # ThreadSanitizer build of the whole binary (no jemalloc: TSan owns malloc).
 TSAN_OBJS := $(SRCS:src/%.c=$(BUILD)/tsan/%.o)
 $(BUILD)/tsan/%.o: src/%.c $(HDRS)
@@ -124,7 +132,8 @@ unit-test: deps layering $(TESTS)
 tsan-test: deps $(BUILD)/http-tracer-tsan $(BUILD)/http-tracer $(BUILD)/gen_corpus
 	$(Q)tests/tsan.sh $(BUILD)
 
-e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver
+e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver \
+		$(BUILD)/capture_dump $(BUILD)/capture_traffic
 	$(Q)tests/e2e/run.sh $(BUILD)
 
 test: deps

@@ -121,6 +121,8 @@ static __always_inline void ht_emit_open(const struct ht_conn_key *key, struct h
 	ht_fill_hdr(&ev->hdr, HT_EV_OPEN, key, c, bpf_ktime_get_ns());
 	if (c->flags & HT_CF_INFERRED)
 		ev->hdr.flags = HT_OF_INFERRED;
+	if (c->flags & HT_CF_RESUMED)
+		ev->hdr.flags |= HT_OF_RESUMED;
 	ht_sock_addrs((struct sock *)c->sk, ev);
 	ev->tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
@@ -187,16 +189,29 @@ static __always_inline void ht_conn_end(const struct ht_conn_key *key, struct ht
 			ht_emit_loss(key, c, HT_DIR_INGRESS);
 		ht_emit_close(key, c, c->pos[HT_DIR_EGRESS], c->pos[HT_DIR_INGRESS]);
 	}
-	if (c->decision != HT_DEC_DROP)
+	if (flags & HT_CF_SK_OWNED) /* also when a later filter dropped it */
 		bpf_map_delete_elem(&sk_conns, &sk);
 	if (flags & HT_CF_PENDING)
 		bpf_map_delete_elem(&pending, key);
 	bpf_map_delete_elem(&conns, key);
 }
 
+/* True when sk was traced under key and its conns entry is gone: the LRU
+ * evicted it (close and the socket's TCP close delete both entries, and
+ * sk_conns is no LRU).  Then the bytes of this syscall are not its first. */
+static __always_inline bool ht_was_evicted(const struct ht_conn_key *key, struct sock *sk)
+{
+	__u64 skp = (__u64)sk;
+	struct ht_sk_owner *op = bpf_map_lookup_elem(&sk_conns, &skp);
+
+	return op && op->key.tgid == key->tgid && op->key.fd == key->fd;
+}
+
 /* Creates (or replaces: a new generation) the connection of key, applying
  * the family, pid and port filters; returns it, or NULL when fd is not a
- * socket (*not_sock set) or the map update failed. */
+ * socket (*not_sock set) or the map update failed.  An inferred creation
+ * (a data syscall missed) of a connection that was traced is a resumption
+ * after an eviction: flagged and counted. */
 static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *key,
 						      __u8 role, __u32 flags,
 						      bool *not_sock)
@@ -212,6 +227,10 @@ static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *
 		*not_sock = true;
 		return NULL;
 	}
+	if ((flags & HT_CF_INFERRED) && ht_was_evicted(key, sk)) {
+		flags |= HT_CF_RESUMED;
+		ht_count(HT_KS_CONNS_EVICTED, 1);
+	}
 	c.gen = bpf_ktime_get_ns();
 	c.sk = (__u64)sk;
 	c.role = role;
@@ -220,6 +239,8 @@ static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *
 	if (reason) {
 		c.decision = HT_DEC_DROP;
 		c.reason = reason;
+	} else {
+		c.flags |= HT_CF_SK_OWNED;
 	}
 	if (bpf_map_update_elem(&conns, key, &c, BPF_ANY))
 		return NULL;

@@ -5,9 +5,11 @@
  * key, the capture cap) are in include/ht_limits.h.
  *
  * Included once, by http_tracer.bpf.c, after vmlinux.h and the libbpf
- * headers.  Each map has one comment saying what it holds.  Settings that
- * never change after load are `const volatile` (rodata, set by capture.c
- * before load); settings that change on reload live in .bss or in maps.
+ * headers (or by a plain-C unit test after tests/bpf/bpf_shim.h, which
+ * stands in for both).  Each map has one comment saying what it holds.
+ * Settings that never change after load are HT_RODATA, `const volatile`
+ * (rodata, set by capture.c before load); settings that change on reload
+ * live in .bss or in maps.
  */
 #ifndef HT_BPF_MAPS_H
 #define HT_BPF_MAPS_H
@@ -40,6 +42,10 @@
 #define HT_METHOD_MAX 8        /* longest method incl. the space ("OPTIONS ") */
 _Static_assert(HT_METHOD_MAX + HT_PATH_MAX <= HT_PREFIX_MAX,
 	       "a health path up to its end fits in the kept prefix");
+#ifndef HT_RESYNC_MAX
+#define HT_RESYNC_MAX 64       /* syscalls of a mid-stream connection skipped before
+				* it is judged not HTTP */
+#endif
 
 #define HT_AF_INET 2
 #define HT_AF_INET6 10
@@ -52,9 +58,12 @@ _Static_assert(HT_METHOD_MAX + HT_PATH_MAX <= HT_PREFIX_MAX,
 #define HT_TCP_CLOSE 7
 
 /* ---- settings */
-const volatile __u32 self_tgid = 0;          /* the tracer: always excluded */
-const volatile __u32 capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT; /* per-syscall capture cap */
-const volatile __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
+#ifndef HT_RODATA
+#define HT_RODATA const volatile /* the shim of the unit tests makes it writable */
+#endif
+HT_RODATA __u32 self_tgid = 0;          /* the tracer: always excluded */
+HT_RODATA __u32 capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT; /* per-syscall capture cap */
+HT_RODATA __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
 /* Changed at run time by src/source/kfilter.c through the skeleton: the
  * generation of the filter sets in use and each generation's entry counts
  * (include/ht_filter.h).  Read filter_gen once per decision. */
@@ -76,6 +85,8 @@ enum ht_decision {
 #define HT_CF_LOSS_EG    0x04 /* loss_start[HT_DIR_EGRESS] is pending */
 #define HT_CF_LOSS_IN    0x08 /* loss_start[HT_DIR_INGRESS] is pending */
 #define HT_CF_PENDING    0x10 /* first bytes kept in `pending` */
+#define HT_CF_RESUMED    0x20 /* with INFERRED: re-created after an eviction */
+#define HT_CF_SK_OWNED   0x40 /* an sk_conns entry names it (passed the creation filters) */
 
 struct ht_conn_key {
 	__u32 tgid;
@@ -93,7 +104,8 @@ struct ht_conn {
 	__u8 role;            /* enum ht_role */
 	__u8 decision;        /* enum ht_decision */
 	__u8 reason;          /* enum ht_kstat when decision is DROP */
-	__u8 pad[7];
+	__u8 skipped;         /* INFERRED: syscalls skipped as not a message start */
+	__u8 pad[6];
 };
 
 /* Kind of a data syscall (how its arguments describe the bytes moved). */
@@ -161,7 +173,10 @@ struct {
 	__array(values, struct ht_ring);
 } rings SEC(".maps");
 
-/* Tracked connections, (tgid, fd) -> state and cached filter decision; LRU so it never fills. */
+/* Tracked connections, (tgid, fd) -> state and cached filter decision; LRU
+ * so it never fills.  An eviction has no callback: the next syscall on the
+ * fd misses and re-creates the entry (HT_CF_RESUMED, HT_KS_CONNS_EVICTED).
+ * max_entries can be lowered before load for tests (HT_TEST_MAX_CONNS). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HT_MAX_CONNS);
@@ -179,9 +194,12 @@ struct {
 	__type(value, struct ht_args);
 } args SEC(".maps");
 
-/* Socket -> owning connection, so that a TCP close without close(2) (exit) ends it. */
+/* Socket -> owning connection, so that a TCP close without close(2) (exit)
+ * ends it; also the witness of conns evictions (ht_was_evicted), so not an
+ * LRU itself: entries go at close and at the socket's TCP close, and a full
+ * map only leaves new connections unwitnessed. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HT_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, struct ht_sk_owner);

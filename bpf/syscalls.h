@@ -52,6 +52,8 @@ struct ht_cap {
 
 static const struct ht_pending ht_pending_zero;
 
+#define HT_DECIDE_SKIP 0xff /* ht_decide: skip this syscall, decide later */
+
 /* Appends buf[0..n) to the connection's kept prefix of direction dir
  * (creating it); returns it, or NULL when it cannot be stored or holds the
  * other direction's first bytes. */
@@ -94,7 +96,11 @@ static __always_inline struct ht_pending *ht_pending_add(const struct ht_conn_ke
  * HTTP/1 start (one byte per send is legal); the other direction, if it
  * speaks meanwhile, is judged on its own bytes.  Returns 0 to send the data
  * (decided to pass, or still undecided), else the enum ht_kstat drop reason
- * (cached in c).  A global function: verified once, not per call site. */
+ * (cached in c), or HT_DECIDE_SKIP: a connection found mid-stream
+ * (HT_CF_INFERRED: it predates the tracer or was evicted) may be in the
+ * middle of a message, so bytes that start none skip this syscall only,
+ * up to HT_RESYNC_MAX syscalls.  A global function: verified once, not per
+ * call site. */
 __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 			 __u32 dir, struct ht_scratch *s, __u32 n)
 {
@@ -129,6 +135,10 @@ __noinline int ht_decide(const struct ht_conn_key *key, struct ht_conn *c,
 		goto undecided;
 	if (r == HT_INF_NOT_HTTP) {
 		reason = HT_KS_PROTOCOL;
+		if ((c->flags & HT_CF_INFERRED) && c->skipped < HT_RESYNC_MAX) {
+			c->skipped++;
+			goto skip;
+		}
 		goto decided;
 	}
 	if (c->role == HT_ROLE_UNKNOWN) {
@@ -166,6 +176,13 @@ undecided:
 	if (!p && !other)
 		ht_pending_add(key, c, dir, buf, n);
 	return 0;
+skip:
+	/* the next syscall is judged on its own bytes */
+	if (c->flags & HT_CF_PENDING) {
+		bpf_map_delete_elem(&pending, key);
+		__sync_fetch_and_and(&c->flags, ~HT_CF_PENDING);
+	}
+	return HT_DECIDE_SKIP;
 }
 
 /* Loss bookkeeping of direction dir (races between CPUs on one connection
@@ -210,6 +227,12 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 	if (st->nrec == 0 && c->decision == HT_DEC_UNDECIDED && st->sys != HT_SYS_SENDFILE &&
 	    st->sys != HT_SYS_DISCARD) {
 		reason = ht_decide(&st->key, c, dir, s, fill);
+		if (reason == HT_DECIDE_SKIP) {
+			/* not sent: the next record of dir reports the hole */
+			st->drop = HT_KS_PROTOCOL;
+			ht_loss_mark(c, dir, st->pos);
+			goto stop;
+		}
 		if (reason) {
 			st->drop = reason;
 			ht_close_dropped(&st->key, c, dir, st->pos);
@@ -235,6 +258,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		ev->hdr.flags |= HT_DF_TRUNCATED;
 	if (st->nrec || st->consumed + len < st->total)
 		ev->hdr.flags |= HT_DF_SPLIT;
+	if (c->flags & HT_CF_INFERRED)
+		ev->hdr.flags |= HT_DF_MIDSTREAM;
 	ev->loss_start = 0;
 	bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
 	if ((c->flags & bit) && (__sync_fetch_and_and(&c->flags, ~bit) & bit)) {

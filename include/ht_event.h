@@ -50,9 +50,18 @@ enum ht_role {
 #define HT_DF_TRUNCATED   0x04 /* capture cap or iovec bound hit: [pos+cap_len, pos+len) not captured */
 #define HT_DF_SPLIT       0x08 /* one of several records of the same syscall */
 #define HT_DF_DISCARDED   0x10 /* a receive that discarded bytes unread (TCP MSG_TRUNC): length only */
+#define HT_DF_MIDSTREAM   0x20 /* the connection is HT_OF_INFERRED: said on every
+				* record, which may overtake the OPEN via another ring */
 
 /* ht_open_ev.flags */
-#define HT_OF_INFERRED    0x01 /* connection predates the tracer; role inferred */
+#define HT_OF_INFERRED    0x01 /* no accept/connect seen (it predates the tracer,
+				* the fd came by fork/dup/SCM_RIGHTS, or see
+				* RESUMED): role inferred from the first data,
+				* bytes may have come before */
+#define HT_OF_RESUMED     0x02 /* with INFERRED: the socket was traced under this
+				* (tgid, fd) and the kernel's connection table
+				* (LRU) evicted it: bytes came before, under an
+				* earlier generation */
 
 /* Identity of one connection: fd reuse changes gen. 16 bytes. */
 struct ht_conn_id {

@@ -12,6 +12,8 @@
  * before the fd is even looked at, so its own output writes cost nothing).
  * The filter slots count syscalls, not connections: a connection dropped
  * once is counted again, one lookup each, for every later syscall on it.
+ * Slot counts are derived from this enum everywhere (capture.h, metrics.c,
+ * capture_dump): add a slot here and its name in capture.c, nothing else.
  */
 #ifndef HT_KSTATS_H
 #define HT_KSTATS_H
@@ -22,7 +24,8 @@ enum ht_kstat {
 	HT_KS_FAMILY,         /* socket is not AF_INET/AF_INET6 SOCK_STREAM */
 	HT_KS_PID,            /* tracer's own tgid, or not in the pid allow-list */
 	HT_KS_PORT,           /* local or remote port in the deny-list */
-	HT_KS_PROTOCOL,       /* first bytes are not HTTP/1 */
+	HT_KS_PROTOCOL,       /* first bytes are not HTTP/1 (of a connection found
+			       * mid-stream: each syscall skipped, see ht_decide) */
 	HT_KS_HEALTH,         /* first request's path is a health-check path */
 	HT_KS_NR_FILTERS,     /* number of filter slots above */
 
@@ -37,6 +40,8 @@ enum ht_kstat {
 	HT_KS_BYTES_LOST,     /* stream bytes of records that could not be output */
 	HT_KS_CONNS_OPENED,   /* HT_EV_OPEN records submitted */
 	HT_KS_CONNS_CLOSED,   /* HT_EV_CLOSE records submitted */
+	HT_KS_CONNS_EVICTED,  /* live connections found again after the conns LRU
+			       * evicted them (re-created, OPEN flagged HT_OF_RESUMED) */
 	HT_KS_MAX
 };
 

@@ -90,7 +90,7 @@ def scenario(mode, port, arg):
 STREAM = re.compile(r"STREAM (\d+)/(-?\d+)/(\d+) (in |out) (\S+) ports (\d+)->(\d+): (\d+) records "
                     r"\[(\d+),(\d+)\) captured=(\d+) uncaptured=(\d+) gaps=(\d+) overlaps=(\d+) "
                     r"close=(\S+) (\S+)")
-OPEN = re.compile(r" (\d+)/(-?\d+)/(\d+) (\S+) OPEN (ipv4|ipv6)( inferred)? ")
+OPEN = re.compile(r" (\d+)/(-?\d+)/(\d+) (\S+) OPEN (ipv4|ipv6)( inferred)?( resumed)? ")
 
 
 def load(dump):
@@ -106,7 +106,8 @@ def load(dump):
             continue
         m = OPEN.search(line)
         if m:
-            opens[m.groups()[0:3]] = {"role": m.group(4), "inferred": bool(m.group(6))}
+            opens[m.groups()[0:3]] = {"role": m.group(4), "inferred": bool(m.group(6)),
+                                      "resumed": bool(m.group(7))}
         if line.startswith("KSTATS"):
             kstats = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
     return streams, opens, kstats
@@ -162,6 +163,7 @@ def check(dump, expect_path, keys):
         for s in ss:
             o = opens.get(s["conn"], {})
             ok(o.get("inferred"), f"pre-existing {s['role']} {s['dir']}: OPEN not flagged inferred")
+            ok(not o.get("resumed"), f"pre-existing {s['role']} {s['dir']}: OPEN flagged resumed (never traced)")
         ok(sorted({s["role"] for s in ss}) == ["client", "server"], "pre-existing: roles not inferred")
     if "health" in keys:
         ss = of_port(keys["health"])
@@ -180,6 +182,7 @@ def check(dump, expect_path, keys):
         ok(not of_port(keys["excluded"]), "excluded port produced streams")
         ok(kstats.get("port", 0) > 0, "port filter never counted")
     ok(kstats.get("protocol", 0) > 0, "protocol filter never counted")
+    ok(not any(o["resumed"] for o in opens.values()), "an OPEN flagged resumed without evictions")
     ok(kstats.get("ringbuf_full", 1) == 0, f"ring buffer losses: {kstats.get('ringbuf_full')}")
     for f in fails:
         print(f"FAIL {f}")

@@ -227,8 +227,9 @@ static int dump_event(void *ctx, const void *rec, size_t len)
 		struct dump_conn *c = dump_conn_find(&h->conn);
 
 		if (c)
-			fprintf(dump.out, "OPEN %s%s %s:%u -> %s:%u comm=%s", c->family == AF_INET6 ? "ipv6" : "ipv4",
-				c->oflags & HT_OF_INFERRED ? " inferred" : "", c->laddr, c->lport,
+			fprintf(dump.out, "OPEN %s%s%s %s:%u -> %s:%u comm=%s", c->family == AF_INET6 ? "ipv6" : "ipv4",
+				c->oflags & HT_OF_INFERRED ? " inferred" : "",
+				c->oflags & HT_OF_RESUMED ? " resumed" : "", c->laddr, c->lport,
 				c->raddr, c->rport, c->comm);
 		break;
 	}
@@ -315,8 +316,8 @@ static void dump_summary(void)
 
 static void dump_kstats(struct capture *cap)
 {
-	uint64_t ks[64];
-	int n = capture_read_kstats(cap, ks, 64);
+	uint64_t ks[HT_KS_MAX];
+	int n = capture_read_kstats(cap, ks, HT_KS_MAX);
 
 	fprintf(dump.out, "KSTATS");
 	for (int i = 0; i < n; i++)

@@ -35,7 +35,6 @@ enum ht_counter {
 	HT_C_FILTERED_NAMESPACE,   /* records removed by excludeNamespaces */
 	HT_C_FILTERED_POD,         /* records removed by excludePods */
 	HT_C_FILTERED_SAMPLING,    /* records removed by sampling */
-	HT_C_FILTERED_NOT_HTTP,    /* connections user space found not to be HTTP */
 	HT_C_BYTES_LOST,           /* stream bytes the stream stage found missing: the
 				    * holes it skipped, whatever made them */
 	HT_C_BYTES_DROPPED,        /* stream bytes of data events dropped in user space

@@ -45,7 +45,7 @@
 #endif
 
 #define METRICS_MAX_SHARDS 256
-#define METRICS_KERNEL_SLOTS 16   /* capture_counters.filtered[] */
+#define METRICS_KERNEL_SLOTS HT_KS_NR_FILTERS /* capture_counters.filtered[], ht_kstats.h */
 #define METRICS_ACCEPT_BURST 16
 #define METRICS_ACCEPT_PAUSE_MS 100
 
@@ -387,9 +387,9 @@ static int render_filtered(struct ht_buf *b, const struct metrics_totals *t,
 	static const struct { const char *name; enum ht_counter c; } user[] = {
 		{ "path", HT_C_FILTERED_PATH }, { "ip", HT_C_FILTERED_IP },
 		{ "namespace", HT_C_FILTERED_NAMESPACE }, { "pod", HT_C_FILTERED_POD },
-		{ "sampling", HT_C_FILTERED_SAMPLING }, { "not_http", HT_C_FILTERED_NOT_HTTP },
+		{ "sampling", HT_C_FILTERED_SAMPLING },
 	};
-	struct named_value nv[METRICS_KERNEL_SLOTS + 6];
+	struct named_value nv[METRICS_KERNEL_SLOTS + sizeof(user) / sizeof(user[0])];
 	int n = 0, rc;
 
 	for (int i = 0; have_k && i < METRICS_KERNEL_SLOTS; i++) {
@@ -698,6 +698,9 @@ int metrics_render(struct ht_buf *b)
 		rc = put_family(b, "http_tracer_kernel_events_submitted_total", "counter",
 				"Records the kernel programs submitted to the ring buffers.");
 		rc = rc ?: put_u64(b, "http_tracer_kernel_events_submitted_total", kc.events_sent);
+		rc = rc ?: put_family(b, "http_tracer_kernel_connections_evicted_total", "counter",
+				      "Live connections the kernel's connection table (LRU) evicted; each is resumed with a gap.");
+		rc = rc ?: put_u64(b, "http_tracer_kernel_connections_evicted_total", kc.conns_evicted);
 	}
 	rc = rc ?: render_latency(b, t);
 	rc = rc ?: render_parse_errors(b, t);

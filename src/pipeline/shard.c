@@ -177,7 +177,7 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 	}
 	switch (h->type) {
 	case HT_EV_OPEN:
-		conn_on_open(&sc->c, rec);
+		conn_on_open(&sc->c, rec, &s->lim);
 		break;
 	case HT_EV_DATA:
 		conn_on_data(&sc->c, rec, &s->lim, &s->st);

@@ -45,8 +45,6 @@
 #define CAP_BPF 39
 #endif
 
-_Static_assert(HT_KS_NR_FILTERS <= 16, "capture_counters.filtered has 16 slots");
-
 struct capture_reader {
 	struct ring_buffer *rb;  /* NULL when this reader has no CPU */
 	capture_cb cb;           /* set for the duration of one poll */
@@ -85,6 +83,7 @@ static const char *const capture_kstat_names[HT_KS_MAX] = {
 	[HT_KS_BYTES_LOST] = "bytes_lost",
 	[HT_KS_CONNS_OPENED] = "conns_opened",
 	[HT_KS_CONNS_CLOSED] = "conns_closed",
+	[HT_KS_CONNS_EVICTED] = "conns_evicted",
 };
 
 const char *capture_filter_name(int i)
@@ -445,6 +444,33 @@ static int capture_check_maps(struct capture *c)
 	return 0;
 }
 
+/* Test-only knob: HT_TEST_MAX_CONNS=N (2..65536) shrinks the conns map so
+ * that a test can make the LRU evict live connections.  Not a setting. */
+static int capture_test_max_conns(struct capture *c)
+{
+	const char *v = getenv("HT_TEST_MAX_CONNS");
+	char *end;
+	unsigned long n;
+	int err;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 2 || n > 65536) {
+		fprintf(stderr, "http-tracer: HT_TEST_MAX_CONNS=%s: want a number of entries in 2..65536\n", v);
+		return -1;
+	}
+	err = bpf_map__set_max_entries(c->skel->maps.conns, (uint32_t)n);
+	if (err) {
+		fprintf(stderr, "http-tracer: HT_TEST_MAX_CONNS: cannot size the conns map: %s\n",
+			strerror(-err));
+		return -1;
+	}
+	fprintf(stderr, "http-tracer: test knob HT_TEST_MAX_CONNS: conns map holds %lu entries\n", n);
+	return 0;
+}
+
 struct capture *capture_open(const struct capture_opts *opts)
 {
 	const struct ht_config *cfg = opts->cfg;
@@ -500,6 +526,8 @@ struct capture *capture_open(const struct capture_opts *opts)
 		fprintf(stderr, "http-tracer: cannot size the ring buffers: %s\n", strerror(-err));
 		goto err_free;
 	}
+	if (capture_test_max_conns(c))
+		goto err_free;
 	err = http_tracer_bpf__load(c->skel);
 	if (err) {
 		fprintf(stderr, "http-tracer: the kernel rejected the BPF programs (%s): the verifier log is above; the kernel needs BTF, ring buffers (5.8+), bpf_loop (5.17+)\n",
@@ -666,5 +694,6 @@ int capture_read_counters(struct capture *c, struct capture_counters *out)
 		out->filtered[i] = ks[i];
 	out->ringbuf_full = ks[HT_KS_RINGBUF_FULL];
 	out->events_sent = ks[HT_KS_EVENTS_SENT];
+	out->conns_evicted = ks[HT_KS_CONNS_EVICTED];
 	return 0;
 }

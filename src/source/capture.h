@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ht_kstats.h"
+
 struct ht_config;
 struct capture;
 
@@ -37,7 +39,9 @@ struct capture_opts {
 
 /* Checks privileges and features, mounts tracefs if needed, loads, fills
  * maps, attaches.  On failure prints one line saying what is missing and how
- * to fix it, and returns NULL. */
+ * to fix it, and returns NULL.  For tests only: HT_TEST_MAX_CONNS=N in the
+ * environment sizes the kernel's conns map to N entries (2..65536), so
+ * that a test can make it evict live connections. */
 struct capture *capture_open(const struct capture_opts *opts);
 /* Reader r: create its epoll over its rings (call once, in the reader thread). */
 int capture_reader_init(struct capture *c, int r);
@@ -51,9 +55,10 @@ int capture_update_filters(struct capture *c, const struct ht_config *cfg, char 
 			   size_t errlen);
 /* Kernel per-reason filter counters and ringbuf loss, summed over CPUs. */
 struct capture_counters {
-	uint64_t filtered[16];      /* indexed by enum in bpf/ (names via capture_filter_name) */
+	uint64_t filtered[HT_KS_NR_FILTERS]; /* by enum ht_kstat (names: capture_filter_name) */
 	uint64_t ringbuf_full;      /* reserve failures */
 	uint64_t events_sent;       /* records submitted */
+	uint64_t conns_evicted;     /* live connections the conns LRU evicted */
 };
 int capture_read_counters(struct capture *c, struct capture_counters *out);
 const char *capture_filter_name(int i); /* NULL past the last */

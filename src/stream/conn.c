@@ -71,7 +71,18 @@ static void set_addr(struct ht_addr *dst, uint16_t family, const uint8_t *a)
 	dst->family = (uint8_t)family;
 }
 
-void conn_on_open(struct conn *c, const struct ht_open_ev *ev)
+/* The kernel found the connection mid-stream: parse both directions from
+ * the next message start, unless parsing has already begun. */
+static void set_midstream(struct conn *c, const struct conn_limits *lim)
+{
+	if (c->midstream)
+		return;
+	c->midstream = true;
+	if (c->req_dir >= 0 && c->rs[0].cursor == 0 && c->rs[1].cursor == 0)
+		setup_parsers(c, c->req_dir, lim, true);
+}
+
+void conn_on_open(struct conn *c, const struct ht_open_ev *ev, const struct conn_limits *lim)
 {
 	struct corr_meta *m = &c->meta;
 
@@ -87,6 +98,8 @@ void conn_on_open(struct conn *c, const struct ht_open_ev *ev)
 		m->comm[sizeof(m->comm) - 1] = '\0';
 	}
 	c->have_open = true;
+	if (ev->hdr.flags & (HT_OF_INFERRED | HT_OF_RESUMED))
+		set_midstream(c, lim);
 }
 
 /* Role unknown: the first bytes say which direction carries requests. */
@@ -142,6 +155,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 
 	switch (ev->type) {
 	case HTTPP_EV_HEAD:
+		c->req_seen |= is_req;
 		if (is_req)
 			corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos),
 				      anchor_at(c, d, msg_pos));
@@ -240,7 +254,9 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 		 * Memory stays bounded by the reassembler's cap. */
 		if (!force)
 			return false;
-		if (c->resp_hole)
+		/* mid-stream with no request seen yet: its request came
+		 * before the first byte seen */
+		if (c->resp_hole || (c->midstream && !c->req_seen))
 			corr_expect_orphan(&c->corr);
 		return start_response(c, v->pos);
 	}
@@ -270,6 +286,31 @@ static bool hole_absorbed(const struct httpp *p, bool in_msg, const struct httpp
 	return httpp_in_message(p) || (ev->type == HTTPP_EV_END && !httpp_resyncing(p));
 }
 
+/* The bytes at the cursor of direction d are a hole: the message in
+ * progress, if any, is flagged gap. */
+static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
+		      const struct conn_limits *lim, struct ht_stats *st)
+{
+	struct httpp *p = &c->pp[d];
+	bool in_msg = httpp_in_message(p);
+	struct httpp_event ev;
+
+	HT_ADD(st, HT_C_BYTES_LOST, v->len);
+	httpp_gap(p, v->len, &ev);
+	reasm_consume(&c->rs[d], v->len);
+	if (d != c->req_dir && !hole_absorbed(p, in_msg, &ev)) {
+		c->resp_hole = true; /* whole responses may have been in it */
+		c->resp_open = false;
+	}
+	if (in_msg) {
+		if (d == c->req_dir)
+			corr_flag_req(&c->corr, HT_RF_GAP);
+		else
+			corr_flag_resp(&c->corr, HT_RF_GAP);
+	}
+	handle(c, d, &ev, v->pos, lim, st);
+}
+
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
 static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st,
 		 bool force)
@@ -293,22 +334,7 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			v.len = 0;
 		}
 		if (v.kind != REASM_DATA) {
-			bool in_msg = httpp_in_message(p);
-
-			HT_ADD(st, HT_C_BYTES_LOST, v.len);
-			httpp_gap(p, v.len, &ev);
-			reasm_consume(rs, v.len);
-			if (!is_req && !hole_absorbed(p, in_msg, &ev)) {
-				c->resp_hole = true;
-				c->resp_open = false;
-			}
-			if (in_msg) {
-				if (is_req)
-					corr_flag_req(&c->corr, HT_RF_GAP);
-				else
-					corr_flag_resp(&c->corr, HT_RF_GAP);
-			}
-			handle(c, d, &ev, v.pos, lim, st);
+			skip_hole(c, d, &v, lim, st);
 			moved = true;
 			continue;
 		}
@@ -316,10 +342,18 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			break; /* wait for the request: it may still be in another ring */
 		if (!is_req)
 			httpp_set_peer(p, corr_next_peer(&c->corr));
+		bool was_in_msg = httpp_in_message(p);
 		size_t n = httpp_parse(p, v.data, v.len, &ev);
 
 		if (n > v.len)
 			n = v.len; /* defensive: the parser never over-consumes */
+		if (!is_req && !was_in_msg && n && ev.type == HTTPP_EV_NONE && !httpp_in_message(p)) {
+			/* resync skipped what was judged: no response began there,
+			 * and skipped response bytes may hide whole responses */
+			corr_orphan_skipped(&c->corr);
+			c->resp_open = false;
+			c->resp_hole = true;
+		}
 		if (ev.type == HTTPP_EV_END) {
 			/* END needs the timestamp of its last byte: consume first */
 			reasm_consume(rs, n);
@@ -380,6 +414,11 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
 	mark_push(c, d, ev);
+	if (ev->hdr.flags & HT_DF_MIDSTREAM)
+		set_midstream(c, lim);
+	/* mid-stream, a message is as likely to start at a syscall as at a line */
+	if (c->midstream && c->req_dir >= 0 && ev->pos == rs->cursor)
+		httpp_resync_boundary(&c->pp[d]);
 	if ((ev->hdr.flags & HT_DF_LOSS_BEFORE) && ev->loss_start < ev->pos)
 		reasm_add_lost(rs, ev->loss_start, ev->pos - ev->loss_start, ev->hdr.ts_ns);
 	/* in order with nothing held: parse the event where it lies, keep only the tail */

@@ -9,6 +9,13 @@
  * A response is parsed only while a request is waiting for it, so that a
  * response whose request is still in another CPU's ring is not mistaken for
  * an orphan; conn_drain() (close, idle expiry, eviction) lifts that wait.
+ *
+ * A connection the kernel found mid-stream (HT_OF_INFERRED: it predates the
+ * tracer, or HT_OF_RESUMED: its kernel entry was evicted and re-created;
+ * every data record says so too, HT_DF_MIDSTREAM) starts both parsers
+ * resyncing to the next message start, and a response that answers no
+ * request seen on it is a no_request record flagged gap: its request came
+ * before the first byte seen.
  */
 #ifndef HT_CONN_H
 #define HT_CONN_H
@@ -53,6 +60,8 @@ struct conn {
 	uint8_t n_marks[2];         /* marks[d][0..n) used, a ring once full */
 	uint8_t next_mark[2];
 	struct conn_mark marks[2][CONN_MARKS];
+	bool midstream;             /* bytes came before the first seen (see above) */
+	bool req_seen;              /* a request head was parsed */
 	uint64_t close_pos[2];      /* final positions from the CLOSE event */
 	uint64_t last_active_ns;    /* monotonic (local clock) of the last event */
 	uint64_t wait_since_ns;     /* when a reordering gap was first seen, 0: none */
@@ -64,7 +73,7 @@ void conn_init(struct conn *c, const struct ht_conn_id *id, uint64_t hash, uint8
 	       const struct conn_limits *lim);
 void conn_free(struct conn *c);
 
-void conn_on_open(struct conn *c, const struct ht_open_ev *ev);
+void conn_on_open(struct conn *c, const struct ht_open_ev *ev, const struct conn_limits *lim);
 /* Apply one data event (already length-checked by the caller). */
 void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn_limits *lim,
 		  struct ht_stats *st);

@@ -334,6 +334,11 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 	return lost;
 }
 
+void corr_orphan_skipped(struct corr *c)
+{
+	c->orphan_next = false;
+}
+
 int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		   const struct httpp_head *h, uint64_t ts_ns)
 {

@@ -87,6 +87,9 @@ uint64_t corr_oldest_ts(const struct corr *c);
 /* The next response answers a request that was lost (it started before the
  * oldest queued request did): make it a no_request record flagged gap. */
 void corr_expect_orphan(struct corr *c);
+/* The bytes corr_expect_orphan() was called for began no response (a
+ * resyncing parser skipped them): the next response start decides again. */
+void corr_orphan_skipped(struct corr *c);
 
 /*
  * Pairing by position.  A response that starts at response-stream position

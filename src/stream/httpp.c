@@ -1111,6 +1111,14 @@ void httpp_init_midstream(struct httpp *p, enum httpp_kind kind, const struct ht
 	p->bol = true;
 }
 
+void httpp_resync_boundary(struct httpp *p)
+{
+	if (p->state != ST_RESYNC)
+		return;
+	p->bol = true;
+	p->scan_off = 0;
+}
+
 /* Consumes a prefix of buf[0..len) and reports at most one event. */
 size_t httpp_parse(struct httpp *p, const uint8_t *buf, size_t len, struct httpp_event *ev)
 {

@@ -155,6 +155,9 @@ struct httpp {
 void httpp_init(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim);
 /* Start in resync mode: the first bytes may be the middle of a message. */
 void httpp_init_midstream(struct httpp *p, enum httpp_kind kind, const struct httpp_limits *lim);
+/* While resyncing: a message may start at the next byte although it does
+ * not start a line (the caller knows a write or read began there). */
+void httpp_resync_boundary(struct httpp *p);
 /* Responses: what the next response answers; set before each parse call. */
 static inline void httpp_set_peer(struct httpp *p, enum httpp_peer peer) { p->peer = peer; }
 

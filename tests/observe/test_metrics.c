@@ -152,17 +152,19 @@ static int kernel_counters(void *ctx, struct capture_counters *out)
 	memset(out, 0, sizeof(*out));
 	out->filtered[0] = 11;   /* "family" */
 	out->filtered[1] = 3;    /* "port" */
-	out->filtered[2] = 4;    /* "not_http": same name as a user-space reason */
+	out->filtered[2] = 4;    /* "protocol": the kernel's not-HTTP decision */
+	out->filtered[3] = 6;    /* "path": same name as a user-space reason */
 	out->ringbuf_full = 5;
 	out->events_sent = 99;
+	out->conns_evicted = 8;
 	return 0;
 }
 
 static const char *kernel_names(int i)
 {
-	static const char *const names[] = { "family", "port", "not_http", "odd\"name" };
+	static const char *const names[] = { "family", "port", "protocol", "path", "odd\"name" };
 
-	return i >= 0 && i < 4 ? names[i] : NULL;
+	return i >= 0 && i < 5 ? names[i] : NULL;
 }
 
 static int setup(void **state)
@@ -229,7 +231,6 @@ static void test_metrics_page(void **state)
 	HT_ADD(&st_reader, HT_C_DROP_QUEUE_FULL, 2);
 	HT_ADD(&st_shard0, HT_C_EVENTS_PROCESSED, 4);
 	HT_ADD(&st_shard1, HT_C_EVENTS_PROCESSED, 3);
-	HT_ADD(&st_shard1, HT_C_FILTERED_NOT_HTTP, 6);
 	HT_ADD(&st_shard0, HT_C_FILTERED_PATH, 1);
 	HT_ADD(&st_shard0, HT_C_RECORDS_WRITTEN, 12);
 	HT_ADD(&st_shard0, HT_C_BYTES_LOST, 1234);
@@ -268,14 +269,18 @@ static void test_metrics_page(void **state)
 	expect_line(body, "http_tracer_streams_active 10");
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"family\"} 11");
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"port\"} 3");
-	expect_line(body, "http_tracer_events_filtered_total{reason=\"not_http\"} 10");
+	expect_line(body, "http_tracer_events_filtered_total{reason=\"protocol\"} 4");
+	expect_line(body, "http_tracer_events_filtered_total{reason=\"path\"} 7");
+	/* not HTTP is the kernel's decision (reason "protocol"): user space
+	 * has no producer for a reason of its own, so none is rendered */
+	assert_null(strstr(body, "reason=\"not_http\""));
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"odd\\\"name\"} 0");
-	expect_line(body, "http_tracer_events_filtered_total{reason=\"path\"} 1");
 	expect_line(body, "http_tracer_events_filtered_total{reason=\"sampling\"} 0");
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"ringbuf_full\"} 5");
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"queue_full\"} 2");
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"malformed_event\"} 0");
 	expect_line(body, "http_tracer_kernel_events_submitted_total 99");
+	expect_line(body, "http_tracer_kernel_connections_evicted_total 8");
 	expect_line(body, "http_tracer_shard_queue_depth{shard=\"0\"} 17");
 	expect_line(body, "http_tracer_shard_queue_depth{shard=\"1\"} 5");
 	snprintf(line, sizeof(line), "http_tracer_parse_errors_total{reason=\"%s\"} 2",

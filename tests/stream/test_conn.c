@@ -149,7 +149,7 @@ static struct ht_record *open_and_get(struct harness *h, uint16_t family, uint8_
 	ev.rport = 40000;
 	memset(ev.laddr, fill, sizeof(ev.laddr));
 	memset(ev.raddr, fill + 1, sizeof(ev.raddr));
-	conn_on_open(&h->c, &ev);
+	conn_on_open(&h->c, &ev, &h->lim);
 	feed(h, IN, "GET / HTTP/1.1\r\n\r\n");
 	feed(h, OUT, "HTTP/1.1 204 No Content\r\n\r\n");
 	assert_int_equal(h->n, 1);
@@ -715,6 +715,105 @@ static void test_body_excerpt_stops_at_hole(void **state)
 	teardown(h);
 }
 
+/* ---- connections the kernel found mid-stream (HT_OF_INFERRED, or
+ * HT_OF_RESUMED after an eviction of its kernel entry): bytes came before */
+
+#define MID HT_DF_MIDSTREAM
+
+static void open_midstream(struct harness *h, uint8_t role)
+{
+	struct ht_open_ev ev = { .hdr = { .type = HT_EV_OPEN, .role = role,
+					  .flags = HT_OF_INFERRED | HT_OF_RESUMED,
+					  .ts_ns = h->ts += 10 } };
+
+	ev.family = 2;
+	ev.lport = 8080;
+	ev.rport = 40000;
+	conn_on_open(&h->c, &ev, &h->lim);
+}
+
+static void feed_mid(struct harness *h, int dir, const char *str)
+{
+	feed_cap(h, dir, str, strlen(str), strlen(str), MID);
+}
+
+/* Its first response answers a request of the earlier generation: a
+ * no_request record flagged gap; the next exchange pairs normally. */
+static void test_resumed_response_first(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	open_midstream(h, HT_ROLE_SERVER);
+	feed_mid(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	feed_mid(h, IN, "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed_mid(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
+	close_conn(h);
+	assert_int_equal(h->n, 2);
+	assert_int_equal(h->recs[0]->flags, HT_RF_NO_REQUEST | HT_RF_GAP);
+	assert_string_equal(s(h->recs[0], h->recs[0]->resp_body), "one");
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/two");
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "two");
+	assert_int_equal(h->recs[1]->flags, 0);
+	teardown(h);
+}
+
+/* The same response alone until the close: still flagged gap (without
+ * the mid-stream start it is a plain no_request). */
+static void test_resumed_response_alone(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	open_midstream(h, HT_ROLE_SERVER);
+	feed_mid(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_int_equal(h->recs[0]->flags, HT_RF_NO_REQUEST | HT_RF_GAP);
+	teardown(h);
+}
+
+/* Resumed in the middle of a response body: those bytes are skipped, not
+ * parsed as a broken response charged to the next request. */
+static void test_resumed_mid_response_body(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	open_midstream(h, HT_ROLE_SERVER);
+	feed_mid(h, OUT, "tail of an earlier body\r\nmore of it");
+	feed_mid(h, IN, "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed_mid(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
+	close_conn(h);
+	assert_int_equal(h->n, 1);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/two");
+	assert_int_equal(h->recs[0]->status, 200);
+	assert_string_equal(s(h->recs[0], h->recs[0]->resp_body), "two");
+	assert_int_equal(h->recs[0]->flags, 0);
+	teardown(h);
+}
+
+/* A client resumed in the middle of its request body, told only by the
+ * data records (the OPEN comes last, through another ring): the response
+ * to that request is never paired with a request whose start was not
+ * seen, nor with the next one. */
+static void test_resumed_mid_request_body(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_CLIENT);
+
+	feed_mid(h, OUT, "a=1&b=2");
+	feed_mid(h, IN, "HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\none");
+	feed_mid(h, OUT, "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed_mid(h, IN, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
+	open_midstream(h, HT_ROLE_CLIENT);
+	close_conn(h);
+	assert_int_equal(h->n, 2);
+	assert_int_equal(h->recs[0]->status, 201);
+	assert_int_equal(h->recs[0]->flags, HT_RF_NO_REQUEST | HT_RF_GAP);
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/two");
+	assert_int_equal(h->recs[1]->status, 200);
+	assert_string_equal(s(h->recs[1], h->recs[1]->resp_body), "two");
+	assert_int_equal(h->recs[1]->flags, 0);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,6 +844,10 @@ int main(void)
 		cmocka_unit_test(test_lost_response_pipelined),
 		cmocka_unit_test(test_pending_overflow_never_mispairs),
 		cmocka_unit_test(test_body_excerpt_stops_at_hole),
+		cmocka_unit_test(test_resumed_response_first),
+		cmocka_unit_test(test_resumed_response_alone),
+		cmocka_unit_test(test_resumed_mid_response_body),
+		cmocka_unit_test(test_resumed_mid_request_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
