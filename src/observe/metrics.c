@@ -432,6 +432,20 @@ static int render_dropped(struct ht_buf *b, const struct metrics_totals *t,
 	return rc ?: put_named(b, "http_tracer_events_dropped_total", "reason", nv, n);
 }
 
+/* The kernel's byte accounting, the first terms of the byte invariant
+ * (README "Loss that adds up"). */
+static int render_kernel_bytes(struct ht_buf *b, const struct capture_counters *kc)
+{
+	const char *nm = "http_tracer_kernel_bytes_total";
+	int rc = put_family(b, nm, "counter",
+			    "Stream bytes of traced syscalls, by what the kernel did with them: "
+			    "captured (copied), uncaptured (length only), lost (ring full).");
+
+	rc = rc ?: put_u64_l1(b, nm, "kind", "captured", kc->bytes_captured);
+	rc = rc ?: put_u64_l1(b, nm, "kind", "uncaptured", kc->bytes_uncaptured);
+	return rc ?: put_u64_l1(b, nm, "kind", "lost", kc->bytes_lost);
+}
+
 static int render_latency(struct ht_buf *b, const struct metrics_totals *t)
 {
 	const char *nm = "http_tracer_processing_latency_seconds";
@@ -701,6 +715,7 @@ int metrics_render(struct ht_buf *b)
 		rc = rc ?: put_family(b, "http_tracer_kernel_connections_evicted_total", "counter",
 				      "Live connections the kernel's connection table (LRU) evicted; each is resumed with a gap.");
 		rc = rc ?: put_u64(b, "http_tracer_kernel_connections_evicted_total", kc.conns_evicted);
+		rc = rc ?: render_kernel_bytes(b, &kc);
 	}
 	rc = rc ?: render_latency(b, t);
 	rc = rc ?: render_parse_errors(b, t);

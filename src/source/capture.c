@@ -695,5 +695,8 @@ int capture_read_counters(struct capture *c, struct capture_counters *out)
 	out->ringbuf_full = ks[HT_KS_RINGBUF_FULL];
 	out->events_sent = ks[HT_KS_EVENTS_SENT];
 	out->conns_evicted = ks[HT_KS_CONNS_EVICTED];
+	out->bytes_captured = ks[HT_KS_BYTES_SENT];
+	out->bytes_uncaptured = ks[HT_KS_BYTES_UNCAPTURED];
+	out->bytes_lost = ks[HT_KS_BYTES_LOST];
 	return 0;
 }

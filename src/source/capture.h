@@ -59,6 +59,9 @@ struct capture_counters {
 	uint64_t ringbuf_full;      /* reserve failures */
 	uint64_t events_sent;       /* records submitted */
 	uint64_t conns_evicted;     /* live connections the conns LRU evicted */
+	uint64_t bytes_captured;    /* payload bytes copied into the rings */
+	uint64_t bytes_uncaptured;  /* stream bytes reported by length only */
+	uint64_t bytes_lost;        /* stream bytes of records the rings could not take */
 };
 int capture_read_counters(struct capture *c, struct capture_counters *out);
 const char *capture_filter_name(int i); /* NULL past the last */

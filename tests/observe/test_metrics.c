@@ -157,6 +157,9 @@ static int kernel_counters(void *ctx, struct capture_counters *out)
 	out->ringbuf_full = 5;
 	out->events_sent = 99;
 	out->conns_evicted = 8;
+	out->bytes_captured = 1000;
+	out->bytes_uncaptured = 200;
+	out->bytes_lost = 30;
 	return 0;
 }
 
@@ -281,6 +284,9 @@ static void test_metrics_page(void **state)
 	expect_line(body, "http_tracer_events_dropped_total{reason=\"malformed_event\"} 0");
 	expect_line(body, "http_tracer_kernel_events_submitted_total 99");
 	expect_line(body, "http_tracer_kernel_connections_evicted_total 8");
+	expect_line(body, "http_tracer_kernel_bytes_total{kind=\"captured\"} 1000");
+	expect_line(body, "http_tracer_kernel_bytes_total{kind=\"uncaptured\"} 200");
+	expect_line(body, "http_tracer_kernel_bytes_total{kind=\"lost\"} 30");
 	expect_line(body, "http_tracer_shard_queue_depth{shard=\"0\"} 17");
 	expect_line(body, "http_tracer_shard_queue_depth{shard=\"1\"} 5");
 	snprintf(line, sizeof(line), "http_tracer_parse_errors_total{reason=\"%s\"} 2",
