@@ -12,7 +12,9 @@
 # the wrk run, divided by the requests wrk completed; with a breakdown per
 # thread name and per program.  Prints numbers; asserts nothing.
 # Run as root from the repo root:  bench/cpu.sh [SECONDS]
-# Env: BUILD (build), NGX_PORT (18095), TRACER_ARGS (e.g. --config FILE).
+# Env: BUILD (build), NGX_PORT (18095), TRACER_ARGS (e.g. --config FILE),
+# TRACER (a tracer binary to measure instead of $BUILD/http-tracer, e.g. an
+# older build, to compare side by side).
 set -eu
 BUILD=${BUILD:-build}
 DUR=${1:-10}
@@ -34,7 +36,10 @@ trap cleanup EXIT INT TERM
 for t in wrk nginx python3; do
 	command -v $t >/dev/null || { echo "cpu: $t is missing (make deps)" >&2; exit 1; }
 done
-make -s "$BUILD/http-tracer" >/dev/null
+if [ -z "${TRACER:-}" ]; then
+	make -s "$BUILD/http-tracer" >/dev/null
+	TRACER=$BUILD/http-tracer
+fi
 . "$HERE/nginx.sh"
 ngx_start
 NGX_STARTED=1
@@ -45,7 +50,7 @@ LUA
 
 OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q kernel.bpf_stats_enabled=1
-"$BUILD/http-tracer" -o "$WORK/out.ndjson" ${TRACER_ARGS:-} 2>"$WORK/tracer.log" &
+"$TRACER" -o "$WORK/out.ndjson" ${TRACER_ARGS:-} 2>"$WORK/tracer.log" &
 TRACER_PID=$!
 i=0
 while ! grep -q ready "$WORK/tracer.log" 2>/dev/null; do
@@ -136,7 +141,7 @@ for name, (c, ns) in sorted(progs.items(), key=lambda t: -t[1][1]):
 PY
 }
 
-echo "cpu: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), TRACER_ARGS='${TRACER_ARGS:-}'"
+echo "cpu: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), tracer $TRACER, TRACER_ARGS='${TRACER_ARGS:-}'"
 wrk -t1 -c16 -d2s "$URL" >/dev/null # warm-up
 run fixed -t1 -c16 -d"${DUR}s" -s "$WORK/delay.lua"
 run saturating -t1 -c50 -d"${DUR}s"
