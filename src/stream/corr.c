@@ -137,22 +137,44 @@ static void enqueue(struct corr *c, struct ht_record *r)
  * Past max_pending queued requests a new request is not kept, but its place
  * in the order is: the queue's tail counts the requests dropped after it
  * (skip_after), and the responses that answer them become no_request + gap
- * records (owed) instead of pairing with a later request.
+ * records (owed) instead of pairing with a later request.  The framing of
+ * those responses assumes a normal request, so a HEAD or CONNECT (whose
+ * response framing differs) is still queued, up to twice max_pending; past
+ * that the connection gives up pairing (desynced): the requests queued so
+ * far still get their responses, every later request is dropped (counted)
+ * and every later response is no_request + gap.
  */
+static bool frames_its_response(const struct httpp_head *h)
+{
+	return h && (slice_is(h->method, "HEAD") || slice_is(h->method, "CONNECT"));
+}
+
+/* Drop the request at the head of the queue's order; false: queue it. */
+static bool drop_request(struct corr *c, const struct corr_limits *lim, const struct httpp_head *h)
+{
+	if (c->n_pending < lim->max_pending && !c->desynced)
+		return false;
+	if (!c->desynced && frames_its_response(h)) {
+		if (c->n_pending < 2 * lim->max_pending)
+			return false;
+		c->desynced = true;
+	}
+	c->dropped++;
+	if (c->tail)
+		c->tail->skip_after++;
+	else
+		c->owed++;
+	return true;
+}
+
 int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		  const struct httpp_head *h, uint64_t ts_ns, uint64_t anchor)
 {
 	struct ht_record *r;
 
 	c->req_cur = NULL;
-	if (c->n_pending >= lim->max_pending) {
-		c->dropped++;
-		if (c->tail)
-			c->tail->skip_after++;
-		else
-			c->owed++;
+	if (drop_request(c, lim, h))
 		return -1;
-	}
 	r = new_request(c, m, h, ts_ns);
 	if (!r)
 		return -1;
@@ -165,8 +187,6 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 	return 0;
 }
 
-/* The excerpt is the body's prefix up to maxBodySize or the first hole,
- * whichever comes first: bytes after a hole never pose as its start. */
 static void body_append(struct ht_record *r, struct ht_str *body, uint64_t *size, uint32_t trunc_flag,
 			uint32_t max, const uint8_t *p, size_t n)
 {
@@ -351,6 +371,8 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 		c->owed--; /* answers a request dropped past max_pending */
 		c->orphan_next = true;
 	}
+	if (c->desynced && !c->head)
+		c->orphan_next = true; /* nothing queued after the desync can be paired */
 	r = c->orphan_next ? NULL : c->head;
 	if (!r) {
 		r = ht_record_new();

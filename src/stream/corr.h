@@ -52,6 +52,8 @@ struct corr {
 	bool orphan_next;              /* corr_expect_orphan() was called */
 	bool tunnel;                   /* 101 / CONNECT: no more HTTP here */
 	uint32_t dropped;              /* requests dropped past max_pending (monotonic) */
+	bool desynced;                 /* past twice max_pending with a HEAD/CONNECT
+					* dropped: no more pairing on this connection */
 	uint32_t owed;                 /* responses still to come for dropped requests
 					* that were older than everything queued */
 	bool sequential;               /* every response so far started exactly

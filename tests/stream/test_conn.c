@@ -814,6 +814,36 @@ static void test_resumed_mid_request_body(void **state)
 	teardown(h);
 }
 
+/* HEAD requests past max_pending are still queued (their responses have no
+ * body: framing them as a GET's would swallow the next response), up to
+ * twice the bound; past that the connection stops pairing, flagged. */
+static void test_pending_overflow_head_framing(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	static const char head_resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
+
+	h->lim.corr.max_pending = 1;
+	feed(h, IN, "GET /g1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /h2 HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /g3 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /h4 HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\ng1");
+	feed(h, OUT, head_resp); /* /h2: no body */
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\ng3");
+	feed(h, OUT, head_resp); /* /h4 */
+	close_conn(h);
+	assert_int_equal(h->c.corr.dropped, 2); /* /g3 (queue full), /h4 (desynced) */
+	assert_int_equal(h->n, 4);
+	assert_string_equal(s(h->recs[0], h->recs[0]->path), "/g1");
+	assert_string_equal(body_of(h, 0), "g1");
+	assert_string_equal(s(h->recs[1], h->recs[1]->path), "/h2");
+	assert_int_equal(h->recs[1]->status, 200);
+	assert_int_equal(h->recs[1]->resp_body_size, 0);
+	for (int i = 2; i < 4; i++) /* /g3's and /h4's responses: no pairing */
+		assert_int_equal(h->recs[i]->flags & (HT_RF_NO_REQUEST | HT_RF_GAP),
+				 HT_RF_NO_REQUEST | HT_RF_GAP);
+	assert_string_equal(body_of(h, 2), "g3");
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_hole_across_responses_client),
 		cmocka_unit_test(test_lost_response_pipelined),
 		cmocka_unit_test(test_pending_overflow_never_mispairs),
+		cmocka_unit_test(test_pending_overflow_head_framing),
 		cmocka_unit_test(test_body_excerpt_stops_at_hole),
 		cmocka_unit_test(test_resumed_response_first),
 		cmocka_unit_test(test_resumed_response_alone),
