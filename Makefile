@@ -125,6 +125,7 @@ $(BUILD)/http-tracer-tsan: $(TSAN_OBJS)
 
 layering:
 	$(Q)tools/layering.sh
+	$(Q)tests/layering_selftest.sh
 
 unit-test: deps layering $(TESTS)
 	$(Q)tests/run-unit.sh $(TESTS)
