@@ -57,14 +57,14 @@ metric_sum() {
 	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }' "$1"
 }
 
-# ngx_private DIR PORT SERVER_BODY: a private nginx (one worker, sendfile off,
-# root DIR/www) on 127.0.0.1:PORT with SERVER_BODY inside its server block.
+# ngx_private DIR PORT SERVER_BODY: a private nginx (one worker running as
+# root, so DIR may sit in a private temp dir; sendfile off; root DIR/www) on 127.0.0.1:PORT with SERVER_BODY inside its server block.
 # Returns non-zero, with the reason on stdout, when it cannot start.
 ngx_private() {
 	d=$1
 	mkdir -p "$d/www" "$d/tmp"
-	chmod 755 "$d" "$d/www"   # nginx workers run as www-data
 	cat > "$d/nginx.conf" <<NGX
+user root;
 worker_processes 1;
 pid $d/nginx.pid;
 error_log $d/error.log;
