@@ -93,8 +93,10 @@ ngx_private_stop() {
 	sleep 0.3
 }
 
-# wrk_lua_targets FILE PREFIX: a wrk script giving every request its own
-# target PREFIX<n> (n counts from 1 per wrk thread; use -t1).
+# wrk_lua_targets FILE PREFIX [DELAY_MS]: a wrk script giving every request
+# its own target PREFIX<n> (n counts from 1 per wrk thread; use -t1); with
+# DELAY_MS each connection pauses that long before each request, which caps
+# the rate at connections * 1000 / DELAY_MS requests/s.
 wrk_lua_targets() {
 	cat > "$1" <<LUA
 local n = 0
@@ -103,4 +105,5 @@ request = function()
 	return wrk.format("GET", "$2" .. n)
 end
 LUA
+	[ -z "${3:-}" ] || printf 'delay = function()\n\treturn %s\nend\n' "$3" >> "$1"
 }
