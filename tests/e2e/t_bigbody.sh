@@ -2,9 +2,10 @@
 # private nginx (sendfile off, so the body is captured), each connection
 # pausing 2 ms before each request: at most 2000 req/s (400 MB/s of bodies,
 # captured twice: nginx's writes and wrk's reads; BB_DELAY_MS= (empty)
-# removes the cap, for trying it by hand).  Nothing may be lost: every completed request has its server-role and client-role record
-# with the whole body size, every http_tracer_events_dropped_total reason is
-# zero, and no record is flagged gap.
+# removes the cap, for trying it by hand).  Nothing may be lost: every
+# completed request has its server-role and client-role record with the
+# whole body size, every http_tracer_events_dropped_total reason is zero,
+# and no record is flagged gap.
 BB_NGX=$((E2E_PORT_BASE + 2))
 BB_MET=127.0.0.1:$((E2E_PORT_BASE + 3))
 BB=$TMP/bb
