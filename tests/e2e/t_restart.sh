@@ -30,6 +30,7 @@ else
 		RS_FRAG=appended
 	fi
 	RS_LINES1=$(wc -l < "$RS/out.ndjson")
+	RS_SIZE1=$(wc -c < "$RS/out.ndjson")
 	echo "first run: $RS_LINES1 whole lines, partial last line $RS_FRAG"
 	if start_tracer "$RS/out.ndjson" "$RS/tracer2.log" --config "$RS/tracer.yaml"; then
 		wrk -t1 -c4 -d1s "$U" > "$RS/wrk2.out" 2>&1
@@ -38,24 +39,29 @@ else
 		stop_tracer || fail "restart: the restarted tracer did not exit 0 on SIGINT"
 		RS_REP=$(metric_sum "$RS/metrics.txt" http_tracer_output_lines_repaired_total)
 		echo "http_tracer_output_lines_repaired_total $RS_REP"
-		if python3 - "$RS/out.ndjson" "$RS_LINES1" <<'PY'; then
+		if python3 - "$RS/out.ndjson" "$RS_LINES1" "$RS_SIZE1" <<'PY'; then
 import json, sys
-path, first = sys.argv[1], int(sys.argv[2])
+path, first, size1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 bad = []
-lines = open(path, "rb").read().split(b"\n")
+data = open(path, "rb").read()
+# the fragment stays alone on its line: the restart ended it with a newline
+# instead of gluing its first record to it
+frag_alone = data[size1:size1 + 1] == b"\n" and data[size1 + 1:size1 + 2] == b"{"
+lines = data.split(b"\n")
 tail = lines.pop()  # after the last newline: must be empty
 for n, l in enumerate(lines, 1):
     try:
         json.loads(l)
     except ValueError:
         bad.append(n)
-print(f"{len(lines)} lines, {len(lines) - first} after the restart, unparsable: {bad}")
-ok = bad == [first + 1] and not tail and len(lines) > first + 1
+print(f"{len(lines)} lines, {len(lines) - first} after the restart, unparsable: {bad}, "
+      f"fragment alone on its line: {frag_alone}")
+ok = bad == [first + 1] and frag_alone and not tail and len(lines) > first + 1
 sys.exit(0 if ok else 1)
 PY
-			pass "restart: after kill -9 every line but the one fragment parses"
+			pass "restart: after kill -9 every line but the one fragment parses, the fragment alone on its line"
 		else
-			fail "restart: lines other than the fragment do not parse"
+			fail "restart: a line other than the fragment does not parse, or the first new record was glued to the fragment"
 		fi
 		[ "$RS_REP" = 1 ] && pass "restart: the repair was counted (http_tracer_output_lines_repaired_total 1)" ||
 			fail "restart: http_tracer_output_lines_repaired_total is '$RS_REP', want 1"
