@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
-hyperfine nginx-light wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml"
+hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -25,6 +25,6 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
 # Debian starts services on install; the tests start their own on other ports.
-for svc in nginx prometheus prometheus-node-exporter; do
+for svc in nginx lighttpd prometheus prometheus-node-exporter; do
 	(systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
 done

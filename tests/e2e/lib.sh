@@ -57,6 +57,17 @@ metric_sum() {
 	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }' "$1"
 }
 
+# no_lock_fd CMD...: run CMD with the e2e lock's descriptor closed, so that
+# a daemon it leaves behind (a test killed half-way) cannot keep holding
+# /tmp/ht-e2e.lock for every later run on the host.
+no_lock_fd() {
+	closes=""
+	for f in /proc/$$/fd/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = /tmp/ht-e2e.lock ] && closes="$closes ${f##*/}>&-"
+	done
+	eval '"$@"' "$closes"
+}
+
 # ngx_private DIR PORT SERVER_BODY: a private nginx (one worker running as
 # root, so DIR may sit in a private temp dir; sendfile off; root DIR/www) on 127.0.0.1:PORT with SERVER_BODY inside its server block.
 # Returns non-zero, with the reason on stdout, when it cannot start.
@@ -86,7 +97,7 @@ http {
 	}
 }
 NGX
-	nginx -c "$d/nginx.conf" -e "$d/error.log" 2>"$d/start.err" || { cat "$d/start.err"; return 1; }
+	no_lock_fd nginx -c "$d/nginx.conf" -e "$d/error.log" 2>"$d/start.err" || { cat "$d/start.err"; return 1; }
 }
 ngx_private_stop() {
 	kill "$(cat "$1/nginx.pid" 2>/dev/null)" 2>/dev/null

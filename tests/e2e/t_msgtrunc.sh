@@ -23,7 +23,7 @@ if ! command -v lighttpd >/dev/null; then
 elif ! start_tracer "$MT/out.ndjson" "$MT/tracer.log" --config "$TMP/e2e.yaml"; then
 	fail "msgtrunc: tracer did not start"
 else
-	lighttpd -D -f "$MT/lighttpd.conf" 2>"$MT/start.err" &
+	no_lock_fd exec lighttpd -D -f "$MT/lighttpd.conf" 2>"$MT/start.err" &
 	MT_PID=$!
 	i=0
 	while ! curl -s -o /dev/null "http://127.0.0.1:$MT_PORT/" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
