@@ -249,9 +249,12 @@ static void shard_limits(struct shard *s)
 	cfg = rcu_dereference(ht_config_current);
 	/* per direction: holds the reordering between CPU rings of a busy
 	 * connection (~20 MB/s x reader lag) and a 64 KiB head; the shard
-	 * budget bounds the sum */
+	 * budget bounds the sum.  One out-of-order segment per KiB of it, so
+	 * that the byte cap binds, not the count: with 256, a few ms of a
+	 * busy connection's small events behind a hole (1 KiB responses)
+	 * were evicted (conn_buffer) with the buffer 6% full. */
 	s->lim.reasm.max_bytes = 4u << 20;
-	s->lim.reasm.max_segments = 256;
+	s->lim.reasm.max_segments = s->lim.reasm.max_bytes / 1024;
 	s->lim.httpp.max_head_bytes = 65536;
 	s->lim.httpp.max_value_bytes = cfg ? cfg->max_header_size : 1024;
 	s->lim.corr.max_body_bytes = cfg ? cfg->max_body_size : 4096;

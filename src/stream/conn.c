@@ -269,8 +269,10 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 	fit = corr_may_answer(&c->corr, v->pos);
 	if (fit < 0)
 		fit = corr_oldest_ts(&c->corr) <= reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
-	if (fit)
+	if (fit) {
+		c->corr.orphan_next = false; /* as above: never a stale decision */
 		return start_response(c, v->pos);
+	}
 	if (req_waiting && !force)
 		return false;
 	corr_expect_orphan(&c->corr);

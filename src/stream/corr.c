@@ -345,10 +345,13 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 		c->orphan_next = true;
 		return lost;
 	}
-	if (!(c->sequential && exact)) {
-		c->orphan_next = true;
+	/* Decided afresh for this response start: an orphan decided for an
+	 * earlier start whose bytes held no head (they were a body's middle)
+	 * must not make this one unpaired, leaving its request queued for the
+	 * next response. */
+	c->orphan_next = !(c->sequential && exact);
+	if (c->orphan_next)
 		exact = false;
-	}
 	for (int i = 0; i < n - (exact ? 1 : 0); i++, lost++)
 		lose_oldest(c);
 	return lost;

@@ -42,3 +42,79 @@ stop_tracer() {
 	STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 	return $rc
 }
+
+# e2e_ports: a block of 10 ports (E2E_PORT_BASE .. +9) in 10000..19999 that
+# no other test's fixed range uses; the tests of issue 12 each take slots.
+E2E_PORT_BASE=$((10000 + ($$ % 1000) * 10))
+
+# metrics_scrape ADDR FILE: save one /metrics scrape (empty file on failure).
+metrics_scrape() {
+	curl -s "http://$1/metrics" > "$2" 2>/dev/null || : > "$2"
+}
+
+# metric_sum FILE NAME: the sum of every sample of family NAME (all labels).
+metric_sum() {
+	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }' "$1"
+}
+
+# no_lock_fd CMD...: run CMD with the e2e lock's descriptor closed, so that
+# a daemon it leaves behind (a test killed half-way) cannot keep holding
+# /tmp/ht-e2e.lock for every later run on the host.
+no_lock_fd() {
+	closes=""
+	for f in /proc/$$/fd/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = /tmp/ht-e2e.lock ] && closes="$closes ${f##*/}>&-"
+	done
+	eval '"$@"' "$closes"
+}
+
+# ngx_private DIR PORT SERVER_BODY: a private nginx (one worker running as
+# root, so DIR may sit in a private temp dir; sendfile off; root DIR/www) on 127.0.0.1:PORT with SERVER_BODY inside its server block.
+# Returns non-zero, with the reason on stdout, when it cannot start.
+ngx_private() {
+	d=$1
+	mkdir -p "$d/www" "$d/tmp"
+	cat > "$d/nginx.conf" <<NGX
+user root;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+daemon on;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile off;
+	keepalive_requests 1000000;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	server {
+		listen 127.0.0.1:$2;
+		root $d/www;
+		$3
+	}
+}
+NGX
+	no_lock_fd nginx -c "$d/nginx.conf" -e "$d/error.log" 2>"$d/start.err" || { cat "$d/start.err"; return 1; }
+}
+ngx_private_stop() {
+	kill "$(cat "$1/nginx.pid" 2>/dev/null)" 2>/dev/null
+	sleep 0.3
+}
+
+# wrk_lua_targets FILE PREFIX [DELAY_MS]: a wrk script giving every request
+# its own target PREFIX<n> (n counts from 1 per wrk thread; use -t1); with
+# DELAY_MS each connection pauses that long before each request, which caps
+# the rate at connections * 1000 / DELAY_MS requests/s.
+wrk_lua_targets() {
+	cat > "$1" <<LUA
+local n = 0
+request = function()
+	n = n + 1
+	return wrk.format("GET", "$2" .. n)
+end
+LUA
+	[ -z "${3:-}" ] || printf 'delay = function()\n\treturn %s\nend\n' "$3" >> "$1"
+}

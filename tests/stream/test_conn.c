@@ -618,6 +618,44 @@ static void test_lost_response_at_boundary(void **state)
 	teardown(h);
 }
 
+/* Issue 12, seen live: a hole swallows a response's head, a few body bytes
+ * arrive (nothing to parse), another hole; the next response starts exactly
+ * at the next request's anchor.  The "orphan" decided for the headless
+ * bytes must not stick to that response: it was left unpaired, its request
+ * stayed queued and took the following request's response. */
+static void test_stale_orphan_after_headless_bytes(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	static const char *const paths[] = { "/1", "/2", "/3", "/4" };
+	char resp[128];
+
+	feed(h, IN, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 20\r\nX-Target: /1\r\n\r\n");
+	lose(h, OUT, strlen(resp) + 10);
+	feed(h, OUT, "bbbbb"); /* body bytes of /1: no head to parse */
+	lose(h, OUT, 5);
+	for (int i = 1; i < 4; i++) {
+		char req[64];
+
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", paths[i]);
+		feed(h, IN, req);
+		snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Target: %s\r\n\r\nok",
+			 paths[i]);
+		feed(h, OUT, resp);
+	}
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *echo = ht_record_find_header(r, &r->resp_headers, "x-target");
+
+		if (r->target.len && echo)
+			assert_string_equal(s(r, echo->value), s(r, r->target));
+		if (!strcmp(s(r, r->target), "/3") || !strcmp(s(r, r->target), "/4"))
+			assert_int_equal(r->flags, 0); /* after the holes: right, unflagged */
+	}
+	teardown(h);
+}
+
 /* Several responses and the end of one in a hole, client role. */
 static void test_hole_across_responses_client(void **state)
 {
@@ -871,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_split_everywhere_zero_copy),
 		cmocka_unit_test(test_lost_response_at_boundary),
 		cmocka_unit_test(test_hole_across_responses_client),
+		cmocka_unit_test(test_stale_orphan_after_headless_bytes),
 		cmocka_unit_test(test_lost_response_pipelined),
 		cmocka_unit_test(test_pending_overflow_never_mispairs),
 		cmocka_unit_test(test_pending_overflow_head_framing),
