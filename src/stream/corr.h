@@ -100,7 +100,8 @@ void corr_expect_orphan(struct corr *c);
  * message boundary), any number of whole responses may have been in it.
  * corr_after_response_hole() decides which queued requests lost theirs:
  * on a sequential connection (each response so far started exactly at its
- * request's anchor) the response at pos answers the one request anchored at
+ * request's anchor, and no two queued requests share an anchor, which
+ * would prove pipelining) the response at pos answers the one request anchored at
  * exactly pos, and the requests before it are emitted incomplete + gap;
  * otherwise (pipelining, unknown anchors) nothing can be proven, so every
  * request anchored at or before pos is emitted incomplete + gap and the

@@ -665,6 +665,66 @@ static void test_body_excerpt_stops_at_hole(void **state)
 	teardown(h);
 }
 
+/* Found by tests/fuzz/fuzz_conn (regress/conn/pipelined-lost-request): two
+ * pipelined requests both read before any response was written, the first
+ * one lost in the kernel (a LOSS event over its 32 bytes).  Both responses
+ * then come in one write at position 0.  The response at 0 is request 0's:
+ * it must not be paired with request 1, whose anchor (0) does not tell it
+ * apart from the lost one's.  KNOWN DEFECT, not fixed here (the pairing
+ * ignores holes in the request stream when anchors tie): skipped until
+ * conn.c/corr.c treat a request-stream hole across a message boundary as
+ * "one or more requests lost, anchored at or before the next one". */
+static void test_lost_pipelined_request_not_paired(void **state)
+{
+	skip(); /* known defect, see above: remove to reproduce */
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	lose(h, IN, strlen("GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n"));
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;"
+		     "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;");
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *xid = ht_record_find_header(r, &r->resp_headers, "x-id");
+
+		if (r->path.len && xid)
+			assert_string_equal(s(r, r->target) + strlen("/r?i="), s(r, xid->value));
+	}
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/pipelined-lost-first-response):
+ * requests 0 and 1 pipelined (both read before any response), response 0
+ * not captured (52 bytes, length only), request 2 read right after it
+ * (anchor 52), then responses 1 and 2 in one write at 52.  After the
+ * response hole, corr_after_response_hole() takes the connection for
+ * sequential (no response seen yet) and pairs the response at 52 with
+ * request 2, anchored exactly there: but it is response 1.  The tie of
+ * requests 0 and 1 at anchor 0 already proves pipelining (fixed in
+ * corr.c read_before/corr_after_response_hole). */
+static void test_lost_first_response_pipelined(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *resp0 = "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;";
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed_cap(h, OUT, resp0, strlen(resp0), 0, HT_DF_TRUNCATED);
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;"
+		     "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *xid = ht_record_find_header(r, &r->resp_headers, "x-id");
+
+		if (r->path.len && xid)
+			assert_string_equal(s(r, r->target) + strlen("/r?i="), s(r, xid->value));
+	}
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +754,8 @@ int main(void)
 		cmocka_unit_test(test_lost_response_pipelined),
 		cmocka_unit_test(test_pending_overflow_never_mispairs),
 		cmocka_unit_test(test_body_excerpt_stops_at_hole),
+		cmocka_unit_test(test_lost_pipelined_request_not_paired),
+		cmocka_unit_test(test_lost_first_response_pipelined),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
