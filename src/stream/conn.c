@@ -293,7 +293,7 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 		return start_response(c, v->pos);
 	}
 	if (c->resp_hole) {
-		if (req_waiting && !force)
+		if ((req_waiting || !corr_hole_settled(&c->corr, v->pos)) && !force)
 			return false; /* settle only once every request read is here */
 		corr_after_response_hole(&c->corr, v->pos);
 		return start_response(c, v->pos);

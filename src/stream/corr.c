@@ -315,6 +315,18 @@ static int read_before(const struct corr *c, uint64_t pos, bool *exact, bool *ti
 	return n;
 }
 
+bool corr_hole_settled(const struct corr *c, uint64_t pos)
+{
+	bool exact, tie;
+
+	if (read_before(c, pos, &exact, &tie) < 0 || tie || !c->sequential)
+		return true;
+	for (const struct ht_record *r = c->head; r; r = r->next)
+		if ((r->flags & CORR_ANCHORED) && r->anchor_pos >= pos)
+			return true;
+	return false;
+}
+
 uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 {
 	bool exact, tie;

@@ -109,6 +109,11 @@ void corr_expect_orphan(struct corr *c);
  */
 int corr_may_answer(const struct corr *c, uint64_t pos);
 uint32_t corr_after_response_hole(struct corr *c, uint64_t pos);
+/* Can corr_after_response_hole(pos) decide now?  On a connection taken
+ * for sequential, not while no queued request was read at or after pos:
+ * the one read exactly at pos may still be in another CPU's ring (the
+ * caller waits, as for a response with no request queued). */
+bool corr_hole_settled(const struct corr *c, uint64_t pos);
 /* The response sequence (1xx..final) starting at pos was matched to the
  * oldest request: keeps `sequential` up to date. */
 void corr_note_response_start(struct corr *c, uint64_t pos);

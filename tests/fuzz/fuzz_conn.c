@@ -31,7 +31,8 @@
  * Asserted on every record: its request id (target), request body id,
  * X-Id and response body id agree wherever present (no record pairs a
  * request with another request's response); no request id is in two
- * records.  With nothing lost, truncated or timed out: no no_request
+ * records.  With nothing lost, truncated, timed out or dropped past
+ * max_pending: no no_request
  * record, every record with a response has its request, and if every
  * exchange finished, one complete record per request.
  *
@@ -398,13 +399,22 @@ static void record_ids(struct ht_record *r, long id[4])
 	id[3] = str_id(r, r->resp_body, "id=", ';');
 }
 
-/* Known defect (tests/stream/test_conn.c test_lost_pipelined_request_not_paired):
- * pipelined requests lost in the kernel leave their responses to be paired
- * with the next request read at the same response position.  Tolerated
- * unless FUZZ_STRICT is set, so that the smoke run stays meaningful. */
+/* Known defects, tolerated unless FUZZ_STRICT is set so that the smoke run
+ * checks the rest (request vs request body, X-Id vs response body, and
+ * request vs response on sequential connections whose request stream is
+ * whole, and on pipelined ones with nothing lost):
+ * - pipelined, a hole in either stream: a response can still be paired
+ *   with a later request (test_conn.c test_lost_pipelined_request_not_paired);
+ * - a request head cut by a hole: the parser may resync onto its tail
+ *   (test_cut_method_resyncs_onto_tail).
+ * tests/fuzz/regress/conn/ holds the inputs that found them. */
 static bool known_ambiguous(const struct run *x)
 {
-	return x->m.pipelined && x->m.req_hole && !x->strict;
+	const struct model *m = &x->m;
+
+	if (x->strict)
+		return false;
+	return m->req_hole || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
 }
 
 static void check_record(const struct run *x, struct ht_record *r, bool *seen)
@@ -414,6 +424,9 @@ static void check_record(const struct run *x, struct ht_record *r, bool *seen)
 	int fi = 0;
 
 	record_ids(r, id);
+	if (x->trace)
+		fprintf(stderr, "  record: ids %ld %ld %ld %ld status %u flags %#x\n", id[0], id[1],
+			id[2], id[3], r->status, r->flags);
 	for (int i = 0; i < 4; i++) {
 		if (id[i] < 0)
 			continue;
@@ -515,7 +528,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	complete = data[0] & 8;
 	finish(&x, complete);
-	clean = !x.m.lost && !x.m.uncaptured && !x.m.timeout_fired;
+	clean = !x.m.lost && !x.m.uncaptured && !x.m.timeout_fired &&
+		!x.c.corr.dropped; /* past max_pending: no_request by design */
 	for (int i = 0; i < x.n_recs; i++)
 		check_record(&x, x.recs[i], seen);
 	if (clean)

@@ -725,6 +725,76 @@ static void test_lost_first_response_pipelined(void **state)
 	teardown(h);
 }
 
+/* Every record that has both a request and an X-Id response pairs them. */
+static void assert_ids_paired(struct harness *h)
+{
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *xid = ht_record_find_header(r, &r->resp_headers, "x-id");
+
+		if (r->target.len && xid)
+			assert_string_equal(s(r, r->target) + strlen("/r?i="), s(r, xid->value));
+	}
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/sequential-late-request): a
+ * sequential keep-alive connection; response 0 lost (LOSS event); request 1
+ * read after it (anchor 52) but its event late (another CPU's ring), so
+ * response 1 arrives first and, after the hole, is made no_request (no
+ * request anchored at 52 is queued yet); request 2's first 8 bytes lost (its
+ * head unusable).  When request 1 arrives it is paired with response 2.
+ * Fixed: on a connection taken for sequential, the response after a hole
+ * waits while no queued request was read at or after its position
+ * (corr_hole_settled), as a response with no request queued does. */
+static void test_late_request_after_response_hole(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req1 = "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n";
+	const char *req2 = "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n";
+	uint64_t req1_pos;
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	lose(h, OUT, strlen("HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;"));
+	req1_pos = h->pos[IN];
+	h->pos[IN] += strlen(req1); /* read now, delivered below */
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;");
+	lose(h, IN, 8);
+	feed(h, IN, req2 + 8);
+	h->pos[IN] = req1_pos;
+	h->peer_next = 52; /* the kernel stamped it when it was read */
+	feed(h, IN, req1);
+	h->pos[IN] = req1_pos + strlen(req1) + strlen(req2);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/cut-method-resync): the
+ * first syscall of "HEAD /r?i=0 ..." captured only its first byte (3
+ * bytes, cap 1).  The cut head becomes a placeholder (gap), and the parser
+ * resyncs right after the hole onto "D /r?i=0 HTTP/1.1", a valid request
+ * line: one request is queued twice.  Response 0 (a HEAD answer announcing
+ * chunked) goes to the placeholder, framed as if it had a body, and
+ * response 1 to the phantom "D /r?i=0".  KNOWN DEFECT, not fixed here
+ * (a resync after a hole takes the next byte for the start of a line);
+ * skipped until the parser or the correlator handles it. */
+static void test_cut_method_resyncs_onto_tail(void **state)
+{
+	skip(); /* known defect, see above: remove to reproduce */
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req0 = "HEAD /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n";
+
+	feed_cap(h, IN, req0, 3, 1, HT_DF_TRUNCATED);
+	feed(h, IN, req0 + 3);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 0\r\nTransfer-Encoding: chunked\r\n\r\n");
+	feed(h, IN, "HEAD /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +826,8 @@ int main(void)
 		cmocka_unit_test(test_body_excerpt_stops_at_hole),
 		cmocka_unit_test(test_lost_pipelined_request_not_paired),
 		cmocka_unit_test(test_lost_first_response_pipelined),
+		cmocka_unit_test(test_late_request_after_response_hole),
+		cmocka_unit_test(test_cut_method_resyncs_onto_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
