@@ -406,7 +406,9 @@ static void record_ids(struct ht_record *r, long id[4])
  * - pipelined, a hole in either stream: a response can still be paired
  *   with a later request (test_conn.c test_lost_pipelined_request_not_paired);
  * - a request head cut by a hole: the parser may resync onto its tail
- *   (test_cut_method_resyncs_onto_tail).
+ *   (test_cut_method_resyncs_onto_tail);
+ * - a request dropped past max_pending: its response is framed as if it
+ *   answered the next queued request (test_dropped_head_request_framing).
  * tests/fuzz/regress/conn/ holds the inputs that found them. */
 static bool known_ambiguous(const struct run *x)
 {
@@ -414,7 +416,7 @@ static bool known_ambiguous(const struct run *x)
 
 	if (x->strict)
 		return false;
-	return m->req_hole || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
+	return m->req_hole || x->c.corr.dropped || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
 }
 
 static void check_record(const struct run *x, struct ht_record *r, bool *seen)

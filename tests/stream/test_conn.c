@@ -795,6 +795,36 @@ static void test_cut_method_resyncs_onto_tail(void **state)
 	teardown(h);
 }
 
+/* Found by tests/fuzz/fuzz_conn (regress/conn/dropped-head-request): past
+ * max_pending (2 here) a HEAD request is dropped; its answer (Content-Length
+ * 5, no body) is an orphan framed as if it answered the next queued
+ * request (a GET): it takes 5 bytes of the next response, a 100 Continue,
+ * whose broken start line is charged to request 3 (incomplete + framing
+ * error); the final 200 of response 3 is then paired with request 4.
+ * KNOWN DEFECT, not fixed here (a dropped request's method is not kept for
+ * the framing of its owed response); skipped until it is. */
+static void test_dropped_head_request_framing(void **state)
+{
+	skip(); /* known defect, see above: remove to reproduce */
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	h->lim.corr.max_pending = 2;
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "HEAD /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;");
+	feed(h, IN, "GET /r?i=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "GET /r?i=4 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 100 Continue\r\n\r\n"
+		     "HTTP/1.1 200 OK\r\nX-Id: 3\r\nContent-Length: 5\r\n\r\nid=3;");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 4\r\nContent-Length: 5\r\n\r\nid=4;");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +858,7 @@ int main(void)
 		cmocka_unit_test(test_lost_first_response_pipelined),
 		cmocka_unit_test(test_late_request_after_response_hole),
 		cmocka_unit_test(test_cut_method_resyncs_onto_tail),
+		cmocka_unit_test(test_dropped_head_request_framing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
