@@ -83,6 +83,7 @@ struct model {
 	uint64_t lost, uncaptured, late_bytes;
 	bool timeout_fired;
 	bool req_hole;             /* request bytes lost, uncaptured or given up on */
+	bool resp_cut;             /* a response hole ended inside a response */
 	uint64_t late_at_timeout;  /* bytes of events still late when a timeout fired */
 };
 
@@ -245,6 +246,27 @@ static void deliver_loss(struct run *x, int k, uint64_t start, uint64_t len)
 	tick(x);
 }
 
+/* Does a hole in side k ending at pos end where a message starts? */
+static bool at_boundary(const struct model *m, int k, size_t pos)
+{
+	const size_t *ends = k ? m->resp_end : m->req_end;
+
+	if (pos == 0)
+		return true;
+	for (int i = 0; i < m->n_msgs; i++)
+		if (ends[i] == pos)
+			return true;
+	return false;
+}
+
+static void note_hole(struct model *m, int k, size_t end)
+{
+	if (k == 0)
+		m->req_hole = true;
+	else if (!at_boundary(m, 1, end))
+		m->resp_cut = true;
+}
+
 /* The data event of a syscall moving n bytes on side k, captured cap. */
 static struct ht_data_ev *make_event(struct run *x, int k, size_t n, size_t cap)
 {
@@ -283,7 +305,7 @@ static void lose(struct run *x, int k, size_t n, bool report_later)
 	uint64_t pos = m->s[k].moved;
 
 	m->lost += n;
-	m->req_hole |= k == 0;
+	note_hole(m, k, pos + n);
 	if (!m->loss_len[k] && !report_later) {
 		deliver_loss(x, k, pos, n);
 		return;
@@ -296,8 +318,10 @@ static void lose(struct run *x, int k, size_t n, bool report_later)
 static void timeout(struct run *x)
 {
 	for (int i = 0; i < x->n_late; i++) {
-		x->m.late_at_timeout += x->late[i].ev->len;
-		x->m.req_hole |= x->late[i].ev->hdr.dir == x->m.dir_of[0];
+		const struct ht_data_ev *ev = x->late[i].ev;
+
+		x->m.late_at_timeout += ev->len;
+		note_hole(&x->m, ev->hdr.dir == x->m.dir_of[1], ev->pos + ev->len);
 	}
 	x->m.timeout_fired = true;
 	if (x->trace)
@@ -322,7 +346,8 @@ static void syscall_(struct run *x, int k, size_t want, unsigned fate)
 	if (fate == 10 || fate == 11)
 		cap = fate == 10 ? n / 2 : 0;
 	m->uncaptured += n - cap;
-	m->req_hole |= k == 0 && cap < n;
+	if (cap < n)
+		note_hole(m, k, m->s[k].moved + n);
 	ev = make_event(x, k, n, cap);
 	m->s[k].moved += n;
 	if (fate >= 12 && fate <= 14 && x->n_late < MAX_LATE) {
@@ -407,6 +432,9 @@ static void record_ids(struct ht_record *r, long id[4])
  *   with a later request (test_conn.c test_lost_pipelined_request_not_paired);
  * - a request head cut by a hole: the parser may resync onto its tail
  *   (test_cut_method_resyncs_onto_tail);
+ * - a response hole ending inside a response: the resync may swallow the
+ *   next status line while the pairing was decided where it started
+ *   (test_resync_mid_line_response);
  * - a request dropped past max_pending: its response is framed as if it
  *   answered the next queued request (test_dropped_head_request_framing).
  * tests/fuzz/regress/conn/ holds the inputs that found them. */
@@ -416,7 +444,7 @@ static bool known_ambiguous(const struct run *x)
 
 	if (x->strict)
 		return false;
-	return m->req_hole || x->c.corr.dropped || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
+	return m->req_hole || m->resp_cut || x->c.corr.dropped || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
 }
 
 static void check_record(const struct run *x, struct ht_record *r, bool *seen)
