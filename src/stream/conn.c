@@ -441,8 +441,12 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 void conn_on_loss(struct conn *c, const struct ht_loss_ev *ev, const struct conn_limits *lim,
 		  struct ht_stats *st)
 {
+	uint64_t ev_before = c->rs[0].evicted_bytes + c->rs[1].evicted_bytes;
+
+	/* a full segment table makes room by evicting: count it as data events do */
 	reasm_add_lost(&c->rs[ev->hdr.dir & 1], ev->start, ev->len, ev->hdr.ts_ns);
 	pump_all(c, lim, st, false);
+	account_evictions(c, st, ev_before);
 }
 
 static bool dir_complete(const struct conn *c, int d)

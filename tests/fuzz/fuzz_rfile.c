@@ -5,8 +5,8 @@
  * Random bytes almost never make a valid deflate stream with the right
  * CRC, so byte 0 picks how the rest becomes a file:
  *   bit 0 clear: the rest is the file, verbatim (header and block checks);
- *   bit 0 set:   the rest is split into the raw contents of blocks (byte 1:
- *                bytes per block, 0 = one block), which this target wraps
+ *   bit 0 set:   the rest is split into the raw contents of blocks (byte 1
+ *                mod 16: entries per block, 0 = one block), which this target wraps
  *                in a valid file header and block headers with the right
  *                lengths, CRC and count (the count of well-formed entries),
  *                so the record checks are reached; bit 1 then perturbs one
@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -85,24 +87,39 @@ static void write_block(int fd, const uint8_t *raw, size_t n, int perturb, bool 
 	wr(fd, comp, cut ? clen / 2 : clen);
 }
 
+/* Length of the first `entries` well-formed entries of raw[0..n) (all of
+ * raw if fewer, or if entries is 0). */
+static size_t entries_len(const uint8_t *raw, size_t n, unsigned entries)
+{
+	const uint8_t *cur = raw;
+	const void *rec;
+	uint32_t len;
+
+	if (!entries)
+		return n;
+	for (unsigned i = 0; i < entries; i++)
+		if (!rfile_next_record(&cur, raw + n, &rec, &len))
+			return n;
+	return (size_t)(cur - raw);
+}
+
 static void write_wrapped(int fd, const uint8_t *opt, const uint8_t *raw, size_t n)
 {
 	uint8_t fh[RFILE_HDR_SIZE] = { 0 };
-	size_t per = opt[1] ? (size_t)opt[1] * 8 : n;
 	int perturb = opt[0] & 2 ? opt[1] : -1;
+	size_t off = 0;
 
 	memcpy(fh, RFILE_MAGIC, 8);
 	put_le32(fh + 8, RFILE_VERSION);
 	put_le32(fh + 12, RFILE_HDR_SIZE);
 	put_le64(fh + 24, 1);
 	wr(fd, fh, sizeof(fh));
-	for (size_t off = 0; off < n || off == 0; off += per) {
-		size_t len = n - off < per ? n - off : per;
+	do { /* blocks of opt[1] % 16 entries (0: one block) */
+		size_t len = entries_len(raw + off, n - off, opt[1] % 16);
 
 		write_block(fd, raw + off, len, off == 0 ? perturb : -1, false);
-		if (len == 0)
-			break;
-	}
+		off += len;
+	} while (off < n);
 	if (opt[0] & 4)
 		write_block(fd, raw, n, -1, true);
 }
@@ -132,13 +149,20 @@ static void read_all(const char *path, bool prefetch)
 	int rc;
 
 	if (!r) {
+		if (getenv("FUZZ_TRACE"))
+			fprintf(stderr, "  open: %s\n", err);
 		FUZZ_CHECK(err[0], "open failed without a message");
 		return;
 	}
 	if (prefetch)
 		rfile_reader_prefetch(r, 2);
-	while ((rc = rfile_reader_next_block(r, &recs, &len, &count)) == 1)
+	while ((rc = rfile_reader_next_block(r, &recs, &len, &count)) == 1) {
+		if (getenv("FUZZ_TRACE"))
+			fprintf(stderr, "  block: %u records, %zu bytes\n", count, len);
 		check_block(recs, len, count);
+	}
+	if (rc < 0 && getenv("FUZZ_TRACE"))
+		fprintf(stderr, "  error: %s\n", rfile_reader_error(r));
 	if (rc < 0) {
 		FUZZ_CHECK(strstr(rfile_reader_error(r), "offset"), "error without an offset: %s",
 			   rfile_reader_error(r));

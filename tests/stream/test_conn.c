@@ -858,6 +858,24 @@ static void test_resync_mid_line_response(void **state)
 	teardown(h);
 }
 
+/* Found by tests/fuzz/fuzz_conn (regress/conn/eviction-on-loss): role
+ * unknown and a hole at the very start, so nothing is parsed and every
+ * event waits in the reassembler; once its segment table is full, a LOSS
+ * event evicts too.  Every evicted byte must be counted (drop_conn_buffer),
+ * whichever event evicted it. */
+static void test_eviction_by_loss_event_counted(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_UNKNOWN);
+
+	lose(h, IN, 32);
+	for (int i = 0; i < 63; i++)
+		feed_cap(h, IN, "x", 1, 1, 0);
+	lose(h, IN, 10); /* the 65th segment */
+	assert_true(h->c.rs[IN].evicted_bytes > 0);
+	assert_int_equal(h->st.c[HT_C_DROP_CONN_BUFFER], h->c.rs[0].evicted_bytes + h->c.rs[1].evicted_bytes);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -893,6 +911,7 @@ int main(void)
 		cmocka_unit_test(test_cut_method_resyncs_onto_tail),
 		cmocka_unit_test(test_dropped_head_request_framing),
 		cmocka_unit_test(test_resync_mid_line_response),
+		cmocka_unit_test(test_eviction_by_loss_event_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
