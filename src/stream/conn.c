@@ -243,8 +243,12 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 	struct httpp_event ev;
 
 	HT_ADD(st, HT_C_BYTES_LOST, hole);
-	if (d != c->req_dir)
+	if (d != c->req_dir) {
+		/* the response the correlator opened here is gone, even when the
+		 * parser had not started its head (no ERROR event follows) */
 		c->resp_hole = true;
+		c->resp_open = false;
+	}
 	httpp_gap(&c->pp[d], kept + hole, &ev);
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);

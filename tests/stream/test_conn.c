@@ -876,6 +876,34 @@ static void test_eviction_by_loss_event_counted(void **state)
 	teardown(h);
 }
 
+/* Found by tests/fuzz/fuzz_conn (regress/conn/cut-before-head): response 0
+ * lost; of response 1 the LOSS of all but its first byte comes first, then
+ * that byte (another CPU's ring).  One byte starts no head, so the hole
+ * raises no parser error; the response sequence the correlator opened for
+ * request 1 must still end there, or response 2 is taken for response 1's
+ * final answer and paired with request 1. */
+static void test_response_cut_after_first_byte(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	size_t len = strlen("HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;");
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	lose(h, OUT, len);
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	h->pos[OUT] = len + 1;
+	lose(h, OUT, len - 1);
+	h->pos[OUT] = len;
+	feed(h, OUT, "H");
+	h->pos[OUT] = 2 * len;
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	close_conn(h);
+	assert_ids_paired(h);
+	assert_int_equal(h->n, 3);
+	assert_string_equal(s(h->recs[2], h->recs[2]->target), "/r?i=2");
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_dropped_head_request_framing),
 		cmocka_unit_test(test_resync_mid_line_response),
 		cmocka_unit_test(test_eviction_by_loss_event_counted),
+		cmocka_unit_test(test_response_cut_after_first_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
