@@ -159,8 +159,15 @@ static inline uint64_t ts_last(const struct reasm *rs)
 
 static void mark_push(struct conn *c, int d, const struct ht_data_ev *ev)
 {
-	struct conn_mark *m = &c->marks[d][c->next_mark[d]];
+	struct conn_mark *m = &c->marks[d][(c->next_mark[d] + CONN_MARKS - 1) % CONN_MARKS];
 
+	if (c->n_marks[d] && m->end == ev->pos && m->peer == ev->peer_pos) {
+		/* contiguous with the same peer: one mark answers for both, so
+		 * a head read in many small pieces keeps its anchor */
+		m->end = ev->pos + ev->len;
+		return;
+	}
+	m = &c->marks[d][c->next_mark[d]];
 	m->pos = ev->pos;
 	m->end = ev->pos + ev->len;
 	m->peer = ev->peer_pos;

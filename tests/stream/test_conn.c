@@ -904,6 +904,42 @@ static void test_response_cut_after_first_byte(void **state)
 	teardown(h);
 }
 
+/* Found by tests/fuzz/fuzz_conn (regress/conn/head-in-many-events): request
+ * 0's head arrives in 18 events (more than CONN_MARKS), so its anchor was
+ * forgotten; response 0 is lost and responses 1 and 2 arrive before
+ * requests 1 and 2 (other rings).  Without request 0's anchor nothing can
+ * be proven after the hole: response 1 is an orphan, and request 1, when it
+ * comes, was paired with response 2. */
+static void test_head_in_many_events_keeps_anchor(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req0 = "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nX-Id: %d\r\nContent-Length: 5\r\n\r\nid=%d;";
+	char r[64];
+
+	for (int i = 0; i < 17; i++)
+		feed_cap(h, IN, req0 + i, 1, 1, 0);
+	feed(h, IN, req0 + 17);
+	lose(h, OUT, 52);
+	h->pos[IN] = 64; /* requests 1 and 2 were read before each response */
+	snprintf(r, sizeof(r), resp, 1, 1);
+	feed(h, OUT, r);
+	h->pos[IN] = 96;
+	snprintf(r, sizeof(r), resp, 2, 2);
+	feed(h, OUT, r);
+	h->pos[IN] = 32;
+	h->peer_next = 52;
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	h->peer_next = 104;
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	close_conn(h);
+	assert_ids_paired(h);
+	assert_int_equal(h->n, 3);
+	assert_string_equal(s(h->recs[1], h->recs[1]->target), "/r?i=1");
+	assert_int_equal(h->recs[1]->status, 200);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -941,6 +977,7 @@ int main(void)
 		cmocka_unit_test(test_resync_mid_line_response),
 		cmocka_unit_test(test_eviction_by_loss_event_counted),
 		cmocka_unit_test(test_response_cut_after_first_byte),
+		cmocka_unit_test(test_head_in_many_events_keeps_anchor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
