@@ -91,6 +91,22 @@ def conn_seeds():
     write("conn", "reorder_timeout", bytes([0x08, op(0, 3), 14, op(0, ALL), 15, op(1, ALL), 0] + seq))
     write("conn", "max_pending", bytes([0x1c | (5 << 5)] + [op(0, ALL, 3), 0] * 6 + [op(1, ALL), 0] * 6))
     write("conn", "open_at_close", bytes([0x00, op(0, ALL, 1), 0, op(0, 2, 1), 0]))
+    write("conn", "pipelined_client", bytes([0x0d | (2 << 5)] + [op(0, ALL, 2, 1), 0] * 3 + [op(1, 4), 0] * 12))
+    write("conn", "pipelined_unknown", bytes([0x0f | (2 << 5)] + [op(0, ALL, 0, 3), 0] * 3 + [op(1, 5), 0] * 8))
+    write("conn", "head_requests", bytes([0x08] + [op(0, ALL, 3, rs) if k == 0 else x
+                                                   for rs in range(4) for k, x in enumerate(
+                                                       [0, 0, op(1, ALL), 0])]))
+    write("conn", "small_syscalls", bytes([0x08] + [op(0, 2, 2, 1), 0, op(1, 2), 0] * 40))
+    write("conn", "interim_split", bytes([0x08] + [op(0, ALL, 1, 3), 0, op(1, 3), 0, op(1, 4), 0,
+                                                   op(1, ALL), 0] * 3))
+    write("conn", "lost_inside_body", bytes([0x08, op(0, ALL, 1), 0, op(1, 5), 0, op(1, 1), 8,
+                                             op(1, ALL), 0] + seq))
+    write("conn", "lost_two_responses", bytes([0x08] + [op(0, ALL), 0, op(1, ALL), 8] * 2 + seq))
+    write("conn", "pipelined_lost_middle", bytes([0x0c | (3 << 5)] + [op(0, ALL), 0] * 3 +
+                                                 [op(1, 5), 0, op(1, 5), 8] + [op(1, ALL), 0] * 3))
+    write("conn", "late_then_timeout", bytes([0x08, op(0, 3), 12, op(0, 3), 0, op(0, ALL), 15,
+                                              op(1, ALL), 0] + seq))
+    write("conn", "cut_request_head", bytes([0x08, op(0, 3), 10, op(0, ALL), 0, op(1, ALL), 0] + seq))
 
 
 # ---- config: YAML files
@@ -113,6 +129,14 @@ CONFIGS = {
     "crlf.yaml": b"output:\r\n  format: ndjson\r\n",
     "bad_utf8.yaml": b"output:\n  path: \xff\xfe\n",
     "deep.yaml": b"[" * 40 + b"]" * 40 + b"\n",
+    "null_values.yaml": b"output:\n  path: ~\nmetrics: null\n",
+    "quoted_number.yaml": b"performance:\n  workerThreads: '4'\n",
+    "negative.yaml": b"performance:\n  batchSize: -1\n",
+    "huge_size.yaml": b"performance:\n  ringBufferSize: 99999999TB\n",
+    "bad_cidr.yaml": b"filtering:\n  excludeIPs: [10.0.0.0/33]\n",
+    "bad_regex.yaml": b"filtering:\n  excludePaths: ['(']\n",
+    "duplicate_key.yaml": b"output:\n  format: csv\n  format: json\n",
+    "alias_loop.yaml": b"a: &x [*x]\n",
     "redaction.yaml": b"filtering:\n  redaction:\n    headers: [Authorization, X-Api-Key]\n"
                       b"    bodyPatterns: [password, 'card_number']\n  maxBodySize: 1KiB\n",
 }
