@@ -51,7 +51,7 @@ BPF_HDRS := $(wildcard bpf/*.h include/*.h)
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
--include $(wildcard bench/*.mk tools/*.mk)
+-include $(wildcard bench/*.mk tools/*.mk tests/fuzz/*.mk)
 
 .PHONY: all deps layering test unit-test tsan-test e2e-test bench run clean install-deps
 all: deps $(BUILD)/http-tracer
@@ -140,6 +140,7 @@ e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver \
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-arm64
 	$(Q)$(MAKE) --no-print-directory unit-test
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory tsan-test
 	$(Q)$(MAKE) --no-print-directory e2e-test
 

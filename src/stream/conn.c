@@ -124,8 +124,15 @@ static inline uint64_t ts_last(const struct reasm *rs)
 
 static void mark_push(struct conn *c, int d, const struct ht_data_ev *ev)
 {
-	struct conn_mark *m = &c->marks[d][c->next_mark[d]];
+	struct conn_mark *m = &c->marks[d][(c->next_mark[d] + CONN_MARKS - 1) % CONN_MARKS];
 
+	if (c->n_marks[d] && m->end == ev->pos && m->peer == ev->peer_pos) {
+		/* contiguous with the same peer: one mark answers for both, so
+		 * a head read in many small pieces keeps its anchor */
+		m->end = ev->pos + ev->len;
+		return;
+	}
+	m = &c->marks[d][c->next_mark[d]];
 	m->pos = ev->pos;
 	m->end = ev->pos + ev->len;
 	m->peer = ev->peer_pos;
@@ -209,8 +216,12 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 	struct httpp_event ev;
 
 	HT_ADD(st, HT_C_BYTES_LOST, hole);
-	if (d != c->req_dir)
+	if (d != c->req_dir) {
+		/* the response the correlator opened here is gone, even when the
+		 * parser had not started its head (no ERROR event follows) */
 		c->resp_hole = true;
+		c->resp_open = false;
+	}
 	httpp_gap(&c->pp[d], kept + hole, &ev);
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);
@@ -261,7 +272,7 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 		return start_response(c, v->pos);
 	}
 	if (c->resp_hole) {
-		if (req_waiting && !force)
+		if ((req_waiting || !corr_hole_settled(&c->corr, v->pos)) && !force)
 			return false; /* settle only once every request read is here */
 		corr_after_response_hole(&c->corr, v->pos);
 		return start_response(c, v->pos);
@@ -434,8 +445,12 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 void conn_on_loss(struct conn *c, const struct ht_loss_ev *ev, const struct conn_limits *lim,
 		  struct ht_stats *st)
 {
+	uint64_t ev_before = c->rs[0].evicted_bytes + c->rs[1].evicted_bytes;
+
+	/* a full segment table makes room by evicting: count it as data events do */
 	reasm_add_lost(&c->rs[ev->hdr.dir & 1], ev->start, ev->len, ev->hdr.ts_ns);
 	pump_all(c, lim, st, false);
+	account_evictions(c, st, ev_before);
 }
 
 static bool dir_complete(const struct conn *c, int d)

@@ -37,7 +37,8 @@ struct conn_limits {
 };
 
 /* Where recent data events of one direction started and ended, with the
- * other direction's position at their syscall (ht_data_ev.peer_pos). */
+ * other direction's position at their syscall (ht_data_ev.peer_pos);
+ * contiguous events with the same peer_pos share one mark. */
 #define CONN_MARKS 16
 struct conn_mark {
 	uint64_t pos, end, peer;

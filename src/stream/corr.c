@@ -314,27 +314,42 @@ static void lose_oldest(struct corr *c)
 
 /* Queued requests read at or before pos (anchors never decrease along the
  * queue); *exact: the last of them was read exactly at pos, after the one
- * before it.  -1 if one of them has no anchor. */
-static int read_before(const struct corr *c, uint64_t pos, bool *exact)
+ * before it.  *tie: two of them were read at the same response position,
+ * so the later one was read before any byte of the earlier one's response
+ * was written: the client pipelines.  -1 if one of them has no anchor. */
+static int read_before(const struct corr *c, uint64_t pos, bool *exact, bool *tie)
 {
 	const struct ht_record *r, *prev = NULL;
 	int n = 0;
 
-	*exact = false;
+	*exact = *tie = false;
 	for (r = c->head; r && (!(r->flags & CORR_ANCHORED) || r->anchor_pos <= pos); r = r->next) {
 		if (!(r->flags & CORR_ANCHORED))
 			return -1;
 		*exact = r->anchor_pos == pos && (!prev || prev->anchor_pos < pos);
+		*tie |= prev && prev->anchor_pos == r->anchor_pos;
 		prev = r;
 		n++;
 	}
 	return n;
 }
 
+bool corr_hole_settled(const struct corr *c, uint64_t pos)
+{
+	bool exact, tie;
+
+	if (read_before(c, pos, &exact, &tie) < 0 || tie || !c->sequential)
+		return true;
+	for (const struct ht_record *r = c->head; r; r = r->next)
+		if ((r->flags & CORR_ANCHORED) && r->anchor_pos >= pos)
+			return true;
+	return false;
+}
+
 uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 {
-	bool exact;
-	int n = read_before(c, pos, &exact);
+	bool exact, tie;
+	int n = read_before(c, pos, &exact, &tie);
 	uint32_t lost = 0;
 
 	if (n < 0) { /* no anchors: nothing queued can be proven answered */
@@ -345,6 +360,8 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 		c->orphan_next = true;
 		return lost;
 	}
+	if (tie)
+		c->sequential = false; /* proof of pipelining, even before any response */
 	/* Decided afresh for this response start: an orphan decided for an
 	 * earlier start whose bytes held no head (they were a body's middle)
 	 * must not make this one unpaired, leaving its request queued for the

@@ -104,7 +104,8 @@ void corr_orphan_skipped(struct corr *c);
  * message boundary), any number of whole responses may have been in it.
  * corr_after_response_hole() decides which queued requests lost theirs:
  * on a sequential connection (each response so far started exactly at its
- * request's anchor) the response at pos answers the one request anchored at
+ * request's anchor, and no two queued requests share an anchor, which
+ * would prove pipelining) the response at pos answers the one request anchored at
  * exactly pos, and the requests before it are emitted incomplete + gap;
  * otherwise (pipelining, unknown anchors) nothing can be proven, so every
  * request anchored at or before pos is emitted incomplete + gap and the
@@ -112,6 +113,11 @@ void corr_orphan_skipped(struct corr *c);
  */
 int corr_may_answer(const struct corr *c, uint64_t pos);
 uint32_t corr_after_response_hole(struct corr *c, uint64_t pos);
+/* Can corr_after_response_hole(pos) decide now?  On a connection taken
+ * for sequential, not while no queued request was read at or after pos:
+ * the one read exactly at pos may still be in another CPU's ring (the
+ * caller waits, as for a response with no request queued). */
+bool corr_hole_settled(const struct corr *c, uint64_t pos);
 /* The response sequence (1xx..final) starting at pos was matched to the
  * oldest request: keeps `sequential` up to date. */
 void corr_note_response_start(struct corr *c, uint64_t pos);

@@ -882,6 +882,280 @@ static void test_pending_overflow_head_framing(void **state)
 	teardown(h);
 }
 
+/* Found by tests/fuzz/fuzz_conn (regress/conn/pipelined-lost-request): two
+ * pipelined requests both read before any response was written, the first
+ * one lost in the kernel (a LOSS event over its 32 bytes).  Both responses
+ * then come in one write at position 0.  The response at 0 is request 0's:
+ * it must not be paired with request 1, whose anchor (0) does not tell it
+ * apart from the lost one's.  KNOWN DEFECT, not fixed here (the pairing
+ * ignores holes in the request stream when anchors tie): skipped until
+ * conn.c/corr.c treat a request-stream hole across a message boundary as
+ * "one or more requests lost, anchored at or before the next one". */
+static void test_lost_pipelined_request_not_paired(void **state)
+{
+	skip(); /* known defect, see above: remove to reproduce */
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	lose(h, IN, strlen("GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n"));
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;"
+		     "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;");
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *xid = ht_record_find_header(r, &r->resp_headers, "x-id");
+
+		if (r->path.len && xid)
+			assert_string_equal(s(r, r->target) + strlen("/r?i="), s(r, xid->value));
+	}
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/pipelined-lost-first-response):
+ * requests 0 and 1 pipelined (both read before any response), response 0
+ * not captured (52 bytes, length only), request 2 read right after it
+ * (anchor 52), then responses 1 and 2 in one write at 52.  After the
+ * response hole, corr_after_response_hole() takes the connection for
+ * sequential (no response seen yet) and pairs the response at 52 with
+ * request 2, anchored exactly there: but it is response 1.  The tie of
+ * requests 0 and 1 at anchor 0 already proves pipelining (fixed in
+ * corr.c read_before/corr_after_response_hole). */
+static void test_lost_first_response_pipelined(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *resp0 = "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;";
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed_cap(h, OUT, resp0, strlen(resp0), 0, HT_DF_TRUNCATED);
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;"
+		     "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	close_conn(h);
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *xid = ht_record_find_header(r, &r->resp_headers, "x-id");
+
+		if (r->path.len && xid)
+			assert_string_equal(s(r, r->target) + strlen("/r?i="), s(r, xid->value));
+	}
+	teardown(h);
+}
+
+/* Every record that has both a request and an X-Id response pairs them. */
+static void assert_ids_paired(struct harness *h)
+{
+	for (int i = 0; i < h->n; i++) {
+		struct ht_record *r = h->recs[i];
+		struct ht_kv *xid = ht_record_find_header(r, &r->resp_headers, "x-id");
+
+		if (r->target.len && xid)
+			assert_string_equal(s(r, r->target) + strlen("/r?i="), s(r, xid->value));
+	}
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/sequential-late-request): a
+ * sequential keep-alive connection; response 0 lost (LOSS event); request 1
+ * read after it (anchor 52) but its event late (another CPU's ring), so
+ * response 1 arrives first and, after the hole, is made no_request (no
+ * request anchored at 52 is queued yet); request 2's first 8 bytes lost (its
+ * head unusable).  When request 1 arrives it is paired with response 2.
+ * Fixed: on a connection taken for sequential, the response after a hole
+ * waits while no queued request was read at or after its position
+ * (corr_hole_settled), as a response with no request queued does. */
+static void test_late_request_after_response_hole(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req1 = "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n";
+	const char *req2 = "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n";
+	uint64_t req1_pos;
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	lose(h, OUT, strlen("HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;"));
+	req1_pos = h->pos[IN];
+	h->pos[IN] += strlen(req1); /* read now, delivered below */
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;");
+	lose(h, IN, 8);
+	feed(h, IN, req2 + 8);
+	h->pos[IN] = req1_pos;
+	h->peer_next = 52; /* the kernel stamped it when it was read */
+	feed(h, IN, req1);
+	h->pos[IN] = req1_pos + strlen(req1) + strlen(req2);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/cut-method-resync): the
+ * first syscall of "HEAD /r?i=0 ..." captured only its first byte (3
+ * bytes, cap 1).  The cut head becomes a placeholder (gap), and the parser
+ * resyncs right after the hole onto "D /r?i=0 HTTP/1.1", a valid request
+ * line: one request is queued twice.  Response 0 (a HEAD answer announcing
+ * chunked) goes to the placeholder, framed as if it had a body, and
+ * response 1 to the phantom "D /r?i=0".  KNOWN DEFECT, not fixed here
+ * (a resync after a hole takes the next byte for the start of a line);
+ * skipped until the parser or the correlator handles it. */
+static void test_cut_method_resyncs_onto_tail(void **state)
+{
+	skip(); /* known defect, see above: remove to reproduce */
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req0 = "HEAD /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n";
+
+	feed_cap(h, IN, req0, 3, 1, HT_DF_TRUNCATED);
+	feed(h, IN, req0 + 3);
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 0\r\nTransfer-Encoding: chunked\r\n\r\n");
+	feed(h, IN, "HEAD /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/dropped-head-request): past
+ * max_pending (2 here) a HEAD request is dropped; its answer (Content-Length
+ * 5, no body) is an orphan framed as if it answered the next queued
+ * request (a GET): it takes 5 bytes of the next response, a 100 Continue,
+ * whose broken start line is charged to request 3 (incomplete + framing
+ * error); the final 200 of response 3 is then paired with request 4.
+ * Fixed: a HEAD or CONNECT past max_pending is still queued (up to twice the
+ * bound), since its response's framing depends on it. */
+static void test_dropped_head_request_framing(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+
+	h->lim.corr.max_pending = 2;
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "HEAD /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 5\r\n\r\nid=1;");
+	feed(h, IN, "GET /r?i=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, IN, "GET /r?i=4 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 100 Continue\r\n\r\n"
+		     "HTTP/1.1 200 OK\r\nX-Id: 3\r\nContent-Length: 5\r\n\r\nid=3;");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 4\r\nContent-Length: 5\r\n\r\nid=4;");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/resync-mid-line): sequential
+ * keep-alive; the first 20 bytes of response 0 lost and the rest of it
+ * late, after request 1.  After the hole the correlator decides where the
+ * resync starts (position 20): request 0 lost its response, the response
+ * "at 20" is an orphan.  But the resync starts mid-line, and response 0's
+ * body ("id=0;") ends without a newline, so it also skips response 1's
+ * status line: response 1 vanishes without a record, response 2 becomes
+ * the orphan and response 3 is paired with request 1.  KNOWN DEFECT, not
+ * fixed here (response_may_start decides where a resync starts, not where
+ * the next message does); skipped until it is. */
+static void test_resync_mid_line_response(void **state)
+{
+	skip(); /* known defect, see above: remove to reproduce */
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *resp0 = "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;";
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	lose(h, OUT, 20);
+	h->pos[OUT] = strlen(resp0); /* request 1 is read after response 0 */
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	h->pos[OUT] = 20;
+	h->peer_next = 32; /* the rest of response 0, written before request 1 was read */
+	feed(h, OUT, resp0 + 20);
+	feed(h, OUT, "HTTP/1.1 204 No Content\r\nX-Id: 1\r\n\r\n");
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	feed(h, IN, "GET /r?i=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 3\r\nContent-Length: 5\r\n\r\nid=3;");
+	close_conn(h);
+	assert_ids_paired(h);
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/eviction-on-loss): role
+ * unknown and a hole at the very start, so nothing is parsed and every
+ * event waits in the reassembler; once its segment table is full, a LOSS
+ * event evicts too.  Every evicted byte must be counted (drop_conn_buffer),
+ * whichever event evicted it. */
+static void test_eviction_by_loss_event_counted(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_UNKNOWN);
+
+	lose(h, IN, 32);
+	for (int i = 0; i < 63; i++)
+		feed_cap(h, IN, "x", 1, 1, 0);
+	lose(h, IN, 10); /* the 65th segment */
+	assert_true(h->c.rs[IN].evicted_bytes > 0);
+	assert_int_equal(h->st.c[HT_C_DROP_CONN_BUFFER], h->c.rs[0].evicted_bytes + h->c.rs[1].evicted_bytes);
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/cut-before-head): response 0
+ * lost; of response 1 the LOSS of all but its first byte comes first, then
+ * that byte (another CPU's ring).  One byte starts no head, so the hole
+ * raises no parser error; the response sequence the correlator opened for
+ * request 1 must still end there, or response 2 is taken for response 1's
+ * final answer and paired with request 1. */
+static void test_response_cut_after_first_byte(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	size_t len = strlen("HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;");
+
+	feed(h, IN, "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+	lose(h, OUT, len);
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	h->pos[OUT] = len + 1;
+	lose(h, OUT, len - 1);
+	h->pos[OUT] = len;
+	feed(h, OUT, "H");
+	h->pos[OUT] = 2 * len;
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	feed(h, OUT, "HTTP/1.1 200 OK\r\nX-Id: 2\r\nContent-Length: 5\r\n\r\nid=2;");
+	close_conn(h);
+	assert_ids_paired(h);
+	assert_int_equal(h->n, 3);
+	assert_string_equal(s(h->recs[2], h->recs[2]->target), "/r?i=2");
+	teardown(h);
+}
+
+/* Found by tests/fuzz/fuzz_conn (regress/conn/head-in-many-events): request
+ * 0's head arrives in 18 events (more than CONN_MARKS), so its anchor was
+ * forgotten; response 0 is lost and responses 1 and 2 arrive before
+ * requests 1 and 2 (other rings).  Without request 0's anchor nothing can
+ * be proven after the hole: response 1 is an orphan, and request 1, when it
+ * comes, was paired with response 2. */
+static void test_head_in_many_events_keeps_anchor(void **state)
+{
+	struct harness *h = setup_role(HT_ROLE_SERVER);
+	const char *req0 = "GET /r?i=0 HTTP/1.1\r\nHost: t\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nX-Id: %d\r\nContent-Length: 5\r\n\r\nid=%d;";
+	char r[64];
+
+	for (int i = 0; i < 17; i++)
+		feed_cap(h, IN, req0 + i, 1, 1, 0);
+	feed(h, IN, req0 + 17);
+	lose(h, OUT, 52);
+	h->pos[IN] = 64; /* requests 1 and 2 were read before each response */
+	snprintf(r, sizeof(r), resp, 1, 1);
+	feed(h, OUT, r);
+	h->pos[IN] = 96;
+	snprintf(r, sizeof(r), resp, 2, 2);
+	feed(h, OUT, r);
+	h->pos[IN] = 32;
+	h->peer_next = 52;
+	feed(h, IN, "GET /r?i=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	h->peer_next = 104;
+	feed(h, IN, "GET /r?i=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+	close_conn(h);
+	assert_ids_paired(h);
+	assert_int_equal(h->n, 3);
+	assert_string_equal(s(h->recs[1], h->recs[1]->target), "/r?i=1");
+	assert_int_equal(h->recs[1]->status, 200);
+	teardown(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -918,6 +1192,15 @@ int main(void)
 		cmocka_unit_test(test_resumed_response_alone),
 		cmocka_unit_test(test_resumed_mid_response_body),
 		cmocka_unit_test(test_resumed_mid_request_body),
+		cmocka_unit_test(test_lost_pipelined_request_not_paired),
+		cmocka_unit_test(test_lost_first_response_pipelined),
+		cmocka_unit_test(test_late_request_after_response_hole),
+		cmocka_unit_test(test_cut_method_resyncs_onto_tail),
+		cmocka_unit_test(test_dropped_head_request_framing),
+		cmocka_unit_test(test_resync_mid_line_response),
+		cmocka_unit_test(test_eviction_by_loss_event_counted),
+		cmocka_unit_test(test_response_cut_after_first_byte),
+		cmocka_unit_test(test_head_in_many_events_keeps_anchor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
