@@ -387,8 +387,11 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 	c->resp_interim = h->status >= 100 && h->status < 200 && h->status != 101;
 	if (c->resp_interim)
 		return 0;
-	if (!c->orphan_next && c->owed) {
-		c->owed--; /* answers a request dropped past max_pending */
+	if (c->owed) {
+		/* answers a request dropped past max_pending, whatever else made
+		 * it an orphan (its request was never queued, so the anchors say
+		 * so too): one owed response fewer either way */
+		c->owed--;
 		c->orphan_next = true;
 	}
 	if (c->desynced && !c->head)

@@ -845,6 +845,27 @@ begin:
 }
 
 /*
+ * After a gap the bytes at a line start may be the tail of a request line
+ * the gap cut ("ET /a HTTP/1.1" of "GET /a HTTP/1.1"): taking it for a new
+ * request would queue one request twice.  So a resync starts only at a
+ * registered method (RFC 9110, WebDAV, PURGE), none of which is the tail of
+ * a common one; a custom method is parsed when the stream is whole.
+ */
+static bool known_method(const uint8_t *b, size_t m)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+		"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT",
+		"SEARCH", "PURGE",
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == m && memcmp(b, methods[i], m) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Does the line at b[0] start a message?  1 yes, 0 need more bytes, -1 no.
  * p->scan_off remembers how far the '\n' search went.
  */
@@ -864,7 +885,7 @@ static int resync_candidate(struct httpp *p, const uint8_t *b, size_t n)
 		return -1;
 	if (m == n)
 		return 0;
-	if (m == 0 || b[m] != ' ')
+	if (m == 0 || b[m] != ' ' || !known_method(b, m))
 		return -1;
 	lim = n < p->lim.max_head_bytes ? n : p->lim.max_head_bytes;
 	if (p->scan_off < m)
