@@ -277,6 +277,8 @@ static bool response_may_start(struct conn *c, const struct reasm_view *v, bool 
 		corr_after_response_hole(&c->corr, v->pos);
 		return start_response(c, v->pos);
 	}
+	if (c->corr.req_hole && corr_after_request_hole(&c->corr, v->pos))
+		return start_response(c, v->pos); /* decided: paired, or an orphan */
 	fit = corr_may_answer(&c->corr, v->pos);
 	if (fit < 0)
 		fit = corr_oldest_ts(&c->corr) <= reasm_ts_at(&c->rs[other(c->req_dir)], v->pos);
@@ -311,9 +313,13 @@ static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
 	HT_ADD(st, HT_C_BYTES_LOST, v->len);
 	httpp_gap(p, v->len, &ev);
 	reasm_consume(&c->rs[d], v->len);
-	if (d != c->req_dir && !hole_absorbed(p, in_msg, &ev)) {
-		c->resp_hole = true; /* whole responses may have been in it */
-		c->resp_open = false;
+	if (!hole_absorbed(p, in_msg, &ev)) {
+		if (d != c->req_dir) {
+			c->resp_hole = true; /* whole responses may have been in it */
+			c->resp_open = false;
+		} else {
+			corr_note_request_hole(&c->corr); /* and whole requests in this one */
+		}
 	}
 	if (in_msg) {
 		if (d == c->req_dir)

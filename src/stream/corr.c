@@ -374,6 +374,36 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 	return lost;
 }
 
+void corr_note_request_hole(struct corr *c)
+{
+	c->req_hole = true;
+	c->req_hole_orphans = 0;
+}
+
+bool corr_after_request_hole(struct corr *c, uint64_t pos)
+{
+	const struct ht_record *h = c->head;
+	uint64_t a;
+
+	if (!h || !(h->flags & CORR_ANCHORED))
+		return false;
+	a = h->anchor_pos;
+	if (a > pos) {
+		c->orphan_next = true;
+		c->req_hole_orphans++;
+		return true;
+	}
+	if (a == pos && c->req_hole_orphans) {
+		c->req_hole = false;
+		c->orphan_next = false;
+		return true;
+	}
+	while (c->head && (c->head->flags & CORR_ANCHORED) && c->head->anchor_pos == a)
+		lose_oldest(c);
+	c->orphan_next = true;
+	return true;
+}
+
 void corr_orphan_skipped(struct corr *c)
 {
 	c->orphan_next = false;

@@ -54,6 +54,9 @@ struct corr {
 	uint32_t dropped;              /* requests dropped past max_pending (monotonic) */
 	bool desynced;                 /* past twice max_pending with a HEAD/CONNECT
 					* dropped: no more pairing on this connection */
+	bool req_hole;                 /* request bytes were lost at or across a message
+					* boundary: whole requests may have been in them */
+	uint32_t req_hole_orphans;     /* responses made orphans since, by the anchors */
 	uint32_t owed;                 /* responses still to come for dropped requests
 					* that were older than everything queued */
 	bool sequential;               /* every response so far started exactly
@@ -118,6 +121,20 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos);
  * the one read exactly at pos may still be in another CPU's ring (the
  * caller waits, as for a response with no request queued). */
 bool corr_hole_settled(const struct corr *c, uint64_t pos);
+/*
+ * After lost request bytes (corr_note_request_hole), the response at pos
+ * answers a lost request if the oldest queued one was read after it was
+ * written (anchor > pos: an orphan, counted).  It answers the oldest queued
+ * one if that was read exactly at pos and an orphan came first (the lost
+ * requests' responses, as on a sequential connection).  Otherwise (read at
+ * pos with nothing before it, or earlier: the lost requests were read
+ * together with it, pipelined) which response is whose cannot be told: the
+ * queued requests read at that anchor are emitted incomplete + gap and the
+ * response is an orphan.  Returns true when it decided (pairing or orphan),
+ * false to decide as without a hole (no anchors to go by).
+ */
+void corr_note_request_hole(struct corr *c);
+bool corr_after_request_hole(struct corr *c, uint64_t pos);
 /* The response sequence (1xx..final) starting at pos was matched to the
  * oldest request: keeps `sequential` up to date. */
 void corr_note_response_start(struct corr *c, uint64_t pos);
