@@ -1044,12 +1044,11 @@ static void test_dropped_head_request_framing(void **state)
  * "at 20" is an orphan.  But the resync starts mid-line, and response 0's
  * body ("id=0;") ends without a newline, so it also skips response 1's
  * status line: response 1 vanishes without a record, response 2 becomes
- * the orphan and response 3 is paired with request 1.  KNOWN DEFECT, not
- * fixed here (response_may_start decides where a resync starts, not where
- * the next message does); skipped until it is. */
+ * the orphan and response 3 is paired with request 1.  Fixed: bytes the
+ * resync skips count as a response hole, so the response it lands on is
+ * judged again by the after-hole rule, where it really starts. */
 static void test_resync_mid_line_response(void **state)
 {
-	skip(); /* known defect, see above: remove to reproduce */
 	struct harness *h = setup_role(HT_ROLE_SERVER);
 	const char *resp0 = "HTTP/1.1 200 OK\r\nX-Id: 0\r\nContent-Length: 5\r\n\r\nid=0;";
 
