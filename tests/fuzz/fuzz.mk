@@ -3,7 +3,7 @@
 # need are compiled again with clang (the sanitizer runtimes must match the
 # linker's), into $(BUILD)/fuzz/obj/.  `make fuzz` runs each target for
 # FUZZ_SECONDS from tests/fuzz/corpus/NAME (new inputs go to a scratch dir,
-# crashes to $(BUILD)/fuzz/crashes/); `make fuzz-smoke` runs each for 10 s
+# crashes to $(BUILD)/fuzz/crashes/); `make fuzz-smoke` runs each for 20,000 inputs with a fixed seed (deterministic: CI)
 # after replaying tests/fuzz/regress/NAME.  See tests/fuzz/run.sh.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
@@ -29,6 +29,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_LIB) $(
 	$(msg) FUZZ $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
 
+FUZZ_SMOKE_RUNS ?= 20000
 .PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_BINS)
 
@@ -36,4 +37,4 @@ fuzz: fuzz-build
 	$(Q)tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 fuzz-smoke: fuzz-build
-	$(Q)tests/fuzz/run.sh $(BUILD) 10 $(FUZZ_NAMES)
+	$(Q)FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) tests/fuzz/run.sh $(BUILD) 10 $(FUZZ_NAMES)
