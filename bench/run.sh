@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh BUILD - every benchmark: parser, replay matrix, live overhead, BPF cost.
+# run.sh BUILD - every benchmark: parser, replay matrix, live overhead, BPF cost,
+# CPU per exchange.
 # Each prints its own numbers; nothing here asserts a time.
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,3 +21,5 @@ banner "bench/filter_mix.sh: share of events stopped in the kernel"
 "$HERE/filter_mix.sh" "$BUILD" || echo "bench/filter_mix.sh failed"
 banner "bench/bpf_cost.sh: per-program cost under wrk"
 TRACER=http-tracer "$HERE/bpf_cost.sh" 10 32 || echo "bench/bpf_cost.sh failed"
+banner "bench/cpu.sh: CPU per exchange (threads + BPF) at a fixed load and at saturation"
+"$HERE/cpu.sh" 10 || echo "bench/cpu.sh failed"
