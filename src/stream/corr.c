@@ -352,6 +352,10 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 	int n = read_before(c, pos, &exact, &tie);
 	uint32_t lost = 0;
 
+	/* the responses of requests lost before may have been in this hole:
+	 * as good as an orphan for corr_after_request_hole */
+	c->req_hole_orphans++;
+
 	if (n < 0) { /* no anchors: nothing queued can be proven answered */
 		while (c->head) {
 			lose_oldest(c);

@@ -56,7 +56,8 @@ struct corr {
 					* dropped: no more pairing on this connection */
 	bool req_hole;                 /* request bytes were lost at or across a message
 					* boundary: whole requests may have been in them */
-	uint32_t req_hole_orphans;     /* responses made orphans since, by the anchors */
+	uint32_t req_hole_orphans;     /* responses made orphans since, by the anchors,
+					* or response holes that may have held them */
 	uint32_t owed;                 /* responses still to come for dropped requests
 					* that were older than everything queued */
 	bool sequential;               /* every response so far started exactly
@@ -125,8 +126,8 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * After lost request bytes (corr_note_request_hole), the response at pos
  * answers a lost request if the oldest queued one was read after it was
  * written (anchor > pos: an orphan, counted).  It answers the oldest queued
- * one if that was read exactly at pos and an orphan came first (the lost
- * requests' responses, as on a sequential connection).  Otherwise (read at
+ * one if that was read exactly at pos and an orphan (or a response hole)
+ * came first (the lost requests' responses, as on a sequential connection).  Otherwise (read at
  * pos with nothing before it, or earlier: the lost requests were read
  * together with it, pipelined) which response is whose cannot be told: the
  * queued requests read at that anchor are emitted incomplete + gap and the
