@@ -154,6 +154,32 @@ static uint64_t anchor_at(const struct conn *c, int d, uint64_t pos)
 	return UINT64_MAX;
 }
 
+/* Did bytes of the request stream after the last request that ended, and
+ * before this head at pos, move in the same window (with the same peer
+ * position) as this head's?  Then another request was read with it, which
+ * a later hole may hide. */
+static bool window_shared(const struct conn *c, int d, uint64_t pos, uint64_t anchor)
+{
+	for (int i = 0; i < c->n_marks[d]; i++) {
+		const struct conn_mark *m = &c->marks[d][i];
+
+		if (m->peer == anchor && m->pos < pos && m->end > c->req_end)
+			return true;
+	}
+	return false;
+}
+
+static void request_head(struct conn *c, int d, const struct httpp_event *ev, uint64_t pos,
+			 const struct conn_limits *lim)
+{
+	uint64_t anchor = anchor_at(c, d, pos);
+
+	if (corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(&c->rs[d], pos),
+			  anchor) == 0 &&
+	    anchor != UINT64_MAX && window_shared(c, d, pos, anchor))
+		corr_req_shares_window(&c->corr);
+}
+
 static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t msg_pos,
 		   const struct conn_limits *lim, struct ht_stats *st)
 {
@@ -164,8 +190,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 	case HTTPP_EV_HEAD:
 		c->req_seen |= is_req;
 		if (is_req)
-			corr_req_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos),
-				      anchor_at(c, d, msg_pos));
+			request_head(c, d, ev, msg_pos, lim);
 		else
 			corr_resp_head(&c->corr, &c->meta, &lim->corr, ev->head, reasm_ts_at(rs, msg_pos));
 		break;
@@ -178,6 +203,7 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 	case HTTPP_EV_END:
 		if (is_req) {
 			corr_req_end(&c->corr, ev);
+			c->req_end = rs->cursor;
 			break;
 		}
 		if (!c->corr.resp_interim)
@@ -223,6 +249,8 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 		c->resp_open = false;
 	}
 	httpp_gap(&c->pp[d], kept + hole, &ev);
+	if (d == c->req_dir && ev.type != HTTPP_EV_ERROR)
+		corr_note_request_hole(&c->corr); /* no placeholder stands for the cut request */
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);
 	handle(c, d, &ev, pos, lim, st);
@@ -233,6 +261,8 @@ static bool start_response(struct conn *c, uint64_t pos)
 {
 	if (!c->corr.orphan_next)
 		corr_note_response_start(&c->corr, pos);
+	else
+		corr_note_orphan_at(&c->corr, pos);
 	c->resp_open = true;
 	c->resp_hole = false;
 	return true;
@@ -330,6 +360,21 @@ static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
 	handle(c, d, &ev, v->pos, lim, st);
 }
 
+/* Stream position of the message a HEAD event starts: after a resync the
+ * parser may have skipped bytes of the view first, so a request head is
+ * placed by its method's first byte (it points into the view). */
+static uint64_t head_pos(const struct reasm_view *v, const struct httpp_event *ev)
+{
+	const uint8_t *m;
+
+	if (ev->type != HTTPP_EV_HEAD || !ev->head || !ev->head->is_request)
+		return v->pos;
+	m = (const uint8_t *)ev->head->method.p;
+	if (m < v->data || m >= v->data + v->len)
+		return v->pos;
+	return v->pos + (uint64_t)(m - v->data);
+}
+
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
 static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st,
 		 bool force)
@@ -379,7 +424,7 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 			handle(c, d, &ev, v.pos, lim, st);
 		} else {
 			/* head slices and body bytes point into the buffer: use them first */
-			handle(c, d, &ev, v.pos, lim, st);
+			handle(c, d, &ev, head_pos(&v, &ev), lim, st);
 			reasm_consume(rs, n);
 		}
 		if (n == 0 && ev.type == HTTPP_EV_NONE) {

@@ -63,6 +63,7 @@ struct conn {
 	struct conn_mark marks[2][CONN_MARKS];
 	bool midstream;             /* bytes came before the first seen (see above) */
 	bool req_seen;              /* a request head was parsed */
+	uint64_t req_end;           /* request-stream position where the last request ended */
 	uint64_t close_pos[2];      /* final positions from the CLOSE event */
 	uint64_t last_active_ns;    /* monotonic (local clock) of the last event */
 	uint64_t wait_since_ns;     /* when a reordering gap was first seen, 0: none */

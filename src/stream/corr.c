@@ -14,8 +14,9 @@
 #define CORR_ANCHORED     (1u << 21) /* anchor_pos is known */
 #define CORR_REQ_CUT      (1u << 22) /* a hole in the request body: the excerpt ends */
 #define CORR_RESP_CUT     (1u << 23) /* a hole in the response body: the excerpt ends */
+#define CORR_SHARED       (1u << 24) /* read in the same window as other request bytes */
 #define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
-			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT)
+			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
 {
@@ -144,6 +145,8 @@ static void enqueue(struct corr *c, struct ht_record *r)
  * far still get their responses, every later request is dropped (counted)
  * and every later response is no_request + gap.
  */
+static void lose_oldest(struct corr *c);
+
 static bool frames_its_response(const struct httpp_head *h)
 {
 	return h && (slice_is(h->method, "HEAD") || slice_is(h->method, "CONNECT"));
@@ -182,9 +185,26 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 		r->anchor_pos = anchor;
 		r->flags |= CORR_ANCHORED;
 	}
-	enqueue(c, r);
 	c->req_cur = r;
+	if (c->unpaired || ((r->flags & CORR_ANCHORED) && c->orphaned && anchor <= c->orphan_pos)) {
+		/* kept, flagged, never queued for a response: (or) it was read
+		 * before a response that was already made an orphan, which may
+		 * well have been its own */
+		r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP | CORR_RESP_DONE;
+		return 0;
+	}
+	enqueue(c, r);
 	return 0;
+}
+
+/* Pipelining and a loss that cannot be told apart: no response of this
+ * connection can be proven to answer a given request any more. */
+static void give_up_pairing(struct corr *c)
+{
+	c->unpaired = true;
+	while (c->head)
+		lose_oldest(c);
+	c->orphan_next = true;
 }
 
 static void body_append(struct ht_record *r, struct ht_str *body, uint64_t *size, uint32_t trunc_flag,
@@ -375,7 +395,21 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 		exact = false;
 	for (int i = 0; i < n - (exact ? 1 : 0); i++, lost++)
 		lose_oldest(c);
+	if (!c->sequential) /* the lost ones' responses may still be to come */
+		give_up_pairing(c);
 	return lost;
+}
+
+void corr_note_orphan_at(struct corr *c, uint64_t pos)
+{
+	c->orphaned = true;
+	c->orphan_pos = pos;
+}
+
+void corr_req_shares_window(struct corr *c)
+{
+	if (c->req_cur)
+		c->req_cur->flags |= CORR_SHARED;
 }
 
 void corr_note_request_hole(struct corr *c)
@@ -397,7 +431,7 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 		c->req_hole_orphans++;
 		return true;
 	}
-	if (a == pos && c->req_hole_orphans) {
+	if (a == pos && c->req_hole_orphans && c->sequential && !(h->flags & CORR_SHARED)) {
 		c->req_hole = false;
 		c->orphan_next = false;
 		return true;
@@ -405,6 +439,8 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 	while (c->head && (c->head->flags & CORR_ANCHORED) && c->head->anchor_pos == a)
 		lose_oldest(c);
 	c->orphan_next = true;
+	if (!c->sequential)
+		give_up_pairing(c);
 	return true;
 }
 
@@ -428,7 +464,7 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 		c->owed--;
 		c->orphan_next = true;
 	}
-	if (c->desynced && !c->head)
+	if ((c->desynced && !c->head) || c->unpaired)
 		c->orphan_next = true; /* nothing queued after the desync can be paired */
 	r = c->orphan_next ? NULL : c->head;
 	if (!r) {

@@ -52,6 +52,11 @@ struct corr {
 	bool orphan_next;              /* corr_expect_orphan() was called */
 	bool tunnel;                   /* 101 / CONNECT: no more HTTP here */
 	uint32_t dropped;              /* requests dropped past max_pending (monotonic) */
+	bool orphaned;                 /* a response was made an orphan, at orphan_pos */
+	uint64_t orphan_pos;           /* response-stream position of the latest orphan */
+	bool unpaired;                 /* a loss on a pipelining connection: every later
+					* request is incomplete + gap, every later
+					* response no_request + gap */
 	bool desynced;                 /* past twice max_pending with a HEAD/CONNECT
 					* dropped: no more pairing on this connection */
 	bool req_hole;                 /* request bytes were lost at or across a message
@@ -126,8 +131,9 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * After lost request bytes (corr_note_request_hole), the response at pos
  * answers a lost request if the oldest queued one was read after it was
  * written (anchor > pos: an orphan, counted).  It answers the oldest queued
- * one if that was read exactly at pos and an orphan (or a response hole)
- * came first (the lost requests' responses, as on a sequential connection).  Otherwise (read at
+ * one if that was read exactly at pos, an orphan (or a response hole) came
+ * first (the lost requests' responses), and neither the connection nor
+ * that request has shown pipelining (corr.sequential, corr_req_shares_window).  Otherwise (read at
  * pos with nothing before it, or earlier: the lost requests were read
  * together with it, pipelined) which response is whose cannot be told: the
  * queued requests read at that anchor are emitted incomplete + gap and the
@@ -135,6 +141,13 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * false to decide as without a hole (no anchors to go by).
  */
 void corr_note_request_hole(struct corr *c);
+/* The request just queued was read in one window with other request bytes
+ * (pipelined): after a request hole it is never paired by its anchor alone. */
+void corr_req_shares_window(struct corr *c);
+/* The response starting at pos was made an orphan: a request queued later
+ * but read before pos (anchor <= pos) may have been its request, so it is
+ * emitted incomplete + gap instead of taking a later response. */
+void corr_note_orphan_at(struct corr *c, uint64_t pos);
 bool corr_after_request_hole(struct corr *c, uint64_t pos);
 /* The response sequence (1xx..final) starting at pos was matched to the
  * oldest request: keeps `sequential` up to date. */
