@@ -54,7 +54,7 @@ metrics_scrape() {
 
 # metric_sum FILE NAME: the sum of every sample of family NAME (all labels).
 metric_sum() {
-	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }' "$1"
+	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%.0f\n", s }' "$1"
 }
 
 # no_lock_fd CMD...: run CMD with the e2e lock's descriptor closed, so that
