@@ -18,6 +18,8 @@ static void setup_parsers(struct conn *c, int req_dir, const struct conn_limits 
 	c->req_dir = (int8_t)req_dir;
 	init(&c->pp[req_dir], HTTPP_REQUEST, &lim->httpp);
 	init(&c->pp[other(req_dir)], HTTPP_RESPONSE, &lim->httpp);
+	/* a response found by a resync is judged at its own start */
+	c->pp[other(req_dir)].pause_at_begin = true;
 	if (c->meta.role == HT_ROLE_UNKNOWN)
 		c->meta.role = req_dir == HT_DIR_INGRESS ? HT_ROLE_SERVER : HT_ROLE_CLIENT;
 }

@@ -930,6 +930,10 @@ static size_t st_resync(struct httpp *p, const uint8_t *b, size_t n, bool *stop)
 		}
 		r = resync_candidate(p, b + i, n - i);
 		if (r > 0) {
+			if (i > 0 && p->pause_at_begin) {
+				*stop = true; /* the next call begins it at offset 0 */
+				return i;
+			}
 			msg_begin(p);
 			return i;
 		}

@@ -145,6 +145,8 @@ struct httpp {
 	/* added by httpp.c (private) */
 	uint8_t sub;            /* sub-state within state */
 	bool bol;               /* resync: the next byte starts a line */
+	bool pause_at_begin;    /* resync: return before a message found after skipped
+				 * bytes, so the caller sees where it starts */
 	uint16_t fflags;        /* framing headers seen in the current head */
 	uint8_t head_err;       /* Content-Length error, reported at the end of the head */
 	uint32_t line_off;      /* head: start of the first line not yet parsed */
