@@ -10,22 +10,7 @@
 #   tools/capture_check.sh            exit 0 when every check passes
 # Env: BUILD (build), KEEP=1 keeps the dump in /tmp.
 set -eu
-# One end-to-end run at a time on a host: every tracer sees every process's
-# traffic, so two runs would count each other's requests.  Taken here unless
-# this run already holds it (an ancestor ran `flock /tmp/ht-e2e.lock ...`).
-ht_lock_held_above() {
-	for holder in $(lslocks -n -r -o PID,PATH 2>/dev/null | awk '$2 == "/tmp/ht-e2e.lock" { print $1 }'); do
-		p=$$
-		while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-			[ "$p" = "$holder" ] && return 0
-			p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-		done
-	done
-	return 1
-}
-if [ -z "${HT_E2E_LOCKED:-}" ] && command -v flock >/dev/null && ! ht_lock_held_above; then
-	HT_E2E_LOCKED=1 exec flock /tmp/ht-e2e.lock "$0" "$@"
-fi
+. "$(dirname "$0")/e2e_lock.sh"
 BUILD=${BUILD:-build}
 CONF=${CONF:-../shared/conformance/httpconf.py}
 [ -f "$CONF" ] || CONF=/work/shared/conformance/httpconf.py
