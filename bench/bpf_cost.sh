@@ -57,38 +57,11 @@ OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q kernel.bpf_stats_enabled=1
 "$@" 2>"$WORK/tracer.log" &
 TRACER_PID=$!
-i=0
-while ! grep -q ready "$WORK/tracer.log" 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
-		cat "$WORK/tracer.log" >&2
-		exit 1
-	fi
-done
+tracer_wait_ready "$WORK/tracer.log" || exit 1
 
 # run_cnt/run_time_ns of every program the tracer holds, by tracepoint
 snapshot() {
-	python3 - "$TRACER_PID" <<'PY'
-import os, sys
-pid = sys.argv[1]
-d = f"/proc/{pid}/fdinfo"
-progs, tps = {}, {}
-for fd in os.listdir(d):
-    try:
-        kv = dict(l.split(":", 1) for l in open(f"{d}/{fd}") if ":" in l)
-    except OSError:
-        continue
-    kv = {k.strip(): v.strip() for k, v in kv.items()}
-    if "prog_id" not in kv:
-        continue
-    if "tp_name" in kv:
-        tps[kv["prog_id"]] = kv["tp_name"]
-    elif "run_cnt" in kv:
-        progs[kv["prog_id"]] = (int(kv["run_cnt"]), int(kv["run_time_ns"]))
-for pid_, (cnt, ns) in progs.items():
-    print(tps.get(pid_, "prog" + pid_), cnt, ns)
-PY
+	python3 "$(dirname "$0")/bpf_progs.py" "$TRACER_PID"
 }
 
 curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/bench.html"

@@ -52,20 +52,12 @@ OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q kernel.bpf_stats_enabled=1
 "$TRACER" -o "$WORK/out.ndjson" ${TRACER_ARGS:-} 2>"$WORK/tracer.log" &
 TRACER_PID=$!
-i=0
-while ! grep -q ready "$WORK/tracer.log" 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
-		cat "$WORK/tracer.log" >&2
-		exit 1
-	fi
-done
+tracer_wait_ready "$WORK/tracer.log" || exit 1
 
 # One line per thread (name, on-CPU ns) and per BPF program (tp name,
 # run_cnt, run_time_ns) of the tracer.
 snapshot() {
-	python3 - "$TRACER_PID" <<'PY'
+	python3 - "$TRACER_PID" "$HERE" <<'PY'
 import os, sys
 pid = sys.argv[1]
 for tid in os.listdir(f"/proc/{pid}/task"):
@@ -75,21 +67,10 @@ for tid in os.listdir(f"/proc/{pid}/task"):
     except OSError:
         continue
     print("thread", f"{name}/{tid}", 0, ns)
-progs, tps = {}, {}
-for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-    try:
-        kv = dict(l.split(":", 1) for l in open(f"/proc/{pid}/fdinfo/{fd}") if ":" in l)
-    except OSError:
-        continue
-    kv = {k.strip(): v.strip() for k, v in kv.items()}
-    if "prog_id" not in kv:
-        continue
-    if "tp_name" in kv:
-        tps[kv["prog_id"]] = kv["tp_name"]
-    elif "run_cnt" in kv:
-        progs[kv["prog_id"]] = (int(kv["run_cnt"]), int(kv["run_time_ns"]))
-for p, (cnt, ns) in progs.items():
-    print("bpf", tps.get(p, "prog" + p), cnt, ns)
+sys.path.insert(0, sys.argv[2])
+from bpf_progs import programs
+for name, cnt, ns in programs(pid):
+    print("bpf", name, cnt, ns)
 PY
 }
 

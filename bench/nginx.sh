@@ -29,16 +29,24 @@ ngx_stop() {
 	sleep 0.3
 	rm -rf "$NGX_DIR"
 }
+# tracer_wait_ready LOG: until the tracer TRACER_PID logs "ready" (30 s at
+# most); prints LOG and fails if it does not or exits first.
+tracer_wait_ready() {
+	i=0
+	while ! grep -q ready "$1" 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
+			cat "$1" >&2
+			return 1
+		fi
+	done
+	return 0
+}
 # tracer_start OUT: the real tracer, records to OUT; waits for "ready".
 tracer_start() {
 	"$BUILD/http-tracer" -o "$1" ${TRACER_ARGS:-} 2>"$1.log" &
 	TRACER_PID=$!
-	i=0
-	while ! grep -q ready "$1.log" 2>/dev/null; do
-		sleep 0.1; i=$((i + 1))
-		[ $i -gt 300 ] && { cat "$1.log"; return 1; }
-	done
-	return 0
+	tracer_wait_ready "$1.log"
 }
 tracer_stop() {
 	kill -INT "$TRACER_PID"; wait "$TRACER_PID"

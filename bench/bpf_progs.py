@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""bpf_progs.py PID - run_cnt and run_time_ns of every BPF program the
+process PID holds, one line each: "NAME RUN_CNT RUN_TIME_NS", NAME being the
+tracepoint the program is attached to (from the link fds of /proc/PID/fdinfo).
+Counts move only with kernel.bpf_stats_enabled=1.  Used by bench/bpf_cost.sh
+and bench/cpu.sh."""
+import os
+import sys
+
+
+def programs(pid):
+    d = f"/proc/{pid}/fdinfo"
+    progs, tps = {}, {}
+    for fd in os.listdir(d):
+        try:
+            kv = dict(l.split(":", 1) for l in open(f"{d}/{fd}") if ":" in l)
+        except OSError:
+            continue
+        kv = {k.strip(): v.strip() for k, v in kv.items()}
+        if "prog_id" not in kv:
+            continue
+        if "tp_name" in kv:
+            tps[kv["prog_id"]] = kv["tp_name"]
+        elif "run_cnt" in kv:
+            progs[kv["prog_id"]] = (int(kv["run_cnt"]), int(kv["run_time_ns"]))
+    return [(tps.get(p, "prog" + p), cnt, ns) for p, (cnt, ns) in progs.items()]
+
+
+if __name__ == "__main__":
+    for name, cnt, ns in programs(sys.argv[1]):
+        print(name, cnt, ns)
