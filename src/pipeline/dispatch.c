@@ -107,12 +107,16 @@ int pipeline_dispatch(struct pipeline *p, int r, const void *rec, size_t len)
  * whose ring is full gets its notices with the reader's next flush. */
 static void flush_all_losses(struct pipeline *p, int r)
 {
-	for (uint32_t i = 0; i < p->losses[r].n; i++) {
-		int shard = p->losses[r].shard[i];
+	const struct reader_losses *l = &p->losses[r];
+	uint64_t owed = 0;
 
-		if (flush_losses(p, r, shard))
-			i = (uint32_t)-1; /* the list was compacted: rescan */
-		p->wake[r] |= 1ull << shard;
+	for (uint32_t i = 0; i < l->n; i++)
+		owed |= 1ull << l->shard[i];
+	for (int s = 0; owed; s++, owed >>= 1) {
+		if (!(owed & 1))
+			continue;
+		flush_losses(p, r, s);
+		p->wake[r] |= 1ull << s;
 	}
 }
 

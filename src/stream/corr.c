@@ -124,6 +124,21 @@ static struct ht_record *new_request(struct corr *c, const struct corr_meta *m,
 	return r;
 }
 
+/* Take the oldest queued request off the queue; the requests dropped
+ * right after it are now owed the next responses. */
+static struct ht_record *dequeue(struct corr *c)
+{
+	struct ht_record *r = c->head;
+
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->n_pending--;
+	c->owed += r->skip_after;
+	r->skip_after = 0;
+	return r;
+}
+
 static void enqueue(struct corr *c, struct ht_record *r)
 {
 	if (c->tail)
@@ -316,14 +331,8 @@ void corr_note_response_start(struct corr *c, uint64_t pos)
 /* Emit the oldest queued request as incomplete + gap: its response was lost. */
 static void lose_oldest(struct corr *c)
 {
-	struct ht_record *r = c->head;
+	struct ht_record *r = dequeue(c);
 
-	c->head = r->next;
-	if (!c->head)
-		c->tail = NULL;
-	c->n_pending--;
-	c->owed += r->skip_after;
-	r->skip_after = 0;
 	r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP;
 	if (r == c->req_cur) {
 		r->flags |= CORR_RESP_DONE; /* goes out when its body ends */
@@ -508,13 +517,7 @@ static struct ht_record *take_answered(struct corr *c)
 	}
 	if (r != c->head) /* cannot happen: answering is always the head */
 		return NULL;
-	c->head = r->next;
-	if (!c->head)
-		c->tail = NULL;
-	c->n_pending--;
-	c->owed += r->skip_after; /* the next responses answer dropped requests */
-	r->skip_after = 0;
-	return r;
+	return dequeue(c);
 }
 
 bool corr_resp_end(struct corr *c, const struct httpp_event *ev, uint64_t ts_last_ns)
@@ -603,10 +606,8 @@ void corr_flush(struct corr *c, uint64_t ts_ns)
 		c->answering = NULL;
 		emit(c, r);
 	}
-	while ((r = c->head)) {
-		c->head = r->next;
-		c->n_pending--;
-		r->skip_after = 0;
+	while (c->head) {
+		r = dequeue(c);
 		r->flags |= HT_RF_INCOMPLETE;
 		if (ts_ns > r->mono_first_ns && r->status)
 			r->latency_ns = ts_ns - r->mono_first_ns;
