@@ -224,7 +224,8 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 		if (ev->err < HT_PARSE_ERR_SLOTS)
 			ht_stat_add(&st->parse_err[ev->err], 1);
 		if (is_req) {
-			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos), why);
+			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos),
+				       anchor_at(c, d, msg_pos), why);
 		} else {
 			c->resp_open = false;
 			corr_resp_error(&c->corr, ts_last(rs), why);
@@ -413,12 +414,16 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 
 		if (n > v.len)
 			n = v.len; /* defensive: the parser never over-consumes */
-		if (!is_req && !was_in_msg && n && ev.type == HTTPP_EV_NONE && !httpp_in_message(p)) {
-			/* resync skipped what was judged: no response began there,
-			 * and skipped response bytes may hide whole responses */
-			corr_orphan_skipped(&c->corr);
-			c->resp_open = false;
-			c->resp_hole = true;
+		if (!was_in_msg && n && ev.type == HTTPP_EV_NONE && !httpp_in_message(p)) {
+			/* resync skipped bytes: they may hide whole messages */
+			if (is_req) {
+				corr_note_request_skip(&c->corr);
+			} else {
+				/* no response began where it was judged */
+				corr_orphan_skipped(&c->corr);
+				c->resp_open = false;
+				c->resp_hole = true;
+			}
 		}
 		if (ev.type == HTTPP_EV_END) {
 			/* END needs the timestamp of its last byte: consume first */

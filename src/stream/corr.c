@@ -185,6 +185,23 @@ static bool drop_request(struct corr *c, const struct corr_limits *lim, const st
 	return true;
 }
 
+/* Give r its anchor, then queue it for a response, unless the connection
+ * pairs no more or r was read before a response already made an orphan
+ * (which may well have been r's own): then r is kept, flagged, and never
+ * queued. */
+static void admit(struct corr *c, struct ht_record *r, uint64_t anchor)
+{
+	if (anchor != UINT64_MAX) {
+		r->anchor_pos = anchor;
+		r->flags |= CORR_ANCHORED;
+	}
+	if (c->unpaired || ((r->flags & CORR_ANCHORED) && c->orphaned && anchor <= c->orphan_pos)) {
+		r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP | CORR_RESP_DONE;
+		return;
+	}
+	enqueue(c, r);
+}
+
 int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		  const struct httpp_head *h, uint64_t ts_ns, uint64_t anchor)
 {
@@ -196,19 +213,8 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 	r = new_request(c, m, h, ts_ns);
 	if (!r)
 		return -1;
-	if (anchor != UINT64_MAX) {
-		r->anchor_pos = anchor;
-		r->flags |= CORR_ANCHORED;
-	}
 	c->req_cur = r;
-	if (c->unpaired || ((r->flags & CORR_ANCHORED) && c->orphaned && anchor <= c->orphan_pos)) {
-		/* kept, flagged, never queued for a response: (or) it was read
-		 * before a response that was already made an orphan, which may
-		 * well have been its own */
-		r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP | CORR_RESP_DONE;
-		return 0;
-	}
-	enqueue(c, r);
+	admit(c, r, anchor);
 	return 0;
 }
 
@@ -264,7 +270,7 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev)
 }
 
 void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
-		    uint64_t ts_ns, uint32_t why)
+		    uint64_t ts_ns, uint64_t anchor, uint32_t why)
 {
 	struct ht_record *r = c->req_cur;
 
@@ -280,7 +286,9 @@ void corr_req_error(struct corr *c, const struct corr_meta *m, const struct http
 	if (!r)
 		return;
 	r->flags |= why | CORR_REQ_DONE;
-	enqueue(c, r);
+	admit(c, r, anchor);
+	if (r->flags & CORR_RESP_DONE)
+		emit(c, r);
 }
 
 enum httpp_peer corr_next_peer(const struct corr *c)
@@ -419,12 +427,23 @@ void corr_req_shares_window(struct corr *c)
 {
 	if (c->req_cur)
 		c->req_cur->flags |= CORR_SHARED;
+	/* bytes before this head were read with it, before any response to
+	 * them was written: the client pipelines */
+	c->sequential = false;
 }
 
 void corr_note_request_hole(struct corr *c)
 {
 	c->req_hole = true;
 	c->req_hole_orphans = 0;
+}
+
+void corr_note_request_skip(struct corr *c)
+{
+	if (c->req_hole)
+		return; /* a lost hole's stricter rule stands */
+	c->req_hole = true;
+	c->req_hole_orphans = 1;
 }
 
 bool corr_after_request_hole(struct corr *c, uint64_t pos)

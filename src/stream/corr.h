@@ -85,9 +85,11 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev);
  * HT_RF_INCOMPLETE.  If no request was being parsed, a placeholder with
  * that flag (and the head h, when the parser found the error in a complete
  * head: a smuggling attempt keeps its method and path) is queued so that
- * the server's answer (a 400, say) is not matched to the next request. */
+ * the server's answer (a 400, say) is not matched to the next request;
+ * anchor (as for corr_req_head: where the message began) places it among
+ * the responses. */
 void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
-		    uint64_t ts_ns, uint32_t why);
+		    uint64_t ts_ns, uint64_t anchor, uint32_t why);
 
 /* What the next response answers (for the response parser's framing). */
 enum httpp_peer corr_next_peer(const struct corr *c);
@@ -141,8 +143,14 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * false to decide as without a hole (no anchors to go by).
  */
 void corr_note_request_hole(struct corr *c);
+/* The request parser skipped captured bytes (a resync): requests may be
+ * among them, so pairing goes as after a hole, except that a head read at
+ * the response's position needs no orphan first: bytes read in its window
+ * are remembered (corr_req_shares_window would have flagged it). */
+void corr_note_request_skip(struct corr *c);
 /* The request just queued was read in one window with other request bytes
- * (pipelined): after a request hole it is never paired by its anchor alone. */
+ * (pipelined): after a hole it is never paired by its anchor alone, and the
+ * connection is no longer taken for sequential. */
 void corr_req_shares_window(struct corr *c);
 /* The response starting at pos was made an orphan: a request queued later
  * but read before pos (anchor <= pos) may have been its request, so it is

@@ -451,7 +451,7 @@ static bool known_ambiguous(const struct run *x)
 
 	if (x->strict)
 		return false;
-	return m->req_hole || m->resp_cut || x->c.corr.dropped || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
+	return (m->pipelined && (m->req_hole || m->resp_cut)) || x->c.corr.dropped || (m->pipelined && (m->lost || m->uncaptured || m->timeout_fired));
 }
 
 static void check_record(const struct run *x, struct ht_record *r, bool *seen)
