@@ -237,6 +237,11 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 	}
 }
 
+/* The shortest request HTTP/1.x allows, "A / HTTP/1.1\r\n\r\n": a request
+ * hole shorter than this cannot have held a whole request (one it held in
+ * part leaves bytes that the parser's resync skips, noted as such). */
+#define CONN_MIN_REQUEST 16
+
 static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 			  const struct conn_limits *lim, struct ht_stats *st)
 {
@@ -252,11 +257,13 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 		c->resp_open = false;
 	}
 	httpp_gap(&c->pp[d], kept + hole, &ev);
-	if (d == c->req_dir && ev.type != HTTPP_EV_ERROR)
-		corr_note_request_hole(&c->corr); /* no placeholder stands for the cut request */
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);
 	handle(c, d, &ev, pos, lim, st);
+	/* whole requests may have been in the hole: the cut one, when no
+	 * placeholder stands for it, and any that followed it */
+	if (d == c->req_dir && (ev.type != HTTPP_EV_ERROR || hole >= CONN_MIN_REQUEST))
+		corr_note_request_hole(&c->corr);
 }
 
 /* A response sequence starts at pos: pair it (unless it was made an orphan). */
@@ -343,16 +350,15 @@ static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
 	bool in_msg = httpp_in_message(p);
 	struct httpp_event ev;
 
+	bool whole;
+
 	HT_ADD(st, HT_C_BYTES_LOST, v->len);
 	httpp_gap(p, v->len, &ev);
 	reasm_consume(&c->rs[d], v->len);
-	if (!hole_absorbed(p, in_msg, &ev)) {
-		if (d != c->req_dir) {
-			c->resp_hole = true; /* whole responses may have been in it */
-			c->resp_open = false;
-		} else {
-			corr_note_request_hole(&c->corr); /* and whole requests in this one */
-		}
+	whole = !hole_absorbed(p, in_msg, &ev); /* whole messages may have been in it */
+	if (whole && d != c->req_dir) {
+		c->resp_hole = true;
+		c->resp_open = false;
 	}
 	if (in_msg) {
 		if (d == c->req_dir)
@@ -361,6 +367,8 @@ static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
 			corr_flag_resp(&c->corr, HT_RF_GAP);
 	}
 	handle(c, d, &ev, v->pos, lim, st);
+	if (whole && d == c->req_dir && v->len >= CONN_MIN_REQUEST)
+		corr_note_request_hole(&c->corr); /* after the placeholder handle() may queue */
 }
 
 /* Stream position of the message a HEAD event starts: after a resync the

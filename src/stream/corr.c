@@ -15,8 +15,11 @@
 #define CORR_REQ_CUT      (1u << 22) /* a hole in the request body: the excerpt ends */
 #define CORR_RESP_CUT     (1u << 23) /* a hole in the response body: the excerpt ends */
 #define CORR_SHARED       (1u << 24) /* read in the same window as other request bytes */
+#define CORR_PRE_HOLE     (1u << 25) /* began before the latest request hole or skip:
+				      * no request it hid can be older than this one */
 #define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
-			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED)
+			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED | \
+			   CORR_PRE_HOLE)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
 {
@@ -432,14 +435,26 @@ void corr_req_shares_window(struct corr *c)
 	c->sequential = false;
 }
 
+/* The requests known when request bytes went missing began before them:
+ * their responses pair as usual, the hole's rules start after them. */
+static void mark_pre_hole(struct corr *c)
+{
+	for (struct ht_record *r = c->head; r; r = r->next)
+		r->flags |= CORR_PRE_HOLE;
+	if (c->req_cur)
+		c->req_cur->flags |= CORR_PRE_HOLE;
+}
+
 void corr_note_request_hole(struct corr *c)
 {
 	c->req_hole = true;
 	c->req_hole_orphans = 0;
+	mark_pre_hole(c);
 }
 
 void corr_note_request_skip(struct corr *c)
 {
+	mark_pre_hole(c);
 	if (c->req_hole)
 		return; /* a lost hole's stricter rule stands */
 	c->req_hole = true;
@@ -451,7 +466,7 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 	const struct ht_record *h = c->head;
 	uint64_t a;
 
-	if (!h || !(h->flags & CORR_ANCHORED))
+	if (!h || !(h->flags & CORR_ANCHORED) || (h->flags & CORR_PRE_HOLE))
 		return false;
 	a = h->anchor_pos;
 	if (a > pos) {
