@@ -15,8 +15,9 @@
 #define CORR_REQ_CUT      (1u << 22) /* a hole in the request body: the excerpt ends */
 #define CORR_RESP_CUT     (1u << 23) /* a hole in the response body: the excerpt ends */
 #define CORR_SHARED       (1u << 24) /* read in the same window as other request bytes */
-#define CORR_PRE_HOLE     (1u << 25) /* began before the latest request hole or skip:
-				      * no request it hid can be older than this one */
+#define CORR_PRE_HOLE     (1u << 25) /* began before the request holes or skips of
+				      * this run (corr.req_hole): no request they
+				      * hid can be older than this one */
 #define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
 			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED | \
 			   CORR_PRE_HOLE)
@@ -447,16 +448,19 @@ static void mark_pre_hole(struct corr *c)
 
 void corr_note_request_hole(struct corr *c)
 {
+	if (!c->req_hole)
+		mark_pre_hole(c); /* only before the first hole of this run: an
+				   * earlier one may hide requests older than
+				   * those queued since */
 	c->req_hole = true;
 	c->req_hole_orphans = 0;
-	mark_pre_hole(c);
 }
 
 void corr_note_request_skip(struct corr *c)
 {
-	mark_pre_hole(c);
 	if (c->req_hole)
 		return; /* a lost hole's stricter rule stands */
+	mark_pre_hole(c);
 	c->req_hole = true;
 	c->req_hole_orphans = 1;
 }
@@ -482,6 +486,8 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 	while (c->head && (c->head->flags & CORR_ANCHORED) && c->head->anchor_pos == a)
 		lose_oldest(c);
 	c->orphan_next = true;
+	if (a < pos) /* read before a response that is not its own began: pipelined */
+		c->sequential = false;
 	if (!c->sequential)
 		give_up_pairing(c);
 	return true;

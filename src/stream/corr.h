@@ -137,7 +137,8 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * first (the lost requests' responses), and neither the connection nor
  * that request has shown pipelining (corr.sequential, corr_req_shares_window).  Otherwise (read at
  * pos with nothing before it, or earlier: the lost requests were read
- * together with it, pipelined) which response is whose cannot be told: the
+ * together with it, pipelined; read earlier proves it: the connection is no
+ * longer taken for sequential) which response is whose cannot be told: the
  * queued requests read at that anchor are emitted incomplete + gap and the
  * response is an orphan.  Returns true when it decided (pairing or orphan),
  * false to decide as without a hole (no anchors to go by).
