@@ -386,6 +386,29 @@ static uint64_t head_pos(const struct reasm_view *v, const struct httpp_event *e
 	return v->pos + (uint64_t)(m - v->data);
 }
 
+/* The parser, between messages, consumed bytes of the view v: did its
+ * resync skip some (they may hide whole messages)?  A request head found
+ * after skipped bytes is noted before it is queued, so that the skip's
+ * rules apply to it. */
+static void note_resync_skip(struct conn *c, bool is_req, const struct reasm_view *v,
+			     const struct httpp_event *ev)
+{
+	const struct httpp *p = &c->pp[is_req ? c->req_dir : other(c->req_dir)];
+
+	if (is_req) {
+		if ((ev->type == HTTPP_EV_NONE && !httpp_in_message(p)) ||
+		    (ev->type == HTTPP_EV_HEAD && head_pos(v, ev) > v->pos))
+			corr_note_request_skip(&c->corr);
+		return;
+	}
+	if (ev->type == HTTPP_EV_NONE && !httpp_in_message(p)) {
+		/* no response began where it was judged */
+		corr_orphan_skipped(&c->corr);
+		c->resp_open = false;
+		c->resp_hole = true;
+	}
+}
+
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
 static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht_stats *st,
 		 bool force)
@@ -422,17 +445,8 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 
 		if (n > v.len)
 			n = v.len; /* defensive: the parser never over-consumes */
-		if (!was_in_msg && n && ev.type == HTTPP_EV_NONE && !httpp_in_message(p)) {
-			/* resync skipped bytes: they may hide whole messages */
-			if (is_req) {
-				corr_note_request_skip(&c->corr);
-			} else {
-				/* no response began where it was judged */
-				corr_orphan_skipped(&c->corr);
-				c->resp_open = false;
-				c->resp_hole = true;
-			}
-		}
+		if (!was_in_msg && n)
+			note_resync_skip(c, is_req, &v, &ev);
 		if (ev.type == HTTPP_EV_END) {
 			/* END needs the timestamp of its last byte: consume first */
 			reasm_consume(rs, n);
