@@ -338,6 +338,20 @@ void corr_note_response_start(struct corr *c, uint64_t pos)
 
 	if (r && (!(r->flags & CORR_ANCHORED) || r->anchor_pos != pos))
 		c->sequential = false;
+	else if (r)
+		c->sequential_seen = true;
+}
+
+/* May pairing after a lost request hole rely on the connection being
+ * sequential?  Only once a response was seen to start exactly where its
+ * request was read, and nothing since showed pipelining: before that, the
+ * hole may hide the pipelined requests that would have shown it.  (Bytes a
+ * resync skipped are in view: corr_req_shares_window sees a request read
+ * with them; after a response hole every request is in view: a tie of
+ * anchors shows it.) */
+static bool taken_sequential(const struct corr *c)
+{
+	return c->sequential && c->sequential_seen;
 }
 
 /* Emit the oldest queued request as incomplete + gap: its response was lost. */
@@ -453,6 +467,7 @@ void corr_note_request_hole(struct corr *c)
 				   * earlier one may hide requests older than
 				   * those queued since */
 	c->req_hole = true;
+	c->req_hole_lost = true;
 	c->req_hole_orphans = 0;
 }
 
@@ -478,8 +493,10 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 		c->req_hole_orphans++;
 		return true;
 	}
-	if (a == pos && c->req_hole_orphans && c->sequential && !(h->flags & CORR_SHARED)) {
+	if (a == pos && c->req_hole_orphans && !(h->flags & CORR_SHARED) &&
+	    (c->req_hole_lost ? taken_sequential(c) : c->sequential)) {
 		c->req_hole = false;
+		c->req_hole_lost = false;
 		c->orphan_next = false;
 		return true;
 	}
