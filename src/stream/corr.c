@@ -485,8 +485,16 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 	const struct ht_record *h = c->head;
 	uint64_t a;
 
-	if (!h || !(h->flags & CORR_ANCHORED) || (h->flags & CORR_PRE_HOLE))
+	if (!h || (h->flags & CORR_PRE_HOLE))
 		return false;
+	if (!(h->flags & CORR_ANCHORED)) {
+		/* its anchor was forgotten (a head in more events than the
+		 * marks hold): the requests the hole hid may be older, and
+		 * timestamps cannot tell */
+		lose_oldest(c);
+		c->orphan_next = true;
+		return true;
+	}
 	a = h->anchor_pos;
 	if (a > pos) {
 		c->orphan_next = true;

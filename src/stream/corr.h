@@ -142,8 +142,10 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * together with it, pipelined; read earlier proves it: the connection is no
  * longer taken for sequential) which response is whose cannot be told: the
  * queued requests read at that anchor are emitted incomplete + gap and the
- * response is an orphan.  Returns true when it decided (pairing or orphan),
- * false to decide as without a hole (no anchors to go by).
+ * response is an orphan; so is the oldest queued request when its anchor
+ * is unknown.  Returns true when it decided (pairing or orphan), false to
+ * decide as without a hole (nothing queued, or the oldest began before the
+ * hole).
  */
 void corr_note_request_hole(struct corr *c);
 /* The request parser skipped captured bytes (a resync): requests may be
