@@ -507,6 +507,10 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
 	mark_push(c, d, ev);
+	if (d == c->req_dir && ev->pos < rs->cursor)
+		/* late bytes, already given up on: a request they held was
+		 * read in the same window as those queued with this anchor */
+		corr_window_hidden(&c->corr, ev->peer_pos);
 	if (ev->hdr.flags & HT_DF_MIDSTREAM)
 		set_midstream(c, lim);
 	/* mid-stream, a message is as likely to start at a syscall as at a line */

@@ -460,6 +460,13 @@ static void mark_pre_hole(struct corr *c)
 		c->req_cur->flags |= CORR_PRE_HOLE;
 }
 
+void corr_window_hidden(struct corr *c, uint64_t anchor)
+{
+	for (struct ht_record *r = c->head; r; r = r->next)
+		if ((r->flags & CORR_ANCHORED) && r->anchor_pos == anchor)
+			r->flags |= CORR_SHARED;
+}
+
 void corr_note_request_hole(struct corr *c)
 {
 	if (!c->req_hole)

@@ -157,6 +157,10 @@ void corr_note_request_skip(struct corr *c);
  * (pipelined): after a hole it is never paired by its anchor alone, and the
  * connection is no longer taken for sequential. */
 void corr_req_shares_window(struct corr *c);
+/* Request bytes read at response position anchor were given up on (they
+ * came late): the queued requests read in that window may have had a
+ * hidden one with them, and are never paired by their anchor alone. */
+void corr_window_hidden(struct corr *c, uint64_t anchor);
 /* The response starting at pos was made an orphan: a request queued later
  * but read before pos (anchor <= pos) may have been its request, so it is
  * emitted incomplete + gap instead of taking a later response. */
