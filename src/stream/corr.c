@@ -354,6 +354,25 @@ static bool taken_sequential(const struct corr *c)
 	return c->sequential && c->sequential_seen;
 }
 
+/* May r, read exactly where the response at hand starts, answer it while
+ * request bytes are missing (corr.req_hole)?  Yes if it began before them;
+ * else only if an orphan (or a response hole) came first, for the requests
+ * they hid, and nothing suggests one was read with r. */
+static bool hole_lets_pair(const struct corr *c, const struct ht_record *r)
+{
+	if (!c->req_hole || (r->flags & CORR_PRE_HOLE))
+		return true;
+	return c->req_hole_orphans && !(r->flags & CORR_SHARED) &&
+	       (c->req_hole_lost ? taken_sequential(c) : c->sequential);
+}
+
+/* A request read after the hole was paired: the hole is accounted for. */
+static void req_hole_settled(struct corr *c)
+{
+	c->req_hole = false;
+	c->req_hole_lost = false;
+}
+
 /* Emit the oldest queued request as incomplete + gap: its response was lost. */
 static void lose_oldest(struct corr *c)
 {
@@ -425,9 +444,16 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 	 * earlier start whose bytes held no head (they were a body's middle)
 	 * must not make this one unpaired, leaving its request queued for the
 	 * next response. */
-	c->orphan_next = !(c->sequential && exact);
-	if (c->orphan_next)
-		exact = false;
+	if (exact) {
+		const struct ht_record *r = c->head;
+
+		for (int i = 1; i < n; i++)
+			r = r->next;
+		exact = c->sequential && hole_lets_pair(c, r);
+		if (exact && !(r->flags & CORR_PRE_HOLE))
+			req_hole_settled(c);
+	}
+	c->orphan_next = !exact;
 	for (int i = 0; i < n - (exact ? 1 : 0); i++, lost++)
 		lose_oldest(c);
 	if (!c->sequential) /* the lost ones' responses may still be to come */
@@ -508,10 +534,8 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 		c->req_hole_orphans++;
 		return true;
 	}
-	if (a == pos && c->req_hole_orphans && !(h->flags & CORR_SHARED) &&
-	    (c->req_hole_lost ? taken_sequential(c) : c->sequential)) {
-		c->req_hole = false;
-		c->req_hole_lost = false;
+	if (a == pos && hole_lets_pair(c, h)) {
+		req_hole_settled(c);
 		c->orphan_next = false;
 		return true;
 	}
