@@ -18,9 +18,10 @@
 #define CORR_PRE_HOLE     (1u << 25) /* began before the request holes or skips of
 				      * this run (corr.req_hole): no request they
 				      * hid can be older than this one */
+#define CORR_BEFORE_LAST  (1u << 26) /* began before the latest request hole or skip */
 #define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
 			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED | \
-			   CORR_PRE_HOLE)
+			   CORR_PRE_HOLE | CORR_BEFORE_LAST)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
 {
@@ -366,9 +367,16 @@ static bool hole_lets_pair(const struct corr *c, const struct ht_record *r)
 	       (c->req_hole_lost ? taken_sequential(c) : c->sequential);
 }
 
-/* A request read after the hole was paired: the hole is accounted for. */
-static void req_hole_settled(struct corr *c)
+/* Request r, read during a run of holes, was paired.  If it began after the
+ * latest hole, the run is accounted for; if before, the requests that hole
+ * hid come after r, and so do their responses: orphans seen so far were
+ * not theirs. */
+static void req_hole_paired(struct corr *c, const struct ht_record *r)
 {
+	if (r->flags & CORR_BEFORE_LAST) {
+		c->req_hole_orphans = 0;
+		return;
+	}
 	c->req_hole = false;
 	c->req_hole_lost = false;
 }
@@ -450,8 +458,8 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 		for (int i = 1; i < n; i++)
 			r = r->next;
 		exact = c->sequential && hole_lets_pair(c, r);
-		if (exact && !(r->flags & CORR_PRE_HOLE))
-			req_hole_settled(c);
+		if (exact && c->req_hole && !(r->flags & CORR_PRE_HOLE))
+			req_hole_paired(c, r);
 	}
 	c->orphan_next = !exact;
 	for (int i = 0; i < n - (exact ? 1 : 0); i++, lost++)
@@ -478,12 +486,21 @@ void corr_req_shares_window(struct corr *c)
 
 /* The requests known when request bytes went missing began before them:
  * their responses pair as usual, the hole's rules start after them. */
-static void mark_pre_hole(struct corr *c)
+static void mark_known(struct corr *c, uint32_t flag)
 {
 	for (struct ht_record *r = c->head; r; r = r->next)
-		r->flags |= CORR_PRE_HOLE;
+		r->flags |= flag;
 	if (c->req_cur)
-		c->req_cur->flags |= CORR_PRE_HOLE;
+		c->req_cur->flags |= flag;
+}
+
+/* Mark the requests known now as older than this hole: all of them as
+ * older than the latest, and, on the first hole of a run (corr.req_hole),
+ * as older than every hole of it (an earlier hole may hide requests older
+ * than those queued since). */
+static void mark_before_hole(struct corr *c)
+{
+	mark_known(c, CORR_BEFORE_LAST | (c->req_hole ? 0 : CORR_PRE_HOLE));
 }
 
 void corr_window_hidden(struct corr *c, uint64_t anchor)
@@ -495,10 +512,7 @@ void corr_window_hidden(struct corr *c, uint64_t anchor)
 
 void corr_note_request_hole(struct corr *c)
 {
-	if (!c->req_hole)
-		mark_pre_hole(c); /* only before the first hole of this run: an
-				   * earlier one may hide requests older than
-				   * those queued since */
+	mark_before_hole(c);
 	c->req_hole = true;
 	c->req_hole_lost = true;
 	c->req_hole_orphans = 0;
@@ -506,9 +520,9 @@ void corr_note_request_hole(struct corr *c)
 
 void corr_note_request_skip(struct corr *c)
 {
+	mark_before_hole(c);
 	if (c->req_hole)
 		return; /* a lost hole's stricter rule stands */
-	mark_pre_hole(c);
 	c->req_hole = true;
 	c->req_hole_orphans = 1;
 }
@@ -535,7 +549,7 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 		return true;
 	}
 	if (a == pos && hole_lets_pair(c, h)) {
-		req_hole_settled(c);
+		req_hole_paired(c, h);
 		c->orphan_next = false;
 		return true;
 	}
