@@ -18,8 +18,10 @@ static void setup_parsers(struct conn *c, int req_dir, const struct conn_limits 
 	c->req_dir = (int8_t)req_dir;
 	init(&c->pp[req_dir], HTTPP_REQUEST, &lim->httpp);
 	init(&c->pp[other(req_dir)], HTTPP_RESPONSE, &lim->httpp);
-	/* a response found by a resync is judged at its own start */
+	/* a message found by a resync begins in a call of its own: a response
+	 * is judged at its own start, a request's skipped bytes are seen */
 	c->pp[other(req_dir)].pause_at_begin = true;
+	c->pp[req_dir].pause_at_begin = true;
 	if (c->meta.role == HT_ROLE_UNKNOWN)
 		c->meta.role = req_dir == HT_DIR_INGRESS ? HT_ROLE_SERVER : HT_ROLE_CLIENT;
 }
@@ -387,17 +389,16 @@ static uint64_t head_pos(const struct reasm_view *v, const struct httpp_event *e
 }
 
 /* The parser, between messages, consumed bytes of the view v: did its
- * resync skip some (they may hide whole messages)?  A request head found
- * after skipped bytes is noted before it is queued, so that the skip's
- * rules apply to it. */
+ * resync skip some (they may hide whole messages)?  A message found after
+ * skipped bytes begins in the next call (pause_at_begin), so a request
+ * head is queued after its skip was noted and the skip's rules apply to it. */
 static void note_resync_skip(struct conn *c, bool is_req, const struct reasm_view *v,
 			     const struct httpp_event *ev)
 {
 	const struct httpp *p = &c->pp[is_req ? c->req_dir : other(c->req_dir)];
 
 	if (is_req) {
-		if ((ev->type == HTTPP_EV_NONE && !httpp_in_message(p)) ||
-		    (ev->type == HTTPP_EV_HEAD && head_pos(v, ev) > v->pos))
+		if (ev->type == HTTPP_EV_NONE && !httpp_in_message(p))
 			corr_note_request_skip(&c->corr);
 		return;
 	}
