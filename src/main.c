@@ -24,7 +24,9 @@
 #include "config/config.h"
 #include "ht_event.h"
 #include "observe/metrics.h"
+#include "sink/clickhouse.h"
 #include "sink/output.h"
+#include "sink/sink.h"
 #include "pipeline/pipeline.h"
 #include "source/rfile.h"
 
@@ -220,6 +222,36 @@ static int auto_readers(int ncpu)
 	return r < 1 ? 1 : r;
 }
 
+/* ---------------------------------------------------- network sinks */
+
+#define SINKS_MAX 4
+#define SINK_DRAIN_MS 5000   /* at exit: time to deliver what is queued */
+
+static struct sink sinks[SINKS_MAX];
+static int n_sinks;
+
+/* Every configured network sink (DESIGN §9, §10); exits 1 on failure. */
+static void open_sinks(const struct ht_config *c)
+{
+	char err[512];
+	int rc = clickhouse_sink_open(c, &sinks[n_sinks], err, sizeof(err));
+
+	if (rc < 0) {
+		fprintf(stderr, "http-tracer: %s\n", err);
+		exit(1);
+	}
+	n_sinks += rc;
+}
+
+/* After the pipeline has stopped: each sink delivers what it can, then
+ * spools or counts the rest. */
+static void close_sinks(void)
+{
+	for (int i = 0; i < n_sinks; i++)
+		sinks[i].ops->close(sinks[i].ctx, SINK_DRAIN_MS);
+	n_sinks = 0;
+}
+
 static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
 				       int n_readers, int64_t wait_us, int live)
 {
@@ -234,6 +266,8 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 		.queue_wait_us = wait_us,
 		.wall_offset_ns = wall_offset_ns(),
 		.out = out,
+		.sinks = sinks,
+		.n_sinks = n_sinks,
 		.format = (int)c->format,
 		.pin_cpus = 1,
 		.lookup_metadata = live,
@@ -523,8 +557,9 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 	if (l.n_started < n)
 		return live_stop(&l, c, 1);
 	metrics_set_probes_attached(true);
-	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s\n",
-		capture_nr_cpus(l.cap), n, c->worker_threads, c->output_path);
+	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s, %d network sink(s)\n",
+		capture_nr_cpus(l.cap), n, c->worker_threads,
+		*c->output_path ? c->output_path : "(no file)", n_sinks);
 	wait_for_stop(a, l.cap);
 	return live_stop(&l, c, 0);
 }
@@ -549,12 +584,19 @@ int main(int argc, char **argv)
 	install_signals();
 	rcu_register_thread();
 	ht_config_install(c);
-	if (a.mode != MODE_RECORD) {
-		memset(&out_st, 0, sizeof(out_st));
+	if (a.mode != MODE_RECORD)
+		open_sinks(c);
+	memset(&out_st, 0, sizeof(out_st));
+	if (a.mode != MODE_RECORD && !*c->output_path && !n_sinks) {
+		fprintf(stderr, "http-tracer: output.path is empty and no network sink is configured (set output.path, or output.clickhouse.url)\n");
+		return 2;
+	}
+	if (a.mode != MODE_RECORD && *c->output_path) {
 		ht_stats_register(&out_st, "output", 0);
 		out = output_open(c, &out_st, err, sizeof(err));
 		if (!out) {
 			fprintf(stderr, "http-tracer: %s\n", err);
+			close_sinks();
 			return 1;
 		}
 	}
@@ -562,6 +604,7 @@ int main(int argc, char **argv)
 		status = run_replay(&a, c, out);
 	else
 		status = run_live(&a, c, out);
+	close_sinks();
 	if (out)
 		output_close(out);
 	ht_stats_unregister(&out_st); /* nothing if it was never registered */
