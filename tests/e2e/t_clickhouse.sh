@@ -7,8 +7,9 @@
 #   spool    server down when the tracer stops: the queue goes to spoolDir,
 #            and the next tracer (server back) sends it;
 #   cluster  a Distributed table over test_shard_localhost gets the records;
-#   refused  a wrong password, a missing table: one error line each, the
-#            rejected-records metric, and the file output goes on.
+#   refused  a wrong password, a missing table, a column of the wrong type
+#            (HTTP 500, "Code: 27"): one error line each, the rejected
+#            metric, and the file output goes on.
 CH_HTTP=18110
 CH_TCP=18111
 CH_IS=18112
@@ -306,6 +307,9 @@ else
 	ch_cluster
 	ch_refused "bad password" ev_live "Wrong password" "user: tracer" "passwordFile: $TMP/ch_bad.pw"
 	ch_refused "missing table" ev_nosuch "Code: 60"
+	# a schema error comes back as HTTP 500 with Code: 27: refused all the same
+	ch_q "CREATE TABLE default.ev_bad (time DateTime, comm UInt8) ENGINE = MergeTree() PARTITION BY toDate(time) ORDER BY time" &&
+		ch_refused "schema mismatch" ev_bad "Code: 27"
 	ngx_private_stop "$TMP/ch_ngx"
 	ch_kill
 fi
