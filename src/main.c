@@ -225,16 +225,18 @@ static int auto_readers(int ncpu)
 /* ---------------------------------------------------- network sinks */
 
 #define SINKS_MAX 4
-#define SINK_DRAIN_MS 5000   /* at exit: time to deliver what is queued */
+#define SINK_DRAIN_MS 5000   /* live mode, at exit: time to deliver what is queued */
+#define SINK_DRAIN_REPLAY_MS 600000 /* replay loses nothing: wait for the sinks */
 
 static struct sink sinks[SINKS_MAX];
 static int n_sinks;
 
-/* Every configured network sink (DESIGN §9, §10); exits 1 on failure. */
-static void open_sinks(const struct ht_config *c)
+/* Every configured network sink (DESIGN §9, §10); exits 1 on failure.
+ * replay: a sink that cannot keep up slows the replay down (nothing lost). */
+static void open_sinks(const struct ht_config *c, bool replay)
 {
 	char err[512];
-	int rc = clickhouse_sink_open(c, &sinks[n_sinks], err, sizeof(err));
+	int rc = clickhouse_sink_open(c, replay, &sinks[n_sinks], err, sizeof(err));
 
 	if (rc < 0) {
 		fprintf(stderr, "http-tracer: %s\n", err);
@@ -245,10 +247,10 @@ static void open_sinks(const struct ht_config *c)
 
 /* After the pipeline has stopped: each sink delivers what it can, then
  * spools or counts the rest. */
-static void close_sinks(void)
+static void close_sinks(uint32_t drain_ms)
 {
 	for (int i = 0; i < n_sinks; i++)
-		sinks[i].ops->close(sinks[i].ctx, SINK_DRAIN_MS);
+		sinks[i].ops->close(sinks[i].ctx, drain_ms);
 	n_sinks = 0;
 }
 
@@ -585,7 +587,7 @@ int main(int argc, char **argv)
 	rcu_register_thread();
 	ht_config_install(c);
 	if (a.mode != MODE_RECORD)
-		open_sinks(c);
+		open_sinks(c, a.mode == MODE_REPLAY);
 	memset(&out_st, 0, sizeof(out_st));
 	if (a.mode != MODE_RECORD && !*c->output_path && !n_sinks) {
 		fprintf(stderr, "http-tracer: output.path is empty and no network sink is configured (set output.path, or output.clickhouse.url)\n");
@@ -596,7 +598,7 @@ int main(int argc, char **argv)
 		out = output_open(c, &out_st, err, sizeof(err));
 		if (!out) {
 			fprintf(stderr, "http-tracer: %s\n", err);
-			close_sinks();
+			close_sinks(0);
 			return 1;
 		}
 	}
@@ -604,7 +606,7 @@ int main(int argc, char **argv)
 		status = run_replay(&a, c, out);
 	else
 		status = run_live(&a, c, out);
-	close_sinks();
+	close_sinks(a.mode == MODE_REPLAY ? SINK_DRAIN_REPLAY_MS : SINK_DRAIN_MS);
 	if (out)
 		output_close(out);
 	ht_stats_unregister(&out_st); /* nothing if it was never registered */

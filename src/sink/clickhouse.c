@@ -551,7 +551,8 @@ err_nomem:
 	return -1;
 }
 
-int clickhouse_sink_open(const struct ht_config *c, struct sink *out, char *err, size_t errlen)
+int clickhouse_sink_open(const struct ht_config *c, bool replay, struct sink *out, char *err,
+			 size_t errlen)
 {
 	struct delivery_cfg dc = {
 		.name = "clickhouse",
@@ -561,6 +562,7 @@ int clickhouse_sink_open(const struct ht_config *c, struct sink *out, char *err,
 		.backoff_min_ms = CH_BACKOFF_MIN_MS,
 		.backoff_max_ms = CH_BACKOFF_MAX_MS,
 		.merge_max_bytes = CH_INSERT_MAX_BYTES,
+		.wait_when_full = replay,
 	};
 	struct ch_sink *s;
 

@@ -20,6 +20,7 @@
 #ifndef HT_CLICKHOUSE_H
 #define HT_CLICKHOUSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/buf.h"
@@ -76,12 +77,14 @@
 
 /*
  * If c->ch_url is set: reads the password file, starts the delivery (its
- * spool) and fills *out; returns 1.  0 if no ClickHouse sink is
+ * spool) and fills *out; returns 1.  replay: the delivery waits for room
+ * rather than drop (wait_when_full, delivery.h).  0 if no ClickHouse sink is
  * configured, -1 with one line in err on failure.  The table, if
  * createTable, is created by the sender before its first insert (so a
  * ClickHouse that is down at start delays it, never the tracer).
  */
-int clickhouse_sink_open(const struct ht_config *c, struct sink *out, char *err, size_t errlen);
+int clickhouse_sink_open(const struct ht_config *c, bool replay, struct sink *out, char *err,
+			 size_t errlen);
 
 /* The CREATE TABLE IF NOT EXISTS statement for db.table; 0 or -ENOMEM. */
 int clickhouse_ddl(const char *db, const char *table, struct ht_buf *out);

@@ -60,6 +60,8 @@ struct delivery {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* sender: work, or stop */
+	pthread_cond_t room;          /* wait_when_full submitters: the queue shrank */
+	bool wait_full;
 	struct dl_item *head, *tail;
 	struct dl_spent *sp;          /* spool index, oldest at sp[sp_head] */
 	size_t sp_head, sp_len, sp_cap;
@@ -200,6 +202,7 @@ static int spool_push(struct delivery *d, uint64_t seq, uint64_t bytes, uint32_t
 
 static void spool_pop(struct delivery *d)
 {
+	pthread_cond_broadcast(&d->room);
 	d->st.spool_bytes -= d->sp[d->sp_head].bytes;
 	d->st.spool_batches--;
 	d->sp_head++;
@@ -349,6 +352,7 @@ static void pop_memory(struct delivery *d, int k)
 		ht_buf_free(&it->buf);
 		free(it);
 	}
+	pthread_cond_broadcast(&d->room);
 }
 
 /* Settle the verdict on what was sent: the k oldest memory batches, or
@@ -524,7 +528,9 @@ struct delivery *delivery_new(const struct delivery_cfg *cfg, dl_send_fn send, v
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cv, &ca);
+	pthread_cond_init(&d->room, &ca);
 	pthread_condattr_destroy(&ca);
+	d->wait_full = cfg->wait_when_full;
 	if (cfg->spool_dir && *cfg->spool_dir) {
 		if (!(d->spool_dir = strdup(cfg->spool_dir)))
 			goto err_nomem;
@@ -559,6 +565,16 @@ err_free:
 	return NULL;
 }
 
+static bool mem_fits(const struct delivery *d, size_t len)
+{
+	return d->st.queue_bytes + len <= d->mem_max || !d->st.queue_batches;
+}
+
+static bool spool_fits(const struct delivery *d, size_t len)
+{
+	return d->spool_dir && d->st.spool_bytes + SPOOL_HDR + len <= d->spool_max;
+}
+
 /* Spool one batch (the caller holds mu; it is released while writing).
  * 0, or -1 if it does not fit (nothing counted), -2 on a write error (counted). */
 static int spool_batch(struct delivery *d, uint64_t seq, struct ht_buf *b, uint32_t n)
@@ -566,7 +582,7 @@ static int spool_batch(struct delivery *d, uint64_t seq, struct ht_buf *b, uint3
 	uint64_t bytes = SPOOL_HDR + b->len;
 	int rc;
 
-	if (!d->spool_dir || d->st.spool_bytes + bytes > d->spool_max)
+	if (!spool_fits(d, b->len))
 		return -1;
 	d->st.spool_bytes += bytes; /* reserved while unlocked */
 	pthread_mutex_unlock(&d->mu);
@@ -596,8 +612,10 @@ void delivery_submit(struct delivery *d, struct ht_buf *payload, uint32_t n_reco
 	uint64_t seq;
 
 	pthread_mutex_lock(&d->mu);
+	while (d->wait_full && !mem_fits(d, payload->len) && !spool_fits(d, payload->len))
+		pthread_cond_wait(&d->room, &d->mu); /* the sender pops, or it stops */
 	seq = d->next_seq++;
-	if (d->st.queue_bytes + payload->len <= d->mem_max || !d->st.queue_batches) {
+	if (mem_fits(d, payload->len)) {
 		if ((it = malloc(sizeof(*it)))) {
 			*it = (struct dl_item){ .seq = seq, .buf = *payload, .n = n_records };
 			*payload = (struct ht_buf){ 0 };
@@ -661,6 +679,7 @@ void delivery_close(struct delivery *d, uint32_t drain_ms)
 	pthread_mutex_unlock(&open_lock);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
+	pthread_cond_destroy(&d->room);
 	free(d->sp);
 	free(d->spool_dir);
 	free(d->name);

@@ -32,6 +32,7 @@
 #ifndef HT_DELIVERY_H
 #define HT_DELIVERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,10 @@ struct delivery_cfg {
 	 * concatenate, e.g. JSONEachRow rows): a receiver that wants large
 	 * inserts (ClickHouse) gets them while it catches up. */
 	uint64_t merge_max_bytes;
+	/* Replay (offline, loses nothing): a batch that fits neither the memory
+	 * queue nor the spool waits for room instead of being dropped, so
+	 * submit may block.  Never set it for live capture. */
+	bool wait_when_full;
 };
 
 /* Why records were dropped (the reason label). */
@@ -95,7 +100,8 @@ struct delivery;
  * with one line in err on failure. */
 struct delivery *delivery_new(const struct delivery_cfg *cfg, dl_send_fn send, void *send_ctx,
 			      char *err, size_t errlen);
-/* Queue a batch: never waits for the sender (a spool file may be written).
+/* Queue a batch: never waits for the sender (a spool file may be written;
+ * with wait_when_full it waits for room rather than drop).
  * Takes ownership of payload's memory (*payload is left empty).  One
  * thread at a time. */
 void delivery_submit(struct delivery *d, struct ht_buf *payload, uint32_t n_records);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,6 +333,47 @@ static void test_merge(void **state)
 	rmdir(dir);
 }
 
+struct submitter {
+	struct delivery *d;
+	int n;
+	int done;                 /* atomic */
+};
+
+static void *submit_thread(void *arg)
+{
+	struct submitter *t = arg;
+
+	for (int i = 0; i < t->n; i++)
+		submit(t->d, i, 1020);
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* wait_when_full (replay): past the memory bound submit waits, nothing is
+ * dropped; once the receiver is back every batch goes out in order. */
+static void test_wait_when_full(void **state)
+{
+	struct recv r = { .mode = DL_RETRY };
+	struct delivery_cfg cfg = { .name = "test", .mem_max_bytes = 2 * 1030, .backoff_min_ms = 1,
+				    .backoff_max_ms = 4, .wait_when_full = true };
+	char err[256];
+	struct delivery *d = delivery_new(&cfg, rx_send, &r, err, sizeof(err));
+	struct submitter t = { .d = d, .n = 6 };
+	pthread_t th;
+
+	assert_non_null(d);
+	assert_int_equal(pthread_create(&th, NULL, submit_thread, &t), 0);
+	wait_calls(&r, 3);
+	assert_int_equal(stats(d).queue_batches, 2);
+	assert_int_equal(__atomic_load_n(&t.done, __ATOMIC_ACQUIRE), 0); /* waiting for room */
+	set_mode(&r, DL_SENT);
+	pthread_join(th, NULL);
+	wait_sent(d, 6);
+	assert_int_equal(stats(d).batches_dropped[DL_DROP_QUEUE_FULL], 0);
+	delivery_close(d, 1000);
+	assert_in_order(&r, 0, 6);
+}
+
 /* A spool directory that cannot be made is one clear error. */
 static void test_bad_spool_dir(void **state)
 {
@@ -353,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_reject_not_retried),
 		cmocka_unit_test(test_retry_after_capped),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_wait_when_full),
 		cmocka_unit_test(test_bad_spool_dir),
 	};
 
