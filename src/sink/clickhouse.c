@@ -331,6 +331,7 @@ static enum dl_verdict post(struct ch_sink *s, const char *url, const void *body
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, gzipped ? s->headers_gz : s->headers);
 	s->resp_len = 0;
 	rc = curl_easy_perform(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, NULL); /* cerr is on this stack */
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", curl_easy_strerror(rc), cerr[0] ? cerr : url);
 		return DL_RETRY;
