@@ -3,12 +3,14 @@
 # `http-tracer record` during a wrk -> nginx run (1 KiB responses, loopback,
 # both ends traced), then `http-tracer replay` of that file with
 # workerThreads 2 (batchSize 100) into an NDJSON file, under hyperfine.
-# With OLD=path/to/older/http-tracer both builds replay the same file side by
-# side (the older one must read the file: record with the older build when
-# the file format changed, REC=old).  Prints numbers; asserts nothing.
+# With OLD=path/to/older/http-tracer both builds replay side by side, the
+# older one OLD_FILE (default: the same file; for a build that cannot read
+# this build's format, the same recording in its format: bench_codec
+# rewrites a file in this build's format, see bench/codec.sh).
+# Prints numbers; asserts nothing.
 # Run as root from the repo root:  bench/replay_nginx.sh [SECONDS]
 # Env: BUILD (build), NGX_PORT (18610), RUNS (5), REC_FILE (build/nginx.htr:
-# reused when present; delete it to record again), OLD, REC (new|old).
+# reused when present; delete it to record again), OLD, OLD_FILE.
 set -eu
 BUILD=${BUILD:-build}
 DUR=${1:-5}
@@ -27,8 +29,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 make -s "$BUILD/http-tracer" >/dev/null
 NEW=$BUILD/http-tracer
-RECORDER=$NEW
-[ "${REC:-new}" = old ] && RECORDER=$OLD
+OLD_FILE=${OLD_FILE:-$REC_FILE}
 if [ ! -s "$REC_FILE" ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "replay_nginx: recording needs root" >&2; exit 1; }
 	. "$HERE/nginx.sh"
@@ -36,7 +37,7 @@ if [ ! -s "$REC_FILE" ]; then
 	NGX_STARTED=1
 	URL=http://127.0.0.1:$NGX_PORT/bench.html
 	curl -s -o /dev/null "$URL"
-	"$RECORDER" record -o "$REC_FILE" 2>"$REC_FILE.log" &
+	"$NEW" record -o "$REC_FILE" 2>"$REC_FILE.log" &
 	TRACER_PID=$!
 	tracer_wait_ready "$REC_FILE.log"
 	wrk -t1 -c50 -d"${DUR}s" "$URL"
@@ -47,11 +48,10 @@ if [ ! -s "$REC_FILE" ]; then
 fi
 ls -l "$REC_FILE"
 echo "machine: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
-for b in $NEW ${OLD:-}; do
-	rm -f "$OUT"
-	printf '%s: ' "$b"
-	"$b" replay "$REC_FILE" -o "$OUT" --workers 2 --batch-size 100
-done
 set -- "$NEW replay $REC_FILE -o $OUT --workers 2 --batch-size 100"
-[ -n "${OLD:-}" ] && set -- "$@" "$OLD replay $REC_FILE -o $OUT --workers 2 --batch-size 100"
+[ -n "${OLD:-}" ] && set -- "$@" "$OLD replay $OLD_FILE -o $OUT --workers 2 --batch-size 100"
+for cmd in "$@"; do
+	rm -f "$OUT"
+	echo "$cmd: $($cmd)"
+done
 hyperfine --runs "$RUNS" --warmup 1 --prepare "rm -f $OUT" "$@"
