@@ -3,8 +3,9 @@
  *
  * Writer (version 3 only): records are appended to a raw block buffer
  * (8-byte entry header, payload, padding); when it passes the block target
- * the block is hashed (XXH3-64), LZ4-compressed into a reused buffer that
- * already holds room for the block header, and written with one write(2).
+ * the block is LZ4-compressed into a reused buffer that already holds room
+ * for the block header, the compressed bytes are hashed (XXH3-64), and the
+ * block is written with one write(2).
  *
  * Reader (version 3, and version 2: raw deflate + crc32, zlib): one read(2)
  * for the block header and one for the payload into reused buffers,
@@ -253,7 +254,7 @@ static int writer_flush(struct rfile_writer *w)
 	put_le32(h + 4, (uint32_t)clen);
 	put_le32(h + 8, (uint32_t)w->raw_len);
 	put_le32(h + 12, w->count);
-	put_le64(h + 16, XXH3_64bits(w->raw, w->raw_len));
+	put_le64(h + 16, XXH3_64bits(w->out + RFILE_BLOCK_HDR_SIZE, (size_t)clen));
 	ret = write_all(w->fd, w->out, RFILE_BLOCK_HDR_SIZE + (size_t)clen);
 	if (ret)
 		return ret;
@@ -561,13 +562,17 @@ static int check_block(const char *path, struct rfile_block *b)
 	return 0;
 }
 
-/* Version 3: LZ4-decompress to exactly raw_len bytes and check the XXH3. */
+/* Version 3: check the XXH3 of the stored bytes, then LZ4-decompress them
+ * to exactly raw_len bytes. */
 static int block_unlz4(const char *path, struct rfile_block *b)
 {
 	unsigned long long boff = b->off;
-	uint64_t sum;
+	uint64_t sum = XXH3_64bits(b->comp, b->comp_len);
 	int n;
 
+	if (sum != b->sum)
+		return block_fail(path, b, "block at offset %llu: XXH3 mismatch (stored 0x%016llx, computed 0x%016llx)",
+				  boff, (unsigned long long)b->sum, (unsigned long long)sum);
 	n = LZ4_decompress_safe((const char *)b->comp, (char *)b->raw, (int)b->comp_len,
 				(int)b->raw_len);
 	if (n < 0)
@@ -576,10 +581,6 @@ static int block_unlz4(const char *path, struct rfile_block *b)
 	if ((uint32_t)n != b->raw_len)
 		return block_fail(path, b, "block at offset %llu: LZ4 data decompresses to %d bytes (header says %u)",
 				  boff, n, b->raw_len);
-	sum = XXH3_64bits(b->raw, b->raw_len);
-	if (sum != b->sum)
-		return block_fail(path, b, "block at offset %llu: XXH3 mismatch (stored 0x%016llx, computed 0x%016llx)",
-				  boff, (unsigned long long)b->sum, (unsigned long long)sum);
 	return 0;
 }
 

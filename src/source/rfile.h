@@ -11,7 +11,9 @@
  *   blocks until end of file, each:
  *     block header, 24 bytes: u32 magic = RFILE_BLOCK_MAGIC; u32 compressed
  *     length; u32 raw length (<= RFILE_MAX_RAW); u32 record count; u64
- *     XXH3-64 (seed 0) of the raw bytes;
+ *     XXH3-64 (seed 0) of the compressed bytes (checked before they are
+ *     decompressed; hashing them rather than the raw bytes is 10-35x less
+ *     to hash, and LZ4_decompress_safe is safe on any input);
  *     then `compressed length` bytes of one LZ4 block (liblz4's block
  *     format, LZ4_compress_default: no frame, the header carries the sizes
  *     and the checksum) that decompresses to exactly `raw length`

@@ -98,7 +98,7 @@ static void write_block(int fd, uint32_t version, const uint8_t *raw, size_t n, 
 
 		FUZZ_CHECK(k > 0 || n == 0, "LZ4 of %zu bytes", n);
 		clen = k > 0 ? (size_t)k : 0;
-		put_le64(hdr + 16, XXH3_64bits(raw, n));
+		put_le64(hdr + 16, XXH3_64bits(comp, clen));
 	}
 	put_le32(hdr, RFILE_BLOCK_MAGIC);
 	put_le32(hdr + 4, (uint32_t)clen);

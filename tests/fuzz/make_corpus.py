@@ -207,7 +207,7 @@ def block(raw, count, version=3):
         c = comp.compress(raw) + comp.flush()
         return struct.pack("<IIIII", 0x4b425448, len(c), len(raw), count, zlib.crc32(raw)) + c
     c = lz4_block(raw)
-    return struct.pack("<IIIIQ", 0x4b425448, len(c), len(raw), count, XXH.XXH3_64bits(raw, len(raw))) + c
+    return struct.pack("<IIIIQ", 0x4b425448, len(c), len(raw), count, XXH.XXH3_64bits(c, len(c))) + c
 
 
 def rfile(blocks, version=3):
