@@ -18,9 +18,9 @@
  * Read-ahead (rfile_reader_prefetch): N decoder threads share a ring of
  * 2N + 2 block slots.  A decoder claims the next block number and reads
  * its bytes while holding `io` (so reads stay in file order), then
- * decompresses and checks it unlocked (version 2: with its own z_stream).  The consumer
- * takes slots strictly in block order and frees the previous one on its
- * next call.  The first EOF or bad block stops all claims: every block
+ * decompresses and checks it unlocked (version 2: with its own z_stream).
+ * The consumer takes slots strictly in block order and frees the previous
+ * one on its next call.  The first EOF or bad block stops all claims: every block
  * before it is still delivered first, then its result.
  */
 #include <errno.h>
