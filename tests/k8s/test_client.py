@@ -205,6 +205,17 @@ def scenario(fake, drv, token_file, secret):
           "slices are back")
     check(int(drv.stats()["pods_malformed"]) == 0, "nothing malformed on the real wire format")
 
+    # 8. /metrics shows it all
+    m = drv.ask("metrics").split(" | ")
+    for want in ['http_tracer_k8s_objects{kind="services"} 3',
+                 'http_tracer_k8s_relists_total{kind="services"} 1',
+                 'http_tracer_k8s_api_errors_total{code="401"}',
+                 'http_tracer_k8s_api_errors_total{code="403"}',
+                 'http_tracer_k8s_api_errors_total{code="410"}',
+                 'http_tracer_k8s_seconds_since_last_event{kind="pods"}',
+                 'http_tracer_k8s_watch_restarts_total{kind="pods"}']:
+        check(any(x.startswith(want) for x in m), "metric " + want)
+
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
