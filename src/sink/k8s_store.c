@@ -5,7 +5,8 @@
  *  - published (readers): two cds_lfht tables, pods by uid and peers by
  *    address.  An entry is one allocation (struct, arrays and strings) that
  *    never changes once added; an update swaps in a new one with
- *    cds_lfht_add_replace and frees the old one with call_rcu.
+ *    cds_lfht_add_replace and retires the old one, freed after a grace
+ *    period (call_rcu) when the writer call ends.
  *  - private (the one writer): the current objects in chained hash maps
  *    (struct kmap) and, per address, the list of sources that claim it
  *    (a Service clusterIP, an EndpointSlice endpoint, a pod IP).  A change
@@ -107,9 +108,16 @@ static void kmap_remove(struct kmap *m, struct kmap_node *n)
 
 /* ---- published entries */
 
+/* A replaced or removed entry, freed after a grace period (reclaim). */
+struct retired {
+	struct retired *next;
+	void *mem;                    /* the entry's allocation */
+	struct rcu_head rcu;
+};
+
 struct pod_entry {
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
+	struct retired ret;
 	struct k8s_pod_view v;
 	struct k8s_container_view c[]; /* then the strings */
 };
@@ -125,7 +133,7 @@ struct peer_src {                     /* published copy of one source */
 
 struct peer_entry {
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
+	struct retired ret;
 	struct ht_addr addr;
 	size_t n;
 	struct peer_src s[];           /* then the ports, then the strings */
@@ -170,6 +178,7 @@ struct k8s_store {
 	struct kmap addrs;
 	uint64_t gen[K8S_KIND_COUNT];
 	struct waddr *dirty;          /* addresses to publish again */
+	struct retired *retired;      /* entries to free after a grace period */
 };
 
 const char *k8s_kind_name(enum k8s_kind kind)
@@ -194,14 +203,43 @@ struct k8s_store *k8s_store_new(void)
 	return st;
 }
 
-static void free_pod_rcu(struct rcu_head *h)
+#ifndef K8S_STORE_SYNC_RECLAIM
+static void free_retired_rcu(struct rcu_head *h)
 {
-	free(caa_container_of(h, struct pod_entry, rcu));
+	free(caa_container_of(h, struct retired, rcu)->mem);
+}
+#endif
+
+static void retire(struct k8s_store *st, struct retired *r, void *mem)
+{
+	r->mem = mem;
+	r->next = st->retired;
+	st->retired = r;
 }
 
-static void free_peer_rcu(struct rcu_head *h)
+/* Frees what the last writer call replaced, once no reader can hold it.
+ * Outside rcu_read_lock.  With K8S_STORE_SYNC_RECLAIM (the fuzz build,
+ * whose leak check wants every input to free what it allocated) it waits
+ * for the grace period itself; otherwise liburcu's call_rcu thread does. */
+static void reclaim(struct k8s_store *st)
 {
-	free(caa_container_of(h, struct peer_entry, rcu));
+	struct retired *r = st->retired, *next;
+
+	if (!r)
+		return;
+	st->retired = NULL;
+#ifdef K8S_STORE_SYNC_RECLAIM
+	synchronize_rcu();
+	for (; r; r = next) {
+		next = r->next;
+		free(r->mem);
+	}
+#else
+	for (; r; r = next) {
+		next = r->next;
+		call_rcu(&r->rcu, free_retired_rcu);
+	}
+#endif
 }
 
 static void free_wobj(struct wobj *o)
@@ -252,6 +290,7 @@ void k8s_store_free(struct k8s_store *st)
 		return;
 	/* No reader is left (contract), so published entries go at once; the
 	 * call_rcu callbacks already queued only free their own entry. */
+	reclaim(st);
 	drain_table(st->pods, offsetof(struct pod_entry, node));
 	drain_table(st->peers, offsetof(struct peer_entry, node));
 	for (int k = 0; k < K8S_KIND_COUNT; k++)
@@ -507,7 +546,8 @@ static int publish_addr(struct k8s_store *st, struct waddr *a)
 		cds_lfht_lookup(st->peers, h, match_peer, &a->addr, &it);
 		old = cds_lfht_iter_get_node(&it);
 		if (old && cds_lfht_del(st->peers, old) == 0)
-			call_rcu(&caa_container_of(old, struct peer_entry, node)->rcu, free_peer_rcu);
+			retire(st, &caa_container_of(old, struct peer_entry, node)->ret,
+			       caa_container_of(old, struct peer_entry, node));
 		kmap_remove(&st->addrs, &a->node);
 		free(a);
 		return 0;
@@ -517,7 +557,8 @@ static int publish_addr(struct k8s_store *st, struct waddr *a)
 		return -ENOMEM;
 	old = cds_lfht_add_replace(st->peers, h, match_peer, &e->addr, &e->node);
 	if (old)
-		call_rcu(&caa_container_of(old, struct peer_entry, node)->rcu, free_peer_rcu);
+		retire(st, &caa_container_of(old, struct peer_entry, node)->ret,
+		       caa_container_of(old, struct peer_entry, node));
 	return 0;
 }
 
@@ -600,7 +641,7 @@ static struct wobj *find_obj(struct k8s_store *st, enum k8s_kind kind, const cha
 static void unpublish_pod(struct k8s_store *st, struct wobj *o)
 {
 	if (o->pub && cds_lfht_del(st->pods, &o->pub->node) == 0)
-		call_rcu(&o->pub->rcu, free_pod_rcu);
+		retire(st, &o->pub->ret, o->pub);
 	o->pub = NULL;
 }
 
@@ -637,11 +678,12 @@ static int install_obj(struct k8s_store *st, struct wobj *o)
 		prev = cds_lfht_add_replace(st->pods, key_hash(o->key, strlen(o->key)), match_pod,
 					    o->key, &o->pub->node);
 		if (prev)
-			call_rcu(&caa_container_of(prev, struct pod_entry, node)->rcu, free_pod_rcu);
+			retire(st, &caa_container_of(prev, struct pod_entry, node)->ret,
+			       caa_container_of(prev, struct pod_entry, node));
 	}
 	attach_sources(st, o);
 	if (old) {
-		old->pub = NULL;        /* replaced above, freed by call_rcu */
+		old->pub = NULL;        /* replaced above, retired */
 		free_wobj(old);
 	}
 	return flush_dirty(st);
@@ -652,7 +694,10 @@ static int install_obj(struct k8s_store *st, struct wobj *o)
 static int abandon_obj(struct k8s_store *st, struct wobj *o, int rc)
 {
 	free_wobj(o);
+	rcu_read_lock();
 	flush_dirty(st);
+	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -762,6 +807,7 @@ int k8s_store_upsert_pod(struct k8s_store *st, const struct k8s_pod_obj *p)
 		wobj_add_src(st, o, p->ips[i], SRC_POD, name, ns, NULL);
 	rc = install_obj(st, o);
 	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -790,6 +836,7 @@ int k8s_store_upsert_service(struct k8s_store *st, const struct k8s_service_obj 
 		wobj_add_src(st, o, svc->cluster_ips[i], SRC_SERVICE, NULL, ns, name);
 	rc = install_obj(st, o);
 	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -847,6 +894,7 @@ int k8s_store_upsert_slice(struct k8s_store *st, const struct k8s_slice_obj *sl)
 	}
 	rc = install_obj(st, o);
 	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -866,6 +914,7 @@ static void delete_obj(struct k8s_store *st, enum k8s_kind kind, const struct k8
 		flush_dirty(st);
 	}
 	rcu_read_unlock();
+	reclaim(st);
 	free(key);
 }
 
@@ -911,6 +960,7 @@ void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	}
 	flush_dirty(st);
 	rcu_read_unlock();
+	reclaim(st);
 }
 
 size_t k8s_store_count(struct k8s_store *st, enum k8s_kind kind)
