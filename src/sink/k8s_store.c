@@ -28,6 +28,13 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+/* Buckets of the published tables: they start at K8S_STORE_MIN_BUCKETS and
+ * the writer doubles them (cds_lfht_resize, synchronous) when the entries
+ * outnumber the buckets.  rculfhash's own lazy resize is not used: it runs
+ * in a worker that waits for grace periods, so under steady readers the
+ * table stayed at its first size and chains grew to a hundred nodes. */
+#define K8S_STORE_MIN_BUCKETS 256
+
 /* ---- private chained hash map (writer only) */
 
 struct kmap_node {
@@ -179,6 +186,7 @@ struct k8s_store {
 	uint64_t gen[K8S_KIND_COUNT];
 	struct waddr *dirty;          /* addresses to publish again */
 	struct retired *retired;      /* entries to free after a grace period */
+	unsigned long pod_buckets, peer_buckets;
 };
 
 const char *k8s_kind_name(enum k8s_kind kind)
@@ -194,8 +202,10 @@ struct k8s_store *k8s_store_new(void)
 
 	if (!st)
 		return NULL;
-	st->pods = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-	st->peers = cds_lfht_new(1024, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	st->pod_buckets = K8S_STORE_MIN_BUCKETS;
+	st->peer_buckets = K8S_STORE_MIN_BUCKETS;
+	st->pods = cds_lfht_new(st->pod_buckets, K8S_STORE_MIN_BUCKETS, 0, 0, NULL);
+	st->peers = cds_lfht_new(st->peer_buckets, K8S_STORE_MIN_BUCKETS, 0, 0, NULL);
 	if (!st->pods || !st->peers) {
 		k8s_store_free(st);
 		return NULL;
@@ -203,10 +213,19 @@ struct k8s_store *k8s_store_new(void)
 	return st;
 }
 
+static void free_retired(struct retired *r)
+{
+	for (struct retired *next; r; r = next) {
+		next = r->next;
+		free(r->mem);
+	}
+}
+
 #ifndef K8S_STORE_SYNC_RECLAIM
+/* The whole batch of one writer call hangs off its first entry. */
 static void free_retired_rcu(struct rcu_head *h)
 {
-	free(caa_container_of(h, struct retired, rcu)->mem);
+	free_retired(caa_container_of(h, struct retired, rcu));
 }
 #endif
 
@@ -217,28 +236,36 @@ static void retire(struct k8s_store *st, struct retired *r, void *mem)
 	st->retired = r;
 }
 
-/* Frees what the last writer call replaced, once no reader can hold it.
- * Outside rcu_read_lock.  With K8S_STORE_SYNC_RECLAIM (the fuzz build,
+/* Ends a writer call: grows the tables if needed and frees what the call
+ * replaced, once no reader can hold it.  Outside rcu_read_lock.  With K8S_STORE_SYNC_RECLAIM (the fuzz build,
  * whose leak check wants every input to free what it allocated) it waits
  * for the grace period itself; otherwise liburcu's call_rcu thread does. */
+static void grow(struct cds_lfht *ht, unsigned long *buckets, size_t entries)
+{
+	unsigned long want = *buckets;
+
+	while (want < entries)
+		want *= 2;
+	if (want != *buckets) {
+		cds_lfht_resize(ht, want);
+		*buckets = want;
+	}
+}
+
 static void reclaim(struct k8s_store *st)
 {
-	struct retired *r = st->retired, *next;
+	struct retired *r = st->retired;
 
+	grow(st->pods, &st->pod_buckets, st->objs[K8S_POD].n);
+	grow(st->peers, &st->peer_buckets, st->addrs.n);
 	if (!r)
 		return;
 	st->retired = NULL;
 #ifdef K8S_STORE_SYNC_RECLAIM
 	synchronize_rcu();
-	for (; r; r = next) {
-		next = r->next;
-		free(r->mem);
-	}
+	free_retired(r);
 #else
-	for (; r; r = next) {
-		next = r->next;
-		call_rcu(&r->rcu, free_retired_rcu);
-	}
+	call_rcu(&r->rcu, free_retired_rcu);   /* one callback per writer call */
 #endif
 }
 
