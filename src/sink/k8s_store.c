@@ -817,7 +817,7 @@ int k8s_store_upsert_pod(struct k8s_store *st, const struct k8s_pod_obj *p)
 
 	if (!p->meta.uid || !*p->meta.uid)
 		return -EINVAL;
-	if (p->host_network)
+	if (p->host_network || p->finished)
 		n_ips = 0;
 	o = wobj_new(K8S_POD, &p->meta, slen(p->meta.name) + slen(p->meta.namespace_), n_ips);
 	if (!o)

@@ -89,12 +89,18 @@ static void test_pod(void **state)
 	assert_int_equal(k8s_store_upsert_pod(st, &p), 0);
 	assert_false(peer(st, "192.168.5.5", 80, &pv));
 
+	/* a finished pod's IP may be reused: not a peer either */
+	p = web_pod("uid-4", "job-x", "10.42.1.99");
+	p.finished = true;
+	assert_int_equal(k8s_store_upsert_pod(st, &p), 0);
+	assert_false(peer(st, "10.42.1.99", 80, &pv));
+
 	/* replace: the new IP answers, the old one is gone */
 	p = web_pod("uid-1", "web-7d4b9c8f5d-x2k9q", "10.42.1.8");
 	assert_int_equal(k8s_store_upsert_pod(st, &p), 0);
 	assert_false(peer(st, "10.42.1.7", 8080, &pv));
 	assert_true(peer(st, "10.42.1.8", 8080, &pv));
-	assert_int_equal(k8s_store_count(st, K8S_POD), 3);
+	assert_int_equal(k8s_store_count(st, K8S_POD), 4);
 
 	k8s_store_delete_pod(st, &p.meta);
 	assert_false(peer(st, "10.42.1.8", 8080, &pv));
