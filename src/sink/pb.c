@@ -1,0 +1,256 @@
+/* pb.c - protobuf wire format writer and reader; see pb.h. */
+#include "pb.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool room(struct pbw *w, size_t n)
+{
+	if (w->err)
+		return false;
+	if (ht_buf_reserve(w->b, n)) {
+		w->err = -ENOMEM;
+		return false;
+	}
+	return true;
+}
+
+size_t pb_varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+void pb_varint(struct pbw *w, uint64_t v)
+{
+	if (room(w, 10))
+		w->b->len += put_varint((uint8_t *)w->b->p + w->b->len, v);
+}
+
+void pb_tag(struct pbw *w, uint32_t field, enum pb_wire t)
+{
+	pb_varint(w, (uint64_t)field << 3 | t);
+}
+
+void pb_uint(struct pbw *w, uint32_t field, uint64_t v)
+{
+	pb_tag(w, field, PB_VARINT);
+	pb_varint(w, v);
+}
+
+static void put_le(struct pbw *w, uint64_t v, int n)
+{
+	if (!room(w, (size_t)n))
+		return;
+	for (int i = 0; i < n; i++)
+		w->b->p[w->b->len++] = (char)(v >> (8 * i));
+}
+
+void pb_fixed64(struct pbw *w, uint32_t field, uint64_t v)
+{
+	pb_tag(w, field, PB_I64);
+	put_le(w, v, 8);
+}
+
+void pb_fixed32(struct pbw *w, uint32_t field, uint32_t v)
+{
+	pb_tag(w, field, PB_I32);
+	put_le(w, v, 4);
+}
+
+void pb_bytes(struct pbw *w, uint32_t field, const void *p, size_t n)
+{
+	pb_tag(w, field, PB_LEN);
+	pb_varint(w, n);
+	if (n && room(w, n)) {
+		memcpy(w->b->p + w->b->len, p, n);
+		w->b->len += n;
+	}
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+static size_t utf8_seq(const uint8_t *s, size_t n)
+{
+	uint32_t c;
+	size_t k;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		k = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		k = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		k = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (n < k)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((k == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (k == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return k;
+}
+
+/* Bytes of p[0..n) once every invalid byte is U+FFFD (3 bytes); *valid
+ * says whether it was all valid already. */
+static size_t utf8_clean_len(const uint8_t *p, size_t n, bool *valid)
+{
+	size_t i = 0, out = 0;
+
+	*valid = true;
+	while (i < n) {
+		size_t k = utf8_seq(p + i, n - i);
+
+		if (k) {
+			i += k;
+			out += k;
+		} else {
+			i++;
+			out += 3;
+			*valid = false;
+		}
+	}
+	return out;
+}
+
+void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	bool valid;
+	size_t len = utf8_clean_len(s, n, &valid), i = 0;
+	char *o;
+
+	if (valid) {
+		pb_bytes(w, field, p, n);
+		return;
+	}
+	pb_tag(w, field, PB_LEN);
+	pb_varint(w, len);
+	if (!room(w, len))
+		return;
+	o = w->b->p + w->b->len;
+	while (i < n) {
+		size_t k = utf8_seq(s + i, n - i);
+
+		if (k) {
+			memcpy(o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	w->b->len += len;
+}
+
+size_t pb_begin(struct pbw *w, uint32_t field)
+{
+	pb_tag(w, field, PB_LEN);
+	if (!room(w, 1))
+		return 0;
+	w->b->p[w->b->len++] = 0;
+	return w->b->len; /* the body starts here; its length byte is just before */
+}
+
+void pb_end(struct pbw *w, size_t mark)
+{
+	size_t len, k;
+	uint8_t tmp[10];
+
+	if (w->err)
+		return;
+	len = w->b->len - mark;
+	k = put_varint(tmp, len);
+	if (k > 1) {
+		if (!room(w, k - 1))
+			return;
+		memmove(w->b->p + mark + k - 1, w->b->p + mark, len);
+		w->b->len += k - 1;
+	}
+	memcpy(w->b->p + mark - 1, tmp, k);
+}
+
+static int get_varint(struct pbr *r, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		uint8_t c;
+
+		if (r->p >= r->end)
+			return -EINVAL;
+		c = *r->p++;
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int get_le(struct pbr *r, int n, uint64_t *v)
+{
+	if (r->end - r->p < n)
+		return -EINVAL;
+	*v = 0;
+	for (int i = 0; i < n; i++)
+		*v |= (uint64_t)r->p[i] << (8 * i);
+	r->p += n;
+	return 0;
+}
+
+int pb_next(struct pbr *r, struct pb_field *f)
+{
+	uint64_t tag;
+
+	if (r->p >= r->end)
+		return 0;
+	if (get_varint(r, &tag) || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
+		return -EINVAL;
+	memset(f, 0, sizeof(*f));
+	f->num = (uint32_t)(tag >> 3);
+	f->wire = (enum pb_wire)(tag & 7);
+	switch (f->wire) {
+	case PB_VARINT:
+		return get_varint(r, &f->v) ? -EINVAL : 1;
+	case PB_I64:
+		return get_le(r, 8, &f->v) ? -EINVAL : 1;
+	case PB_I32:
+		return get_le(r, 4, &f->v) ? -EINVAL : 1;
+	case PB_LEN:
+		if (get_varint(r, &f->v) || f->v > (uint64_t)(r->end - r->p))
+			return -EINVAL;
+		f->p = r->p;
+		f->n = (size_t)f->v;
+		r->p += f->n;
+		return 1;
+	}
+	return -EINVAL;
+}

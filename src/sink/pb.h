@@ -1,0 +1,68 @@
+/*
+ * pb.h - the protobuf wire format, written and read by hand.
+ *
+ * The OTLP sink sends a fixed subset of one schema, so instead of a
+ * generated library this is the wire format itself (varint, fixed64,
+ * fixed32, length-delimited): about a hundred lines, no allocation beyond
+ * the output buffer, no schema at run time.  A nested message is written
+ * in place: pb_begin() reserves one byte for its length, pb_end() writes
+ * the length and moves the body only when it needs more than one byte.
+ *
+ * Writer errors are sticky: after an allocation failure every call does
+ * nothing and pb_done() reports -ENOMEM once, so an encoder checks once at
+ * the end and puts the buffer back to where it started.
+ *
+ * The reader walks one message's fields (responses of the receiver, and the
+ * unit tests' decoding of our own bytes); it never reads past its end.
+ */
+#ifndef HT_PB_H
+#define HT_PB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+enum pb_wire { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
+
+struct pbw {
+	struct ht_buf *b;
+	int err;               /* 0 or -ENOMEM, sticky */
+};
+
+void pb_varint(struct pbw *w, uint64_t v);
+void pb_tag(struct pbw *w, uint32_t field, enum pb_wire t);
+/* A varint field (uint32/64, int64 as two's complement, enum, bool). */
+void pb_uint(struct pbw *w, uint32_t field, uint64_t v);
+void pb_fixed64(struct pbw *w, uint32_t field, uint64_t v);
+void pb_fixed32(struct pbw *w, uint32_t field, uint32_t v);
+/* A bytes field, copied as is. */
+void pb_bytes(struct pbw *w, uint32_t field, const void *p, size_t n);
+/* A string field: valid UTF-8 is copied, each byte of an invalid sequence
+ * becomes U+FFFD (proto3 strings must be UTF-8; receivers reject others). */
+void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n);
+/* Nested message: returns the mark that pb_end() takes. */
+size_t pb_begin(struct pbw *w, uint32_t field);
+void pb_end(struct pbw *w, size_t mark);
+/* Bytes of v as a varint (1..10). */
+size_t pb_varint_len(uint64_t v);
+
+/* Reader over p[0..n). */
+struct pbr {
+	const uint8_t *p, *end;
+};
+
+struct pb_field {
+	uint32_t num;
+	enum pb_wire wire;
+	uint64_t v;            /* PB_VARINT, PB_I64, PB_I32 */
+	const uint8_t *p;      /* PB_LEN: the bytes */
+	size_t n;
+};
+
+/* Next field: 1 and *f filled, 0 at the end, -EINVAL on malformed input
+ * (truncated, bad wire type, field 0, length past the end). */
+int pb_next(struct pbr *r, struct pb_field *f);
+
+#endif
