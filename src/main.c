@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "ht_event.h"
 #include "observe/metrics.h"
+#include "sink/otlp.h"
 #include "sink/output.h"
 #include "pipeline/pipeline.h"
 #include "source/rfile.h"
@@ -220,6 +221,35 @@ static int auto_readers(int ncpu)
 	return r < 1 ? 1 : r;
 }
 
+/* Network sinks beside the file (sink/sink.h), opened before the pipeline
+ * starts and closed after it has stopped. */
+#define SINKS_MAX 4
+#define SINK_DRAIN_MS 3000
+static struct sink sinks[SINKS_MAX];
+static int n_sinks;
+
+static int open_sinks(const struct ht_config *c)
+{
+	char err[512];
+	int rc = otlp_sink_open(c, &sinks[n_sinks], err, sizeof(err));
+
+	if (rc < 0) {
+		fprintf(stderr, "http-tracer: %s\n", err);
+		return -1;
+	}
+	n_sinks += rc;
+	return 0;
+}
+
+static void close_sinks(void)
+{
+	while (n_sinks > 0) {
+		struct sink *k = &sinks[--n_sinks];
+
+		k->ops->close(k->ctx, SINK_DRAIN_MS);
+	}
+}
+
 static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
 				       int n_readers, int64_t wait_us, int live)
 {
@@ -234,6 +264,8 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 		.queue_wait_us = wait_us,
 		.wall_offset_ns = wall_offset_ns(),
 		.out = out,
+		.sinks = sinks,
+		.n_sinks = n_sinks,
 		.format = (int)c->format,
 		.pin_cpus = 1,
 		.lookup_metadata = live,
@@ -543,6 +575,10 @@ int main(int argc, char **argv)
 		/* what live mode will say about the rings on this host */
 		if (capture_ring_note(c->ringbuffer_bytes, err, sizeof(err)))
 			fprintf(stderr, "http-tracer: note: %s\n", err);
+		if (*c->otlp_endpoint)
+			fprintf(stderr, "http-tracer: note: OTLP traces go to %s (%s%s)\n",
+				ht_config_otlp_url(c, err, sizeof(err)),
+				c->otlp_json ? "http/json" : "http/protobuf", c->otlp_gzip ? ", gzip" : "");
 		ht_config_free(c);
 		return 0;
 	}
@@ -557,11 +593,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "http-tracer: %s\n", err);
 			return 1;
 		}
+		if (open_sinks(c)) {
+			output_close(out);
+			return 1;
+		}
 	}
 	if (a.mode == MODE_REPLAY)
 		status = run_replay(&a, c, out);
 	else
 		status = run_live(&a, c, out);
+	close_sinks();
 	if (out)
 		output_close(out);
 	ht_stats_unregister(&out_st); /* nothing if it was never registered */

@@ -9,6 +9,10 @@ hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute
 # kernel and liburcu (Debian multiarch; dpkg learns the architecture first).
 PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64"
 [ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
+# The OTLP e2e test's receiver runs on Node.js (tools/otlp/, its npm package
+# installed by tools/otlp/npm_deps.sh).  A Node.js that brings its own npm
+# (NodeSource's) must not get Debian's npm package, which would replace it.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
