@@ -376,18 +376,18 @@ static void encode_pb(struct emit *e, const struct otlp_enc_opts *o, const struc
 	struct pbw *w = &e->w;
 	size_t rs, res, ss, sc, sp, st;
 
-	rs = pb_begin(w, F_REQ_RESOURCE_SPANS);
-	res = pb_begin(w, F_RS_RESOURCE);
+	rs = pb_begin_n(w, F_REQ_RESOURCE_SPANS, 2);
+	res = pb_begin_n(w, F_RS_RESOURCE, 2);
 	e->attr_field = F_RES_ATTRIBUTES;
 	resource_attrs(e, o, r);
 	pb_end(w, res);
-	ss = pb_begin(w, F_RS_SCOPE_SPANS);
+	ss = pb_begin_n(w, F_RS_SCOPE_SPANS, 2);
 	sc = pb_begin(w, F_SS_SCOPE);
 	pb_bytes(w, F_SCOPE_NAME, OTLP_SCOPE_NAME, strlen(OTLP_SCOPE_NAME));
 	if (o->scope_version)
 		pb_string(w, F_SCOPE_VERSION, o->scope_version, strlen(o->scope_version));
 	pb_end(w, sc);
-	sp = pb_begin(w, F_SS_SPANS);
+	sp = pb_begin_n(w, F_SS_SPANS, 2);
 	pb_bytes(w, F_SPAN_TRACE_ID, si->trace_id, sizeof(si->trace_id));
 	pb_bytes(w, F_SPAN_SPAN_ID, si->span_id, sizeof(si->span_id));
 	if (si->state_len)

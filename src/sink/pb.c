@@ -4,60 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-static bool room(struct pbw *w, size_t n)
-{
-	if (w->err)
-		return false;
-	if (ht_buf_reserve(w->b, n)) {
-		w->err = -ENOMEM;
-		return false;
-	}
-	return true;
-}
-
-size_t pb_varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-void pb_varint(struct pbw *w, uint64_t v)
-{
-	if (room(w, 10))
-		w->b->len += put_varint((uint8_t *)w->b->p + w->b->len, v);
-}
-
-void pb_tag(struct pbw *w, uint32_t field, enum pb_wire t)
-{
-	pb_varint(w, (uint64_t)field << 3 | t);
-}
-
-void pb_uint(struct pbw *w, uint32_t field, uint64_t v)
-{
-	pb_tag(w, field, PB_VARINT);
-	pb_varint(w, v);
-}
-
 static void put_le(struct pbw *w, uint64_t v, int n)
 {
-	if (!room(w, (size_t)n))
+	if (!pb_room(w, (size_t)n))
 		return;
 	for (int i = 0; i < n; i++)
 		w->b->p[w->b->len++] = (char)(v >> (8 * i));
@@ -79,7 +28,7 @@ void pb_bytes(struct pbw *w, uint32_t field, const void *p, size_t n)
 {
 	pb_tag(w, field, PB_LEN);
 	pb_varint(w, n);
-	if (n && room(w, n)) {
+	if (n && pb_room(w, n)) {
 		memcpy(w->b->p + w->b->len, p, n);
 		w->b->len += n;
 	}
@@ -150,7 +99,7 @@ void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n)
 	}
 	pb_tag(w, field, PB_LEN);
 	pb_varint(w, len);
-	if (!room(w, len))
+	if (!pb_room(w, len))
 		return;
 	o = w->b->p + w->b->len;
 	while (i < n) {
@@ -169,31 +118,40 @@ void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n)
 	w->b->len += len;
 }
 
-size_t pb_begin(struct pbw *w, uint32_t field)
+size_t pb_begin_n(struct pbw *w, uint32_t field, int len_bytes)
 {
+	int d = w->depth++;
+
+	if (d >= (int)sizeof(w->lenb))
+		len_bytes = 1; /* deeper than we remember: pb_end assumes 1 */
+	else
+		w->lenb[d] = (uint8_t)len_bytes;
 	pb_tag(w, field, PB_LEN);
-	if (!room(w, 1))
+	if (!pb_room(w, (size_t)len_bytes))
 		return 0;
-	w->b->p[w->b->len++] = 0;
-	return w->b->len; /* the body starts here; its length byte is just before */
+	memset(w->b->p + w->b->len, 0, (size_t)len_bytes);
+	w->b->len += (size_t)len_bytes;
+	return w->b->len; /* the body starts here; its length bytes are just before */
 }
 
 void pb_end(struct pbw *w, size_t mark)
 {
-	size_t len, k;
+	size_t len, k, kept;
 	uint8_t tmp[10];
+	int d = --w->depth;
 
 	if (w->err)
 		return;
+	kept = d >= 0 && d < (int)sizeof(w->lenb) ? w->lenb[d] : 1;
 	len = w->b->len - mark;
-	k = put_varint(tmp, len);
-	if (k > 1) {
-		if (!room(w, k - 1))
+	k = pb_put_varint(tmp, len);
+	if (k != kept) {
+		if (k > kept && !pb_room(w, k - kept))
 			return;
-		memmove(w->b->p + mark + k - 1, w->b->p + mark, len);
-		w->b->len += k - 1;
+		memmove(w->b->p + mark + k - kept, w->b->p + mark, len);
+		w->b->len = w->b->len + k - kept;
 	}
-	memcpy(w->b->p + mark - 1, tmp, k);
+	memcpy(w->b->p + mark - kept, tmp, k);
 }
 
 static int get_varint(struct pbr *r, uint64_t *v)

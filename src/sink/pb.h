@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 
 #include "base/buf.h"
 
@@ -29,12 +30,64 @@ enum pb_wire { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 struct pbw {
 	struct ht_buf *b;
 	int err;               /* 0 or -ENOMEM, sticky */
+	uint8_t lenb[64];      /* per open message (by depth): bytes kept for its length */
+	int depth;
 };
 
-void pb_varint(struct pbw *w, uint64_t v);
-void pb_tag(struct pbw *w, uint32_t field, enum pb_wire t);
+/* Room for n more bytes; false (and w->err set) when out of memory. */
+static inline bool pb_room(struct pbw *w, size_t n)
+{
+	if (w->err)
+		return false;
+	if (w->b->len + n > w->b->cap && ht_buf_reserve(w->b, n)) {
+		w->err = -ENOMEM;
+		return false;
+	}
+	return true;
+}
+
+/* Bytes of v as a varint (1..10). */
+static inline size_t pb_varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline size_t pb_put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline void pb_varint(struct pbw *w, uint64_t v)
+{
+	if (pb_room(w, 10))
+		w->b->len += pb_put_varint((uint8_t *)w->b->p + w->b->len, v);
+}
+
+static inline void pb_tag(struct pbw *w, uint32_t field, enum pb_wire t)
+{
+	pb_varint(w, (uint64_t)field << 3 | t);
+}
+
 /* A varint field (uint32/64, int64 as two's complement, enum, bool). */
-void pb_uint(struct pbw *w, uint32_t field, uint64_t v);
+static inline void pb_uint(struct pbw *w, uint32_t field, uint64_t v)
+{
+	pb_tag(w, field, PB_VARINT);
+	pb_varint(w, v);
+}
+
 void pb_fixed64(struct pbw *w, uint32_t field, uint64_t v);
 void pb_fixed32(struct pbw *w, uint32_t field, uint32_t v);
 /* A bytes field, copied as is. */
@@ -42,11 +95,15 @@ void pb_bytes(struct pbw *w, uint32_t field, const void *p, size_t n);
 /* A string field: valid UTF-8 is copied, each byte of an invalid sequence
  * becomes U+FFFD (proto3 strings must be UTF-8; receivers reject others). */
 void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n);
-/* Nested message: returns the mark that pb_end() takes. */
-size_t pb_begin(struct pbw *w, uint32_t field);
+/* Nested message: returns the mark that pb_end() takes.  len_bytes (1..5)
+ * is the room kept for its length: the size it will likely need (a body of
+ * 128..16383 bytes takes 2); pb_end moves the body only when it was wrong. */
+size_t pb_begin_n(struct pbw *w, uint32_t field, int len_bytes);
+static inline size_t pb_begin(struct pbw *w, uint32_t field)
+{
+	return pb_begin_n(w, field, 1);
+}
 void pb_end(struct pbw *w, size_t mark);
-/* Bytes of v as a varint (1..10). */
-size_t pb_varint_len(uint64_t v);
 
 /* Reader over p[0..n). */
 struct pbr {

@@ -55,12 +55,13 @@ static void test_nested_lengths(void **state)
 	char *body = malloc(70000);
 
 	memset(body, 'x', 70000);
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (size_t t = 0; t < 3 * sizeof(lens) / sizeof(lens[0]); t++) {
+		size_t i = t / 3;
 		struct ht_buf b = { 0 };
 		struct pbw w = { .b = &b };
 		struct pbr r;
 		struct pb_field f, g;
-		size_t m = pb_begin(&w, 7), inner;
+		size_t m = pb_begin_n(&w, 7, 1 + (int)(t % 3)), inner; /* 1, 2, 3 length bytes kept */
 
 		/* body: one bytes field of the length that makes the message lens[i] long-ish */
 		inner = lens[i] > 3 ? lens[i] - 3 : 0;
@@ -84,6 +85,7 @@ static void test_nested_lengths(void **state)
 		assert_int_equal(f.num, 9);
 		assert_int_equal(f.v, 42);
 		assert_int_equal(pb_next(&r, &f), 0);
+		assert_int_equal(w.depth, 0);
 		ht_buf_free(&b);
 	}
 	free(body);
