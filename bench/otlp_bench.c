@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 	c->otlp_json = !strncmp(mode, "json", 4);
 	c->otlp_gzip = strstr(mode, "gzip") != NULL;
 	c->otlp_queue_max_bytes = 256u << 20;
-	if (otlp_sink_open(c, &k, err, sizeof(err)) != 1) {
+	if (otlp_sink_open(c, false, &k, err, sizeof(err)) != 1) {
 		fprintf(stderr, "otlp_bench: %s\n", err);
 		return 1;
 	}

@@ -24,8 +24,10 @@
 #include "config/config.h"
 #include "ht_event.h"
 #include "observe/metrics.h"
+#include "sink/clickhouse.h"
 #include "sink/otlp.h"
 #include "sink/output.h"
+#include "sink/sink.h"
 #include "pipeline/pipeline.h"
 #include "source/rfile.h"
 
@@ -221,33 +223,43 @@ static int auto_readers(int ncpu)
 	return r < 1 ? 1 : r;
 }
 
-/* Network sinks beside the file (sink/sink.h), opened before the pipeline
- * starts and closed after it has stopped. */
+/* ---------------------------------------------------- network sinks */
+
 #define SINKS_MAX 4
-#define SINK_DRAIN_MS 3000
+#define SINK_DRAIN_MS 5000   /* live mode, at exit: time to deliver what is queued */
+#define SINK_DRAIN_REPLAY_MS 600000 /* replay loses nothing: wait for the sinks */
+
 static struct sink sinks[SINKS_MAX];
 static int n_sinks;
 
-static int open_sinks(const struct ht_config *c)
+/* Every configured network sink (DESIGN §9, §10); exits 1 on failure.
+ * replay: a sink that cannot keep up slows the replay down (nothing lost). */
+static void close_sinks(uint32_t drain_ms);
+
+static void open_sinks(const struct ht_config *c, bool replay)
 {
 	char err[512];
-	int rc = otlp_sink_open(c, &sinks[n_sinks], err, sizeof(err));
+	int rc = clickhouse_sink_open(c, replay, &sinks[n_sinks], err, sizeof(err));
 
+	if (rc >= 0) {
+		n_sinks += rc;
+		rc = otlp_sink_open(c, replay, &sinks[n_sinks], err, sizeof(err));
+	}
 	if (rc < 0) {
 		fprintf(stderr, "http-tracer: %s\n", err);
-		return -1;
+		close_sinks(0);
+		exit(1);
 	}
 	n_sinks += rc;
-	return 0;
 }
 
-static void close_sinks(void)
+/* After the pipeline has stopped: each sink delivers what it can, then
+ * spools or counts the rest. */
+static void close_sinks(uint32_t drain_ms)
 {
-	while (n_sinks > 0) {
-		struct sink *k = &sinks[--n_sinks];
-
-		k->ops->close(k->ctx, SINK_DRAIN_MS);
-	}
+	for (int i = 0; i < n_sinks; i++)
+		sinks[i].ops->close(sinks[i].ctx, drain_ms);
+	n_sinks = 0;
 }
 
 static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
@@ -555,8 +567,9 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 	if (l.n_started < n)
 		return live_stop(&l, c, 1);
 	metrics_set_probes_attached(true);
-	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s\n",
-		capture_nr_cpus(l.cap), n, c->worker_threads, c->output_path);
+	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s, %d network sink(s)\n",
+		capture_nr_cpus(l.cap), n, c->worker_threads,
+		*c->output_path ? c->output_path : "(no file)", n_sinks);
 	wait_for_stop(a, l.cap);
 	return live_stop(&l, c, 0);
 }
@@ -585,16 +598,19 @@ int main(int argc, char **argv)
 	install_signals();
 	rcu_register_thread();
 	ht_config_install(c);
-	if (a.mode != MODE_RECORD) {
-		memset(&out_st, 0, sizeof(out_st));
+	if (a.mode != MODE_RECORD)
+		open_sinks(c, a.mode == MODE_REPLAY);
+	memset(&out_st, 0, sizeof(out_st));
+	if (a.mode != MODE_RECORD && !*c->output_path && !n_sinks) {
+		fprintf(stderr, "http-tracer: output.path is empty and no network sink is configured (set output.path, or output.clickhouse.url)\n");
+		return 2;
+	}
+	if (a.mode != MODE_RECORD && *c->output_path) {
 		ht_stats_register(&out_st, "output", 0);
 		out = output_open(c, &out_st, err, sizeof(err));
 		if (!out) {
 			fprintf(stderr, "http-tracer: %s\n", err);
-			return 1;
-		}
-		if (open_sinks(c)) {
-			output_close(out);
+			close_sinks(0);
 			return 1;
 		}
 	}
@@ -602,7 +618,7 @@ int main(int argc, char **argv)
 		status = run_replay(&a, c, out);
 	else
 		status = run_live(&a, c, out);
-	close_sinks();
+	close_sinks(a.mode == MODE_REPLAY ? SINK_DRAIN_REPLAY_MS : SINK_DRAIN_MS);
 	if (out)
 		output_close(out);
 	ht_stats_unregister(&out_st); /* nothing if it was never registered */

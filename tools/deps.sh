@@ -4,10 +4,11 @@
 set -eu
 PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
-hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml"
+hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml
+libcurl4-openssl-dev clickhouse-server clickhouse-client"
 # make check-arm64 compiles src/ for arm64: the arm64 headers of glibc, the
-# kernel and liburcu (Debian multiarch; dpkg learns the architecture first).
-PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64"
+# kernel, liburcu and libcurl (Debian multiarch; dpkg learns the architecture first).
+PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libcurl4-openssl-dev:arm64"
 [ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
 # The OTLP e2e test's receiver runs on Node.js (tools/otlp/, its npm package
 # installed by tools/otlp/npm_deps.sh).  A Node.js that brings its own npm
@@ -36,6 +37,6 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
 # Debian starts services on install; the tests start their own on other ports.
-for svc in nginx lighttpd prometheus prometheus-node-exporter; do
+for svc in nginx lighttpd prometheus prometheus-node-exporter clickhouse-server; do
 	(systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
 done

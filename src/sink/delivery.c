@@ -51,7 +51,7 @@ struct dl_spent {                 /* a batch in the spool directory */
 
 struct delivery {
 	char *name, *spool_dir;
-	uint64_t mem_max, spool_max;
+	uint64_t mem_max, spool_max, merge_max;
 	uint32_t backoff_min_ms, backoff_max_ms;
 	dl_send_fn send;
 	void *send_ctx;
@@ -60,6 +60,8 @@ struct delivery {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* sender: work, or stop */
+	pthread_cond_t room;          /* wait_when_full submitters: the queue shrank */
+	bool wait_full;
 	struct dl_item *head, *tail;
 	struct dl_spent *sp;          /* spool index, oldest at sp[sp_head] */
 	size_t sp_head, sp_len, sp_cap;
@@ -200,6 +202,7 @@ static int spool_push(struct delivery *d, uint64_t seq, uint64_t bytes, uint32_t
 
 static void spool_pop(struct delivery *d)
 {
+	pthread_cond_broadcast(&d->room);
 	d->st.spool_bytes -= d->sp[d->sp_head].bytes;
 	d->st.spool_batches--;
 	d->sp_head++;
@@ -335,9 +338,27 @@ static bool head_is_memory(const struct delivery *d)
 	return d->head && (!d->sp_len || d->head->seq < d->sp[d->sp_head].seq);
 }
 
-/* Settle the verdict on the head batch; under mu.  Returns the backoff to
- * sleep (ns), 0 to go on at once. */
-static uint64_t settle(struct delivery *d, bool mem, uint32_t n, enum dl_verdict v,
+/* Drop the k oldest memory batches (sent or settled); under mu. */
+static void pop_memory(struct delivery *d, int k)
+{
+	while (k-- > 0) {
+		struct dl_item *it = d->head;
+
+		d->head = it->next;
+		if (!d->head)
+			d->tail = NULL;
+		d->st.queue_bytes -= it->buf.len;
+		d->st.queue_batches--;
+		ht_buf_free(&it->buf);
+		free(it);
+	}
+	pthread_cond_broadcast(&d->room);
+}
+
+/* Settle the verdict on what was sent: the k oldest memory batches, or
+ * (k 0) the oldest spool file; under mu.  Returns the backoff to sleep
+ * (ns), 0 to go on at once. */
+static uint64_t settle(struct delivery *d, int k, uint32_t n, enum dl_verdict v,
 		       uint64_t took_ns, uint32_t retry_after_ms, uint64_t *backoff_ms,
 		       const char *err)
 {
@@ -353,52 +374,73 @@ static uint64_t settle(struct delivery *d, bool mem, uint32_t n, enum dl_verdict
 		*backoff_ms = *backoff_ms * 2 > d->backoff_max_ms ? d->backoff_max_ms : *backoff_ms * 2;
 		return ms_ns(ms > d->backoff_max_ms ? d->backoff_max_ms : ms);
 	}
-	if (mem) {
-		struct dl_item *it = d->head;
-
-		d->head = it->next;
-		if (!d->head)
-			d->tail = NULL;
-		d->st.queue_bytes -= it->buf.len;
-		d->st.queue_batches--;
-		ht_buf_free(&it->buf);
-		free(it);
+	if (k) {
+		pop_memory(d, k);
 	} else {
 		spool_unlink(d, d->sp[d->sp_head].seq);
 		spool_pop(d);
+		k = 1;
 	}
 	*backoff_ms = d->backoff_min_ms;
 	if (v == DL_SENT) {
 		if (d->retry_logged)
 			fprintf(stderr, "http-tracer: %s: delivering again\n", d->name);
 		d->retry_logged = d->reject_logged = false;
-		d->st.batches_sent++;
+		d->st.batches_sent += (uint64_t)k;
 		d->st.records_sent += n;
-		d->st.batches_replayed += !mem;
+		d->st.sends++;
 		observe_latency(&d->st, took_ns);
-	} else {
-		count_drop(d, DL_DROP_REJECTED, n);
-		if (!d->reject_logged)
-			fprintf(stderr, "http-tracer: %s: batch of %u records rejected, not retried (counted in http_tracer_sink_records_dropped_total{reason=\"rejected\"}): %s\n",
-				d->name, n, err);
-		d->reject_logged = true;
+		return 0;
 	}
+	d->st.batches_dropped[DL_DROP_REJECTED] += (uint64_t)k;
+	d->st.records_dropped[DL_DROP_REJECTED] += n;
+	if (!d->reject_logged)
+		fprintf(stderr, "http-tracer: %s: batch of %u records rejected, not retried (counted in http_tracer_sink_records_dropped_total{reason=\"rejected\"}): %s\n",
+			d->name, n, err);
+	d->reject_logged = true;
 	return 0;
 }
 
-/* Send the head batch once; under mu (released while sending). */
+/* What to send from memory: the head batch, and with merge_max the
+ * batches after it (older than the spool's head) joined into scratch up
+ * to merge_max bytes.  Sets *k, *n; returns the bytes to send. */
+static const struct ht_buf *take_memory(struct delivery *d, struct ht_buf *scratch, int *k,
+					uint32_t *n)
+{
+	uint64_t limit = d->sp_len ? d->sp[d->sp_head].seq : UINT64_MAX;
+	struct dl_item *it = d->head;
+
+	*k = 1;
+	*n = it->n;
+	if (!d->merge_max || !it->next || it->next->seq > limit ||
+	    it->buf.len + it->next->buf.len > d->merge_max)
+		return &it->buf;
+	scratch->len = 0;
+	for (; it && it->seq < limit && scratch->len + it->buf.len <= d->merge_max; it = it->next) {
+		if (ht_buf_put(scratch, it->buf.p, it->buf.len))
+			break;
+		if (it != d->head) {
+			(*k)++;
+			*n += it->n;
+		}
+	}
+	if (!scratch->len) /* out of memory: the head alone */
+		return &d->head->buf;
+	return scratch;
+}
+
+/* Send the head once; under mu (released while sending). */
 static uint64_t send_head(struct delivery *d, struct ht_buf *scratch, uint64_t *backoff_ms)
 {
-	bool mem = head_is_memory(d);
 	const struct ht_buf *b;
 	uint32_t n = 0, retry_after = 0;
 	char err[512] = "";
 	enum dl_verdict v;
 	uint64_t t0;
+	int k = 0;
 
-	if (mem) {
-		b = &d->head->buf;
-		n = d->head->n;
+	if (head_is_memory(d)) {
+		b = take_memory(d, scratch, &k, &n);
 	} else {
 		uint64_t seq = d->sp[d->sp_head].seq;
 		int rc;
@@ -419,13 +461,15 @@ static uint64_t send_head(struct delivery *d, struct ht_buf *scratch, uint64_t *
 		}
 		b = scratch;
 	}
-	/* the head stays where it is while unlocked: only this thread pops */
+	/* the batches stay where they are while unlocked: only this thread pops */
 	pthread_mutex_unlock(&d->mu);
 	t0 = ht_now_ns();
 	v = d->send(d->send_ctx, b->p, b->len, n, &retry_after, err, sizeof(err));
 	t0 = ht_now_ns() - t0;
 	pthread_mutex_lock(&d->mu);
-	return settle(d, mem, n, v, t0, retry_after, backoff_ms, err);
+	if (!k && v == DL_SENT)
+		d->st.batches_replayed++;
+	return settle(d, k, n, v, t0, retry_after, backoff_ms, err);
 }
 
 static void *sender_main(void *arg)
@@ -473,6 +517,7 @@ struct delivery *delivery_new(const struct delivery_cfg *cfg, dl_send_fn send, v
 		goto err_nomem;
 	d->mem_max = cfg->mem_max_bytes;
 	d->spool_max = cfg->spool_max_bytes;
+	d->merge_max = cfg->merge_max_bytes;
 	d->backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms : 1;
 	d->backoff_max_ms = cfg->backoff_max_ms > d->backoff_min_ms ? cfg->backoff_max_ms
 								    : d->backoff_min_ms;
@@ -483,7 +528,9 @@ struct delivery *delivery_new(const struct delivery_cfg *cfg, dl_send_fn send, v
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cv, &ca);
+	pthread_cond_init(&d->room, &ca);
 	pthread_condattr_destroy(&ca);
+	d->wait_full = cfg->wait_when_full;
 	if (cfg->spool_dir && *cfg->spool_dir) {
 		if (!(d->spool_dir = strdup(cfg->spool_dir)))
 			goto err_nomem;
@@ -518,6 +565,16 @@ err_free:
 	return NULL;
 }
 
+static bool mem_fits(const struct delivery *d, size_t len)
+{
+	return d->st.queue_bytes + len <= d->mem_max || !d->st.queue_batches;
+}
+
+static bool spool_fits(const struct delivery *d, size_t len)
+{
+	return d->spool_dir && d->st.spool_bytes + SPOOL_HDR + len <= d->spool_max;
+}
+
 /* Spool one batch (the caller holds mu; it is released while writing).
  * 0, or -1 if it does not fit (nothing counted), -2 on a write error (counted). */
 static int spool_batch(struct delivery *d, uint64_t seq, struct ht_buf *b, uint32_t n)
@@ -525,7 +582,7 @@ static int spool_batch(struct delivery *d, uint64_t seq, struct ht_buf *b, uint3
 	uint64_t bytes = SPOOL_HDR + b->len;
 	int rc;
 
-	if (!d->spool_dir || d->st.spool_bytes + bytes > d->spool_max)
+	if (!spool_fits(d, b->len))
 		return -1;
 	d->st.spool_bytes += bytes; /* reserved while unlocked */
 	pthread_mutex_unlock(&d->mu);
@@ -555,8 +612,10 @@ void delivery_submit(struct delivery *d, struct ht_buf *payload, uint32_t n_reco
 	uint64_t seq;
 
 	pthread_mutex_lock(&d->mu);
+	while (d->wait_full && !mem_fits(d, payload->len) && !spool_fits(d, payload->len))
+		pthread_cond_wait(&d->room, &d->mu); /* the sender pops, or it stops */
 	seq = d->next_seq++;
-	if (d->st.queue_bytes + payload->len <= d->mem_max || !d->st.queue_batches) {
+	if (mem_fits(d, payload->len)) {
 		if ((it = malloc(sizeof(*it)))) {
 			*it = (struct dl_item){ .seq = seq, .buf = *payload, .n = n_records };
 			*payload = (struct ht_buf){ 0 };
@@ -620,6 +679,7 @@ void delivery_close(struct delivery *d, uint32_t drain_ms)
 	pthread_mutex_unlock(&open_lock);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
+	pthread_cond_destroy(&d->room);
 	free(d->sp);
 	free(d->spool_dir);
 	free(d->name);

@@ -13,7 +13,8 @@
  *                 first, and at close what is still in memory is spooled;
  *   drop newest   a batch that fits in neither is dropped and counted.
  * Every batch carries a sequence number; the sender always takes the
- * lowest one, in memory or on disk, so batches go out in submit order.
+ * lowest one, in memory or on disk, so batches go out in submit order
+ * (with merge_max_bytes, several consecutive ones in one send).
  * Verdicts of the send function:
  *   DL_SENT    done;
  *   DL_RETRY   transient (connection error, 5xx, 429): the same batch
@@ -31,6 +32,7 @@
 #ifndef HT_DELIVERY_H
 #define HT_DELIVERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +57,15 @@ struct delivery_cfg {
 	const char *spool_dir;     /* NULL/"": memory only */
 	uint64_t spool_max_bytes;
 	uint32_t backoff_min_ms, backoff_max_ms;
+	/* 0: one batch per send.  Else consecutive queued batches are joined
+	 * into one send of up to this many bytes (for payloads that simply
+	 * concatenate, e.g. JSONEachRow rows): a receiver that wants large
+	 * inserts (ClickHouse) gets them while it catches up. */
+	uint64_t merge_max_bytes;
+	/* Replay (offline, loses nothing): a batch that fits neither the memory
+	 * queue nor the spool waits for room instead of being dropped, so
+	 * submit may block.  Never set it for live capture. */
+	bool wait_when_full;
 };
 
 /* Why records were dropped (the reason label). */
@@ -70,6 +81,7 @@ extern const char *const dl_drop_names[DL_DROP_COUNT];
 /* A snapshot of one delivery's counters (metrics, tests). */
 struct dl_stats {
 	uint64_t batches_sent, records_sent;
+	uint64_t sends;                        /* successful send calls (merged batches: one) */
 	uint64_t retries;                      /* failed attempts that were retried */
 	uint64_t batches_spooled, records_spooled;
 	uint64_t batches_replayed;             /* sent from a spool file */
@@ -88,7 +100,8 @@ struct delivery;
  * with one line in err on failure. */
 struct delivery *delivery_new(const struct delivery_cfg *cfg, dl_send_fn send, void *send_ctx,
 			      char *err, size_t errlen);
-/* Queue a batch: never waits for the sender (a spool file may be written).
+/* Queue a batch: never waits for the sender (a spool file may be written;
+ * with wait_when_full it waits for room rather than drop).
  * Takes ownership of payload's memory (*payload is left empty).  One
  * thread at a time. */
 void delivery_submit(struct delivery *d, struct ht_buf *payload, uint32_t n_records);

@@ -471,7 +471,8 @@ static int sink_headers(struct otlp_sink *s, const struct ht_config *c)
 	return rc;
 }
 
-int otlp_sink_open(const struct ht_config *c, struct sink *out, char *err, size_t errlen)
+int otlp_sink_open(const struct ht_config *c, bool replay, struct sink *out, char *err,
+		   size_t errlen)
 {
 	struct delivery_cfg dc = {
 		.name = "otlp",
@@ -480,6 +481,8 @@ int otlp_sink_open(const struct ht_config *c, struct sink *out, char *err, size_
 		.spool_max_bytes = c->otlp_spool_max_bytes,
 		.backoff_min_ms = OTLP_BACKOFF_MIN_MS,
 		.backoff_max_ms = OTLP_BACKOFF_MAX_MS,
+		.merge_max_bytes = c->otlp_json ? 0 : OTLP_MERGE_MAX,
+		.wait_when_full = replay,
 	};
 	struct otlp_sink *s;
 

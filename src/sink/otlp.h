@@ -24,6 +24,7 @@
 #ifndef HT_OTLP_H
 #define HT_OTLP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,13 +35,19 @@
 #define OTLP_BACKOFF_MAX_MS 10000
 #define OTLP_CONNECT_TIMEOUT_MS 5000
 #define OTLP_MESSAGE_MAX 256        /* bytes of a receiver's message kept */
+#define OTLP_MERGE_MAX (4u << 20)   /* protobuf batches queued while the receiver was
+				     * away go out together up to this size (repeated
+				     * fields concatenate; JSON batches never merge) */
 
 /*
  * If OTLP export is configured (output.otlp.endpoint or the OTEL_*
  * variables): starts the delivery and fills *out; returns 1.  0 if it is
- * not configured, -1 with one line in err on failure.
+ * not configured, -1 with one line in err on failure.  replay: a sink that
+ * cannot keep up slows the replay down instead of dropping (delivery.h
+ * wait_when_full).
  */
-int otlp_sink_open(const struct ht_config *c, struct sink *out, char *err, size_t errlen);
+int otlp_sink_open(const struct ht_config *c, bool replay, struct sink *out, char *err,
+		   size_t errlen);
 
 /* Counters of every OTLP sink of the process (metrics, tests). */
 struct otlp_stats {

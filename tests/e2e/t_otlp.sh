@@ -141,7 +141,8 @@ else
 		else
 			fail "otlp: 503 phase: receiver answered 503 $r503 times, sink retries ${retries:-?}, dropped $(metric_sum "$OT/m.txt" http_tracer_sink_records_dropped_total)"
 		fi
-		# 400 once: rejected, counted, logged, not retried
+		# 400 once: rejected, counted, logged, not retried (the receiver sees
+		# one request; queued batches may have been merged into it)
 		curl -s -o /dev/null "http://127.0.0.1:$OT_RCV/control?status=400&count=1"
 		curl -s --interface 127.0.0.3 -o /dev/null "$U/api/users/1?phase=400"
 		ot_wait_sent 2
@@ -152,7 +153,7 @@ else
 		rej=$(ot_metric 'http_tracer_sink_records_dropped_total{sink="otlp",reason="rejected"}')
 		r400=$(ot_status_count 400)
 		if [ "${rej:-0}" -ge 1 ] && [ "$r400" -eq 1 ] && grep -q 'test receiver answers 400' "$OT/pb.log" &&
-			[ "$(ot_metric 'http_tracer_sink_batches_dropped_total{sink="otlp",reason="rejected"}')" -eq 1 ]; then
+			[ "$(ot_metric 'http_tracer_sink_batches_dropped_total{sink="otlp",reason="rejected"}')" -ge 1 ]; then
 			pass "otlp: an answer 400 rejects one batch ($rej records), counted, logged with the receiver's message, not retried"
 		else
 			fail "otlp: 400 phase: rejected records ${rej:-?}, receiver answered 400 $r400 times; log: $(grep -i otlp "$OT/pb.log" | head -3)"

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct recv {
 	int calls;                /* send calls (atomic) */
 	uint32_t retry_after;     /* set on DL_RETRY */
 	int n_got;
+	int sends;                /* accepted send calls */
 	int got[MAXB];            /* batch ids accepted, in order */
 	uint32_t got_records;
 };
@@ -51,11 +53,21 @@ static enum dl_verdict rx_send(void *ctx, const void *payload, size_t len, uint3
 		snprintf(err, errlen, "test: refused");
 		return DL_REJECT;
 	}
-	assert_true(len >= 6 && sscanf(payload, "batch %d", &id) == 1);
-	assert_int_equal(n, (uint32_t)id % 7 + 1); /* the count travels with the bytes */
-	if (r->n_got < MAXB)
-		r->got[r->n_got++] = id;
+	/* one or more (merged) batches: "batch ID\n" then padding each */
+	const char *p = payload, *end = p + len;
+	uint32_t want = 0;
+
+	assert_true(len >= 6 && !memcmp(p, "batch ", 6));
+	while (p && p < end) {
+		assert_int_equal(sscanf(p, "batch %d", &id), 1);
+		want += (uint32_t)id % 7 + 1;
+		if (r->n_got < MAXB)
+			r->got[r->n_got++] = id;
+		p = memmem(p + 6, (size_t)(end - p - 6), "batch ", 6);
+	}
+	assert_int_equal(n, want); /* the counts travel with the bytes */
 	r->got_records += n;
+	r->sends++;
 	return DL_SENT;
 }
 
@@ -79,11 +91,13 @@ static void submit(struct delivery *d, int id, size_t pad)
 	assert_null(b.p); /* ownership taken, even when dropped */
 }
 
+static uint64_t merge_max; /* for the next open_d */
+
 static struct delivery *open_d(struct recv *r, uint64_t mem, const char *spool, uint64_t smax)
 {
 	struct delivery_cfg cfg = { .name = "test", .mem_max_bytes = mem, .spool_dir = spool,
 				    .spool_max_bytes = smax, .backoff_min_ms = 1,
-				    .backoff_max_ms = 4 };
+				    .backoff_max_ms = 4, .merge_max_bytes = merge_max };
 	char err[256] = "";
 	struct delivery *d = delivery_new(&cfg, rx_send, r, err, sizeof(err));
 
@@ -295,6 +309,71 @@ static void test_retry_after_capped(void **state)
 	assert_in_order(&r, 0, 1);
 }
 
+/* merge_max: once the receiver is back, queued batches go in sends of up
+ * to merge_max bytes, in order; a spooled batch is never merged past. */
+static void test_merge(void **state)
+{
+	char dir[] = "/tmp/ht-test-spool-XXXXXX";
+	struct recv r = { .mode = DL_RETRY };
+	struct delivery *d;
+
+	assert_non_null(mkdtemp(dir));
+	merge_max = 3000;
+	d = open_d(&r, 5 * 1030, dir, 1 << 20);
+	merge_max = 0;
+	submit(d, 0, 1020);
+	wait_calls(&r, 2); /* retrying batch 0 alone */
+	for (int i = 1; i < 7; i++)
+		submit(d, i, 1020); /* 0..4 in memory, 5 and 6 spooled */
+	set_mode(&r, DL_SENT);
+	wait_sent(d, 7);
+	assert_int_equal(stats(d).sends, 5); /* [0 1] [2 3] [4], then the files 5 and 6 */
+	delivery_close(d, 1000);
+	assert_in_order(&r, 0, 7);
+	rmdir(dir);
+}
+
+struct submitter {
+	struct delivery *d;
+	int n;
+	int done;                 /* atomic */
+};
+
+static void *submit_thread(void *arg)
+{
+	struct submitter *t = arg;
+
+	for (int i = 0; i < t->n; i++)
+		submit(t->d, i, 1020);
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* wait_when_full (replay): past the memory bound submit waits, nothing is
+ * dropped; once the receiver is back every batch goes out in order. */
+static void test_wait_when_full(void **state)
+{
+	struct recv r = { .mode = DL_RETRY };
+	struct delivery_cfg cfg = { .name = "test", .mem_max_bytes = 2 * 1030, .backoff_min_ms = 1,
+				    .backoff_max_ms = 4, .wait_when_full = true };
+	char err[256];
+	struct delivery *d = delivery_new(&cfg, rx_send, &r, err, sizeof(err));
+	struct submitter t = { .d = d, .n = 6 };
+	pthread_t th;
+
+	assert_non_null(d);
+	assert_int_equal(pthread_create(&th, NULL, submit_thread, &t), 0);
+	wait_calls(&r, 3);
+	assert_int_equal(stats(d).queue_batches, 2);
+	assert_int_equal(__atomic_load_n(&t.done, __ATOMIC_ACQUIRE), 0); /* waiting for room */
+	set_mode(&r, DL_SENT);
+	pthread_join(th, NULL);
+	wait_sent(d, 6);
+	assert_int_equal(stats(d).batches_dropped[DL_DROP_QUEUE_FULL], 0);
+	delivery_close(d, 1000);
+	assert_in_order(&r, 0, 6);
+}
+
 /* A spool directory that cannot be made is one clear error. */
 static void test_bad_spool_dir(void **state)
 {
@@ -315,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_restart_replays_spool),
 		cmocka_unit_test(test_reject_not_retried),
 		cmocka_unit_test(test_retry_after_capped),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_wait_when_full),
 		cmocka_unit_test(test_bad_spool_dir),
 	};
 

@@ -239,7 +239,7 @@ static struct sink open_sink(int port, bool json)
 	c->otlp_endpoint_is_traces = false;
 	c->otlp_json = json;
 	c->otlp_gzip = true;
-	if (otlp_sink_open(c, &k, err, sizeof(err)) != 1)
+	if (otlp_sink_open(c, false, &k, err, sizeof(err)) != 1)
 		fail_msg("%s", err);
 	ht_config_free(c);
 	return k;
