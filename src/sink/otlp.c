@@ -294,7 +294,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (n > 12 && !strncasecmp(p, "retry-after:", 12))
 		s->retry_after_ms = otlp_retry_after_ms(p + 12, n - 12, (int64_t)time(NULL),
-							OTLP_BACKOFF_MAX_MS * 6);
+							OTLP_BACKOFF_MAX_MS);
 	return n;
 }
 
