@@ -23,7 +23,7 @@ enum {
 	F_SPAN_ATTRIBUTES = 9, F_SPAN_STATUS = 15, F_SPAN_FLAGS = 16,
 	F_STATUS_CODE = 3,
 	F_KV_KEY = 1, F_KV_VALUE = 2,
-	F_ANY_STRING = 1, F_ANY_INT = 3, F_ANY_ARRAY = 5,
+	F_ANY_STRING = 1, F_ANY_ARRAY = 5,  /* int_value = 3: pb_kv_int */
 	F_ARRAY_VALUES = 1,
 };
 enum { KIND_UNSPECIFIED = 0, KIND_SERVER = 2, KIND_CLIENT = 3 };
@@ -146,14 +146,15 @@ static void attr_close(struct emit *e, size_t kv, size_t any)
 
 static void attr_str(struct emit *e, const char *key, const void *v, size_t n)
 {
-	size_t any = 0, kv = attr_open(e, key, &any);
+	size_t any = 0, kv;
 
-	if (e->json) {
-		JLIT(e, "\"stringValue\":");
-		jstr(e, v, n);
-	} else {
-		pb_string(&e->w, F_ANY_STRING, v, n);
+	if (!e->json) {
+		pb_kv_string(&e->w, e->attr_field, key, strlen(key), v, n);
+		return;
 	}
+	kv = attr_open(e, key, &any);
+	JLIT(e, "\"stringValue\":");
+	jstr(e, v, n);
 	attr_close(e, kv, any);
 }
 
@@ -164,14 +165,15 @@ static void attr_cstr(struct emit *e, const char *key, const char *v)
 
 static void attr_int(struct emit *e, const char *key, uint64_t v)
 {
-	size_t any = 0, kv = attr_open(e, key, &any);
+	size_t any = 0, kv;
 
-	if (e->json) {
-		JLIT(e, "\"intValue\":");
-		ju64(e, v);
-	} else {
-		pb_uint(&e->w, F_ANY_INT, v);
+	if (!e->json) {
+		pb_kv_int(&e->w, e->attr_field, key, strlen(key), v);
+		return;
 	}
+	kv = attr_open(e, key, &any);
+	JLIT(e, "\"intValue\":");
+	ju64(e, v);
 	attr_close(e, kv, any);
 }
 

@@ -86,22 +86,42 @@ static size_t utf8_clean_len(const uint8_t *p, size_t n, bool *valid)
 	return out;
 }
 
-void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n)
+/* True if s[0..n) is all ASCII (the common case: checked a word at a time). */
+static bool all_ascii(const uint8_t *s, size_t n)
 {
-	const uint8_t *s = p;
-	bool valid;
-	size_t len = utf8_clean_len(s, n, &valid), i = 0;
-	char *o;
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= s[i];
+	return !(acc & 0x8080808080808080ull);
+}
+
+/* Bytes s[0..n) will take as a proto3 string (U+FFFD for bad bytes). */
+static size_t string_len(const uint8_t *s, size_t n, bool *valid)
+{
+	if (all_ascii(s, n)) {
+		*valid = true;
+		return n;
+	}
+	return utf8_clean_len(s, n, valid);
+}
+
+/* Write s[0..n) as len bytes of valid UTF-8 (room already made). */
+static void put_string(struct pbw *w, const uint8_t *s, size_t n, size_t len, bool valid)
+{
+	char *o = w->b->p + w->b->len;
+	size_t i = 0;
 
 	if (valid) {
-		pb_bytes(w, field, p, n);
+		memcpy(o, s, n);
+		w->b->len += n;
 		return;
 	}
-	pb_tag(w, field, PB_LEN);
-	pb_varint(w, len);
-	if (!pb_room(w, len))
-		return;
-	o = w->b->p + w->b->len;
 	while (i < n) {
 		size_t k = utf8_seq(s + i, n - i);
 
@@ -116,6 +136,72 @@ void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n)
 		}
 	}
 	w->b->len += len;
+}
+
+void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n)
+{
+	bool valid;
+	size_t len = string_len(p, n, &valid);
+
+	pb_tag(w, field, PB_LEN);
+	pb_varint(w, len);
+	if (pb_room(w, len))
+		put_string(w, p, n, len, valid);
+}
+
+/* Tag and length of a LEN field at o; returns the bytes written. */
+static size_t put_len_head(uint8_t *o, uint32_t field, size_t len)
+{
+	size_t k = pb_put_varint(o, (uint64_t)field << 3 | PB_LEN);
+
+	return k + pb_put_varint(o + k, len);
+}
+
+static size_t len_field(uint32_t field, size_t len)
+{
+	return pb_varint_len((uint64_t)field << 3 | PB_LEN) + pb_varint_len(len) + len;
+}
+
+/* KeyValue { 1: key, 2: AnyValue { member: body } } head, body_len known:
+ * writes everything up to the member's body; returns 0 or -1. */
+static int kv_head(struct pbw *w, uint32_t field, const char *key, size_t klen,
+		   uint32_t member, enum pb_wire mw, size_t body_len, size_t extra)
+{
+	size_t any = (mw == PB_LEN ? len_field(member, body_len) :
+		      pb_varint_len((uint64_t)member << 3 | mw) + body_len);
+	size_t kv = len_field(1, klen) + len_field(2, any);
+	uint8_t *o;
+
+	if (!pb_room(w, len_field(field, kv) + extra))
+		return -1;
+	o = (uint8_t *)w->b->p + w->b->len;
+	o += put_len_head(o, field, kv);
+	o += put_len_head(o, 1, klen);
+	memcpy(o, key, klen);
+	o += klen;
+	o += put_len_head(o, 2, any);
+	if (mw == PB_LEN)
+		o += put_len_head(o, member, body_len);
+	else
+		o += pb_put_varint(o, (uint64_t)member << 3 | mw);
+	w->b->len = (size_t)((char *)o - w->b->p);
+	return 0;
+}
+
+void pb_kv_string(struct pbw *w, uint32_t field, const char *key, size_t klen, const void *v,
+		  size_t vlen)
+{
+	bool valid;
+	size_t len = string_len(v, vlen, &valid);
+
+	if (!kv_head(w, field, key, klen, 1, PB_LEN, len, len))
+		put_string(w, v, vlen, len, valid);
+}
+
+void pb_kv_int(struct pbw *w, uint32_t field, const char *key, size_t klen, uint64_t v)
+{
+	if (!kv_head(w, field, key, klen, 3, PB_VARINT, pb_varint_len(v), 10))
+		w->b->len += pb_put_varint((uint8_t *)w->b->p + w->b->len, v);
 }
 
 size_t pb_begin_n(struct pbw *w, uint32_t field, int len_bytes)

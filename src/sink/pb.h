@@ -95,6 +95,12 @@ void pb_bytes(struct pbw *w, uint32_t field, const void *p, size_t n);
 /* A string field: valid UTF-8 is copied, each byte of an invalid sequence
  * becomes U+FFFD (proto3 strings must be UTF-8; receivers reject others). */
 void pb_string(struct pbw *w, uint32_t field, const void *p, size_t n);
+/* A KeyValue (OTLP common.v1) as field `field`, in one pass with its
+ * lengths computed first: key (ASCII, copied as is) and an AnyValue with
+ * string_value (as pb_string) or int_value. */
+void pb_kv_string(struct pbw *w, uint32_t field, const char *key, size_t klen, const void *v,
+		  size_t vlen);
+void pb_kv_int(struct pbw *w, uint32_t field, const char *key, size_t klen, uint64_t v);
 /* Nested message: returns the mark that pb_end() takes.  len_bytes (1..5)
  * is the room kept for its length: the size it will likely need (a body of
  * 128..16383 bytes takes 2); pb_end moves the body only when it was wrong. */
