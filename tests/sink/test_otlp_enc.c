@@ -108,6 +108,33 @@ static void test_string_utf8(void **state)
 	assert_int_equal(pb_next(&r, &f), 1);
 	assert_int_equal(f.n, sizeof(want) - 1);
 	assert_memory_equal(f.p, want, f.n);
+
+	/* the one-pass KeyValue writers: same bytes as the nested form */
+	{
+		struct ht_buf nb = { 0 };
+		struct pbw nw = { .b = &nb };
+		size_t kv, any;
+
+		b.len = 0;
+		pb_kv_string(&w, 9, "k", 1, in, sizeof(in) - 1);
+		pb_kv_int(&w, 9, "n", 1, 300);
+		kv = pb_begin(&nw, 9);
+		pb_bytes(&nw, 1, "k", 1);
+		any = pb_begin(&nw, 2);
+		pb_string(&nw, 1, in, sizeof(in) - 1);
+		pb_end(&nw, any);
+		pb_end(&nw, kv);
+		kv = pb_begin(&nw, 9);
+		pb_bytes(&nw, 1, "n", 1);
+		any = pb_begin(&nw, 2);
+		pb_uint(&nw, 3, 300);
+		pb_end(&nw, any);
+		pb_end(&nw, kv);
+		assert_int_equal(w.err, 0);
+		assert_int_equal(b.len, nb.len);
+		assert_memory_equal(b.p, nb.p, b.len);
+		ht_buf_free(&nb);
+	}
 	ht_buf_free(&b);
 }
 
