@@ -3,14 +3,17 @@
  *
  * The OTLP sink sends a fixed subset of one schema, so instead of a
  * generated library this is the wire format itself (varint, fixed64,
- * fixed32, length-delimited): about a hundred lines, no allocation beyond
+ * fixed32, length-delimited): a few hundred lines, no allocation beyond
  * the output buffer, no schema at run time.  A nested message is written
- * in place: pb_begin() reserves one byte for its length, pb_end() writes
- * the length and moves the body only when it needs more than one byte.
+ * in place: pb_begin_n() keeps room for its length (1 byte, or what the
+ * caller expects it to need), pb_end() writes the length and moves the
+ * body only when the guess was wrong.  The many small KeyValues of OTLP
+ * attributes are written in one pass instead, their lengths computed
+ * first (pb_kv_string, pb_kv_int).  Every length is the minimal varint.
  *
  * Writer errors are sticky: after an allocation failure every call does
- * nothing and pb_done() reports -ENOMEM once, so an encoder checks once at
- * the end and puts the buffer back to where it started.
+ * nothing and w->err stays -ENOMEM, so an encoder checks once at the end
+ * and puts the buffer back to where it started.
  *
  * The reader walks one message's fields (responses of the receiver, and the
  * unit tests' decoding of our own bytes); it never reads past its end.
