@@ -70,7 +70,10 @@ YAML
 	OTLP_NODE_MODULES=$OT_MODS no_lock_fd exec node "$ROOT/tools/otlp/receiver.js" "$OT_RCV" "$OT/rcv/$name" > "$OT/rcv.log" 2>&1 &
 	OT_RCV_PID=$!
 	i=0
-	while [ $i -lt 100 ] && ! grep -q listening "$OT/rcv.log"; do sleep 0.1; i=$((i + 1)); done
+	# up to 30 s: node loading the generated classes is slow on a loaded host
+	while [ $i -lt 300 ] && ! grep -q listening "$OT/rcv.log" && kill -0 "$OT_RCV_PID" 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+	done
 	if ! grep -q listening "$OT/rcv.log"; then
 		fail "otlp $name: the receiver did not start: $(cat "$OT/rcv.log")"
 		kill "$OT_RCV_PID" 2>/dev/null; wait "$OT_RCV_PID" 2>/dev/null
