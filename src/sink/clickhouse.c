@@ -55,14 +55,8 @@ static int put_u64(struct ht_buf *o, uint64_t v)
 	return 0;
 }
 
-/* ,"key": */
-static int put_key(struct ht_buf *o, const char *k)
-{
-	int rc = ht_buf_puts(o, ",\"");
-
-	rc = rc ?: ht_buf_puts(o, k);
-	return rc ?: ht_buf_puts(o, "\":");
-}
+/* ,"key": (a literal: its length is known at compile time) */
+#define put_key(o, k) ht_buf_put((o), ",\"" k "\":", sizeof(",\"" k "\":") - 1)
 
 static int put_addr(struct ht_buf *o, const struct ht_addr *a)
 {
@@ -89,19 +83,11 @@ static int put_header_array(struct ht_buf *o, const struct ht_record *r,
 	return rc ?: ht_buf_putc(o, ']');
 }
 
-static int put_headers(struct ht_buf *o, const struct ht_record *r, const char *which,
-		       const struct ht_headers *h)
-{
-	char k[32];
-	int rc;
-
-	snprintf(k, sizeof(k), "%s_header_names", which);
-	rc = put_key(o, k);
-	rc = rc ?: put_header_array(o, r, h, false);
-	snprintf(k, sizeof(k), "%s_header_values", which);
-	rc = rc ?: put_key(o, k);
-	return rc ?: put_header_array(o, r, h, true);
-}
+#define put_headers(o, r, which, h)                                  \
+	(put_key((o), which "_header_names") ?:                     \
+	 put_header_array((o), (r), (h), false) ?:                  \
+	 put_key((o), which "_header_values") ?:                    \
+	 put_header_array((o), (r), (h), true))
 
 static int put_flags(struct ht_buf *o, uint32_t flags)
 {
@@ -133,7 +119,9 @@ static int encode_fields(const struct ht_record *r, struct ht_buf *o)
 	rc = rc ?: KU64(o, "time_unix_nano", r->time_unix_nano);
 	rc = rc ?: KU64(o, "latency_ns", r->latency_ns);
 	rc = rc ?: put_key(o, "role");
-	rc = rc ?: format_json_string(o, format_role_name(r->role), strlen(format_role_name(r->role)));
+	rc = rc ?: ht_buf_putc(o, '"');
+	rc = rc ?: ht_buf_puts(o, format_role_name(r->role)); /* plain ASCII */
+	rc = rc ?: ht_buf_putc(o, '"');
 	rc = rc ?: KU64(o, "pid", r->pid);
 	rc = rc ?: KU64(o, "tid", r->tid);
 	rc = rc ?: put_key(o, "comm");
@@ -172,7 +160,13 @@ static int encode_row(const struct ht_record *r, const char *node_json, size_t n
 		      struct ht_buf *out)
 {
 	size_t len0 = out->len;
-	int rc = encode_fields(r, out);
+	int rc;
+
+	/* one growth for the whole row (the NDJSON bound plus the longer keys
+	 * and the node), so the puts below only check */
+	if (ht_buf_reserve(out, format_record_bound(r) + 512 + node_len))
+		return -ENOMEM;
+	rc = encode_fields(r, out);
 
 	rc = rc ?: ht_buf_put(out, node_json, node_len);
 	if (rc)
@@ -337,6 +331,7 @@ static enum dl_verdict post(struct ch_sink *s, const char *url, const void *body
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, gzipped ? s->headers_gz : s->headers);
 	s->resp_len = 0;
 	rc = curl_easy_perform(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, NULL); /* cerr is on this stack */
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", curl_easy_strerror(rc), cerr[0] ? cerr : url);
 		return DL_RETRY;

@@ -612,8 +612,16 @@ void delivery_submit(struct delivery *d, struct ht_buf *payload, uint32_t n_reco
 	uint64_t seq;
 
 	pthread_mutex_lock(&d->mu);
-	while (d->wait_full && !mem_fits(d, payload->len) && !spool_fits(d, payload->len))
-		pthread_cond_wait(&d->room, &d->mu); /* the sender pops, or it stops */
+	if (d->wait_full && !mem_fits(d, payload->len) && !spool_fits(d, payload->len)) {
+		uint64_t until = ht_now_ns() + ms_ns(DL_WAIT_FULL_MS);
+		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000ull),
+				       .tv_nsec = (long)(until % 1000000000ull) };
+
+		/* the sender makes room; a receiver down this long gets the drops */
+		while (!mem_fits(d, payload->len) && !spool_fits(d, payload->len) &&
+		       pthread_cond_timedwait(&d->room, &d->mu, &ts) != ETIMEDOUT)
+			;
+	}
 	seq = d->next_seq++;
 	if (mem_fits(d, payload->len)) {
 		if ((it = malloc(sizeof(*it)))) {

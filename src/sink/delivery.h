@@ -51,6 +51,8 @@ typedef enum dl_verdict (*dl_send_fn)(void *ctx, const void *payload, size_t len
 				      uint32_t n_records, uint32_t *retry_after_ms,
 				      char *err, size_t errlen);
 
+#define DL_WAIT_FULL_MS 60000
+
 struct delivery_cfg {
 	const char *name;          /* metric label */
 	uint64_t mem_max_bytes;    /* memory queue bound */
@@ -63,8 +65,9 @@ struct delivery_cfg {
 	 * inserts (ClickHouse) gets them while it catches up. */
 	uint64_t merge_max_bytes;
 	/* Replay (offline, loses nothing): a batch that fits neither the memory
-	 * queue nor the spool waits for room instead of being dropped, so
-	 * submit may block.  Never set it for live capture. */
+	 * queue nor the spool waits for room (up to DL_WAIT_FULL_MS, then it is
+	 * dropped as usual) instead of being dropped at once, so submit may
+	 * block.  Never set it for live capture. */
 	bool wait_when_full;
 };
 
