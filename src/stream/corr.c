@@ -77,11 +77,13 @@ static void copy_headers(struct ht_record *r, struct ht_headers *dst, const stru
  * otherwise grows by doubling from 512 bytes, copying itself each time.
  * A hint only: a failure shows up at the copies themselves.
  */
-static void reserve_message(struct ht_record *r, const struct httpp_head *h, uint32_t max_body)
+static void reserve_message(struct ht_record *r, const struct httpp_head *h, uint32_t max_body,
+			    uint32_t at_least)
 {
 	uint64_t body = h->body_kind == HTTPP_BODY_LENGTH ? h->content_length : 0;
+	uint64_t need = h->head_len + (body < max_body ? body : max_body);
 
-	(void)ht_record_reserve(r, h->head_len + (body < max_body ? body : max_body));
+	(void)ht_record_reserve(r, need > at_least ? need : at_least);
 }
 
 static void set_time(struct corr *c, struct ht_record *r, uint64_t ts_ns)
@@ -101,6 +103,7 @@ static void emit(struct corr *c, struct ht_record *r)
 {
 	r->flags &= ~CORR_INTERNAL;
 	r->next = NULL;
+	c->arena_hint = r->arena_len < CORR_ARENA_HINT_MAX ? r->arena_len : CORR_ARENA_HINT_MAX;
 	c->emit(c->emit_ctx, r);
 }
 
@@ -119,7 +122,9 @@ static struct ht_record *new_request(struct corr *c, const struct corr_meta *m,
 	set_time(c, r, ts_ns);
 	if (!h)
 		return r;
-	reserve_message(r, h, max_body);
+	/* the whole exchange, if it is like the connection's last one (not
+	 * for requests queued behind others: pipelining may queue many) */
+	reserve_message(r, h, max_body, c->n_pending ? 0 : c->arena_hint);
 	r->version_minor = h->version_minor;
 	q = memchr(h->target.p, '?', h->target.len);
 	path_len = q ? (size_t)(q - h->target.p) : h->target.len;
@@ -505,7 +510,7 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 	r->status = h->status;
 	if (!r->version_minor || h->version_minor < r->version_minor)
 		r->version_minor = h->version_minor;
-	reserve_message(r, h, lim->max_body_bytes);
+	reserve_message(r, h, lim->max_body_bytes, 0);
 	ht_record_set(r, &r->reason, h->reason.p, h->reason.len);
 	copy_headers(r, &r->resp_headers, h);
 	return 0;
