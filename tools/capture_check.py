@@ -49,7 +49,12 @@ def scenario(mode, port, arg):
     if mode == "pre":
         s = socket.create_connection(("127.0.0.1", port))
         c, _ = srv.accept()
-        time.sleep(float(arg))
+        # arg: a file that appears once the probes are attached (loading
+        # them can take several seconds on a loaded machine), at most 60 s
+        for _ in range(600):
+            if os.path.exists(arg):
+                break
+            time.sleep(0.1)
         s.sendall(b"GET /pre HTTP/1.1\r\nHost: x\r\n\r\n")
         c.recv(4096)
         c.sendall(RESP)
