@@ -11,7 +11,7 @@ W=$(mktemp -d /tmp/ht-mix.XXXXXX)
 printf 'metrics:\n  listen: 127.0.0.1:19191\n' > "$W/c.yaml"
 "$BUILD/http-tracer" --config "$W/c.yaml" -o "$W/out.ndjson" 2>"$W/log" &
 TP=$!
-i=0; while ! grep -q ready "$W/log" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while ! grep -q '^http-tracer: ready:' "$W/log" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 python3 -m http.server 18555 --bind 127.0.0.1 --directory "$W" >/dev/null 2>&1 &
 HS=$!
 python3 - <<'PY' &

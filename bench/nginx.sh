@@ -33,7 +33,7 @@ ngx_stop() {
 # most); prints LOG and fails if it does not or exits first.
 tracer_wait_ready() {
 	i=0
-	while ! grep -q ready "$1" 2>/dev/null; do
+	while ! grep -q "^http-tracer: ready:" "$1" 2>/dev/null; do
 		sleep 0.1; i=$((i + 1))
 		if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
 			cat "$1" >&2

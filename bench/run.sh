@@ -9,6 +9,8 @@ set -u
 banner() { printf '\n==== %s ====\n' "$*"; }
 banner "bench/parser.sh: httpp vs http_parser 2.9"
 "$HERE/parser.sh" 15 || echo "bench/parser.sh failed"
+banner "bench/bench_record: CPU per record of build, redaction, NDJSON encoding"
+make --no-print-directory "$BUILD/bench_record" && "$BUILD/bench_record" 300 || echo "bench_record failed"
 banner "bench/replay.sh: workerThreads x batchSize"
 "$HERE/replay.sh" "$BUILD" || echo "bench/replay.sh failed"
 if [ "$(id -u)" -ne 0 ]; then

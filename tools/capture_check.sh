@@ -38,7 +38,7 @@ sleep 0.5
 "$BUILD/capture_dump" -o "$WORK/dump.txt" -C 4194304 -H /healthz -x $P_EXCL 2>"$WORK/dump.err" &
 DUMP_PID=$!
 i=0
-while ! grep -q ready "$WORK/dump.err" 2>/dev/null; do
+while ! grep -q "^capture_dump: ready " "$WORK/dump.err" 2>/dev/null; do
 	sleep 0.1
 	i=$((i + 1))
 	if [ $i -gt 300 ] || ! kill -0 "$DUMP_PID" 2>/dev/null; then
@@ -46,7 +46,6 @@ while ! grep -q ready "$WORK/dump.err" 2>/dev/null; do
 		exit 1
 	fi
 done
-
 : > "$WORK/attached" # the pre-existing connection may send now
 python3 "$CONF" traffic --expect "$WORK/expect.json"
 "$BUILD/capture_traffic" $P_MMSG

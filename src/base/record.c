@@ -50,6 +50,11 @@ static int arena_reserve(struct ht_record *r, size_t extra)
 	return 0;
 }
 
+int ht_record_reserve(struct ht_record *r, size_t extra)
+{
+	return arena_reserve(r, extra);
+}
+
 struct ht_str ht_record_put(struct ht_record *r, const void *p, size_t len)
 {
 	struct ht_str s = { 0, 0 };
@@ -138,14 +143,22 @@ static int headers_grow(struct ht_headers *h)
 	return 0;
 }
 
+/*
+ * The name is lower-cased straight into the arena's free space and the
+ * value copied after it, with one reservation for both; the bytes are only
+ * committed (arena_len) when the header is new.
+ */
 int ht_record_add_header(struct ht_record *r, struct ht_headers *h, const char *name,
 			 size_t name_len, const char *value, size_t value_len)
 {
-	char lname[256];
 	struct ht_kv *kv;
+	char *lname;
 
-	if (name_len == 0 || name_len >= sizeof(lname))
+	if (name_len == 0 || name_len >= 256)
 		return -EINVAL;
+	if (arena_reserve(r, name_len + value_len))
+		return -ENOMEM;
+	lname = r->arena + r->arena_len;
 	for (size_t i = 0; i < name_len; i++) {
 		char c = name[i];
 
@@ -163,10 +176,13 @@ int ht_record_add_header(struct ht_record *r, struct ht_headers *h, const char *
 	}
 	if (headers_grow(h))
 		return -ENOMEM;
-	kv = &h->v[h->n];
-	if (ht_record_set(r, &kv->name, lname, name_len) ||
-	    ht_record_set(r, &kv->value, value, value_len))
-		return -ENOMEM;
-	h->n++;
+	kv = &h->v[h->n++];
+	kv->name.off = r->arena_len;
+	kv->name.len = (uint32_t)name_len;
+	kv->value.off = value_len ? r->arena_len + (uint32_t)name_len : 0;
+	kv->value.len = (uint32_t)value_len;
+	if (value_len)
+		memcpy(lname + name_len, value, value_len);
+	r->arena_len += (uint32_t)(name_len + value_len);
 	return 0;
 }

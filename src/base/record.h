@@ -79,6 +79,9 @@ struct ht_record {
 
 struct ht_record *ht_record_new(void);
 void ht_record_free(struct ht_record *r);
+/* Make room for extra more arena bytes at once (a size hint: growing by
+ * doubling copies the arena each time); 0 or -ENOMEM. */
+int ht_record_reserve(struct ht_record *r, size_t extra);
 /* Append bytes to the arena; returns the string, or len 0 on allocation failure. */
 struct ht_str ht_record_put(struct ht_record *r, const void *p, size_t len);
 /* Set *dst to a copy of p[0..len). Returns 0 or -ENOMEM. */

@@ -65,7 +65,26 @@ struct red_u64map {
 	size_t cap, n;                  /* cap is a power of two or 0 */
 };
 
+/*
+ * The series the owner's last record of each role went to, by its raw
+ * labels (service port, method, status class, path bytes): the next record
+ * of that role with the same ones (a client repeating its request) skips the route
+ * template, the admission check and the lookup.  Valid for the table's
+ * life: series are freed only with it, and an admitted route stays
+ * admitted, a refused one refused (the caps only fill up).
+ */
+#define RED_MEMO_PATH 64
+
+struct red_memo {
+	struct red_series *s;           /* NULL: nothing remembered */
+	uint8_t role, method, sclass;
+	uint8_t path_len;
+	uint16_t port;
+	char path[RED_MEMO_PATH];
+};
+
 struct red_table {
+	struct red_memo memo[3];        /* by role: unknown, client, server */
 	struct cds_lfht *ht;
 	uint32_t routes_per_port_cap;
 	struct red_u64map routes;       /* hash(role, port, route) -> 1 */
@@ -365,37 +384,76 @@ static void red_add(uint64_t *slot, uint64_t n)
 	__atomic_store_n(slot, __atomic_load_n(slot, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+static bool red_memo_hit(const struct red_memo *m, const struct red_key *k, uint16_t port,
+			const char *path, size_t len)
+{
+	return m->s && m->role == k->role && m->method == k->method && m->sclass == k->sclass &&
+	       m->port == port && m->path_len == len && memcmp(m->path, path, len) == 0;
+}
+
+static void red_memo_set(struct red_memo *m, struct red_series *s, const struct red_key *k,
+			 uint16_t port, const char *path, size_t len)
+{
+	m->s = NULL;
+	if (len > RED_MEMO_PATH)
+		return;
+	m->role = k->role;
+	m->method = k->method;
+	m->sclass = k->sclass;
+	m->port = port;
+	m->path_len = (uint8_t)len;
+	memcpy(m->path, path, len);
+	m->s = s;
+}
+
+/* The series of k for a record of path[0..len) (NULL: out of memory). */
+static struct red_series *red_series_of(struct red_table *t, struct red_key *k, uint16_t port,
+					const char *path, size_t len)
+{
+	struct red_memo *m = &t->memo[k->role];
+	char route[ROUTE_MAX_LEN + 1];
+	struct red_series *s;
+	bool other = false;
+
+	if (red_memo_hit(m, k, port, path, len))
+		return m->s;
+	k->route_len = route_template(len ? path : NULL, len, route, sizeof(route));
+	k->route = route;
+	if (strcmp(route, ROUTE_OTHER) == 0) {
+		other = true;
+	} else if (strcmp(route, ROUTE_NONE) != 0 &&
+		   !red_route_admit(t, k->role, port, route, k->route_len)) {
+		k->route = ROUTE_OTHER;
+		k->route_len = sizeof(ROUTE_OTHER) - 1;
+		other = true;
+	}
+	s = red_series_get(t, k);
+	if (s) {
+		red_memo_set(m, s, k, port, path, len);
+		return s;
+	}
+	if (other)
+		return NULL;
+	/* no memory for a new series: this record only goes to "other" */
+	k->route = ROUTE_OTHER;
+	k->route_len = sizeof(ROUTE_OTHER) - 1;
+	return red_series_get(t, k);
+}
+
 void red_observe(struct red_table *t, const struct ht_record *r)
 {
-	char route[ROUTE_MAX_LEN + 1];
 	struct red_key k;
 	struct red_series *s;
 	struct ht_str p = r->path.len ? r->path : r->target;
-	bool other = false;
 	uint16_t port;
 
 	k.role = r->role <= HT_ROLE_SERVER ? r->role : HT_ROLE_UNKNOWN;
 	k.method = red_method_index(ht_str_ptr(r, r->method), r->method.len);
 	k.sclass = red_class_index(r->status);
-	k.route_len = route_template(p.len ? ht_str_ptr(r, p) : NULL, p.len, route, sizeof(route));
-	k.route = route;
 	port = k.role == HT_ROLE_CLIENT ? r->remote_port : r->local_port;
-	if (strcmp(route, ROUTE_OTHER) == 0) {
-		other = true;
-	} else if (strcmp(route, ROUTE_NONE) != 0 &&
-		   !red_route_admit(t, k.role, port, route, k.route_len)) {
-		k.route = ROUTE_OTHER;
-		k.route_len = sizeof(ROUTE_OTHER) - 1;
-		other = true;
-	}
 
 	rcu_read_lock();
-	s = red_series_get(t, &k);
-	if (!s && !other) {
-		k.route = ROUTE_OTHER;
-		k.route_len = sizeof(ROUTE_OTHER) - 1;
-		s = red_series_get(t, &k);
-	}
+	s = red_series_of(t, &k, port, p.len ? ht_str_ptr(r, p) : "", p.len);
 	if (!s) {
 		rcu_read_unlock();
 		red_add(&t->lost, 1);

@@ -63,6 +63,8 @@ struct shard {
 	struct red_table *red;
 	struct meta_cache *meta;     /* live mode only */
 	struct batch *cur;           /* records encoded, not yet handed to the writer */
+	size_t batch_hint;           /* bytes the last full batch took: a new batch's
+				      * buffer is sized once, not grown by doubling */
 	uint64_t inflight_bytes;     /* encoded bytes queued for the writer (shared) */
 	struct ht_stats st;
 	struct parker pk;            /* the shard sleeps here when idle */

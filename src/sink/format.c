@@ -295,6 +295,44 @@ static inline unsigned sse_unsafe(__m128i x)
 #endif
 
 /*
+ * k in [1, 16): when none of s[0..k) needs escaping, copy them to w and
+ * return true (false: nothing written).  Short strings and the tails of
+ * long ones are most of a record's strings (header names and values,
+ * method, reason), so they get one word-sized test instead of a loop over
+ * bytes.  Reads and writes only [0, k): two overlapping words of 8 or 4
+ * bytes, or for k < 4 its first, middle and last byte over safe filler.
+ */
+static inline bool copy_if_safe(char *w, const uint8_t *s, size_t k)
+{
+	uint64_t a, b;
+	uint32_t x, y;
+
+	if (k >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + k - 8, 8);
+		if (swar_unsafe(a) | swar_unsafe(b))
+			return false;
+		memcpy(w, &a, 8);
+		memcpy(w + k - 8, &b, 8);
+	} else if (k >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + k - 4, 4);
+		if (swar_unsafe(x | (uint64_t)y << 32))
+			return false;
+		memcpy(w, &x, 4);
+		memcpy(w + k - 4, &y, 4);
+	} else {
+		a = (ONES * 'a') << 24 | s[0] | (uint64_t)s[k / 2] << 8 | (uint64_t)s[k - 1] << 16;
+		if (swar_unsafe(a))
+			return false;
+		w[0] = (char)s[0];
+		w[k / 2] = (char)s[k / 2];
+		w[k - 1] = (char)s[k - 1];
+	}
+	return true;
+}
+
+/*
  * Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
  * the new end.  16 (SSE2) or 8 (SWAR) bytes at a time: copy them, then keep
  * as many as are safe (the lowest flagged byte is exact).  While 16 or more
@@ -334,6 +372,8 @@ static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 		i += used;
 	}
 #endif
+	if (i < n && n - i < 16 && copy_if_safe(w, s + i, n - i))
+		return w + (n - i);
 	while (i + 8 <= n) {
 		uint64_t x, t;
 

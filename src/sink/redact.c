@@ -584,12 +584,15 @@ static bool redact_url(struct rctx *x, struct ht_str *f)
 /*
  * What to do with a header, by name.  Records repeat the same few dozen
  * names, so each thread remembers its verdicts per config generation in a
- * small direct-mapped table (thread-local, no allocation); a miss costs the
- * full check.  Hand-built configs (generation 0) are never cached.
+ * small set-associative table (thread-local, no allocation): a name's hash
+ * picks a set of HDR_CACHE_WAYS slots, so two common names that share a
+ * set do not evict each other on every record; a miss costs the full
+ * check.  Hand-built configs (generation 0) are never cached.
  */
 enum hverdict { HV_KEEP = 1, HV_REDACT, HV_URL };
 
-#define HDR_CACHE_SLOTS 128 /* power of two */
+#define HDR_CACHE_SETS 64   /* power of two */
+#define HDR_CACHE_WAYS 4
 #define HDR_CACHE_NAME 30   /* longest name cached, bytes */
 
 struct hdr_slot {
@@ -599,7 +602,12 @@ struct hdr_slot {
 	char name[HDR_CACHE_NAME];
 };
 
-static __thread struct hdr_slot hdr_cache[HDR_CACHE_SLOTS];
+struct hdr_set {
+	struct hdr_slot way[HDR_CACHE_WAYS];
+	unsigned next;      /* the way a miss replaces when none is stale */
+};
+
+static __thread struct hdr_set hdr_cache[HDR_CACHE_SETS];
 
 static enum hverdict header_verdict_slow(struct rctx *x, const char *name, size_t len)
 {
@@ -609,22 +617,58 @@ static enum hverdict header_verdict_slow(struct rctx *x, const char *name, size_
 	return is_url_header(name, len) ? HV_URL : HV_KEEP;
 }
 
+/* The slot a miss fills: a stale one (older generation) first, else round robin. */
+static struct hdr_slot *hdr_victim(struct hdr_set *set, uint64_t gen)
+{
+	for (int w = 0; w < HDR_CACHE_WAYS; w++)
+		if (set->way[w].gen != gen)
+			return &set->way[w];
+	return &set->way[set->next++ % HDR_CACHE_WAYS];
+}
+
+/* A cache index for a name of at most HDR_CACHE_NAME bytes, from its length
+ * and its first and last 8 (4, or 1-3) bytes: two multiplies, no loop over
+ * the bytes (names sharing those only share a set; the slots compare the
+ * whole name). */
+static inline unsigned name_set(const char *p, size_t len)
+{
+	uint64_t a = 0, b = 0, h;
+	uint32_t x, y;
+
+	if (len >= 8) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + len - 8, 8);
+	} else if (len >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + len - 4, 4);
+		a = x;
+		b = y;
+	} else if (len) {
+		a = (unsigned char)p[0] | (unsigned)(unsigned char)p[len / 2] << 8 |
+		    (unsigned)(unsigned char)p[len - 1] << 16;
+	}
+	h = a * 0x9e3779b97f4a7c15ull ^ (b + len) * 0xc2b2ae3d27d4eb4full;
+	return (unsigned)(h >> 40) & (HDR_CACHE_SETS - 1);
+}
+
 static enum hverdict header_verdict(struct rctx *x, const char *name, size_t len)
 {
 	uint64_t gen = x->c->generation;
-	uint32_t h = 2166136261u;
+	struct hdr_set *set;
 	struct hdr_slot *slot;
 	enum hverdict v;
 
 	if (!gen || len > HDR_CACHE_NAME)
 		return header_verdict_slow(x, name, len);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u; /* FNV-1a */
-	slot = &hdr_cache[h & (HDR_CACHE_SLOTS - 1)];
-	if (slot->gen == gen && slot->len == len && memcmp(slot->name, name, len) == 0)
-		return (enum hverdict)slot->verdict;
+	set = &hdr_cache[name_set(name, len)];
+	for (int w = 0; w < HDR_CACHE_WAYS; w++) {
+		slot = &set->way[w];
+		if (slot->gen == gen && slot->len == len && memcmp(slot->name, name, len) == 0)
+			return (enum hverdict)slot->verdict;
+	}
 	v = header_verdict_slow(x, name, len);
 	if (!x->name.oom && !x->pats.oom) {
+		slot = hdr_victim(set, gen);
 		slot->gen = gen;
 		slot->len = (uint8_t)len;
 		slot->verdict = (uint8_t)v;

@@ -76,6 +76,21 @@ static void copy_headers(struct ht_record *r, struct ht_headers *dst, const stru
 		r->flags |= HT_RF_HEADER_TRUNCATED;
 }
 
+/*
+ * Room in the arena for what a message head (and its body up to max_body,
+ * when its length is declared) will add, reserved at once: the arena
+ * otherwise grows by doubling from 512 bytes, copying itself each time.
+ * A hint only: a failure shows up at the copies themselves.
+ */
+static void reserve_message(struct ht_record *r, const struct httpp_head *h, uint32_t max_body,
+			    uint32_t at_least)
+{
+	uint64_t body = h->body_kind == HTTPP_BODY_LENGTH ? h->content_length : 0;
+	uint64_t need = h->head_len + (body < max_body ? body : max_body);
+
+	(void)ht_record_reserve(r, need > at_least ? need : at_least);
+}
+
 static void set_time(struct corr *c, struct ht_record *r, uint64_t ts_ns)
 {
 	r->mono_first_ns = ts_ns;
@@ -93,12 +108,13 @@ static void emit(struct corr *c, struct ht_record *r)
 {
 	r->flags &= ~CORR_INTERNAL;
 	r->next = NULL;
+	c->arena_hint = r->arena_len < CORR_ARENA_HINT_MAX ? r->arena_len : CORR_ARENA_HINT_MAX;
 	c->emit(c->emit_ctx, r);
 }
 
 /* A new request record from a parsed head (h may be NULL: head unknown). */
 static struct ht_record *new_request(struct corr *c, const struct corr_meta *m,
-				     const struct httpp_head *h, uint64_t ts_ns)
+				     const struct httpp_head *h, uint64_t ts_ns, uint32_t max_body)
 {
 	struct ht_record *r = ht_record_new();
 	const char *q;
@@ -111,6 +127,9 @@ static struct ht_record *new_request(struct corr *c, const struct corr_meta *m,
 	set_time(c, r, ts_ns);
 	if (!h)
 		return r;
+	/* the whole exchange, if it is like the connection's last one (not
+	 * for requests queued behind others: pipelining may queue many) */
+	reserve_message(r, h, max_body, c->n_pending ? 0 : c->arena_hint);
 	r->version_minor = h->version_minor;
 	q = memchr(h->target.p, '?', h->target.len);
 	path_len = q ? (size_t)(q - h->target.p) : h->target.len;
@@ -215,7 +234,7 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 	c->req_cur = NULL;
 	if (drop_request(c, lim, h))
 		return -1;
-	r = new_request(c, m, h, ts_ns);
+	r = new_request(c, m, h, ts_ns, lim->max_body_bytes);
 	if (!r)
 		return -1;
 	c->req_cur = r;
@@ -287,7 +306,7 @@ void corr_req_error(struct corr *c, const struct corr_meta *m, const struct http
 		return;
 	}
 	/* a placeholder, with the head when the error was found in one */
-	r = new_request(c, m, h, ts_ns);
+	r = new_request(c, m, h, ts_ns, 0);
 	if (!r)
 		return;
 	r->flags |= why | CORR_REQ_DONE;
@@ -584,6 +603,7 @@ int corr_resp_head(struct corr *c, const struct corr_meta *m, const struct corr_
 	r->status = h->status;
 	if (!r->version_minor || h->version_minor < r->version_minor)
 		r->version_minor = h->version_minor;
+	reserve_message(r, h, lim->max_body_bytes, 0);
 	ht_record_set(r, &r->reason, h->reason.p, h->reason.len);
 	copy_headers(r, &r->resp_headers, h);
 	return 0;

@@ -67,7 +67,11 @@ struct corr {
 					* that were older than everything queued */
 	bool sequential;               /* every response so far started exactly
 					* where its request was read (no pipelining) */
+	uint32_t arena_hint;           /* arena bytes of the last record emitted
+					* (at most CORR_ARENA_HINT_MAX): a new
+					* request reserves that much at once */
 };
+#define CORR_ARENA_HINT_MAX (64u << 10)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns);
 /* Free everything queued without emitting. */

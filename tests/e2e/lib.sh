@@ -16,7 +16,7 @@ start_tracer() {
 	TRACER_PID=$!
 	i=0
 	while [ $i -lt 300 ]; do
-		if grep -q ready "$log" 2>/dev/null; then return 0; fi
+		if grep -q "^http-tracer: ready:" "$log" 2>/dev/null; then return 0; fi
 		if ! kill -0 "$TRACER_PID" 2>/dev/null; then
 			echo "tracer exited early:"; cat "$log"; return 1
 		fi

@@ -19,10 +19,11 @@ R_PORT=$((30000 + $$ % 10000))
 mkdir -p "$TMP/rwww"; echo rec > "$TMP/rwww/index.html"
 "$BUILD/http-tracer" record --config "$TMP/e2e.yaml" -o "$TMP/rec.htr" 2>"$TMP/rec.log" &
 RP=$!
-i=0; while ! grep -q ready "$TMP/rec.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while ! grep -q "^http-tracer: ready:" "$TMP/rec.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 python3 -m http.server "$R_PORT" --bind 127.0.0.1 --directory "$TMP/rwww" >/dev/null 2>&1 &
 HS=$!
-sleep 0.5
+# until the server listens (python starts slowly on a loaded machine)
+i=0; while ! curl -s -o /dev/null "http://127.0.0.1:$R_PORT/" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 for i in $(seq 1 15); do curl -s -o /dev/null "http://127.0.0.1:$R_PORT/index.html?rec=$i"; done
 kill "$HS"
 sleep 0.5

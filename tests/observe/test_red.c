@@ -178,6 +178,38 @@ static void test_cap_per_port(void **state)
 	red_table_free(t);
 }
 
+/* Runs of records with the same labels (the table remembers the last
+ * series): every change of path, port, method, status class or role still
+ * gets its own series, a refused route stays "other" when repeated, and
+ * nothing counted twice or lost. */
+static void test_repeats(void **state)
+{
+	struct red_table *t = red_table_new(1);
+	char *txt;
+
+	red_register(t);
+	for (int i = 0; i < 3; i++)
+		observe(t, HT_ROLE_SERVER, "GET", "/a", 200, 1000, 80, 1);
+	observe(t, HT_ROLE_SERVER, "GET", "/b", 200, 1000, 80, 1);  /* over the cap: other */
+	observe(t, HT_ROLE_SERVER, "GET", "/b", 200, 1000, 80, 1);  /* repeated: still other */
+	observe(t, HT_ROLE_SERVER, "GET", "/a", 200, 1000, 80, 1);
+	observe(t, HT_ROLE_SERVER, "GET", "/a", 200, 1000, 81, 1);  /* port (not a label) */
+	observe(t, HT_ROLE_SERVER, "POST", "/a", 200, 1000, 80, 1); /* method */
+	observe(t, HT_ROLE_SERVER, "GET", "/a", 500, 1000, 80, 1);  /* status class */
+	observe(t, HT_ROLE_CLIENT, "GET", "/a", 200, 1000, 80, 80); /* role */
+	observe(t, HT_ROLE_SERVER, "GET", "/a?x=1", 200, 1000, 80, 1); /* other bytes, same route */
+	txt = scrape();
+	expect_line(txt, "http_tracer_requests_total{role=\"server\",method=\"GET\",status_class=\"2xx\",route=\"/a\"} 6");
+	expect_line(txt, "http_tracer_requests_total{role=\"server\",method=\"GET\",status_class=\"2xx\",route=\"other\"} 2");
+	expect_line(txt, "http_tracer_requests_total{role=\"server\",method=\"POST\",status_class=\"2xx\",route=\"/a\"} 1");
+	expect_line(txt, "http_tracer_requests_total{role=\"server\",method=\"GET\",status_class=\"5xx\",route=\"/a\"} 1");
+	expect_line(txt, "http_tracer_requests_total{role=\"client\",method=\"GET\",status_class=\"2xx\",route=\"/a\"} 1");
+	expect_no(txt, "route=\"/b\"");
+	free(txt);
+	assert_int_equal(red_table_lost(t), 0);
+	red_table_free(t);
+}
+
 static void test_default_cap(void **state)
 {
 	struct red_table *t = red_table_new(0);
@@ -322,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_counts_and_buckets),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_cap_per_port),
+		cmocka_unit_test(test_repeats),
 		cmocka_unit_test(test_default_cap),
 		cmocka_unit_test(test_many_routes_bounded),
 		cmocka_unit_test(test_merge_tables),
