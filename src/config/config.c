@@ -66,6 +66,7 @@ enum ktype {
 	KT_CIDRS,    /* list of addresses / CIDR ranges */
 	KT_HEADERS,  /* list of header names, extends the defaults */
 	KT_PATTERNS, /* list of name patterns, extends the defaults */
+	KT_FILES,    /* list of absolute file paths */
 };
 
 struct kdesc {
@@ -160,11 +161,17 @@ static const struct kdesc k_metrics[] = {
 	K_FIELD("listen", KT_LISTEN, metrics_listen),
 	{ NULL },
 };
+static const struct kdesc k_tls[] = {
+	K_FIELD("enabled", KT_BOOL, tls_enabled),
+	K_FIELD("libraries", KT_FILES, tls_libraries),
+	{ NULL },
+};
 static const struct kdesc k_top[] = {
 	K_MAP("filtering", k_filtering),
 	K_MAP("output", k_output),
 	K_MAP("performance", k_performance),
 	K_MAP("metrics", k_metrics),
+	K_MAP("tls", k_tls),
 	{ NULL },
 };
 
@@ -750,6 +757,9 @@ static int add_string(struct pctx *x, const struct kdesc *k, const struct sval *
 	if (k->type == KT_HEALTH && strpbrk(v->s, "? "))
 		return perr(x, &v->mark, "expected a path without '?' or spaces in %s (the kernel compares the path before the query), got '%s'",
 			    key, show(v, b, sizeof(b)));
+	if (k->type == KT_FILES && (v->s[0] != '/' || v->len > 4095))
+		return perr(x, &v->mark, "expected an absolute file path (starting with '/', at most 4095 bytes) in %s, got '%s'",
+			    key, show(v, b, sizeof(b)));
 	if (k->type == KT_NAMES && v->len > 253)
 		return perr(x, &v->mark, "expected a name of at most 253 bytes in %s", key);
 	if (k->type == KT_PATTERNS && (!any_alnum || v->len > 255))
@@ -785,7 +795,8 @@ static int add_item(struct pctx *x, const struct kdesc *k, const struct sval *v,
 	case KT_NAMES:
 	case KT_HEALTH:
 	case KT_HEADERS:
-	case KT_PATTERNS: return add_string(x, k, v, key);
+	case KT_PATTERNS:
+	case KT_FILES: return add_string(x, k, v, key);
 	default: break;
 	}
 	return perr(x, &v->mark, "internal: %s is not a list key", key);
@@ -817,6 +828,7 @@ static void list_clear(struct ht_config *c, const struct kdesc *k)
 		break;
 	case KT_NAMES:
 	case KT_HEALTH:
+	case KT_FILES:
 		strlist_free(f);
 		break;
 	default:
@@ -986,6 +998,7 @@ void ht_config_free(struct ht_config *c)
 	strlist_free(&c->redact_body_patterns);
 	free(c->output_path);
 	free(c->metrics_listen);
+	strlist_free(&c->tls_libraries);
 	strlist_free(&c->redact_patterns_alnum);
 	free(c);
 }
@@ -1049,6 +1062,7 @@ struct ht_config *ht_config_defaults(void)
 	c->shard_memory_bytes = 256 * MiB;
 	c->capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT;
 	c->metrics_listen = strdup("127.0.0.1:9090");
+	c->tls_enabled = true;
 	if (!c->source || !c->output_path || !c->metrics_listen ||
 	    add_defaults(&c->redact_headers, default_redact_headers) ||
 	    add_defaults(&c->redact_body_patterns, default_body_patterns) || derive(c))

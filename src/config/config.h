@@ -63,6 +63,9 @@ struct ht_config {
 	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default HT_CAPTURE_CAP_DEFAULT */
 	/* metrics */
 	char *metrics_listen;          /* host:port */
+	/* tls (DESIGN §8) */
+	bool tls_enabled;              /* OpenSSL uprobes, default on */
+	struct ht_strlist tls_libraries; /* extra libssl files to attach to */
 	/* derived by config.c whenever the fields above change; 0/empty if the
 	 * struct was built by hand */
 	uint64_t generation;           /* unique per config version (per-thread caches) */
