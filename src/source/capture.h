@@ -20,6 +20,7 @@
 #ifndef HT_CAPTURE_H
 #define HT_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

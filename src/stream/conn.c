@@ -100,6 +100,8 @@ void conn_on_open(struct conn *c, const struct ht_open_ev *ev, const struct conn
 		m->comm[sizeof(m->comm) - 1] = '\0';
 	}
 	c->have_open = true;
+	if (ev->hdr.flags & HT_OF_TLS)
+		m->tls = true;
 	if (ev->hdr.flags & (HT_OF_INFERRED | HT_OF_RESUMED))
 		set_midstream(c, lim);
 }
@@ -480,6 +482,8 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
 	mark_push(c, d, ev);
+	if (ev->hdr.flags & HT_DF_TLS)
+		c->meta.tls = true; /* the data may overtake the OPEN */
 	if (ev->hdr.flags & HT_DF_MIDSTREAM)
 		set_midstream(c, lim);
 	/* mid-stream, a message is as likely to start at a syscall as at a line */
