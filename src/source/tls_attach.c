@@ -316,6 +316,7 @@ struct tls_attach *tls_attach_start(const struct tls_progs *p, const struct ht_c
 		return NULL;
 	}
 	t->th_started = true;
+	pthread_setname_np(t->th, "tls-scan");
 	return t;
 }
 
