@@ -16,9 +16,10 @@
 # and the ratio to the mean of the two untraced runs.  bpf_stats counts the
 # program bodies only, not the uprobe trap and the uretprobe trampoline
 # that the kernel adds around them: the throughput ratio includes those.
-# The tracer traces the whole host: on a shared machine its threads' time
-# includes other processes' HTTP; the tls-off run carries the same noise.
-# Prints numbers; asserts nothing.
+# The tracer traces only nginx and the measured wrk (filtering.kernel.pids:
+# wrk is started behind a FIFO so that its pid is known before the tracer
+# loads), so other processes' traffic on a shared machine is dropped in the
+# kernel and not counted.  Prints numbers; asserts nothing.
 # Run as root from the repo root:  bench/tls.sh [SECONDS] [CONNECTIONS]
 # Env: BUILD (build), NGX_PORT (18420; TLS on NGX_PORT + 1).
 set -eu
@@ -79,14 +80,24 @@ PY
 run() {
 	label=$1
 	: > "$WORK/before"; : > "$WORK/after"; : > "$WORK/$label.ndjson"
+	rm -f "$WORK/go"; mkfifo "$WORK/go"
+	sh -c 'echo $$ > "$1/wrk.pid"; read _ < "$1/go"; shift; exec wrk "$@"' sh "$WORK" \
+		-t1 -c"$CONNS" -d"${DUR}s" "$URL" > "$WORK/wrk.out" &
+	WRK_SH=$!
+	while [ ! -s "$WORK/wrk.pid" ]; do sleep 0.05; done
 	if [ -n "${2:-}" ]; then
-		"$BUILD/http-tracer" --config "$2" -o "$WORK/$label.ndjson" 2>"$WORK/tracer.log" &
+		pids="--pid $(cat "$WORK/wrk.pid")"
+		for p in $(cat "$NGX_DIR/nginx.pid") $(pgrep -P "$(cat "$NGX_DIR/nginx.pid")"); do
+			pids="$pids --pid $p"
+		done
+		"$BUILD/http-tracer" --config "$2" $pids -o "$WORK/$label.ndjson" 2>"$WORK/tracer.log" &
 		TRACER_PID=$!
 		tracer_wait_ready "$WORK/tracer.log" || exit 1
-		wrk -t1 -c"$CONNS" -d1s "$URL" >/dev/null # warm-up: handshakes, first records
 		snapshot "$WORK/before"
 	fi
-	wrk -t1 -c"$CONNS" -d"${DUR}s" "$URL" > "$WORK/wrk.out"
+	echo go > "$WORK/go"
+	wait "$WRK_SH"
+	rm -f "$WORK/wrk.pid"
 	if [ -n "${2:-}" ]; then
 		sleep 0.5 # the tracer finishes the last records
 		snapshot "$WORK/after"
