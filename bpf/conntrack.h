@@ -258,18 +258,24 @@ static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *
 
 /* Creates the plaintext connection of TLS key (fd with HT_FD_TLS): the role
  * the encrypted connection of the same socket knows (accept, connect), and
- * found mid-stream when that one was (or is unknown). */
+ * found mid-stream when that one was (or is unknown), or when it is older
+ * than the last library attach (its first plaintext may have gone by
+ * unseen), or when flags says so (HT_CF_INFERRED | HT_CF_RESUMED: its SSL
+ * object moved bytes on this socket before, the LRU evicted it). */
 static __always_inline struct ht_conn *ht_tls_conn_create(const struct ht_conn_key *key,
-							  bool *not_sock)
+							  __u32 flags, bool *not_sock)
 {
 	struct ht_conn_key enc = { .tgid = key->tgid, .fd = key->fd & ~HT_FD_TLS };
 	struct ht_conn *e = bpf_map_lookup_elem(&conns, &enc);
 	__u8 role = HT_ROLE_UNKNOWN;
-	__u32 flags = HT_CF_INFERRED;
 
 	if (e) {
 		role = e->role;
-		flags = e->flags & HT_CF_INFERRED;
+		flags |= e->flags & HT_CF_INFERRED;
+		if (e->gen < tls_attach_ns)
+			flags |= HT_CF_INFERRED;
+	} else {
+		flags |= HT_CF_INFERRED;
 	}
 	return ht_conn_create(key, role, flags, not_sock);
 }

@@ -70,6 +70,10 @@ HT_RODATA __u32 tls_enabled = 0;        /* tls.enabled: OpenSSL uprobes loaded *
  * (include/ht_filter.h).  Read filter_gen once per decision. */
 volatile __u32 filter_gen = 0;
 volatile struct ht_filter_n filter_n[2] = {};
+/* Set by src/source/tls_attach.c after it attaches to a new library: the
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC) of that attach.  A connection older
+ * than it may have moved plaintext the uprobes did not see. */
+volatile __u64 tls_attach_ns = 0;
 
 /* ---- structs */
 

@@ -502,7 +502,7 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	c = bpf_map_lookup_elem(&conns, &st.key);
 	if (!c) {
 		if (fd & HT_FD_TLS)
-			c = ht_tls_conn_create(&st.key, &not_sock);
+			c = ht_tls_conn_create(&st.key, 0, &not_sock);
 		else
 			c = ht_conn_create(&st.key, HT_ROLE_UNKNOWN, HT_CF_INFERRED, &not_sock);
 		if (!c) {

@@ -57,8 +57,10 @@ static __always_inline __u64 ht_tls_count(__u8 op, long rc, __u64 outp)
 
 /* The socket of the call: the one a syscall inside it used (remembered for
  * the SSL object), else the SSL object's last one while its connection
- * lives.  Returns the fd, or -1 (counted). */
-static __always_inline __s32 ht_tls_sock(__u32 tgid, const struct ht_args *ap)
+ * lives.  Returns the fd, or -1 (counted); *seen tells whether the SSL
+ * object already used that socket (then the plaintext connection exists
+ * unless the LRU evicted it). */
+static __always_inline __s32 ht_tls_sock(__u32 tgid, const struct ht_args *ap, bool *seen)
 {
 	struct ht_ssl_key k = { .tgid = tgid, .ssl = ap->tls_ssl };
 	struct ht_ssl_sock v = { .fd = ap->tls_fd, .gen = ap->tls_gen }, *vp;
@@ -66,16 +68,21 @@ static __always_inline __s32 ht_tls_sock(__u32 tgid, const struct ht_args *ap)
 	struct ht_conn *c;
 
 	vp = bpf_map_lookup_elem(&ssl_fds, &k);
+	*seen = false;
 	if (v.fd >= 0) {
 		if (!vp || vp->fd != v.fd || vp->gen != v.gen)
 			bpf_map_update_elem(&ssl_fds, &k, &v, BPF_ANY);
+		else
+			*seen = true;
 		return v.fd;
 	}
 	if (vp) {
 		ck.fd = vp->fd;
 		c = bpf_map_lookup_elem(&conns, &ck);
-		if (c && c->gen == vp->gen)
+		if (c && c->gen == vp->gen) {
+			*seen = true;
 			return vp->fd;
+		}
 	}
 	ht_count(HT_KS_TLS_NO_SOCKET, 1);
 	return -1;
@@ -86,6 +93,8 @@ static __always_inline int ht_tls_exit(long rc)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ht_args *ap = ht_args_get(false);
+	struct ht_conn_key key;
+	bool seen, not_sock;
 	__u64 n, buf;
 	__s32 fd;
 	__u8 op;
@@ -99,9 +108,14 @@ static __always_inline int ht_tls_exit(long rc)
 		return 0; /* nothing moved: want-read/write, error, close_notify */
 	ht_count(HT_KS_TLS_CALLS, 1);
 	buf = ap->tls_buf;
-	fd = ht_tls_sock((__u32)(id >> 32), ap);
+	fd = ht_tls_sock((__u32)(id >> 32), ap, &seen);
 	if (fd < 0)
 		return 0;
+	key.tgid = id >> 32;
+	key.fd = fd | HT_FD_TLS;
+	if (seen && !bpf_map_lookup_elem(&conns, &key) &&
+	    ht_tls_conn_create(&key, HT_CF_INFERRED | HT_CF_RESUMED, &not_sock))
+		ht_count(HT_KS_CONNS_EVICTED, 1); /* mid-stream: bytes came before */
 	if (n > 0x7fffffff)
 		n = 0x7fffffff;
 	return ht_exit_data((long)n, fd | HT_FD_TLS, buf, 0, HT_SYS_FLAT,

@@ -449,6 +449,7 @@ static int capture_tls_start(struct capture *c, const struct capture_opts *o)
 		.enter = { c->skel->progs.up__ssl_write, c->skel->progs.up__ssl_read,
 			   c->skel->progs.up__ssl_write_ex, c->skel->progs.up__ssl_read_ex },
 		.ret = c->skel->progs.urp__ssl_ret,
+		.attach_ns = (volatile uint64_t *)&c->skel->bss->tls_attach_ns,
 	};
 
 	if (!c->skel->rodata->tls_enabled)

@@ -150,6 +150,19 @@ static int tls_attach_one(struct tls_attach *t, struct bpf_program *prog, const 
 	return err;
 }
 
+/* Tells the programs that a library was just attached: connections older
+ * than now may have moved plaintext unseen (bpf/conntrack.h). */
+static void tls_mark_attach(struct tls_attach *t)
+{
+	struct timespec ts;
+
+	if (!t->p.attach_ns)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__atomic_store_n(t->p.attach_ns, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+			 __ATOMIC_RELEASE);
+}
+
 /* Attaches the four calls of the library file at path (known as dev, ino
  * from now on, whatever the outcome: reported once).  shown is the path
  * to print. */
@@ -197,6 +210,7 @@ static void tls_attach_lib(struct tls_attach *t, const char *path, const char *s
 	}
 	lib->ok = true;
 	__atomic_add_fetch(&t->attached, 1, __ATOMIC_RELAXED);
+	tls_mark_attach(t);
 	fprintf(stderr, "http-tracer: tls: attached to %s (device %u:%u inode %llu)%s\n", shown,
 		major(dev), minor(dev), (unsigned long long)ino,
 		got == 0xf ? "" : ", without SSL_read_ex/SSL_write_ex (OpenSSL before 1.1.1)");

@@ -38,6 +38,7 @@ extern const char *const tls_func_names[TLS_NFUNCS];
 struct tls_progs {
 	struct bpf_program *enter[TLS_NFUNCS];
 	struct bpf_program *ret;
+	volatile uint64_t *attach_ns; /* the programs' tls_attach_ns (maps.h) */
 };
 
 /* Attaches to cfg's tls.libraries and to every library mapped now, then
