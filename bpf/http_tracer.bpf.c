@@ -223,8 +223,9 @@ int tp__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* ---- OpenSSL (bpf/tls.h): attached per library file by src/source/tls.c,
- * never by capture.c's tracepoint loop; one return program for the four */
+/* ---- OpenSSL (bpf/tls.h): attached per library file by
+ * src/source/tls_attach.c, never by capture.c's tracepoint loop; one return
+ * program for the four */
 
 SEC("uprobe")
 int up__ssl_write(struct pt_regs *ctx)

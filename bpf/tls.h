@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tls.h - the plaintext of OpenSSL connections: uprobes on SSL_write,
- * SSL_write_ex, SSL_read and SSL_read_ex (attached by src/source/tls.c).
+ * SSL_write_ex, SSL_read and SSL_read_ex (attached by src/source/tls_attach.c).
  *
  * The entry remembers, in the thread's task storage (struct ht_args), the
  * call, its SSL *, its buffer and for the _ex calls the size_t * that gets

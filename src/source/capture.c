@@ -454,7 +454,7 @@ static int capture_tls_start(struct capture *c, const struct capture_opts *o)
 
 	if (!c->skel->rodata->tls_enabled)
 		return 0;
-	c->tls = tls_attach_start(&p, o->cfg, c->skel->rodata->self_tgid, o->verbose);
+	c->tls = tls_attach_start(&p, o->cfg, c->skel->rodata->self_tgid);
 	return c->tls ? 0 : -1;
 }
 

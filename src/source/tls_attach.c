@@ -40,7 +40,6 @@ struct tls_lib {
 struct tls_attach {
 	struct tls_progs p;
 	uint32_t self_pid;
-	int verbose;
 	struct tls_lib *libs;     /* rescan thread (start: main thread) */
 	size_t n_libs, cap_libs;
 	struct bpf_link **links;
@@ -202,7 +201,7 @@ static void tls_attach_lib(struct tls_attach *t, const char *path, const char *s
 	if ((got & 3) != 3) {
 		/* a half-traced library would feed one direction only */
 		fprintf(stderr, "http-tracer: tls: %s: cannot attach to SSL_read and SSL_write (%s): its TLS traffic is not traced (statically linked or stripped OpenSSL?)\n",
-			shown, strerror(-err));
+			shown, err == -ENOENT ? "symbols not found" : strerror(-err));
 		while (t->n_links > first)
 			bpf_link__destroy(t->links[--t->n_links]);
 		__atomic_add_fetch(&t->failed, 1, __ATOMIC_RELAXED);
@@ -304,7 +303,7 @@ static void *tls_thread(void *arg)
 /* ---- start and stop */
 
 struct tls_attach *tls_attach_start(const struct tls_progs *p, const struct ht_config *cfg,
-				    uint32_t self_pid, int verbose)
+				    uint32_t self_pid)
 {
 	struct tls_attach *t = calloc(1, sizeof(*t));
 	pthread_condattr_t ca;
@@ -315,7 +314,6 @@ struct tls_attach *tls_attach_start(const struct tls_progs *p, const struct ht_c
 	}
 	t->p = *p;
 	t->self_pid = self_pid;
-	t->verbose = verbose;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -46,7 +46,7 @@ struct tls_progs {
  * memory or when the thread cannot start (said on stderr); a library that
  * cannot be attached is never fatal. */
 struct tls_attach *tls_attach_start(const struct tls_progs *p, const struct ht_config *cfg,
-				    uint32_t self_pid, int verbose);
+				    uint32_t self_pid);
 /* Stops the thread and detaches every uprobe (NULL: nothing). */
 void tls_attach_stop(struct tls_attach *t);
 

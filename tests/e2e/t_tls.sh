@@ -13,7 +13,9 @@
 # only the client's record and the server's answer as no_request: the
 # server was inside SSL_read when the uprobes were attached);
 # nothing else comes from those ports (the encrypted bytes give
-# no records).
+# no records).  A file named libssl.so.9 without OpenSSL's symbols (a copy
+# of libz), given in tls.libraries and mapped by two processes, is reported
+# once and counted as failed.
 TLS_BASE=$((18400 + ($$ % 9) * 10))
 P_TLS=$TLS_BASE
 P_PLAIN=$((TLS_BASE + 1))
@@ -75,11 +77,20 @@ c.close()
 OLD
 	no_lock_fd exec "$PY" "$D/old_client.py" "$P_PY1" "$D/old.go" 2>"$D/old.err" &
 	OLD=$!
+	mkdir -p "$D/fake"
+	cp "$(ldd "$(command -v curl)" | awk '/libz\.so/ { print $3; exit }')" "$D/fake/libssl.so.9"
+	FAKES=""
+	for n in 1 2; do
+		no_lock_fd exec "$PY" -c "import ctypes, time; ctypes.CDLL('$D/fake/libssl.so.9'); time.sleep(120)" &
+		FAKES="$FAKES $!"
+	done
+	cat "$TMP/e2e.yaml" > "$D/tracer.yaml"
+	printf 'tls:\n  libraries: ["%s", "%s"]\n' "$D/fake/libssl.so.9" "$D/lib1/libssl.so.3" >> "$D/tracer.yaml"
 	if [ -n "$TLS_NGX_ERR" ]; then
 		fail "tls: nginx with ssl did not start: $TLS_NGX_ERR"
 	elif ! grep -q "$D/lib1/libssl" "/proc/$PY1/maps" 2>/dev/null; then
 		fail "tls: the Python server does not map the copy $D/lib1 of libssl: $(cat "$D/py1.err")"
-	elif start_tracer "$TMP/tls.ndjson" "$TMP/tls.log" --config "$TMP/e2e.yaml"; then
+	elif start_tracer "$TMP/tls.ndjson" "$TMP/tls.log" --config "$D/tracer.yaml"; then
 		# started after the tracer, in a mount namespace of its own
 		no_lock_fd exec unshare -m --propagation private sh -c "mount -t tmpfs tmpfs '$D/ns' &&
 			cp '$SYS_SSL' '$D/ns/' && LD_LIBRARY_PATH='$D/ns' exec '$PY' \
@@ -110,10 +121,11 @@ OLD
 		stop_tracer || fail "tls: tracer did not exit 0 on SIGINT"
 		kill "$PY2" 2>/dev/null
 		grep "tls:" "$TMP/tls.log"
-		if python3 - "$TMP/tls.ndjson" "$D/metrics" $P_TLS $P_PLAIN $P_PY1 $P_PY2 <<'PY'; then
+		TLS_FAKE_MSGS=$(grep -c "fake/libssl.so.9: cannot attach to SSL_read and SSL_write" "$TMP/tls.log")
+		if python3 - "$TMP/tls.ndjson" "$D/metrics" $P_TLS $P_PLAIN $P_PY1 $P_PY2 "$TLS_FAKE_MSGS" <<'PY'; then
 import json, sys
 path, mpath = sys.argv[1], sys.argv[2]
-p_tls, p_plain, p_py1, p_py2 = map(int, sys.argv[3:7])
+p_tls, p_plain, p_py1, p_py2, fake_msgs = map(int, sys.argv[3:8])
 recs = [json.loads(l) for l in open(path) if l.strip()]
 def on(r, p): return p in (r.get("local_port"), r.get("remote_port"))
 bad = 0
@@ -174,16 +186,19 @@ m = {l.split()[0]: float(l.split()[1]) for l in open(mpath) if l.startswith("htt
 att = m.get('http_tracer_tls_libraries{state="attached"}', 0)
 if att < 3:
     print(f"FAIL {att:.0f} libraries attached, want at least 3 (the system's and two copies)"); bad += 1
-print(f"tls: {len(mine)} records on the test's ports, {att:.0f} libraries attached")
+failed = m.get('http_tracer_tls_libraries{state="failed"}', 0)
+if failed != 1 or fake_msgs != 1:
+    print(f"FAIL the library without symbols: {failed:.0f} failed, reported {fake_msgs} times; want 1 and once"); bad += 1
+print(f"tls: {len(mine)} records on the test's ports, {att:.0f} libraries attached, {failed:.0f} failed")
 sys.exit(1 if bad else 0)
 PY
-			pass "tls: nginx+curl (keep-alive, POST, 404, 100 KB), Python ssl (_ex calls: split head, chunked, keep-alive) before the tracer and after it in another mount namespace on copies of libssl: one server and one client record each, tls:true; a keep-alive TLS connection older than the tracer; plain HTTP without tls; no stray records"
+			pass "tls: nginx+curl (keep-alive, POST, 404, 100 KB), Python ssl (_ex calls: split head, chunked, keep-alive) before the tracer and after it in another mount namespace on copies of libssl: one server and one client record each, tls:true; a keep-alive TLS connection older than the tracer; plain HTTP without tls; no stray records; a libssl without symbols reported once"
 		else
 			fail "tls: records do not match the TLS traffic"
 		fi
 	else
 		fail "tls: tracer did not start"
 	fi
-	kill "$PY1" 2>/dev/null
+	kill "$PY1" $FAKES 2>/dev/null
 	ngx_private_stop "$D/ngx"
 fi
