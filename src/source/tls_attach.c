@@ -34,7 +34,6 @@ const char *const tls_func_names[TLS_NFUNCS] = {
 struct tls_lib {
 	dev_t dev;
 	ino_t ino;
-	bool ok;                  /* uprobes attached */
 };
 
 struct tls_attach {
@@ -169,7 +168,6 @@ static void tls_attach_lib(struct tls_attach *t, const char *path, const char *s
 			   dev_t dev, ino_t ino)
 {
 	size_t first = t->n_links;
-	struct tls_lib *lib;
 	int got = 0, err = 0;
 
 	if (access(path, R_OK))
@@ -186,8 +184,7 @@ static void tls_attach_lib(struct tls_attach *t, const char *path, const char *s
 		t->libs = v;
 		t->cap_libs = n;
 	}
-	lib = &t->libs[t->n_libs++];
-	*lib = (struct tls_lib){ .dev = dev, .ino = ino };
+	t->libs[t->n_libs++] = (struct tls_lib){ .dev = dev, .ino = ino };
 	for (int i = 0; i < TLS_NFUNCS; i++) {
 		int e = tls_attach_one(t, t->p.enter[i], path, tls_func_names[i], false);
 
@@ -207,7 +204,6 @@ static void tls_attach_lib(struct tls_attach *t, const char *path, const char *s
 		__atomic_add_fetch(&t->failed, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	lib->ok = true;
 	__atomic_add_fetch(&t->attached, 1, __ATOMIC_RELAXED);
 	tls_mark_attach(t);
 	fprintf(stderr, "http-tracer: tls: attached to %s (device %u:%u inode %llu)%s\n", shown,
