@@ -1,5 +1,6 @@
 # nginx.sh - start/stop a private nginx on a loopback port (sourced by benches).
-# Sets NGX_PORT and NGX_DIR; serves /bench.html (1 KiB).
+# Sets NGX_PORT and NGX_DIR; serves /bench.html (1 KiB).  NGX_SERVER_EXTRA,
+# if set, is added to the server block (bench/tls.sh: a TLS listener).
 ngx_start() {
 	NGX_DIR=$(mktemp -d /tmp/ht-bench-ngx.XXXXXX)
 	NGX_PORT=${NGX_PORT:-18089}
@@ -19,7 +20,7 @@ http {
 	uwsgi_temp_path $NGX_DIR/tmp;
 	scgi_temp_path $NGX_DIR/tmp;
 	keepalive_requests 1000000;
-	server { listen 127.0.0.1:$NGX_PORT; root $NGX_DIR/www; }
+	server { listen 127.0.0.1:$NGX_PORT; root $NGX_DIR/www; ${NGX_SERVER_EXTRA:-} }
 }
 NGX
 	nginx -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log"

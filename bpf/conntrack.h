@@ -123,6 +123,8 @@ static __always_inline void ht_emit_open(const struct ht_conn_key *key, struct h
 		ev->hdr.flags = HT_OF_INFERRED;
 	if (c->flags & HT_CF_RESUMED)
 		ev->hdr.flags |= HT_OF_RESUMED;
+	if (key->fd & HT_FD_TLS)
+		ev->hdr.flags |= HT_OF_TLS;
 	ht_sock_addrs((struct sock *)c->sk, ev);
 	ev->tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
@@ -211,7 +213,9 @@ static __always_inline bool ht_was_evicted(const struct ht_conn_key *key, struct
  * the family, pid and port filters; returns it, or NULL when fd is not a
  * socket (*not_sock set) or the map update failed.  An inferred creation
  * (a data syscall missed) of a connection that was traced is a resumption
- * after an eviction: flagged and counted. */
+ * after an eviction: flagged and counted.  A TLS plaintext key (fd with
+ * HT_FD_TLS) is checked on the socket of its fd, and leaves sk_conns to the
+ * encrypted connection of the same fd. */
 static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *key,
 						      __u8 role, __u32 flags,
 						      bool *not_sock)
@@ -222,7 +226,7 @@ static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *
 	__u8 reason;
 
 	*not_sock = false;
-	sk = ht_fd_sock(key->fd);
+	sk = ht_fd_sock(key->fd & ~HT_FD_TLS);
 	if (!sk) {
 		*not_sock = true;
 		return NULL;
@@ -239,17 +243,55 @@ static __always_inline struct ht_conn *ht_conn_create(const struct ht_conn_key *
 	if (reason) {
 		c.decision = HT_DEC_DROP;
 		c.reason = reason;
-	} else {
-		c.flags |= HT_CF_SK_OWNED;
+	} else if (!(key->fd & HT_FD_TLS)) {
+		c.flags |= HT_CF_SK_OWNED; /* the encrypted side owns the socket */
 	}
 	if (bpf_map_update_elem(&conns, key, &c, BPF_ANY))
 		return NULL;
-	if (!reason) {
+	if (c.flags & HT_CF_SK_OWNED) {
 		owner.key = *key;
 		owner.gen = c.gen;
 		bpf_map_update_elem(&sk_conns, &c.sk, &owner, BPF_ANY);
 	}
 	return bpf_map_lookup_elem(&conns, key);
+}
+
+/* Creates the plaintext connection of TLS key (fd with HT_FD_TLS): the role
+ * the encrypted connection of the same socket knows (accept, connect), and
+ * found mid-stream when that one was (or is unknown), or when it is older
+ * than the last library attach (its first plaintext may have gone by
+ * unseen), or when flags says so (HT_CF_INFERRED | HT_CF_RESUMED: its SSL
+ * object moved bytes on this socket before, the LRU evicted it). */
+static __always_inline struct ht_conn *ht_tls_conn_create(const struct ht_conn_key *key,
+							  __u32 flags, bool *not_sock)
+{
+	struct ht_conn_key enc = { .tgid = key->tgid, .fd = key->fd & ~HT_FD_TLS };
+	struct ht_conn *e = bpf_map_lookup_elem(&conns, &enc);
+	__u8 role = HT_ROLE_UNKNOWN;
+
+	if (e) {
+		role = e->role;
+		flags |= e->flags & HT_CF_INFERRED;
+		if (e->gen < tls_attach_ns)
+			flags |= HT_CF_INFERRED;
+	} else {
+		flags |= HT_CF_INFERRED;
+	}
+	return ht_conn_create(key, role, flags, not_sock);
+}
+
+/* Ends the TLS plaintext connection of socket fd, if there is one (and
+ * it is on socket sk, when sk is not 0). */
+static __always_inline void ht_tls_conn_end(__u32 tgid, __s32 fd, __u64 sk)
+{
+	struct ht_conn_key key = { .tgid = tgid, .fd = fd | HT_FD_TLS };
+	struct ht_conn *c;
+
+	if (!tls_enabled || fd < 0)
+		return;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && (!sk || c->sk == sk))
+		ht_conn_end(&key, c);
 }
 
 #endif /* HT_BPF_CONNTRACK_H */

@@ -2,7 +2,8 @@
 /*
  * http_tracer.bpf.c - the programs only: one per hook, named after it.
  * Maps and limits are in maps.h, filters in filters.h, connection tracking
- * in conntrack.h and the shared enter/exit data path in syscalls.h.
+ * in conntrack.h, the shared enter/exit data path in syscalls.h and the
+ * OpenSSL calls in tls.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -14,6 +15,7 @@
 #include "filters.h"
 #include "conntrack.h"
 #include "syscalls.h"
+#include "tls.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -28,6 +30,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define HT_REG1(r) ((r)->si)
 #define HT_REG2(r) ((r)->dx)
 #define HT_REG3(r) ((r)->r10)
+/* a user function's arguments and return value (uprobes) */
+#define HT_UARG0(r) ((r)->di)
+#define HT_UARG1(r) ((r)->si)
+#define HT_UARG3(r) ((r)->cx)
+#define HT_URET(r) ((r)->ax)
 #elif defined(__TARGET_ARCH_arm64)
 /*
  * The arm64 registers through local CO-RE types ("___ht" is a flavour
@@ -48,6 +55,10 @@ struct pt_regs___ht {
 #define HT_REG1(r) (((struct user_pt_regs___ht *)(r))->regs[1])
 #define HT_REG2(r) (((struct user_pt_regs___ht *)(r))->regs[2])
 #define HT_REG3(r) (((struct user_pt_regs___ht *)(r))->regs[3])
+#define HT_UARG0(r) (((struct user_pt_regs___ht *)(r))->regs[0])
+#define HT_UARG1(r) (((struct user_pt_regs___ht *)(r))->regs[1])
+#define HT_UARG3(r) (((struct user_pt_regs___ht *)(r))->regs[3])
+#define HT_URET(r) (((struct user_pt_regs___ht *)(r))->regs[0])
 #else
 #error "http-tracer: syscall argument registers of this architecture are not defined"
 #endif
@@ -180,6 +191,7 @@ int tp__sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c)
 		ht_conn_end(&key, c);
+	ht_tls_conn_end(key.tgid, key.fd, 0);
 	return 0;
 }
 
@@ -204,7 +216,43 @@ int tp__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	owner = *op;
 	bpf_map_delete_elem(&sk_conns, &sk);
 	c = bpf_map_lookup_elem(&conns, &owner.key);
-	if (c && c->gen == owner.gen && c->sk == sk)
+	if (c && c->gen == owner.gen && c->sk == sk) {
 		ht_conn_end(&owner.key, c);
+		ht_tls_conn_end(owner.key.tgid, owner.key.fd, sk);
+	}
 	return 0;
+}
+
+/* ---- OpenSSL (bpf/tls.h): attached per library file by
+ * src/source/tls_attach.c, never by capture.c's tracepoint loop; one return
+ * program for the four */
+
+SEC("uprobe")
+int up__ssl_write(struct pt_regs *ctx)
+{
+	return ht_tls_enter(HT_TLS_WRITE, HT_UARG0(ctx), HT_UARG1(ctx), 0);
+}
+
+SEC("uprobe")
+int up__ssl_read(struct pt_regs *ctx)
+{
+	return ht_tls_enter(HT_TLS_READ, HT_UARG0(ctx), HT_UARG1(ctx), 0);
+}
+
+SEC("uprobe")
+int up__ssl_write_ex(struct pt_regs *ctx)
+{
+	return ht_tls_enter(HT_TLS_WRITE_EX, HT_UARG0(ctx), HT_UARG1(ctx), HT_UARG3(ctx));
+}
+
+SEC("uprobe")
+int up__ssl_read_ex(struct pt_regs *ctx)
+{
+	return ht_tls_enter(HT_TLS_READ_EX, HT_UARG0(ctx), HT_UARG1(ctx), HT_UARG3(ctx));
+}
+
+SEC("uretprobe")
+int urp__ssl_ret(struct pt_regs *ctx)
+{
+	return ht_tls_exit((long)HT_URET(ctx));
 }

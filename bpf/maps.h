@@ -64,11 +64,16 @@ _Static_assert(HT_METHOD_MAX + HT_PATH_MAX <= HT_PREFIX_MAX,
 HT_RODATA __u32 self_tgid = 0;          /* the tracer: always excluded */
 HT_RODATA __u32 capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT; /* per-syscall capture cap */
 HT_RODATA __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
+HT_RODATA __u32 tls_enabled = 0;        /* tls.enabled: OpenSSL uprobes loaded */
 /* Changed at run time by src/source/kfilter.c through the skeleton: the
  * generation of the filter sets in use and each generation's entry counts
  * (include/ht_filter.h).  Read filter_gen once per decision. */
 volatile __u32 filter_gen = 0;
 volatile struct ht_filter_n filter_n[2] = {};
+/* Set by src/source/tls_attach.c after it attaches to a new library: the
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC) of that attach.  A connection older
+ * than it may have moved plaintext the uprobes did not see. */
+volatile __u64 tls_attach_ns = 0;
 
 /* ---- structs */
 
@@ -124,11 +129,40 @@ enum ht_sys {
 #define HT_SYS_F_DISCARD 0x80
 
 /* What connect(2)'s enter leaves for its exit (the data syscalls need
- * nothing: their exits read the arguments from the saved user registers). */
+ * nothing: their exits read the arguments from the saved user registers),
+ * and what an OpenSSL call's uprobe leaves for its uretprobe (bpf/tls.h):
+ * the data syscall exits that run inside the call store its socket here. */
 struct ht_args {
 	__s32 fd;
 	__u8 sys;        /* HT_SYS_CONNECT while connect is in flight; 0: none */
-	__u8 pad[3];
+	__u8 tls_op;     /* enum ht_tls_op while an SSL call is in flight; 0: none */
+	__u8 pad[2];
+	__u64 tls_ssl;   /* the call's SSL * */
+	__u64 tls_buf;   /* its plaintext buffer */
+	__u64 tls_outp;  /* _ex calls: the size_t * that receives the count */
+	__u64 tls_gen;   /* gen of the socket's connection, with tls_fd */
+	__s32 tls_fd;    /* socket a syscall inside the call used; -1: none yet */
+	__u32 pad2;
+};
+
+/* OpenSSL calls traced (ht_args.tls_op). */
+enum ht_tls_op {
+	HT_TLS_WRITE = 1, /* SSL_write(ssl, buf, num): returns bytes > 0 */
+	HT_TLS_READ,      /* SSL_read(ssl, buf, num): returns bytes > 0 */
+	HT_TLS_WRITE_EX,  /* SSL_write_ex(ssl, buf, num, *written): returns 1 */
+	HT_TLS_READ_EX,   /* SSL_read_ex(ssl, buf, num, *readbytes): returns 1 */
+};
+
+/* ssl_fds key and value: the socket an SSL object used last. */
+struct ht_ssl_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;       /* SSL * in that process */
+};
+struct ht_ssl_sock {
+	__s32 fd;
+	__u32 pad;
+	__u64 gen;       /* ht_conn.gen of (tgid, fd) then: fd reuse check */
 };
 
 /* Per-CPU scratch: one data record under construction.  data is three
@@ -204,6 +238,15 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ht_sk_owner);
 } sk_conns SEC(".maps");
+
+/* SSL object -> the socket it last read or wrote through, for an SSL_read
+ * answered from OpenSSL's buffer with no syscall inside (bpf/tls.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HT_MAX_CONNS);
+	__type(key, struct ht_ssl_key);
+	__type(value, struct ht_ssl_sock);
+} ssl_fds SEC(".maps");
 
 /* First bytes of connections whose protocol needs more data to decide. */
 struct {

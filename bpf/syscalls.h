@@ -260,6 +260,8 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		ev->hdr.flags |= HT_DF_SPLIT;
 	if (c->flags & HT_CF_INFERRED)
 		ev->hdr.flags |= HT_DF_MIDSTREAM;
+	if (st->key.fd & HT_FD_TLS)
+		ev->hdr.flags |= HT_DF_TLS;
 	ev->loss_start = 0;
 	bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
 	if ((c->flags & bit) && (__sync_fetch_and_and(&c->flags, ~bit) & bit)) {
@@ -455,8 +457,25 @@ flush:
 	ht_flush_conn(st, c, st->total - off);
 }
 
+/* A data syscall on socket fd (of connection c) ran inside an OpenSSL
+ * call of this thread: that call's socket (bpf/tls.h).  Only for
+ * connections that are not HTTP in the clear, so plain HTTP never pays. */
+static __always_inline void ht_tls_note_sock(__s32 fd, const struct ht_conn *c)
+{
+	struct ht_args *ap;
+
+	if (!tls_enabled || (fd & HT_FD_TLS) || c->decision == HT_DEC_PASS)
+		return;
+	ap = ht_args_get(false);
+	if (ap && ap->tls_op) {
+		ap->tls_fd = fd;
+		ap->tls_gen = c->gen;
+	}
+}
+
 /* A data syscall of kind sys on fd that returned ret, with its arguments
- * (ptr, cnt) as the exit finds them in the thread's saved user registers:
+ * (ptr, cnt) as the exit finds them in the thread's saved user registers
+ * (or an OpenSSL call's plaintext: fd with HT_FD_TLS, sys HT_SYS_FLAT):
  * filter by the cached decision (or create the connection), then capture.
  * Returns 0.  No enter program: one program run and one conns lookup per
  * syscall, nothing stored between enter and exit. */
@@ -482,13 +501,17 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	}
 	c = bpf_map_lookup_elem(&conns, &st.key);
 	if (!c) {
-		c = ht_conn_create(&st.key, HT_ROLE_UNKNOWN, HT_CF_INFERRED, &not_sock);
+		if (fd & HT_FD_TLS)
+			c = ht_tls_conn_create(&st.key, 0, &not_sock);
+		else
+			c = ht_conn_create(&st.key, HT_ROLE_UNKNOWN, HT_CF_INFERRED, &not_sock);
 		if (!c) {
 			if (not_sock)
 				ht_count(HT_KS_NOT_SOCKET, 1);
 			return 0;
 		}
 	}
+	ht_tls_note_sock(fd, c);
 	if (c->decision == HT_DEC_DROP) {
 		ht_count(c->reason, 1);
 		return 0;

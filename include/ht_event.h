@@ -52,6 +52,7 @@ enum ht_role {
 #define HT_DF_DISCARDED   0x10 /* a receive that discarded bytes unread (TCP MSG_TRUNC): length only */
 #define HT_DF_MIDSTREAM   0x20 /* the connection is HT_OF_INFERRED: said on every
 				* record, which may overtake the OPEN via another ring */
+#define HT_DF_TLS         0x40 /* plaintext read inside a TLS library (conn.fd has HT_FD_TLS) */
 
 /* ht_open_ev.flags */
 #define HT_OF_INFERRED    0x01 /* no accept/connect seen (it predates the tracer,
@@ -62,6 +63,12 @@ enum ht_role {
 				* (tgid, fd) and the kernel's connection table
 				* (LRU) evicted it: bytes came before, under an
 				* earlier generation */
+#define HT_OF_TLS         0x04 /* the plaintext of a TLS connection (HT_FD_TLS) */
+
+/* ht_conn_id.fd of the plaintext side of a TLS socket: the socket's fd with
+ * this bit set (fds stay below fs.nr_open's ceiling of 2^30), so that it is
+ * a connection of its own, apart from the encrypted bytes of the same fd. */
+#define HT_FD_TLS 0x40000000
 
 /* Identity of one connection: fd reuse changes gen. 16 bytes. */
 struct ht_conn_id {

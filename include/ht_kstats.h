@@ -8,6 +8,8 @@
  *                   + PASSED + NO_DATA + PEEK
  * and "filtered in the kernel" vs "sent" can be stated with numbers.
  * NOT_SOCKET counts syscalls on files and pipes, which are not sockets at all.
+ * An OpenSSL read or write (TLS_CALLS) whose socket was found is counted in
+ * these slots too, as one more data call on its plaintext connection.
  * PID also counts every data syscall of the tracer itself (checked first,
  * before the fd is even looked at, so its own output writes cost nothing).
  * The filter slots count syscalls, not connections: a connection dropped
@@ -42,6 +44,10 @@ enum ht_kstat {
 	HT_KS_CONNS_CLOSED,   /* HT_EV_CLOSE records submitted */
 	HT_KS_CONNS_EVICTED,  /* live connections found again after the conns LRU
 			       * evicted them (re-created, OPEN flagged HT_OF_RESUMED) */
+	HT_KS_TLS_CALLS,      /* OpenSSL read/write calls that returned bytes (each
+			       * then counted like a syscall, on the plaintext connection) */
+	HT_KS_TLS_NO_SOCKET,  /* such calls whose socket could not be found: no
+			       * syscall inside and no earlier one of that SSL object */
 	HT_KS_MAX
 };
 

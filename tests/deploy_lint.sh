@@ -3,7 +3,8 @@
 #  1. yamllint --strict with deploy/.yamllint;
 #  2. the ConfigMap's embedded config loads: build/http-tracer --check-config;
 #  3. the security invariants the manifests promise still hold
-#     (not privileged, only the intended capabilities, probes on /health,
+#     (not privileged, only the intended capabilities (SYS_PTRACE exactly
+#     when tls.enabled), probes on /health,
 #     metrics reachable by the kubelet, read-only host mounts).
 # Exits 0 when everything passes; prints one line per failure otherwise.
 set -u
@@ -77,11 +78,18 @@ if sc.get("allowPrivilegeEscalation") is not False:
 caps = sc.get("capabilities", {})
 if caps.get("drop") != ["ALL"]:
     bad("capabilities.drop must be [ALL]")
-allowed = {"BPF", "PERFMON", "SYS_RESOURCE"}
+allowed = {"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"}
 added = set(caps.get("add", []))
 if not {"BPF", "PERFMON"} <= added or added - allowed:
     bad("capabilities.add is %s, expected a subset of %s with BPF and PERFMON"
         % (sorted(added), sorted(allowed)))
+# tls.enabled (the default) reads other processes' /proc/<pid>/maps and
+# /proc/<pid>/root: SYS_PTRACE, and only with it
+tls_on = (conf.get("tls") or {}).get("enabled", True) is not False
+if tls_on != ("SYS_PTRACE" in added):
+    bad("capabilities.add %s SYS_PTRACE while the ConfigMap's tls.enabled is %s: "
+        "it is needed exactly when TLS libraries are discovered" %
+        ("lacks" if tls_on else "has", str(tls_on).lower()))
 if sc.get("seccompProfile", {}).get("type") not in ("RuntimeDefault", "Unconfined", "Localhost"):
     bad("seccompProfile.type must be set")
 ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}

@@ -57,6 +57,7 @@ struct ht_record {
 	uint32_t pid, tid;
 	char comm[16];           /* NUL-terminated */
 	uint16_t local_port, remote_port;
+	bool tls;                /* read inside a TLS library (DESIGN §8) */
 	struct ht_addr local, remote; /* binary; family 0 if unknown (encoders print "") */
 	struct ht_str method, target, path, host, reason;
 	struct ht_headers req_headers, resp_headers;

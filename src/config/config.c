@@ -75,6 +75,7 @@ enum ktype {
 	KT_CIDRS,    /* list of addresses / CIDR ranges */
 	KT_HEADERS,  /* list of header names, extends the defaults */
 	KT_PATTERNS, /* list of name patterns, extends the defaults */
+	KT_FILES,    /* list of absolute file paths */
 };
 
 struct kdesc {
@@ -194,11 +195,17 @@ static const struct kdesc k_metrics[] = {
 	K_FIELD("listen", KT_LISTEN, metrics_listen),
 	{ NULL },
 };
+static const struct kdesc k_tls[] = {
+	K_FIELD("enabled", KT_BOOL, tls_enabled),
+	K_FIELD("libraries", KT_FILES, tls_libraries),
+	{ NULL },
+};
 static const struct kdesc k_top[] = {
 	K_MAP("filtering", k_filtering),
 	K_MAP("output", k_output),
 	K_MAP("performance", k_performance),
 	K_MAP("metrics", k_metrics),
+	K_MAP("tls", k_tls),
 	{ NULL },
 };
 
@@ -988,6 +995,9 @@ static int add_string(struct pctx *x, const struct kdesc *k, const struct sval *
 	if (k->type == KT_HEALTH && strpbrk(v->s, "? "))
 		return perr(x, &v->mark, "expected a path without '?' or spaces in %s (the kernel compares the path before the query), got '%s'",
 			    key, show(v, b, sizeof(b)));
+	if (k->type == KT_FILES && (v->s[0] != '/' || v->len > 4095))
+		return perr(x, &v->mark, "expected an absolute file path (starting with '/', at most 4095 bytes) in %s, got '%s'",
+			    key, show(v, b, sizeof(b)));
 	if (k->type == KT_NAMES && v->len > 253)
 		return perr(x, &v->mark, "expected a name of at most 253 bytes in %s", key);
 	if (k->type == KT_PATTERNS && (!any_alnum || v->len > 255))
@@ -1023,7 +1033,8 @@ static int add_item(struct pctx *x, const struct kdesc *k, const struct sval *v,
 	case KT_NAMES:
 	case KT_HEALTH:
 	case KT_HEADERS:
-	case KT_PATTERNS: return add_string(x, k, v, key);
+	case KT_PATTERNS:
+	case KT_FILES: return add_string(x, k, v, key);
 	default: break;
 	}
 	return perr(x, &v->mark, "internal: %s is not a list key", key);
@@ -1055,6 +1066,7 @@ static void list_clear(struct ht_config *c, const struct kdesc *k)
 		break;
 	case KT_NAMES:
 	case KT_HEALTH:
+	case KT_FILES:
 		strlist_free(f);
 		break;
 	default:
@@ -1280,6 +1292,7 @@ void ht_config_free(struct ht_config *c)
 	strlist_free(&c->otlp_headers);
 	free(c->otlp_service_name);
 	free(c->otlp_spool_dir);
+	strlist_free(&c->tls_libraries);
 	strlist_free(&c->redact_patterns_alnum);
 	free(c);
 }
@@ -1498,6 +1511,7 @@ struct ht_config *ht_config_defaults(void)
 	c->otlp_queue_max_bytes = 64 * MiB;
 	c->otlp_spool_dir = strdup("");
 	c->otlp_spool_max_bytes = 1 * GiB;
+	c->tls_enabled = true;
 	c->ch_url = strdup("");
 	c->ch_database = strdup("default");
 	c->ch_table = strdup("http_events");

@@ -83,6 +83,9 @@ struct ht_config {
 	uint64_t otlp_spool_max_bytes;
 	/* metrics */
 	char *metrics_listen;          /* host:port */
+	/* tls (DESIGN §8) */
+	bool tls_enabled;              /* OpenSSL uprobes, default on */
+	struct ht_strlist tls_libraries; /* extra libssl files to attach to */
 	/* derived by config.c whenever the fields above change; 0/empty if the
 	 * struct was built by hand */
 	uint64_t generation;           /* unique per config version (per-thread caches) */

@@ -450,6 +450,26 @@ static int render_kernel_bytes(struct ht_buf *b, const struct capture_counters *
 	return rc ?: put_u64_l1(b, nm, "kind", "lost", kc->bytes_lost);
 }
 
+/* tls.enabled: the OpenSSL calls traced and the libraries attached. */
+static int render_tls(struct ht_buf *b, const struct capture_counters *kc)
+{
+	const char *lib = "http_tracer_tls_libraries";
+	int rc;
+
+	if (!kc->tls_enabled)
+		return 0;
+	rc = put_family(b, "http_tracer_tls_calls_total", "counter",
+			"OpenSSL reads and writes (SSL_read, SSL_write and their _ex forms) that moved plaintext bytes.");
+	rc = rc ?: put_u64(b, "http_tracer_tls_calls_total", kc->tls_calls);
+	rc = rc ?: put_family(b, "http_tracer_tls_no_socket_total", "counter",
+			      "OpenSSL reads and writes whose socket could not be found (no syscall inside the call, none earlier on its SSL object): their bytes are not seen.");
+	rc = rc ?: put_u64(b, "http_tracer_tls_no_socket_total", kc->tls_no_socket);
+	rc = rc ?: put_family(b, lib, "gauge",
+			      "libssl files found in processes' maps (or tls.libraries): attached, or failed (symbols missing; reported once on stderr).");
+	rc = rc ?: put_u64_l1(b, lib, "state", "attached", kc->tls_libs_attached);
+	return rc ?: put_u64_l1(b, lib, "state", "failed", kc->tls_libs_failed);
+}
+
 static int render_latency(struct ht_buf *b, const struct metrics_totals *t)
 {
 	const char *nm = "http_tracer_processing_latency_seconds";
@@ -912,6 +932,7 @@ int metrics_render(struct ht_buf *b)
 				      "Live connections the kernel's connection table (LRU) evicted; each is resumed with a gap.");
 		rc = rc ?: put_u64(b, "http_tracer_kernel_connections_evicted_total", kc.conns_evicted);
 		rc = rc ?: render_kernel_bytes(b, &kc);
+		rc = rc ?: render_tls(b, &kc);
 	}
 	rc = rc ?: render_latency(b, t);
 	rc = rc ?: render_sinks(b);

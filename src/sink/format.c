@@ -476,6 +476,7 @@ static inline char *put_version(char *w, uint8_t minor)
 /* When-present rules: a NONEMPTY field is left out of JSON when empty. */
 #define PRESENT_ALWAYS(r, v) true
 #define PRESENT_NONEMPTY(r, v) (str_len((r), (v)) != 0)
+#define PRESENT_TRUE(r, v) ((v) != 0)
 
 /* --- the size bound --- */
 
@@ -530,6 +531,7 @@ __attribute__((constructor(103))) static void flags_init(void)
 #define B_STR(r, v)     (ESC_MAX * str_len((r), (v)) + 2)
 #define B_HEADERS(r, v) headers_bound((r), &(v))
 #define B_FLAGS(r, v)   flags_max
+#define B_BOOL(r, v)    (sizeof("false") - 1)
 
 size_t format_record_bound(const struct ht_record *r)
 {
@@ -678,6 +680,7 @@ static void j_flags(struct enc *e, uint32_t flags)
 #define J_STR(e, v)     j_str((e), (v))
 #define J_HEADERS(e, v) j_headers((e), &(v))
 #define J_FLAGS(e, v)   j_flags((e), (v))
+#define J_BOOL(e, v)    (e->w = (v) ? PUTLIT(e->w, "true") : PUTLIT(e->w, "false"))
 
 static void enc_json(struct enc *e)
 {
@@ -815,6 +818,7 @@ static void c_flags(struct enc *e, uint32_t flags)
 #define C_STR(e, v)     c_str((e), (v))
 #define C_HEADERS(e, v) c_headers((e), &(v))
 #define C_FLAGS(e, v)   c_flags((e), (v))
+#define C_BOOL(e, v)    (e->w = (v) ? PUTLIT(e->w, "true,") : PUTLIT(e->w, ","))
 
 /* Every column, present or not (an absent string is an empty field). */
 static void enc_csv(struct enc *e)

@@ -46,9 +46,11 @@
  *           HEADERS  struct ht_headers as an object of name: value
  *           FLAGS    enum ht_rflag bits as an array of names (sampled_out
  *                    and unknown bits never printed)
+ *           BOOL     bool as true or false (CSV: "true" or an empty field)
  *   member  the struct ht_record member the value is read from
- *   rule    ALWAYS, or NONEMPTY (STR only): JSON leaves the key out when the
- *           string is empty; a CSV row always has the column
+ *   rule    ALWAYS, NONEMPTY (STR only): JSON leaves the key out when the
+ *           string is empty, or TRUE (BOOL only): JSON writes the key only
+ *           when true; a CSV row always has the column
  */
 #define FORMAT_FIELDS(X)                                      \
 	X(time,           TIME,    time_unix_nano, ALWAYS)    \
@@ -78,7 +80,8 @@
 	X(flags,          FLAGS,   flags,          ALWAYS)    \
 	X(container_id,   STR,     container_id,   NONEMPTY)  \
 	X(pod,            STR,     pod,            NONEMPTY)  \
-	X(namespace,      STR,     namespace_,     NONEMPTY)
+	X(namespace,      STR,     namespace_,     NONEMPTY)  \
+	X(tls,            BOOL,    tls,            TRUE)
 
 #define FORMAT_COUNT_ONE_(name, kind, member, rule) + 1
 #define FORMAT_CSV_COLUMNS (0 FORMAT_FIELDS(FORMAT_COUNT_ONE_))

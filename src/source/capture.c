@@ -29,6 +29,7 @@
 
 #include "capture.h"
 #include "kfilter.h"
+#include "tls_attach.h"
 #include "config/config.h"
 #include "ht_event.h"
 #include "ht_kstats.h"
@@ -62,6 +63,7 @@ struct capture {
 	int n_links;
 	int n_readers;
 	struct capture_reader *readers;
+	struct tls_attach *tls;  /* NULL: tls.enabled is off */
 	int verbose;
 };
 
@@ -84,6 +86,8 @@ static const char *const capture_kstat_names[HT_KS_MAX] = {
 	[HT_KS_CONNS_OPENED] = "conns_opened",
 	[HT_KS_CONNS_CLOSED] = "conns_closed",
 	[HT_KS_CONNS_EVICTED] = "conns_evicted",
+	[HT_KS_TLS_CALLS] = "tls_calls",
+	[HT_KS_TLS_NO_SOCKET] = "tls_no_socket",
 };
 
 const char *capture_filter_name(int i)
@@ -367,6 +371,14 @@ int capture_update_filters(struct capture *c, const struct ht_config *cfg, char 
 
 /* ------------------------------------------------------------ attach */
 
+/* The OpenSSL programs (bpf/tls.h): attached by tls_attach.c per library. */
+static bool capture_is_uprobe(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return sec && (!strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9));
+}
+
 static int capture_attach(struct capture *c)
 {
 	struct bpf_program *prog;
@@ -378,9 +390,12 @@ static int capture_attach(struct capture *c)
 	if (!c->links)
 		return -ENOMEM;
 	bpf_object__for_each_program(prog, c->skel->obj) {
-		struct bpf_link *l = bpf_program__attach(prog);
+		struct bpf_link *l;
 		const char *sec = bpf_program__section_name(prog);
 
+		if (capture_is_uprobe(prog))
+			continue;
+		l = bpf_program__attach(prog);
 		if (!l) {
 			int err = -errno;
 
@@ -411,7 +426,36 @@ static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
 	c->skel->rodata->capture_cap_bytes = cap;
 	/* wake the reader early when a ring is an eighth full */
 	c->skel->rodata->wakeup_bytes = c->ring_bytes / 8;
+	c->skel->rodata->tls_enabled = cfg ? cfg->tls_enabled : true;
 	return 0;
+}
+
+/* tls.enabled off: the OpenSSL programs are not even loaded. */
+static void capture_tls_autoload(struct capture *c)
+{
+	struct bpf_program *prog;
+
+	if (c->skel->rodata->tls_enabled)
+		return;
+	bpf_object__for_each_program(prog, c->skel->obj)
+		if (capture_is_uprobe(prog))
+			bpf_program__set_autoload(prog, false);
+}
+
+/* tls.enabled: attach to the OpenSSL libraries (src/source/tls_attach.h). */
+static int capture_tls_start(struct capture *c, const struct capture_opts *o)
+{
+	struct tls_progs p = {
+		.enter = { c->skel->progs.up__ssl_write, c->skel->progs.up__ssl_read,
+			   c->skel->progs.up__ssl_write_ex, c->skel->progs.up__ssl_read_ex },
+		.ret = c->skel->progs.urp__ssl_ret,
+		.attach_ns = (volatile uint64_t *)&c->skel->bss->tls_attach_ns,
+	};
+
+	if (!c->skel->rodata->tls_enabled)
+		return 0;
+	c->tls = tls_attach_start(&p, o->cfg, c->skel->rodata->self_tgid);
+	return c->tls ? 0 : -1;
 }
 
 /* The filter maps of the BPF object against include/ht_limits.h (two
@@ -516,6 +560,7 @@ struct capture *capture_open(const struct capture_opts *opts)
 	}
 	if (capture_set_rodata(c, opts) || capture_check_maps(c))
 		goto err_free;
+	capture_tls_autoload(c);
 	if (capture_create_rings(c))
 		goto err_free;
 	/* libbpf 1.1 cannot resize an inner map template: give it ring 0 */
@@ -540,7 +585,7 @@ struct capture *capture_open(const struct capture_opts *opts)
 		fprintf(stderr, "http-tracer: cannot fill the kernel filter maps: %s\n", note);
 		goto err_free;
 	}
-	if (capture_attach(c))
+	if (capture_attach(c) || capture_tls_start(c, opts))
 		goto err_free;
 	if (c->verbose)
 		fprintf(stderr, "http-tracer: %d programs attached, %d rings of %u bytes, capture cap %u bytes\n",
@@ -558,6 +603,8 @@ void capture_detach(struct capture *c)
 {
 	if (!c)
 		return;
+	tls_attach_stop(c->tls);
+	c->tls = NULL;
 	for (int i = c->n_links - 1; i >= 0; i--)
 		bpf_link__destroy(c->links[i]);
 	c->n_links = 0;
@@ -684,6 +731,7 @@ int capture_read_kstats(struct capture *c, uint64_t *out, int n)
 int capture_read_counters(struct capture *c, struct capture_counters *out)
 {
 	uint64_t ks[HT_KS_MAX];
+	struct tls_counts tc;
 	int n;
 
 	memset(out, 0, sizeof(*out));
@@ -698,5 +746,11 @@ int capture_read_counters(struct capture *c, struct capture_counters *out)
 	out->bytes_captured = ks[HT_KS_BYTES_SENT];
 	out->bytes_uncaptured = ks[HT_KS_BYTES_UNCAPTURED];
 	out->bytes_lost = ks[HT_KS_BYTES_LOST];
+	out->tls_calls = ks[HT_KS_TLS_CALLS];
+	out->tls_no_socket = ks[HT_KS_TLS_NO_SOCKET];
+	out->tls_enabled = c->skel->rodata->tls_enabled != 0;
+	tls_attach_counts(c->tls, &tc);
+	out->tls_libs_attached = tc.attached;
+	out->tls_libs_failed = tc.failed;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #ifndef HT_CAPTURE_H
 #define HT_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,11 @@ struct capture_counters {
 	uint64_t bytes_captured;    /* payload bytes copied into the rings */
 	uint64_t bytes_uncaptured;  /* stream bytes reported by length only */
 	uint64_t bytes_lost;        /* stream bytes of records the rings could not take */
+	bool tls_enabled;           /* the OpenSSL uprobes are in use (tls.enabled) */
+	uint64_t tls_calls;         /* OpenSSL reads/writes that moved bytes */
+	uint64_t tls_no_socket;     /* of those, whose socket was not found (bytes unseen) */
+	uint64_t tls_libs_attached; /* libssl files traced */
+	uint64_t tls_libs_failed;   /* libssl files that could not be (reported once each) */
 };
 int capture_read_counters(struct capture *c, struct capture_counters *out);
 const char *capture_filter_name(int i); /* NULL past the last */

@@ -102,6 +102,8 @@ void conn_on_open(struct conn *c, const struct ht_open_ev *ev, const struct conn
 		m->comm[sizeof(m->comm) - 1] = '\0';
 	}
 	c->have_open = true;
+	if (ev->hdr.flags & HT_OF_TLS)
+		m->tls = true;
 	if (ev->hdr.flags & (HT_OF_INFERRED | HT_OF_RESUMED))
 		set_midstream(c, lim);
 }
@@ -508,6 +510,8 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
 	mark_push(c, d, ev);
+	if (ev->hdr.flags & HT_DF_TLS)
+		c->meta.tls = true; /* the data may overtake the OPEN */
 	if (d == c->req_dir && ev->pos < rs->cursor)
 		/* late bytes, already given up on: a request they held was
 		 * read in the same window as those queued with this anchor */

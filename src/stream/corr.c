@@ -54,6 +54,7 @@ static void put_meta(struct ht_record *r, const struct corr_meta *m, struct corr
 	r->role = m->role;
 	r->local_port = m->local_port;
 	r->remote_port = m->remote_port;
+	r->tls = m->tls;
 	r->local = m->local;
 	r->remote = m->remote;
 	r->pid = m->pid;

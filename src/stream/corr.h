@@ -30,6 +30,7 @@ struct corr_limits {
 struct corr_meta {
 	uint8_t role;
 	uint16_t local_port, remote_port;
+	bool tls;                  /* plaintext of a TLS connection (HT_OF_TLS, HT_DF_TLS) */
 	struct ht_addr local, remote;
 	uint32_t pid, tid;
 	char comm[16];

@@ -86,6 +86,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->capture_cap_bytes, HT_CAPTURE_CAP_DEFAULT);
 	assert_int_equal(c->shard_memory_bytes, 256 * MiB);
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9090");
+	assert_true(c->tls_enabled);
+	assert_int_equal(c->tls_libraries.n, 0);
 	assert_false(c->sampling_enabled);
 	assert_true(c->sampling_rate == 1.0);
 	assert_int_equal(c->n_exclude_ports, 0);
@@ -235,6 +237,30 @@ static void test_all_keys(void **state)
 	ht_config_free(c);
 }
 
+/* DESIGN §8: tls.enabled and tls.libraries, from a file and the command line. */
+static void test_tls(void **state)
+{
+	char err[512] = "";
+	struct ht_config *c = load_text("tls:\n  enabled: false\n  libraries: [/opt/a/libssl.so.3, "
+					"\"/opt/b c/libssl.so.1.1\", /opt/a/libssl.so.3]\n",
+					err, sizeof(err));
+
+	if (!c)
+		fail_msg("%s", err);
+	assert_false(c->tls_enabled);
+	assert_int_equal(c->tls_libraries.n, 2); /* the duplicate is dropped */
+	assert_string_equal(c->tls_libraries.v[0], "/opt/a/libssl.so.3");
+	assert_string_equal(c->tls_libraries.v[1], "/opt/b c/libssl.so.1.1");
+	assert_int_equal(ht_config_set(c, "tls.enabled", "true", err, sizeof(err)), 0);
+	assert_true(c->tls_enabled);
+	assert_int_equal(ht_config_set(c, "tls.libraries", "/x/libssl.so", err, sizeof(err)), 0);
+	assert_int_equal(c->tls_libraries.n, 3);
+	assert_int_equal(ht_config_set(c, "tls.libraries", "x/libssl.so", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "absolute file path"));
+	assert_int_equal(c->tls_libraries.n, 3);
+	ht_config_free(c);
+}
+
 static void test_parse_size(void **state)
 {
 	static const struct { const char *s; int rc; uint64_t v; } t[] = {
@@ -298,7 +324,13 @@ static const struct {
 	{ "performance:\n  workerThreadz: 4\n",
 	  "2:3: error: unknown key 'workerThreadz' in performance (expected one of: ringbufferSize, workerThreads, batchSize, flushIntervalMs, idleTimeoutMs, shardMemory, captureCap)" },
 	{ "outptu: {}\n",
-	  "1:1: error: unknown key 'outptu' in the top level (expected one of: filtering, output, performance, metrics)" },
+	  "1:1: error: unknown key 'outptu' in the top level (expected one of: filtering, output, performance, metrics, tls)" },
+	{ "tls:\n  libraries: [lib/libssl.so.3]\n",
+	  "2:15: error: expected an absolute file path (starting with '/', at most 4095 bytes) in tls.libraries, got 'lib/libssl.so.3'" },
+	{ "tls:\n  enabled: sometimes\n",
+	  "2:12: error: expected true or false for tls.enabled, got 'sometimes'" },
+	{ "tls:\n  librarys: []\n",
+	  "2:3: error: unknown key 'librarys' in tls (expected one of: enabled, libraries)" },
 	{ "filtering:\n  sampling: {enabled: true, rat: 0.5}\n",
 	  "2:29: error: unknown key 'rat' in filtering.sampling (expected one of: enabled, rate)" },
 	{ "output:\n  format: ndjson\n  format: csv\n", "3:3: error: duplicate key 'format' in output" },
@@ -1123,6 +1155,7 @@ int main(void)
 		cmocka_unit_test(test_clickhouse),
 		cmocka_unit_test(test_design_block),
 		cmocka_unit_test(test_all_keys),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_ringbuffer_units),
 		cmocka_unit_test(test_errors),

@@ -476,6 +476,29 @@ static void test_golden_ndjson(void **state)
 	ht_record_free(r);
 }
 
+/* tls: written only when true (JSON), "true" or an empty CSV field. */
+static void test_tls_field(void **state)
+{
+	struct ht_record *r = known_record();
+	struct ht_buf b = { 0 };
+
+	assert_int_equal(format_record(HT_FMT_NDJSON, r, &b), 0);
+	assert_null(memmem(b.p, b.len, "\"tls\"", 5));
+	b.len = 0;
+	r->tls = true;
+	assert_int_equal(format_record(HT_FMT_NDJSON, r, &b), 0);
+	assert_true(b.len > 13 && !memcmp(b.p + b.len - 13, ",\"tls\":true}\n", 13));
+	assert_true(b.len <= format_record_bound(r));
+	b.len = 0;
+	assert_int_equal(format_record(HT_FMT_JSON, r, &b), 0);
+	assert_non_null(memmem(b.p, b.len, ",\n  \"tls\": true\n}\n", 18));
+	b.len = 0;
+	assert_int_equal(format_record(HT_FMT_CSV, r, &b), 0);
+	assert_true(b.len > 7 && !memcmp(b.p + b.len - 7, ",true\r\n", 7));
+	ht_buf_free(&b);
+	ht_record_free(r);
+}
+
 static void test_golden_pretty_json(void **state)
 {
 	static const char want[] =
@@ -538,14 +561,14 @@ static void test_golden_csv(void **state)
 		"time,time_unix_nano,latency_ns,role,pid,tid,comm,local_addr,local_port,"
 		"remote_addr,remote_port,version,method,target,path,host,req_headers,resp_headers,"
 		"req_body,resp_body,req_body_size,resp_body_size,status,reason,flags,container_id,"
-		"pod,namespace\r\n";
+		"pod,namespace,tls\r\n";
 	static const char row[] =
 		"2026-11-25T07:01:02.123456789Z,1795590062123456789,1500,unknown,42,43,nginx,"
 		"127.0.0.1,80,127.0.0.1,51234,1.1,GET,/api/v1?x=1,/api/v1,example.com,"
 		"\"{\"\"host\"\":\"\"example.com\"\",\"\"accept\"\":\"\"*/*, text/html\"\"}\","
 		"\"{\"\"content-length\"\":\"\"5\"\"}\",,"
 		"\"say \"\"hi\"\",\\n\\\\ \\u0000\\u00ff\",0,5,200,OK,"
-		"\"[\"\"req_body_truncated\"\",\"\"upgrade\"\"]\",,pod-1,\r\n";
+		"\"[\"\"req_body_truncated\"\",\"\"upgrade\"\"]\",,pod-1,,\r\n";
 	struct ht_record *r = known_record();
 	struct ht_buf b = { 0 };
 
@@ -956,11 +979,11 @@ static const char py_csv[] =
 	"assert raw.count(b'\\r\\n') == len(hexes) + 1 and raw.endswith(b'\\r\\n')\n"
 	"rows = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8'), strict=True))\n"
 	"cols = rows[0]\n"
-	"assert len(cols) == 28 and cols[0] == 'time' and cols[-1] == 'namespace', cols\n"
+	"assert len(cols) == 29 and cols[0] == 'time' and cols[-1] == 'tls', cols\n"
 	"assert len(rows) == len(hexes) + 1\n"
 	"def text(f): return json.loads('\"' + f.replace('\"', '\\\\\"') + '\"')\n"
 	"for row, h, o in zip(rows[1:], hexes, nd):\n"
-	"    assert len(row) == 28, len(row)\n"
+	"    assert len(row) == 29, len(row)\n"
 	"    want = (bytes.fromhex(h) if h != '-' else b'').decode('utf-8', 'latin1')\n"
 	"    d = dict(zip(cols, row))\n"
 	"    assert text(d['req_body']) == want, (d['req_body'], want)\n"
@@ -1070,6 +1093,7 @@ int main(void)
 		cmocka_unit_test(test_golden_ndjson),
 		cmocka_unit_test(test_golden_pretty_json),
 		cmocka_unit_test(test_golden_csv),
+		cmocka_unit_test(test_tls_field),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bad_record_fields),
 		cmocka_unit_test(test_every_byte),
