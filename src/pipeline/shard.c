@@ -333,10 +333,10 @@ static void emit_record(void *ctx, struct ht_record *r)
 	enum ht_counter reason;
 
 	if (s->meta && r->pid && !r->container_id.len) {
-		const char *id = meta_container_id(s->meta, r->pid, s->now_ns);
+		const struct meta_info *mi = meta_lookup(s->meta, r->pid, s->now_ns);
 
-		if (*id)
-			ht_record_set(r, &r->container_id, id, strlen(id));
+		if (*mi->container_id)
+			ht_record_set(r, &r->container_id, mi->container_id, META_ID_LEN);
 	}
 	if (s->red)
 		red_observe(s->red, r);
