@@ -78,7 +78,14 @@
 	X(flags,          FLAGS,   flags,          ALWAYS)    \
 	X(container_id,   STR,     container_id,   NONEMPTY)  \
 	X(pod,            STR,     pod,            NONEMPTY)  \
-	X(namespace,      STR,     namespace_,     NONEMPTY)
+	X(namespace,      STR,     namespace_,     NONEMPTY)  \
+	X(node,           STR,     node,           NONEMPTY)  \
+	X(container,      STR,     container,      NONEMPTY)  \
+	X(workload_kind,  STR,     workload_kind,  NONEMPTY)  \
+	X(workload,       STR,     workload,       NONEMPTY)  \
+	X(remote_pod,     STR,     remote_pod,     NONEMPTY)  \
+	X(remote_namespace, STR,   remote_namespace, NONEMPTY) \
+	X(remote_service, STR,     remote_service, NONEMPTY)
 
 #define FORMAT_COUNT_ONE_(name, kind, member, rule) + 1
 #define FORMAT_CSV_COLUMNS (0 FORMAT_FIELDS(FORMAT_COUNT_ONE_))
