@@ -4,10 +4,11 @@
 set -eu
 PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
-hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml"
+hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml
+libjansson-dev libcurl4-openssl-dev openssl"
 # make check-arm64 compiles src/ for arm64: the arm64 headers of glibc, the
 # kernel and liburcu (Debian multiarch; dpkg learns the architecture first).
-PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64"
+PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libjansson-dev:arm64 libcurl4-openssl-dev:arm64"
 [ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
 missing=""
 for p in $PKGS; do
