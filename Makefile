@@ -51,7 +51,7 @@ BPF_HDRS := $(wildcard bpf/*.h include/*.h)
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
--include $(wildcard bench/*.mk tools/*.mk tests/fuzz/*.mk)
+-include $(wildcard bench/*.mk tools/*.mk tests/fuzz/*.mk tests/k8s/*.mk)
 
 .PHONY: all deps layering test unit-test tsan-test e2e-test bench run clean install-deps
 all: deps $(BUILD)/http-tracer
