@@ -105,6 +105,19 @@ static bool component_uid(const char *s, size_t n, bool under_kubepods, const ch
 	return false;
 }
 
+/* A component a cgroupfs pod<UID> sits under: kubepods, its QoS levels, or
+ * ".." (seen from a container with its own cgroup namespace, the path of
+ * another container is relative to ours: /../../besteffort/pod<UID>/<id>). */
+static bool kube_parent(const char *s, size_t n)
+{
+	static const char *const names[] = { "kubepods", "besteffort", "burstable", "..", NULL };
+
+	for (int i = 0; names[i]; i++)
+		if (n == strlen(names[i]) && memcmp(s, names[i], n) == 0)
+			return true;
+	return starts(s, n, "kubepods.");
+}
+
 /* One cgroup path: fills what it finds; returns 2 with a pod, 1 with an id only, 0. */
 static int parse_path(const char *p, size_t len, struct meta_info *out)
 {
@@ -121,7 +134,7 @@ static int parse_path(const char *p, size_t len, struct meta_info *out)
 			id = cid; /* the innermost (kind, nested runtimes) */
 		else if (component_uid(p, n, kube, &uid, &uid_len))
 			id = NULL; /* an id above the pod is the node's own container */
-		if ((n == 8 && memcmp(p, "kubepods", 8) == 0) || starts(p, n, "kubepods."))
+		if (kube_parent(p, n))
 			kube = true;
 		p += n + 1;
 	}

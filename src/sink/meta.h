@@ -9,7 +9,9 @@
  *             cri-containerd-<64 hex>.scope   (also crio-, docker-)
  *   cgroupfs  /kubepods/besteffort/pod<UID>/<64 hex>
  * and guaranteed pods have no QoS level (kubepods-pod<UID>.slice,
- * /kubepods/pod<UID>/).  The container id is the last component that is,
+ * /kubepods/pod<UID>/).  Read from inside a container with its own cgroup
+ * namespace (the DaemonSet), another container's path is relative to ours
+ * and may start with "/../..": the components below are the same.  The container id is the last component that is,
  * or wraps (PREFIX-<id>.scope), exactly 64 hex digits, which is also where
  * Docker and containerd put it outside Kubernetes; the pod UID is the
  * component that names the pod.  A line naming a pod wins over one that
