@@ -19,7 +19,9 @@
 # pod and web as its peer, and web's record of it names cart as the peer; a
 # request to late before its pod is known goes out without metadata and is
 # counted, and once the watch delivers the pod it is enriched; nothing of
-# the excluded namespace is written (both ends filtered).
+# the excluded namespace is written (both ends filtered).  Then, with the API
+# server unreachable, a record still goes out at once (container_id, node)
+# and is counted; and enabled: true with no API server known exits 2.
 K8S_API_PORT=18350
 K8S_PORT=18351
 K8S_NODE=node-e2e
@@ -195,6 +197,35 @@ PY
 		fi
 	else
 		fail "kubernetes: tracer did not start"
+	fi
+	# the API server unreachable: records are not held back, they go out
+	# with what is known locally and are counted
+	sed "s|apiServer: .*|apiServer: http://127.0.0.1:$((K8S_API_PORT + 2))|" "$K8D/k8s.yaml" > "$K8D/down.yaml"
+	if start_tracer "$K8D/down.ndjson" "$K8D/down.log" --config "$K8D/down.yaml"; then
+		curl -s -o /dev/null "http://127.0.0.21:$K8S_PORT/index.html?k8s=api-down"
+		sleep 0.5
+		metrics_scrape "$E2E_METRICS" "$K8D/down.metrics"
+		stop_tracer || fail "kubernetes, API down: tracer exit status"
+		srv=$(grep '"target":"/index.html?k8s=api-down"' "$K8D/down.ndjson" | grep '"role":"server"')
+		n=$(metric_sum "$K8D/down.metrics" http_tracer_k8s_records_without_metadata_total)
+		if echo "$srv" | grep -q "\"container_id\":\"$CID_WEB\"" && echo "$srv" | grep -q "\"node\":\"$K8S_NODE\"" &&
+		   ! echo "$srv" | grep -q '"pod"' && [ "${n:-0}" -ge 1 ]; then
+			pass "kubernetes: API server down: the record goes out at once with container_id and node, counted without metadata"
+		else
+			echo "server: $srv"; echo "without metadata: $n"; fail "kubernetes: API server down"
+		fi
+	else
+		fail "kubernetes, API down: tracer did not start"
+	fi
+	# enabled: true with no API server to talk to is a config error
+	printf 'metrics:\n  listen: %s\nkubernetes:\n  enabled: true\n' "$E2E_METRICS" > "$K8D/noapi.yaml"
+	env -u KUBERNETES_SERVICE_HOST "$BUILD/http-tracer" --config "$K8D/noapi.yaml" -o /dev/null \
+		--duration 5 2>"$K8D/noapi.log"
+	rc=$?
+	if [ $rc -eq 2 ] && grep -q "kubernetes.enabled is true but no API server is known" "$K8D/noapi.log"; then
+		pass "kubernetes: enabled: true without an API server exits 2 naming the keys to set"
+	else
+		fail "kubernetes: enabled: true without an API server: exit $rc, $(cat "$K8D/noapi.log")"
 	fi
 	kill $K8S_PIDS "$K8S_API" 2>/dev/null
 	wait $K8S_PIDS "$K8S_API" 2>/dev/null
