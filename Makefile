@@ -140,6 +140,7 @@ e2e-test: deps $(BUILD)/http-tracer $(BUILD)/tests/sink/output_fulldisk_driver \
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-arm64
 	$(Q)$(MAKE) --no-print-directory unit-test
+	$(Q)$(MAKE) --no-print-directory k8s-test
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory tsan-test
 	$(Q)$(MAKE) --no-print-directory e2e-test

@@ -32,6 +32,7 @@
 #include <urcu.h>
 
 #include "base/buf.h"
+#include "sink/k8s_client.h"
 #include "source/capture.h"
 #include "stream/httpp.h"
 #include "red.h"
@@ -696,6 +697,71 @@ static int render_process(struct ht_buf *b)
 	return rc;
 }
 
+/* ---- Kubernetes API client (only while one runs) */
+
+static int render_k8s_kinds(struct ht_buf *b, const char *name, const char *type,
+			    const char *help, const uint64_t *v)
+{
+	int rc = put_family(b, name, type, help);
+
+	for (int k = 0; k < K8S_KIND_COUNT && !rc; k++)
+		rc = put_u64_l1(b, name, "kind", k8s_kind_name((enum k8s_kind)k), v[k]);
+	return rc;
+}
+
+static int render_k8s_errors(struct ht_buf *b, const struct k8s_api_stats *a)
+{
+	int rc = put_family(b, "http_tracer_k8s_api_errors_total", "counter",
+			    "Failed Kubernetes API requests and ERROR watch events, by HTTP status (transport: no status).");
+	char code[16];
+
+	for (int c = 0; c < K8S_HTTP_CODES && !rc; c++) {
+		if (!a->api_errors[c])
+			continue;
+		snprintf(code, sizeof(code), c ? "%d" : "transport", c);
+		rc = put_u64_l1(b, "http_tracer_k8s_api_errors_total", "code", code, a->api_errors[c]);
+	}
+	return rc;
+}
+
+static int render_k8s(struct ht_buf *b)
+{
+	static const char since[] = "http_tracer_k8s_seconds_since_last_event";
+	struct k8s_api_stats *a = malloc(sizeof(*a));
+	uint64_t now = k8s_now_ns(), bad[K8S_KIND_COUNT];
+	int rc = 0;
+
+	if (!a)
+		return -ENOMEM;
+	k8s_api_stats_read(a);
+	if (!a->running)
+		goto out;
+	for (int k = 0; k < K8S_KIND_COUNT; k++)
+		bad[k] = a->malformed[k] + a->oversize[k];
+	rc = render_k8s_kinds(b, "http_tracer_k8s_objects", "gauge",
+			      "Kubernetes objects cached (pods of this node, all Services, all EndpointSlices).", a->objects);
+	rc = rc ?: render_k8s_kinds(b, "http_tracer_k8s_watch_events_total", "counter",
+				    "Watch events applied, bookmarks included.", a->events);
+	rc = rc ?: render_k8s_kinds(b, "http_tracer_k8s_watch_restarts_total", "counter",
+				    "Watches that ended and were opened again (server timeout, cut, error, 410).", a->watch_restarts);
+	rc = rc ?: render_k8s_kinds(b, "http_tracer_k8s_relists_total", "counter",
+				    "Full lists after the first one (410 Gone, failures).", a->relists);
+	rc = rc ?: render_k8s_kinds(b, "http_tracer_k8s_objects_dropped_total", "counter",
+				    "Objects or watch events not applied: malformed JSON, not the kind asked for, or over the size cap.", bad);
+	rc = rc ?: put_family(b, since, "gauge",
+			      "Seconds since the last watch event, bookmark or completed list, per kind.");
+	for (int k = 0; k < K8S_KIND_COUNT && !rc; k++) {
+		if (!a->last_event_ns[k])
+			continue;
+		rc = put_fmt(b, "%s{kind=\"%s\"} %.3f\n", since, k8s_kind_name((enum k8s_kind)k),
+			     (double)(now - a->last_event_ns[k]) / 1e9);
+	}
+	rc = rc ?: render_k8s_errors(b, a);
+out:
+	free(a);
+	return rc;
+}
+
 int metrics_render(struct ht_buf *b)
 {
 	struct metrics_totals *t = malloc(sizeof(*t));
@@ -725,6 +791,7 @@ int metrics_render(struct ht_buf *b)
 	rc = rc ?: render_shards(b, t);
 	rc = rc ?: render_health(b);
 	rc = rc ?: render_build_reload(b);
+	rc = rc ?: render_k8s(b);
 	rc = rc ?: red_write(b);
 	rc = rc ?: render_process(b);
 	free(t);

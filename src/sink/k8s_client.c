@@ -398,9 +398,9 @@ static void failed(struct k8s_watcher *w, const char *verb, CURLcode rc)
 	if (w->fail_logged)
 		return;
 	w->fail_logged = true;
-	if (rc != CURLE_OK && !w->code)
-		k8s_log("%s %s: %s (retrying with backoff)", verb, k8s_kind_name(w->kind),
-			curl_easy_strerror(rc));
+	if (rc != CURLE_OK)
+		k8s_log("%s %s: %s (HTTP %ld; retrying with backoff)", verb, k8s_kind_name(w->kind),
+			curl_easy_strerror(rc), w->code);
 	else
 		k8s_log("%s %s: HTTP %ld%s%.200s (retrying with backoff)", verb, k8s_kind_name(w->kind),
 			w->code, w->body_len ? ": " : "", w->body_len ? w->body : "");

@@ -35,7 +35,8 @@ Control, on the same port, no auth, JSON bodies (kind is "pods",
     POST /fake/apply    {"kind", "type": "ADDED|MODIFIED|DELETED", "object"}
                         change the state; every open watch of kind gets the event
     POST /fake/bookmark {"kind"?}   a BOOKMARK on open watches (all kinds if none)
-    POST /fake/gone     {"kind", "mode": "event"|"status"}  compact kind's history:
+    POST /fake/gone     {"kind", "mode": "event"|"status"}  compact kind's history
+                        (one revision passes, everything before it is gone):
                         open watches get ERROR 410 ("event") or are closed, and
                         a watch or continue token from before gets 410 (an ERROR
                         event or, with "status", an HTTP 410 response)
@@ -83,7 +84,7 @@ class State:
         self.rv = 1000
         self.objects = {k: {} for k in KINDS}
         self.history = {k: [] for k in KINDS}   # (rv, type, obj)
-        self.compacted = {k: 0 for k in KINDS}  # watches from rv <= this get 410
+        self.compacted = {k: 0 for k in KINDS}  # watches from rv < this get 410
         self.gone_mode = {k: "event" for k in KINDS}
         self.epoch = {k: 0 for k in KINDS}      # bumped by /fake/gone
         self.cuts = {k: 0 for k in KINDS}       # bumped by /fake/cut
@@ -181,6 +182,7 @@ class Handler(BaseHTTPRequestHandler):
                 for k in [kind] if kind else KINDS:
                     st.bookmarks[k] += 1
             elif path == "/fake/gone":
+                st.rv += 1              # a revision passes, the history before it is gone
                 st.compacted[kind] = st.rv
                 st.gone_mode[kind] = body.get("mode", "event")
                 st.epoch[kind] += 1
@@ -232,7 +234,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if q.get("continue"):
                 tok = json.loads(base64.urlsafe_b64decode(q["continue"] + "=="))
-                if tok["rv"] <= st.compacted[kind] or not 0 <= tok["snap"] < len(st.snapshots):
+                if tok["rv"] < st.compacted[kind] or not 0 <= tok["snap"] < len(st.snapshots):
                     return self.send_json(410, status(410, "Expired",
                                           "The provided continue parameter is too old to display a consistent list result."))
                 rv, start, snap = tok["rv"], tok["start"], tok["snap"]
@@ -261,7 +263,7 @@ class Handler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + float(q.get("timeoutSeconds") or 1800)
         selector = q.get("fieldSelector")
         with st.lock:
-            too_old = from_rv and from_rv <= st.compacted[kind]
+            too_old = from_rv and from_rv < st.compacted[kind]
             mode = st.gone_mode[kind]
             epoch, cuts, bms = st.epoch[kind], st.cuts[kind], st.bookmarks[kind]
         if too_old and mode == "status":
@@ -303,8 +305,10 @@ class Handler(BaseHTTPRequestHandler):
                 rv = erv
                 if matches(obj, selector):
                     self.send_event(typ, obj)
-            if gone:
-                self.send_event("ERROR", status(410, "Expired", "too old resource version: %d (%d)" % (rv, cur)))
+            if gone:   # "status": closed, the client comes back and gets HTTP 410
+                if st.gone_mode[kind] == "event":
+                    self.send_event("ERROR", status(410, "Expired",
+                                                    "too old resource version: %d (%d)" % (rv, cur)))
                 return self.chunk(b"")
             if cut:   # half an object, then the connection drops (no last chunk)
                 self.chunk(b'{"type":"MODIFIED","object":{"kind":')

@@ -11,6 +11,7 @@
  *   peer IP PORT      "peer pod=P ns=N svc=S" ("-" for a missing part) or "peer -"
  *   count             "count pods=N services=N endpointslices=N"
  *   stats             "stats KEY=VALUE ..." (k8s_api_stats, nonzero error codes as err_CODE)
+ *   metrics           the http_tracer_k8s_* samples of /metrics (metrics_render), " | " between
  *   quit
  */
 #include <stdio.h>
@@ -19,6 +20,8 @@
 
 #include <urcu.h>
 
+#include "base/buf.h"
+#include "observe/metrics.h"
 #include "sink/k8s_client.h"
 
 static const char *s(const char *v)
@@ -68,6 +71,26 @@ static void cmd_count(void)
 	printf("count pods=%llu services=%llu endpointslices=%llu\n",
 	       (unsigned long long)a.objects[K8S_POD], (unsigned long long)a.objects[K8S_SERVICE],
 	       (unsigned long long)a.objects[K8S_SLICE]);
+}
+
+static void cmd_metrics(void)
+{
+	struct ht_buf b = { 0 };
+	const char *sep = "";
+
+	if (metrics_render(&b) || !b.len) {
+		printf("metrics -\n");
+		ht_buf_free(&b);
+		return;
+	}
+	for (char *line = strtok(b.p, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "http_tracer_k8s_", 16))
+			continue;
+		printf("%s%s", sep, line);
+		sep = " | ";
+	}
+	printf("\n");
+	ht_buf_free(&b);
 }
 
 static void cmd_stats(void)
@@ -126,6 +149,8 @@ int main(int argc, char **argv)
 			cmd_peer(st, a, port);
 		else if (!strncmp(line, "count", 5))
 			cmd_count();
+		else if (!strncmp(line, "metrics", 7))
+			cmd_metrics();
 		else if (!strncmp(line, "stats", 5))
 			cmd_stats();
 		else if (!strncmp(line, "quit", 4))
