@@ -74,6 +74,7 @@ else
 	k8s_serve "$CG_WEB" 127.0.0.21 && k8s_serve "$CG_CART" 127.0.0.22 &&
 		k8s_serve "$CG_LATE" 127.0.0.23 && k8s_serve "$CG_QUIET" 127.0.0.24 || fail "kubernetes: cannot create the pod cgroups"
 
+	: > "$K8D/api.log"
 	python3 "$ROOT/tests/k8s/fake_apiserver.py" --fixture "$K8D/fixture.json" --host 127.0.0.1 \
 		--port $K8S_API_PORT >"$K8D/api.log" 2>&1 &
 	K8S_API=$!
