@@ -18,8 +18,10 @@ static void setup_parsers(struct conn *c, int req_dir, const struct conn_limits 
 	c->req_dir = (int8_t)req_dir;
 	init(&c->pp[req_dir], HTTPP_REQUEST, &lim->httpp);
 	init(&c->pp[other(req_dir)], HTTPP_RESPONSE, &lim->httpp);
-	/* a response found by a resync is judged at its own start */
+	/* a message found by a resync begins in a call of its own: a response
+	 * is judged at its own start, a request's skipped bytes are seen */
 	c->pp[other(req_dir)].pause_at_begin = true;
+	c->pp[req_dir].pause_at_begin = true;
 	if (c->meta.role == HT_ROLE_UNKNOWN)
 		c->meta.role = req_dir == HT_DIR_INGRESS ? HT_ROLE_SERVER : HT_ROLE_CLIENT;
 }
@@ -224,7 +226,8 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 		if (ev->err < HT_PARSE_ERR_SLOTS)
 			ht_stat_add(&st->parse_err[ev->err], 1);
 		if (is_req) {
-			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos), why);
+			corr_req_error(&c->corr, &c->meta, ev->head, reasm_ts_at(rs, msg_pos),
+				       anchor_at(c, d, msg_pos), why);
 		} else {
 			c->resp_open = false;
 			corr_resp_error(&c->corr, ts_last(rs), why);
@@ -235,6 +238,11 @@ static void handle(struct conn *c, int d, const struct httpp_event *ev, uint64_t
 		break;
 	}
 }
+
+/* The shortest request HTTP/1.x allows, "A / HTTP/1.1\r\n\r\n": a request
+ * hole shorter than this cannot have held a whole request (one it held in
+ * part leaves bytes that the parser's resync skips, noted as such). */
+#define CONN_MIN_REQUEST 16
 
 static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 			  const struct conn_limits *lim, struct ht_stats *st)
@@ -251,11 +259,13 @@ static void skip_cut_head(struct conn *c, int d, uint64_t kept, uint64_t hole,
 		c->resp_open = false;
 	}
 	httpp_gap(&c->pp[d], kept + hole, &ev);
-	if (d == c->req_dir && ev.type != HTTPP_EV_ERROR)
-		corr_note_request_hole(&c->corr); /* no placeholder stands for the cut request */
 	reasm_consume(rs, kept);
 	reasm_consume(rs, hole);
 	handle(c, d, &ev, pos, lim, st);
+	/* whole requests may have been in the hole: the cut one, when no
+	 * placeholder stands for it, and any that followed it */
+	if (d == c->req_dir && (ev.type != HTTPP_EV_ERROR || hole >= CONN_MIN_REQUEST))
+		corr_note_request_hole(&c->corr);
 }
 
 /* A response sequence starts at pos: pair it (unless it was made an orphan). */
@@ -342,16 +352,15 @@ static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
 	bool in_msg = httpp_in_message(p);
 	struct httpp_event ev;
 
+	bool whole;
+
 	HT_ADD(st, HT_C_BYTES_LOST, v->len);
 	httpp_gap(p, v->len, &ev);
 	reasm_consume(&c->rs[d], v->len);
-	if (!hole_absorbed(p, in_msg, &ev)) {
-		if (d != c->req_dir) {
-			c->resp_hole = true; /* whole responses may have been in it */
-			c->resp_open = false;
-		} else {
-			corr_note_request_hole(&c->corr); /* and whole requests in this one */
-		}
+	whole = !hole_absorbed(p, in_msg, &ev); /* whole messages may have been in it */
+	if (whole && d != c->req_dir) {
+		c->resp_hole = true;
+		c->resp_open = false;
 	}
 	if (in_msg) {
 		if (d == c->req_dir)
@@ -360,6 +369,8 @@ static void skip_hole(struct conn *c, int d, const struct reasm_view *v,
 			corr_flag_resp(&c->corr, HT_RF_GAP);
 	}
 	handle(c, d, &ev, v->pos, lim, st);
+	if (whole && d == c->req_dir && v->len >= CONN_MIN_REQUEST)
+		corr_note_request_hole(&c->corr); /* after the placeholder handle() may queue */
 }
 
 /* Stream position of the message a HEAD event starts: after a resync the
@@ -375,6 +386,28 @@ static uint64_t head_pos(const struct reasm_view *v, const struct httpp_event *e
 	if (m < v->data || m >= v->data + v->len)
 		return v->pos;
 	return v->pos + (uint64_t)(m - v->data);
+}
+
+/* The parser, between messages, consumed bytes of the view v: did its
+ * resync skip some (they may hide whole messages)?  A message found after
+ * skipped bytes begins in the next call (pause_at_begin), so a request
+ * head is queued after its skip was noted and the skip's rules apply to it. */
+static void note_resync_skip(struct conn *c, bool is_req, const struct reasm_view *v,
+			     const struct httpp_event *ev)
+{
+	const struct httpp *p = &c->pp[is_req ? c->req_dir : other(c->req_dir)];
+
+	if (is_req) {
+		if (ev->type == HTTPP_EV_NONE && !httpp_in_message(p))
+			corr_note_request_skip(&c->corr);
+		return;
+	}
+	if (ev->type == HTTPP_EV_NONE && !httpp_in_message(p)) {
+		/* no response began where it was judged */
+		corr_orphan_skipped(&c->corr);
+		c->resp_open = false;
+		c->resp_hole = true;
+	}
 }
 
 /* Parse what is contiguous in direction d. Returns true if anything moved. */
@@ -413,13 +446,8 @@ static bool pump(struct conn *c, int d, const struct conn_limits *lim, struct ht
 
 		if (n > v.len)
 			n = v.len; /* defensive: the parser never over-consumes */
-		if (!is_req && !was_in_msg && n && ev.type == HTTPP_EV_NONE && !httpp_in_message(p)) {
-			/* resync skipped what was judged: no response began there,
-			 * and skipped response bytes may hide whole responses */
-			corr_orphan_skipped(&c->corr);
-			c->resp_open = false;
-			c->resp_hole = true;
-		}
+		if (!was_in_msg && n)
+			note_resync_skip(c, is_req, &v, &ev);
 		if (ev.type == HTTPP_EV_END) {
 			/* END needs the timestamp of its last byte: consume first */
 			reasm_consume(rs, n);
@@ -480,6 +508,10 @@ void conn_on_data(struct conn *c, const struct ht_data_ev *ev, const struct conn
 		c->meta.comm[sizeof(c->meta.comm) - 1] = '\0';
 	}
 	mark_push(c, d, ev);
+	if (d == c->req_dir && ev->pos < rs->cursor)
+		/* late bytes, already given up on: a request they held was
+		 * read in the same window as those queued with this anchor */
+		corr_window_hidden(&c->corr, ev->peer_pos);
 	if (ev->hdr.flags & HT_DF_MIDSTREAM)
 		set_midstream(c, lim);
 	/* mid-stream, a message is as likely to start at a syscall as at a line */

@@ -15,8 +15,13 @@
 #define CORR_REQ_CUT      (1u << 22) /* a hole in the request body: the excerpt ends */
 #define CORR_RESP_CUT     (1u << 23) /* a hole in the response body: the excerpt ends */
 #define CORR_SHARED       (1u << 24) /* read in the same window as other request bytes */
+#define CORR_PRE_HOLE     (1u << 25) /* began before the request holes or skips of
+				      * this run (corr.req_hole): no request they
+				      * hid can be older than this one */
+#define CORR_BEFORE_LAST  (1u << 26) /* began before the latest request hole or skip */
 #define CORR_INTERNAL     (CORR_REQ_DONE | CORR_RESP_HEAD | CORR_PEER_HEAD | CORR_PEER_CONNECT | \
-			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED)
+			   CORR_RESP_DONE | CORR_ANCHORED | CORR_REQ_CUT | CORR_RESP_CUT | CORR_SHARED | \
+			   CORR_PRE_HOLE | CORR_BEFORE_LAST)
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns)
 {
@@ -185,6 +190,23 @@ static bool drop_request(struct corr *c, const struct corr_limits *lim, const st
 	return true;
 }
 
+/* Give r its anchor, then queue it for a response, unless the connection
+ * pairs no more or r was read before a response already made an orphan
+ * (which may well have been r's own): then r is kept, flagged, and never
+ * queued. */
+static void admit(struct corr *c, struct ht_record *r, uint64_t anchor)
+{
+	if (anchor != UINT64_MAX) {
+		r->anchor_pos = anchor;
+		r->flags |= CORR_ANCHORED;
+	}
+	if (c->unpaired || ((r->flags & CORR_ANCHORED) && c->orphaned && anchor <= c->orphan_pos)) {
+		r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP | CORR_RESP_DONE;
+		return;
+	}
+	enqueue(c, r);
+}
+
 int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_limits *lim,
 		  const struct httpp_head *h, uint64_t ts_ns, uint64_t anchor)
 {
@@ -196,19 +218,8 @@ int corr_req_head(struct corr *c, const struct corr_meta *m, const struct corr_l
 	r = new_request(c, m, h, ts_ns);
 	if (!r)
 		return -1;
-	if (anchor != UINT64_MAX) {
-		r->anchor_pos = anchor;
-		r->flags |= CORR_ANCHORED;
-	}
 	c->req_cur = r;
-	if (c->unpaired || ((r->flags & CORR_ANCHORED) && c->orphaned && anchor <= c->orphan_pos)) {
-		/* kept, flagged, never queued for a response: (or) it was read
-		 * before a response that was already made an orphan, which may
-		 * well have been its own */
-		r->flags |= HT_RF_INCOMPLETE | HT_RF_GAP | CORR_RESP_DONE;
-		return 0;
-	}
-	enqueue(c, r);
+	admit(c, r, anchor);
 	return 0;
 }
 
@@ -264,7 +275,7 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev)
 }
 
 void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
-		    uint64_t ts_ns, uint32_t why)
+		    uint64_t ts_ns, uint64_t anchor, uint32_t why)
 {
 	struct ht_record *r = c->req_cur;
 
@@ -280,7 +291,9 @@ void corr_req_error(struct corr *c, const struct corr_meta *m, const struct http
 	if (!r)
 		return;
 	r->flags |= why | CORR_REQ_DONE;
-	enqueue(c, r);
+	admit(c, r, anchor);
+	if (r->flags & CORR_RESP_DONE)
+		emit(c, r);
 }
 
 enum httpp_peer corr_next_peer(const struct corr *c)
@@ -326,6 +339,46 @@ void corr_note_response_start(struct corr *c, uint64_t pos)
 
 	if (r && (!(r->flags & CORR_ANCHORED) || r->anchor_pos != pos))
 		c->sequential = false;
+	else if (r)
+		c->sequential_seen = true;
+}
+
+/* May pairing after a lost request hole rely on the connection being
+ * sequential?  Only once a response was seen to start exactly where its
+ * request was read, and nothing since showed pipelining: before that, the
+ * hole may hide the pipelined requests that would have shown it.  (Bytes a
+ * resync skipped are in view: corr_req_shares_window sees a request read
+ * with them; after a response hole every request is in view: a tie of
+ * anchors shows it.) */
+static bool taken_sequential(const struct corr *c)
+{
+	return c->sequential && c->sequential_seen;
+}
+
+/* May r, read exactly where the response at hand starts, answer it while
+ * request bytes are missing (corr.req_hole)?  Yes if it began before them;
+ * else only if an orphan (or a response hole) came first, for the requests
+ * they hid, and nothing suggests one was read with r. */
+static bool hole_lets_pair(const struct corr *c, const struct ht_record *r)
+{
+	if (!c->req_hole || (r->flags & CORR_PRE_HOLE))
+		return true;
+	return c->req_hole_orphans && !(r->flags & CORR_SHARED) &&
+	       (c->req_hole_lost ? taken_sequential(c) : c->sequential);
+}
+
+/* Request r, read during a run of holes, was paired.  If it began after the
+ * latest hole, the run is accounted for; if before, the requests that hole
+ * hid come after r, and so do their responses: orphans seen so far were
+ * not theirs. */
+static void req_hole_paired(struct corr *c, const struct ht_record *r)
+{
+	if (r->flags & CORR_BEFORE_LAST) {
+		c->req_hole_orphans = 0;
+		return;
+	}
+	c->req_hole = false;
+	c->req_hole_lost = false;
 }
 
 /* Emit the oldest queued request as incomplete + gap: its response was lost. */
@@ -399,9 +452,16 @@ uint32_t corr_after_response_hole(struct corr *c, uint64_t pos)
 	 * earlier start whose bytes held no head (they were a body's middle)
 	 * must not make this one unpaired, leaving its request queued for the
 	 * next response. */
-	c->orphan_next = !(c->sequential && exact);
-	if (c->orphan_next)
-		exact = false;
+	if (exact) {
+		const struct ht_record *r = c->head;
+
+		for (int i = 1; i < n; i++)
+			r = r->next;
+		exact = c->sequential && hole_lets_pair(c, r);
+		if (exact && c->req_hole && !(r->flags & CORR_PRE_HOLE))
+			req_hole_paired(c, r);
+	}
+	c->orphan_next = !exact;
 	for (int i = 0; i < n - (exact ? 1 : 0); i++, lost++)
 		lose_oldest(c);
 	if (!c->sequential) /* the lost ones' responses may still be to come */
@@ -419,12 +479,52 @@ void corr_req_shares_window(struct corr *c)
 {
 	if (c->req_cur)
 		c->req_cur->flags |= CORR_SHARED;
+	/* bytes before this head were read with it, before any response to
+	 * them was written: the client pipelines */
+	c->sequential = false;
+}
+
+/* The requests known when request bytes went missing began before them:
+ * their responses pair as usual, the hole's rules start after them. */
+static void mark_known(struct corr *c, uint32_t flag)
+{
+	for (struct ht_record *r = c->head; r; r = r->next)
+		r->flags |= flag;
+	if (c->req_cur)
+		c->req_cur->flags |= flag;
+}
+
+/* Mark the requests known now as older than this hole: all of them as
+ * older than the latest, and, on the first hole of a run (corr.req_hole),
+ * as older than every hole of it (an earlier hole may hide requests older
+ * than those queued since). */
+static void mark_before_hole(struct corr *c)
+{
+	mark_known(c, CORR_BEFORE_LAST | (c->req_hole ? 0 : CORR_PRE_HOLE));
+}
+
+void corr_window_hidden(struct corr *c, uint64_t anchor)
+{
+	for (struct ht_record *r = c->head; r; r = r->next)
+		if ((r->flags & CORR_ANCHORED) && r->anchor_pos == anchor)
+			r->flags |= CORR_SHARED;
 }
 
 void corr_note_request_hole(struct corr *c)
 {
+	mark_before_hole(c);
 	c->req_hole = true;
+	c->req_hole_lost = true;
 	c->req_hole_orphans = 0;
+}
+
+void corr_note_request_skip(struct corr *c)
+{
+	mark_before_hole(c);
+	if (c->req_hole)
+		return; /* a lost hole's stricter rule stands */
+	c->req_hole = true;
+	c->req_hole_orphans = 1;
 }
 
 bool corr_after_request_hole(struct corr *c, uint64_t pos)
@@ -432,22 +532,32 @@ bool corr_after_request_hole(struct corr *c, uint64_t pos)
 	const struct ht_record *h = c->head;
 	uint64_t a;
 
-	if (!h || !(h->flags & CORR_ANCHORED))
+	if (!h || (h->flags & CORR_PRE_HOLE))
 		return false;
+	if (!(h->flags & CORR_ANCHORED)) {
+		/* its anchor was forgotten (a head in more events than the
+		 * marks hold): the requests the hole hid may be older, and
+		 * timestamps cannot tell */
+		lose_oldest(c);
+		c->orphan_next = true;
+		return true;
+	}
 	a = h->anchor_pos;
 	if (a > pos) {
 		c->orphan_next = true;
 		c->req_hole_orphans++;
 		return true;
 	}
-	if (a == pos && c->req_hole_orphans && c->sequential && !(h->flags & CORR_SHARED)) {
-		c->req_hole = false;
+	if (a == pos && hole_lets_pair(c, h)) {
+		req_hole_paired(c, h);
 		c->orphan_next = false;
 		return true;
 	}
 	while (c->head && (c->head->flags & CORR_ANCHORED) && c->head->anchor_pos == a)
 		lose_oldest(c);
 	c->orphan_next = true;
+	if (a < pos) /* read before a response that is not its own began: pipelined */
+		c->sequential = false;
 	if (!c->sequential)
 		give_up_pairing(c);
 	return true;

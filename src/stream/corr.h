@@ -61,12 +61,14 @@ struct corr {
 					* dropped: no more pairing on this connection */
 	bool req_hole;                 /* request bytes were lost at or across a message
 					* boundary: whole requests may have been in them */
+	bool req_hole_lost;            /* some were lost (not only skipped by a resync) */
 	uint32_t req_hole_orphans;     /* responses made orphans since, by the anchors,
 					* or response holes that may have held them */
 	uint32_t owed;                 /* responses still to come for dropped requests
 					* that were older than everything queued */
 	bool sequential;               /* every response so far started exactly
 					* where its request was read (no pipelining) */
+	bool sequential_seen;          /* and at least one did */
 };
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns);
@@ -85,9 +87,11 @@ void corr_req_end(struct corr *c, const struct httpp_event *ev);
  * HT_RF_INCOMPLETE.  If no request was being parsed, a placeholder with
  * that flag (and the head h, when the parser found the error in a complete
  * head: a smuggling attempt keeps its method and path) is queued so that
- * the server's answer (a 400, say) is not matched to the next request. */
+ * the server's answer (a 400, say) is not matched to the next request;
+ * anchor (as for corr_req_head: where the message began) places it among
+ * the responses. */
 void corr_req_error(struct corr *c, const struct corr_meta *m, const struct httpp_head *h,
-		    uint64_t ts_ns, uint32_t why);
+		    uint64_t ts_ns, uint64_t anchor, uint32_t why);
 
 /* What the next response answers (for the response parser's framing). */
 enum httpp_peer corr_next_peer(const struct corr *c);
@@ -135,15 +139,28 @@ bool corr_hole_settled(const struct corr *c, uint64_t pos);
  * first (the lost requests' responses), and neither the connection nor
  * that request has shown pipelining (corr.sequential, corr_req_shares_window).  Otherwise (read at
  * pos with nothing before it, or earlier: the lost requests were read
- * together with it, pipelined) which response is whose cannot be told: the
+ * together with it, pipelined; read earlier proves it: the connection is no
+ * longer taken for sequential) which response is whose cannot be told: the
  * queued requests read at that anchor are emitted incomplete + gap and the
- * response is an orphan.  Returns true when it decided (pairing or orphan),
- * false to decide as without a hole (no anchors to go by).
+ * response is an orphan; so is the oldest queued request when its anchor
+ * is unknown.  Returns true when it decided (pairing or orphan), false to
+ * decide as without a hole (nothing queued, or the oldest began before the
+ * hole).
  */
 void corr_note_request_hole(struct corr *c);
+/* The request parser skipped captured bytes (a resync): requests may be
+ * among them, so pairing goes as after a hole, except that a head read at
+ * the response's position needs no orphan first: bytes read in its window
+ * are remembered (corr_req_shares_window would have flagged it). */
+void corr_note_request_skip(struct corr *c);
 /* The request just queued was read in one window with other request bytes
- * (pipelined): after a request hole it is never paired by its anchor alone. */
+ * (pipelined): after a hole it is never paired by its anchor alone, and the
+ * connection is no longer taken for sequential. */
 void corr_req_shares_window(struct corr *c);
+/* Request bytes read at response position anchor were given up on (they
+ * came late): the queued requests read in that window may have had a
+ * hidden one with them, and are never paired by their anchor alone. */
+void corr_window_hidden(struct corr *c, uint64_t anchor);
 /* The response starting at pos was made an orphan: a request queued later
  * but read before pos (anchor <= pos) may have been its request, so it is
  * emitted incomplete + gap instead of taking a later response. */
