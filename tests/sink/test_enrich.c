@@ -1,6 +1,8 @@
 /* test_enrich.c - a record's Kubernetes fields from a cgroup text and a real
  * store: the local pod, workload and container, the node, the peer's pod or
- * Service; a pod the store does not hold yet; no API at all. */
+ * Service; a pod the store does not hold yet; no API at all; a writer
+ * replacing the pod while records are enriched. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,11 +171,82 @@ static void test_unknown_and_none(void **state)
 	k8s_store_free(st);
 }
 
+/*
+ * A shard enriching while the API client replaces, deletes and re-adds the
+ * same pod: every record gets one whole version of the pod or none, never
+ * a torn or freed one (ASan sees a read of a freed version).  Fixed
+ * iteration counts, no timing.
+ */
+struct race {
+	struct k8s_store *st;
+	int done;
+	int failed;       /* upserts that failed (cmocka asserts only on the main thread) */
+};
+
+static void *writer(void *arg)
+{
+	static const struct k8s_container_obj c[] = { { "app", "containerd://" CID } };
+	struct race *x = arg;
+	char name[64], rv[16];
+
+	rcu_register_thread();
+	for (int i = 0; i < 3000; i++) {
+		struct k8s_pod_obj pod = {
+			.meta = { UID, name, "shop", rv }, .node = "node-a", .ips = { "10.42.1.7" },
+			.n_ips = 1, .owner_kind = "ReplicaSet", .owner_name = "web-7d4b9c8f5d",
+			.pod_template_hash = "7d4b9c8f5d", .containers = c, .n_containers = 1,
+		};
+
+		snprintf(name, sizeof(name), "web-%d", i % 2 ? 1 : 2);
+		snprintf(rv, sizeof(rv), "%d", i + 10);
+		if (i % 7 == 0)
+			k8s_store_delete_pod(x->st, &pod.meta);
+		else if (k8s_store_upsert_pod(x->st, &pod))
+			x->failed++;
+	}
+	__atomic_store_n(&x->done, 1, __ATOMIC_RELEASE);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void test_concurrent_writer(void **state)
+{
+	struct race x = { .st = store() };
+	struct meta_info mi = parse("0::/kubepods/pod" UID "/" CID "\n");
+	unsigned long seen = 0, with = 0;
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, writer, &x), 0);
+	while (!__atomic_load_n(&x.done, __ATOMIC_ACQUIRE) || seen < 1000) {
+		struct ht_record *r = rec("10.42.1.9", 8080);
+		char pod[64];
+
+		rcu_read_lock();
+		enrich_record(r, &mi, x.st, "node-a");
+		rcu_read_unlock();
+		snprintf(pod, sizeof(pod), "%.*s", (int)r->pod.len, ht_str_ptr(r, r->pod));
+		assert_true(!*pod || !strcmp(pod, "web-1") || !strcmp(pod, "web-2") ||
+			    !strcmp(pod, "web-7d4b9c8f5d-x2k9q"));
+		if (*pod) {
+			field(r, r->container, "app");
+			field(r, r->workload, "web");
+			with++;
+		}
+		ht_record_free(r);
+		seen++;
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(x.failed, 0);
+	print_message("%lu records enriched during 3000 writes, %lu with the pod\n", seen, with);
+	k8s_store_free(x.st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_local_and_peer),
 		cmocka_unit_test(test_unknown_and_none),
+		cmocka_unit_test(test_concurrent_writer),
 	};
 	int rc;
 
