@@ -392,12 +392,16 @@ static void denied(struct k8s_watcher *w, const char *verb)
 			"get, list, watch on it", verb, res, grp);
 }
 
-/* Any other failure: one line when a streak begins. */
+/* Any other failure: one line when a streak begins (the body's control
+ * characters become spaces, so it stays one line). */
 static void failed(struct k8s_watcher *w, const char *verb, CURLcode rc)
 {
 	if (w->fail_logged)
 		return;
 	w->fail_logged = true;
+	for (size_t i = 0; i < w->body_len; i++)
+		if ((unsigned char)w->body[i] < 0x20 || w->body[i] == 0x7f)
+			w->body[i] = ' ';
 	if (rc != CURLE_OK)
 		k8s_log("%s %s: %s (HTTP %ld; retrying with backoff)", verb, k8s_kind_name(w->kind),
 			curl_easy_strerror(rc), w->code);

@@ -128,11 +128,14 @@ static void *decode_pod(json_t *obj, struct k8s_pod_obj *p)
 {
 	json_t *spec = jobj(obj, "spec"), *status = jobj(obj, "status");
 	struct k8s_container_obj *c;
+	const char *phase;
 
 	memset(p, 0, sizeof(*p));
 	decode_meta(obj, &p->meta);
 	p->node = jstr(spec, "nodeName");
 	p->host_network = json_is_true(json_object_get(spec, "hostNetwork"));
+	phase = jstr(status, "phase");
+	p->finished = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	p->pod_template_hash = label(obj, "pod-template-hash");
 	pod_owner(obj, p);
 	pod_ips(status, p);

@@ -5,7 +5,8 @@
  *  - published (readers): two cds_lfht tables, pods by uid and peers by
  *    address.  An entry is one allocation (struct, arrays and strings) that
  *    never changes once added; an update swaps in a new one with
- *    cds_lfht_add_replace and frees the old one with call_rcu.
+ *    cds_lfht_add_replace and retires the old one, freed after a grace
+ *    period (call_rcu) when the writer call ends.
  *  - private (the one writer): the current objects in chained hash maps
  *    (struct kmap) and, per address, the list of sources that claim it
  *    (a Service clusterIP, an EndpointSlice endpoint, a pod IP).  A change
@@ -26,6 +27,13 @@
 #include <urcu/rculfhash.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+
+/* Buckets of the published tables: they start at K8S_STORE_MIN_BUCKETS and
+ * the writer doubles them (cds_lfht_resize, synchronous) when the entries
+ * outnumber the buckets.  rculfhash's own lazy resize is not used: it runs
+ * in a worker that waits for grace periods, so under steady readers the
+ * table stayed at its first size and chains grew to a hundred nodes. */
+#define K8S_STORE_MIN_BUCKETS 256
 
 /* ---- private chained hash map (writer only) */
 
@@ -107,9 +115,16 @@ static void kmap_remove(struct kmap *m, struct kmap_node *n)
 
 /* ---- published entries */
 
+/* A replaced or removed entry, freed after a grace period (reclaim). */
+struct retired {
+	struct retired *next;
+	void *mem;                    /* the entry's allocation */
+	struct rcu_head rcu;
+};
+
 struct pod_entry {
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
+	struct retired ret;
 	struct k8s_pod_view v;
 	struct k8s_container_view c[]; /* then the strings */
 };
@@ -125,7 +140,7 @@ struct peer_src {                     /* published copy of one source */
 
 struct peer_entry {
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
+	struct retired ret;
 	struct ht_addr addr;
 	size_t n;
 	struct peer_src s[];           /* then the ports, then the strings */
@@ -170,6 +185,8 @@ struct k8s_store {
 	struct kmap addrs;
 	uint64_t gen[K8S_KIND_COUNT];
 	struct waddr *dirty;          /* addresses to publish again */
+	struct retired *retired;      /* entries to free after a grace period */
+	unsigned long pod_buckets, peer_buckets;
 };
 
 const char *k8s_kind_name(enum k8s_kind kind)
@@ -185,8 +202,10 @@ struct k8s_store *k8s_store_new(void)
 
 	if (!st)
 		return NULL;
-	st->pods = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-	st->peers = cds_lfht_new(1024, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	st->pod_buckets = K8S_STORE_MIN_BUCKETS;
+	st->peer_buckets = K8S_STORE_MIN_BUCKETS;
+	st->pods = cds_lfht_new(st->pod_buckets, K8S_STORE_MIN_BUCKETS, 0, 0, NULL);
+	st->peers = cds_lfht_new(st->peer_buckets, K8S_STORE_MIN_BUCKETS, 0, 0, NULL);
 	if (!st->pods || !st->peers) {
 		k8s_store_free(st);
 		return NULL;
@@ -194,14 +213,60 @@ struct k8s_store *k8s_store_new(void)
 	return st;
 }
 
-static void free_pod_rcu(struct rcu_head *h)
+static void free_retired(struct retired *r)
 {
-	free(caa_container_of(h, struct pod_entry, rcu));
+	for (struct retired *next; r; r = next) {
+		next = r->next;
+		free(r->mem);
+	}
 }
 
-static void free_peer_rcu(struct rcu_head *h)
+#ifndef K8S_STORE_SYNC_RECLAIM
+/* The whole batch of one writer call hangs off its first entry. */
+static void free_retired_rcu(struct rcu_head *h)
 {
-	free(caa_container_of(h, struct peer_entry, rcu));
+	free_retired(caa_container_of(h, struct retired, rcu));
+}
+#endif
+
+static void retire(struct k8s_store *st, struct retired *r, void *mem)
+{
+	r->mem = mem;
+	r->next = st->retired;
+	st->retired = r;
+}
+
+/* Ends a writer call: grows the tables if needed and frees what the call
+ * replaced, once no reader can hold it.  Outside rcu_read_lock.  With K8S_STORE_SYNC_RECLAIM (the fuzz build,
+ * whose leak check wants every input to free what it allocated) it waits
+ * for the grace period itself; otherwise liburcu's call_rcu thread does. */
+static void grow(struct cds_lfht *ht, unsigned long *buckets, size_t entries)
+{
+	unsigned long want = *buckets;
+
+	while (want < entries)
+		want *= 2;
+	if (want != *buckets) {
+		cds_lfht_resize(ht, want);
+		*buckets = want;
+	}
+}
+
+static void reclaim(struct k8s_store *st)
+{
+	struct retired *r = st->retired;
+
+	grow(st->pods, &st->pod_buckets, st->objs[K8S_POD].n);
+	grow(st->peers, &st->peer_buckets, st->addrs.n);
+	if (!r)
+		return;
+	st->retired = NULL;
+#ifdef K8S_STORE_SYNC_RECLAIM
+	synchronize_rcu();
+	free_retired(r);
+#else
+	call_rcu(&r->rcu, free_retired_rcu);   /* one callback per writer call */
+#endif
 }
 
 static void free_wobj(struct wobj *o)
@@ -252,6 +317,7 @@ void k8s_store_free(struct k8s_store *st)
 		return;
 	/* No reader is left (contract), so published entries go at once; the
 	 * call_rcu callbacks already queued only free their own entry. */
+	reclaim(st);
 	drain_table(st->pods, offsetof(struct pod_entry, node));
 	drain_table(st->peers, offsetof(struct peer_entry, node));
 	for (int k = 0; k < K8S_KIND_COUNT; k++)
@@ -507,7 +573,8 @@ static int publish_addr(struct k8s_store *st, struct waddr *a)
 		cds_lfht_lookup(st->peers, h, match_peer, &a->addr, &it);
 		old = cds_lfht_iter_get_node(&it);
 		if (old && cds_lfht_del(st->peers, old) == 0)
-			call_rcu(&caa_container_of(old, struct peer_entry, node)->rcu, free_peer_rcu);
+			retire(st, &caa_container_of(old, struct peer_entry, node)->ret,
+			       caa_container_of(old, struct peer_entry, node));
 		kmap_remove(&st->addrs, &a->node);
 		free(a);
 		return 0;
@@ -517,7 +584,8 @@ static int publish_addr(struct k8s_store *st, struct waddr *a)
 		return -ENOMEM;
 	old = cds_lfht_add_replace(st->peers, h, match_peer, &e->addr, &e->node);
 	if (old)
-		call_rcu(&caa_container_of(old, struct peer_entry, node)->rcu, free_peer_rcu);
+		retire(st, &caa_container_of(old, struct peer_entry, node)->ret,
+		       caa_container_of(old, struct peer_entry, node));
 	return 0;
 }
 
@@ -600,7 +668,7 @@ static struct wobj *find_obj(struct k8s_store *st, enum k8s_kind kind, const cha
 static void unpublish_pod(struct k8s_store *st, struct wobj *o)
 {
 	if (o->pub && cds_lfht_del(st->pods, &o->pub->node) == 0)
-		call_rcu(&o->pub->rcu, free_pod_rcu);
+		retire(st, &o->pub->ret, o->pub);
 	o->pub = NULL;
 }
 
@@ -637,11 +705,12 @@ static int install_obj(struct k8s_store *st, struct wobj *o)
 		prev = cds_lfht_add_replace(st->pods, key_hash(o->key, strlen(o->key)), match_pod,
 					    o->key, &o->pub->node);
 		if (prev)
-			call_rcu(&caa_container_of(prev, struct pod_entry, node)->rcu, free_pod_rcu);
+			retire(st, &caa_container_of(prev, struct pod_entry, node)->ret,
+			       caa_container_of(prev, struct pod_entry, node));
 	}
 	attach_sources(st, o);
 	if (old) {
-		old->pub = NULL;        /* replaced above, freed by call_rcu */
+		old->pub = NULL;        /* replaced above, retired */
 		free_wobj(old);
 	}
 	return flush_dirty(st);
@@ -652,7 +721,10 @@ static int install_obj(struct k8s_store *st, struct wobj *o)
 static int abandon_obj(struct k8s_store *st, struct wobj *o, int rc)
 {
 	free_wobj(o);
+	rcu_read_lock();
 	flush_dirty(st);
+	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -745,7 +817,7 @@ int k8s_store_upsert_pod(struct k8s_store *st, const struct k8s_pod_obj *p)
 
 	if (!p->meta.uid || !*p->meta.uid)
 		return -EINVAL;
-	if (p->host_network)
+	if (p->host_network || p->finished)
 		n_ips = 0;
 	o = wobj_new(K8S_POD, &p->meta, slen(p->meta.name) + slen(p->meta.namespace_), n_ips);
 	if (!o)
@@ -762,6 +834,7 @@ int k8s_store_upsert_pod(struct k8s_store *st, const struct k8s_pod_obj *p)
 		wobj_add_src(st, o, p->ips[i], SRC_POD, name, ns, NULL);
 	rc = install_obj(st, o);
 	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -790,6 +863,7 @@ int k8s_store_upsert_service(struct k8s_store *st, const struct k8s_service_obj 
 		wobj_add_src(st, o, svc->cluster_ips[i], SRC_SERVICE, NULL, ns, name);
 	rc = install_obj(st, o);
 	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -847,6 +921,7 @@ int k8s_store_upsert_slice(struct k8s_store *st, const struct k8s_slice_obj *sl)
 	}
 	rc = install_obj(st, o);
 	rcu_read_unlock();
+	reclaim(st);
 	return rc;
 }
 
@@ -866,6 +941,7 @@ static void delete_obj(struct k8s_store *st, enum k8s_kind kind, const struct k8
 		flush_dirty(st);
 	}
 	rcu_read_unlock();
+	reclaim(st);
 	free(key);
 }
 
@@ -911,6 +987,7 @@ void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	}
 	flush_dirty(st);
 	rcu_read_unlock();
+	reclaim(st);
 }
 
 size_t k8s_store_count(struct k8s_store *st, enum k8s_kind kind)

@@ -93,6 +93,8 @@ struct k8s_pod_obj {
 	const char *owner_kind, *owner_name; /* the controller ownerReference */
 	const char *pod_template_hash;        /* labels["pod-template-hash"] */
 	bool host_network;          /* spec.hostNetwork: its IPs are the node's, not indexed as peers */
+	bool finished;              /* status.phase Succeeded or Failed: its IPs may be another
+				     * pod's by now, not indexed as peers */
 	size_t n_containers;        /* containers, initContainers, ephemeralContainers statuses */
 	const struct k8s_container_obj *containers;
 };

@@ -13,13 +13,17 @@ FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # Only the stages the targets exercise (no BPF skeletons needed).
 FUZZ_LIB_SRCS := $(wildcard src/base/*.c src/stream/*.c src/config/*.c) \
-		 src/source/event.c src/source/rfile.c
+		 src/source/event.c src/source/rfile.c src/sink/k8s_json.c src/sink/k8s_store.c
 FUZZ_LIB     := $(BUILD)/fuzz/libht-fuzz.a
 
 $(BUILD)/fuzz/obj/%.o: src/%.c $(HDRS)
 	$(msg) CC-FUZZ $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# The store frees replaced entries itself after a grace period, so that
+# each input frees what it allocated (libFuzzer's per-input leak check).
+$(BUILD)/fuzz/obj/sink/k8s_store.o: FUZZ_CFLAGS += -DK8S_STORE_SYNC_RECLAIM
 
 $(FUZZ_LIB): $(FUZZ_LIB_SRCS:src/%.c=$(BUILD)/fuzz/obj/%.o)
 	$(msg) AR $@

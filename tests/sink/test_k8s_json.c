@@ -87,6 +87,7 @@ static void test_objects(void **state)
 	assert_string_equal(s.rv, "1001");
 	/* containerStatuses before initContainerStatuses; the sidecar has no id yet */
 	assert_string_equal(s.extra, "node-a ReplicaSet/web-7d4b9c8f5d 2 ips fd00:42::7 3 c sidecar=-");
+	assert_false(s.last.pod.finished);       /* "Running" */
 	event_of(DATA "service.json", "MODIFIED", K8S_SERVICE, &s);
 	assert_int_equal(s.last.type, K8S_EV_MODIFIED);
 	assert_string_equal(s.extra, "2 10.96.0.20 fd00:96::20");

@@ -1,6 +1,7 @@
 /* test_k8s_store.c - the RCU store: pods, owners, containers, peers by
  * address (Service, EndpointSlice, pod IP), replace, delete and relist. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,12 +89,18 @@ static void test_pod(void **state)
 	assert_int_equal(k8s_store_upsert_pod(st, &p), 0);
 	assert_false(peer(st, "192.168.5.5", 80, &pv));
 
+	/* a finished pod's IP may be reused: not a peer either */
+	p = web_pod("uid-4", "job-x", "10.42.1.99");
+	p.finished = true;
+	assert_int_equal(k8s_store_upsert_pod(st, &p), 0);
+	assert_false(peer(st, "10.42.1.99", 80, &pv));
+
 	/* replace: the new IP answers, the old one is gone */
 	p = web_pod("uid-1", "web-7d4b9c8f5d-x2k9q", "10.42.1.8");
 	assert_int_equal(k8s_store_upsert_pod(st, &p), 0);
 	assert_false(peer(st, "10.42.1.7", 8080, &pv));
 	assert_true(peer(st, "10.42.1.8", 8080, &pv));
-	assert_int_equal(k8s_store_count(st, K8S_POD), 3);
+	assert_int_equal(k8s_store_count(st, K8S_POD), 4);
 
 	k8s_store_delete_pod(st, &p.meta);
 	assert_false(peer(st, "10.42.1.8", 8080, &pv));
@@ -199,12 +206,78 @@ static void test_churn(void **state)
 	k8s_store_free(st);
 }
 
+/* A reader looks up and reads every string while the writer replaces and
+ * deletes the same entries: under ASan a string freed too early (before
+ * its grace period) is a use-after-free report. */
+struct race {
+	struct k8s_store *st;
+	int stop;
+	unsigned long seen;
+};
+
+static void *reader(void *arg)
+{
+	struct race *r = arg;
+	struct ht_addr a;
+	char uid[32];
+
+	rcu_register_thread();
+	for (unsigned i = 0; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); i++) {
+		const struct k8s_pod_view *v;
+		struct k8s_peer_view pv;
+
+		snprintf(uid, sizeof(uid), "u%u", i % 64);
+		ht_addr_parse(i & 1 ? "10.96.0.1" : "10.2.0.5", &a);
+		rcu_read_lock();
+		v = k8s_pod_by_uid(r->st, uid);
+		if (v)
+			r->seen += strlen(v->name) + strlen(v->workload) + strlen(k8s_container_name(v, CID));
+		if (k8s_peer_by_addr(r->st, &a, 8080, &pv))
+			r->seen += strlen(pv.namespace_) + (pv.pod ? strlen(pv.pod) : 0);
+		rcu_read_unlock();
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void test_readers_during_writes(void **state)
+{
+	struct race r = { .st = k8s_store_new() };
+	struct k8s_endpoint_obj ep = { .addrs = { "10.2.0.5" }, .n_addrs = 1, .pod_name = "p" };
+	struct k8s_slice_obj sl = { .meta = { "e", "s", "ns", "1" }, .service = "svc",
+				    .endpoints = &ep, .n_endpoints = 1 };
+	struct k8s_service_obj svc = { .meta = { "s", "svc", "ns", "1" }, .cluster_ips = { "10.96.0.1" }, .n_ips = 1 };
+	char uid[32], name[32];
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, reader, &r), 0);
+	for (int i = 0; i < 3000; i++) {
+		struct k8s_pod_obj p;
+
+		snprintf(uid, sizeof(uid), "u%d", i % 64);
+		snprintf(name, sizeof(name), "pod-%d", i);
+		p = web_pod(uid, name, "10.2.0.5");
+		assert_int_equal(k8s_store_upsert_pod(r.st, &p), 0);
+		if (i % 3 == 0)
+			k8s_store_delete_pod(r.st, &p.meta);
+		assert_int_equal(k8s_store_upsert_slice(r.st, &sl), 0);
+		assert_int_equal(k8s_store_upsert_service(r.st, &svc), 0);
+		if (i % 5 == 0)
+			k8s_store_delete_slice(r.st, &sl.meta);
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	print_message("reader read %lu bytes\n", r.seen);
+	k8s_store_free(r.st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pod),
 		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_churn),
+		cmocka_unit_test(test_readers_during_writes),
 	};
 	int rc;
 
