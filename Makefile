@@ -27,7 +27,7 @@ GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # (e.g. make HT_DEFS='-DHT_PORTS_MAX=4096'); make clean after changing them.
 HT_DEFS  ?=
 CFLAGS   += $(HT_DEFS) -DHT_GIT_COMMIT='"$(GIT_COMMIT)"' -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
-LIBS     := -lbpf -lelf -lz -lurcu-cds -lurcu -lxxhash -lyaml -ljansson -lcurl -lpthread -lm
+LIBS     := -lbpf -lelf -lz -llz4 -lcurl -lurcu-cds -lurcu -lxxhash -lyaml -ljansson -lpthread -lm
 MAIN_LIBS := $(LIBS) -ljemalloc
 
 # Sources are grouped by pipeline stage (src/STAGE/*.c, see README "How
@@ -53,11 +53,15 @@ TEST_SRCS := $(wildcard tests/*/test_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 -include $(wildcard bench/*.mk tools/*.mk tests/fuzz/*.mk tests/k8s/*.mk)
 
-.PHONY: all deps layering test unit-test tsan-test e2e-test bench run clean install-deps
+.PHONY: all deps bench-deps layering test unit-test tsan-test e2e-test bench run clean install-deps
 all: deps $(BUILD)/http-tracer
 
 deps:
 	$(Q)tools/deps.sh
+
+# the baselines bench/baselines.sh compares with (not needed by make test)
+bench-deps:
+	$(Q)tools/deps.sh bench
 
 $(BUILD)/vmlinux.h:
 	$(msg) GEN $@

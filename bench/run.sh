@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh BUILD - every benchmark: parser, Kubernetes metadata per record,
-# replay matrix, live overhead, BPF cost, CPU per exchange.
+# replay matrix, live overhead, BPF cost, CPU per exchange, baselines, replay
+# of recorded traffic, record-file codecs.
 # Each prints its own numbers; nothing here asserts a time.
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,3 +26,9 @@ banner "bench/bpf_cost.sh: per-program cost under wrk"
 TRACER=http-tracer "$HERE/bpf_cost.sh" 10 32 || echo "bench/bpf_cost.sh failed"
 banner "bench/cpu.sh: CPU per exchange (threads + BPF) at a fixed load and at saturation"
 "$HERE/cpu.sh" 10 || echo "bench/cpu.sh failed"
+banner "bench/baselines.sh: untraced, http-tracer, bpftrace, httpry, tshark side by side"
+"$HERE/baselines.sh" 8 || echo "bench/baselines.sh failed"
+banner "bench/replay_nginx.sh: replay of a recorded wrk -> nginx run, workerThreads 2"
+"$HERE/replay_nginx.sh" || echo "bench/replay_nginx.sh failed"
+banner "bench/codec.sh: record-file codecs on recorded traffic"
+"$HERE/codec.sh" || echo "bench/codec.sh failed (make bench-deps?)"

@@ -26,7 +26,9 @@
 #include "observe/metrics.h"
 #include "sink/k8s_client.h"
 #include "sink/k8s_store.h"
+#include "sink/clickhouse.h"
 #include "sink/output.h"
+#include "sink/sink.h"
 #include "pipeline/pipeline.h"
 #include "source/rfile.h"
 
@@ -282,6 +284,38 @@ static void kube_stop(struct kube *k)
 	k->st = NULL;
 }
 
+/* ---------------------------------------------------- network sinks */
+
+#define SINKS_MAX 4
+#define SINK_DRAIN_MS 5000   /* live mode, at exit: time to deliver what is queued */
+#define SINK_DRAIN_REPLAY_MS 600000 /* replay loses nothing: wait for the sinks */
+
+static struct sink sinks[SINKS_MAX];
+static int n_sinks;
+
+/* Every configured network sink (DESIGN §9, §10); exits 1 on failure.
+ * replay: a sink that cannot keep up slows the replay down (nothing lost). */
+static void open_sinks(const struct ht_config *c, bool replay)
+{
+	char err[512];
+	int rc = clickhouse_sink_open(c, replay, &sinks[n_sinks], err, sizeof(err));
+
+	if (rc < 0) {
+		fprintf(stderr, "http-tracer: %s\n", err);
+		exit(1);
+	}
+	n_sinks += rc;
+}
+
+/* After the pipeline has stopped: each sink delivers what it can, then
+ * spools or counts the rest. */
+static void close_sinks(uint32_t drain_ms)
+{
+	for (int i = 0; i < n_sinks; i++)
+		sinks[i].ops->close(sinks[i].ctx, drain_ms);
+	n_sinks = 0;
+}
+
 static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
 				       int n_readers, int64_t wait_us, const struct kube *k)
 {
@@ -296,6 +330,8 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 		.queue_wait_us = wait_us,
 		.wall_offset_ns = wall_offset_ns(),
 		.out = out,
+		.sinks = sinks,
+		.n_sinks = n_sinks,
 		.format = (int)c->format,
 		.pin_cpus = 1,
 		.lookup_metadata = k != NULL,
@@ -591,8 +627,9 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 	if (l.n_started < n)
 		return live_stop(&l, c, 1);
 	metrics_set_probes_attached(true);
-	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s\n",
-		capture_nr_cpus(l.cap), n, c->worker_threads, c->output_path);
+	fprintf(stderr, "http-tracer: ready: probes attached on %d CPUs, %d reader(s), %u shard(s), output %s, %d network sink(s)\n",
+		capture_nr_cpus(l.cap), n, c->worker_threads,
+		*c->output_path ? c->output_path : "(no file)", n_sinks);
 	wait_for_stop(a, l.cap);
 	return live_stop(&l, c, 0);
 }
@@ -617,12 +654,19 @@ int main(int argc, char **argv)
 	install_signals();
 	rcu_register_thread();
 	ht_config_install(c);
-	if (a.mode != MODE_RECORD) {
-		memset(&out_st, 0, sizeof(out_st));
+	if (a.mode != MODE_RECORD)
+		open_sinks(c, a.mode == MODE_REPLAY);
+	memset(&out_st, 0, sizeof(out_st));
+	if (a.mode != MODE_RECORD && !*c->output_path && !n_sinks) {
+		fprintf(stderr, "http-tracer: output.path is empty and no network sink is configured (set output.path, or output.clickhouse.url)\n");
+		return 2;
+	}
+	if (a.mode != MODE_RECORD && *c->output_path) {
 		ht_stats_register(&out_st, "output", 0);
 		out = output_open(c, &out_st, err, sizeof(err));
 		if (!out) {
 			fprintf(stderr, "http-tracer: %s\n", err);
+			close_sinks(0);
 			return 1;
 		}
 	}
@@ -630,6 +674,7 @@ int main(int argc, char **argv)
 		status = run_replay(&a, c, out);
 	else
 		status = run_live(&a, c, out);
+	close_sinks(a.mode == MODE_REPLAY ? SINK_DRAIN_REPLAY_MS : SINK_DRAIN_MS);
 	if (out)
 		output_close(out);
 	ht_stats_unregister(&out_st); /* nothing if it was never registered */

@@ -7,7 +7,8 @@
 #    bpf/http_tracer.bpf.c), so any vmlinux.h does; the arm64 skeleton is
 #    generated from that object for src/source/capture.c.
 #  - src/: clang --target=aarch64-linux-gnu with the arm64 headers of
-#    Debian's multiarch packages libc6-dev:arm64 and liburcu-dev:arm64
+#    Debian's multiarch packages libc6-dev:arm64, liburcu-dev:arm64 and
+#    libcurl4-openssl-dev:arm64 (Debian keeps curl/*.h per architecture)
 #    (tools/deps.sh installs them); the headers of libbpf, xxhash, libyaml and
 #    zlib in /usr/include are the same on every architecture.
 .DEFAULT_GOAL := all

@@ -1,15 +1,22 @@
 #!/bin/sh
-# deps.sh - install the Debian packages http-tracer needs, only when missing.
-# Idempotent: checks with dpkg-query first, runs apt-get update at most once.
+# deps.sh [bench] - install the Debian packages http-tracer needs, only when
+# missing.  Idempotent: checks with dpkg-query first, runs apt-get update at
+# most once.  `deps.sh bench` (`make bench-deps`) installs instead the tools
+# that only bench/baselines.sh compares against (bpftrace, httpry,
+# tshark) and libzstd-dev, a codec bench/codec.sh measures against LZ4:
+# `make deps` and `make test` never pull them.
 set -eu
-PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev liblz4-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
 hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml
-libjansson-dev libcurl4-openssl-dev openssl"
+libcurl4-openssl-dev clickhouse-server clickhouse-client libjansson-dev openssl"
 # make check-arm64 compiles src/ for arm64: the arm64 headers of glibc, the
-# kernel and liburcu (Debian multiarch; dpkg learns the architecture first).
-PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libjansson-dev:arm64 libcurl4-openssl-dev:arm64"
+# kernel, liburcu, libcurl, liblz4 and jansson (Debian multiarch; dpkg
+# learns the architecture first).
+PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libcurl4-openssl-dev:arm64 liblz4-dev:arm64 libjansson-dev:arm64"
 [ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
+PKGS_BENCH="bpftrace httpry tshark libzstd-dev"
+[ "${1:-}" = bench ] && PKGS=$PKGS_BENCH
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -33,6 +40,6 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
 # Debian starts services on install; the tests start their own on other ports.
-for svc in nginx lighttpd prometheus prometheus-node-exporter; do
+for svc in nginx lighttpd prometheus prometheus-node-exporter clickhouse-server; do
 	(systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
 done

@@ -27,6 +27,7 @@ enum ht_counter {
 	HT_C_DROP_CONN_BUFFER,     /* bytes evicted: per-connection buffer cap */
 	HT_C_DROP_WRITER_QUEUE,    /* records dropped: writer queue full */
 	HT_C_DROP_OUTPUT_ERROR,    /* records dropped: disk full / write error */
+	HT_C_DROP_SINK_ENCODE,     /* records a network sink could not encode (memory) */
 	HT_C_DROP_MALFORMED_EVENT, /* events with impossible lengths */
 	HT_C_DROP_CORR_PENDING,    /* requests not kept: max_pending already queued on
 				    * their connection (their responses: no_request + gap) */

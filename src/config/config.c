@@ -55,12 +55,16 @@ enum ktype {
 	KT_U32,      /* plain decimal integer in [min, max] */
 	KT_RATE,     /* number in [0, 1] */
 	KT_SIZE,     /* size with optional unit; bare number times `unit` */
-	KT_PATH,     /* output.path */
+	KT_PATH,     /* output.path ("" only with a network sink) */
+	KT_FILE,     /* a file or directory path, "" = none */
+	KT_URL,      /* http(s)://host[:port][/], "" = none */
+	KT_IDENT,    /* an SQL identifier: [A-Za-z_][A-Za-z0-9_]* */
+	KT_USER,     /* a user name: [A-Za-z0-9_.@-]+ */
 	KT_FORMAT,   /* ndjson | json | csv */
 	KT_LISTEN,   /* host:port */
 	KT_K8S_MODE, /* auto | true | false */
-	KT_URL,      /* http:// or https:// URL, or "" */
-	KT_FILE,     /* a file path */
+	KT_K8S_URL,  /* http:// or https:// URL, a path allowed, or "" */
+	KT_K8S_FILE, /* a file path, never "" */
 	KT_NODE,     /* a Kubernetes node name, or "" */
 	KT_PORTS,    /* list of ports */
 	KT_PIDS,     /* list of pids */
@@ -140,10 +144,22 @@ static const struct kdesc k_rotation[] = {
 	K_NUM("maxFiles", KT_U32, rotation_max_files, 1, 1000, 0),
 	{ NULL },
 };
+static const struct kdesc k_clickhouse[] = {
+	K_FIELD("url", KT_URL, ch_url),
+	K_FIELD("database", KT_IDENT, ch_database),
+	K_FIELD("table", KT_IDENT, ch_table),
+	K_FIELD("user", KT_USER, ch_user),
+	K_FIELD("passwordFile", KT_FILE, ch_password_file),
+	K_FIELD("createTable", KT_BOOL, ch_create_table),
+	K_FIELD("spoolDir", KT_FILE, ch_spool_dir),
+	K_NUM("spoolMaxSize", KT_SIZE, ch_spool_max, 1 * MiB, TiB, 1),
+	{ NULL },
+};
 static const struct kdesc k_output[] = {
 	K_FIELD("path", KT_PATH, output_path),
 	K_FIELD("format", KT_FORMAT, format),
 	K_MAP("rotation", k_rotation),
+	K_MAP("clickhouse", k_clickhouse),
 	{ NULL },
 };
 static const struct kdesc k_performance[] = {
@@ -166,9 +182,9 @@ static const struct kdesc k_metrics[] = {
 };
 static const struct kdesc k_kubernetes[] = {
 	K_FIELD("enabled", KT_K8S_MODE, k8s_mode),
-	K_FIELD("apiServer", KT_URL, k8s_api_server),
-	K_FIELD("tokenFile", KT_FILE, k8s_token_file),
-	K_FIELD("caFile", KT_FILE, k8s_ca_file),
+	K_FIELD("apiServer", KT_K8S_URL, k8s_api_server),
+	K_FIELD("tokenFile", KT_K8S_FILE, k8s_token_file),
+	K_FIELD("caFile", KT_K8S_FILE, k8s_ca_file),
 	K_FIELD("nodeName", KT_NODE, k8s_node_name),
 	{ NULL },
 };
@@ -540,13 +556,88 @@ static int replace_str(struct pctx *x, const struct kdesc *k, const struct sval 
 	return 0;
 }
 
+/* output.path: "" (no file) is allowed only with a network sink, which
+ * main.c checks once every key is known. */
 static int conv_path(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
 {
-	if (v->is_null || !v->len)
-		return perr(x, &v->mark, "expected a file path or \"-\" (stdout) for %s, got nothing", key);
+	if (v->is_null)
+		return perr(x, &v->mark, "expected a file path, \"-\" (stdout) or \"\" (no file, with a network sink) for %s, got nothing", key);
 	if (has_nul(v) || v->len >= PATH_MAX)
 		return perr(x, &v->mark, "expected a file path or \"-\" (stdout) for %s, got a NUL byte or more than %d bytes",
 			    key, PATH_MAX - 1);
+	return replace_str(x, k, v);
+}
+
+static int conv_file(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	if (v->is_null)
+		return replace_str(x, k, &(struct sval){ .s = "", .len = 0, .mark = v->mark });
+	if (has_nul(v) || v->len >= PATH_MAX)
+		return perr(x, &v->mark, "expected a path (or \"\" for none) for %s, got a NUL byte or more than %d bytes",
+			    key, PATH_MAX - 1);
+	return replace_str(x, k, v);
+}
+
+/* http://host[:port][/] or https://...; no path, query, user info or spaces. */
+static bool url_valid(const char *s, size_t len)
+{
+	size_t i = !strncmp(s, "http://", 7) ? 7 : !strncmp(s, "https://", 8) ? 8 : 0;
+	size_t host = i;
+
+	if (!i || len > 255)
+		return false;
+	if (len > i && s[i] == '[') { /* [v6] */
+		while (i < len && s[i] != ']')
+			i++;
+		if (i == len)
+			return false;
+		i++;
+	} else {
+		while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			i++;
+	}
+	if (i == host)
+		return false;
+	if (i < len && s[i] == ':') {
+		size_t d = ++i;
+
+		while (i < len && isdigit((unsigned char)s[i]))
+			i++;
+		if (i == d || i - d > 5)
+			return false;
+	}
+	return i == len || (i + 1 == len && s[i] == '/');
+}
+
+static int conv_url(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	char b[256];
+
+	if (v->is_null || !v->len)
+		return replace_str(x, k, &(struct sval){ .s = "", .len = 0, .mark = v->mark });
+	if (has_nul(v) || !url_valid(v->s, v->len))
+		return perr(x, &v->mark, "expected an http:// or https:// URL of host and port (e.g. http://127.0.0.1:8123), or \"\" for none, for %s, got '%s'",
+			    key, show(v, b, sizeof(b)));
+	return replace_str(x, k, v);
+}
+
+static int conv_name(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	bool ident = k->type == KT_IDENT;
+	bool ok = !v->is_null && v->len && v->len <= 128 && !has_nul(v);
+	char b[256];
+
+	for (size_t i = 0; ok && i < v->len; i++) {
+		unsigned char ch = (unsigned char)v->s[i];
+
+		ok = isalnum(ch) || ch == '_' || (!ident && (ch == '.' || ch == '@' || ch == '-'));
+	}
+	if (ok && ident && isdigit((unsigned char)v->s[0]))
+		ok = false;
+	if (!ok)
+		return perr(x, &v->mark, ident ? "expected a name of letters, digits and '_' (not starting with a digit, at most 128) for %s, got '%s'"
+					       : "expected a user name of letters, digits, '_', '.', '@' and '-' (at most 128) for %s, got '%s'",
+			    key, show(v, b, sizeof(b)));
 	return replace_str(x, k, v);
 }
 
@@ -612,8 +703,9 @@ static int conv_k8s_mode(struct pctx *x, const struct kdesc *k, const struct sva
 }
 
 /* A URL of the API server: http:// (kubectl proxy) or https://, a host, an
- * optional port and path; "" keeps the in-cluster default. */
-static int conv_url(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+ * optional port and path (an API server behind a proxy prefix); "" keeps
+ * the in-cluster default. */
+static int conv_k8s_url(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
 {
 	size_t scheme = 0;
 	char b[256];
@@ -637,7 +729,8 @@ bad:
 		    key, show(v, b, sizeof(b)));
 }
 
-static int conv_file(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+static int conv_k8s_file(struct pctx *x, const struct kdesc *k, const struct sval *v,
+			 const char *key)
 {
 	if (v->is_null || !v->len)
 		return perr(x, &v->mark, "expected a file path for %s, got nothing", key);
@@ -680,11 +773,15 @@ static int set_scalar(struct pctx *x, const struct kdesc *k, const struct sval *
 	case KT_RATE: return conv_rate(x, k, v, key);
 	case KT_SIZE: return conv_size(x, k, v, key);
 	case KT_PATH: return conv_path(x, k, v, key);
+	case KT_FILE: return conv_file(x, k, v, key);
+	case KT_URL: return conv_url(x, k, v, key);
+	case KT_IDENT:
+	case KT_USER: return conv_name(x, k, v, key);
 	case KT_FORMAT: return conv_format(x, k, v, key);
 	case KT_LISTEN: return conv_listen(x, k, v, key);
 	case KT_K8S_MODE: return conv_k8s_mode(x, k, v, key);
-	case KT_URL: return conv_url(x, k, v, key);
-	case KT_FILE: return conv_file(x, k, v, key);
+	case KT_K8S_URL: return conv_k8s_url(x, k, v, key);
+	case KT_K8S_FILE: return conv_k8s_file(x, k, v, key);
 	case KT_NODE: return conv_node(x, k, v, key);
 	default: break;
 	}
@@ -1142,6 +1239,12 @@ void ht_config_free(struct ht_config *c)
 	strlist_free(&c->redact_headers);
 	strlist_free(&c->redact_body_patterns);
 	free(c->output_path);
+	free(c->ch_url);
+	free(c->ch_database);
+	free(c->ch_table);
+	free(c->ch_user);
+	free(c->ch_password_file);
+	free(c->ch_spool_dir);
 	free(c->metrics_listen);
 	free(c->k8s_api_server);
 	free(c->k8s_token_file);
@@ -1215,8 +1318,18 @@ struct ht_config *ht_config_defaults(void)
 	c->k8s_token_file = strdup(HT_K8S_TOKEN_FILE);
 	c->k8s_ca_file = strdup(HT_K8S_CA_FILE);
 	c->k8s_node_name = strdup("");
+	c->ch_url = strdup("");
+	c->ch_database = strdup("default");
+	c->ch_table = strdup("http_events");
+	c->ch_user = strdup("default");
+	c->ch_password_file = strdup("");
+	c->ch_create_table = false;
+	c->ch_spool_dir = strdup("");
+	c->ch_spool_max = GiB;
 	if (!c->source || !c->output_path || !c->metrics_listen || !c->k8s_api_server ||
-	    !c->k8s_token_file || !c->k8s_ca_file || !c->k8s_node_name ||
+	    !c->k8s_token_file || !c->k8s_ca_file || !c->k8s_node_name || !c->ch_url ||
+	    !c->ch_database || !c->ch_table || !c->ch_user || !c->ch_password_file ||
+	    !c->ch_spool_dir ||
 	    add_defaults(&c->redact_headers, default_redact_headers) ||
 	    add_defaults(&c->redact_body_patterns, default_body_patterns) || derive(c))
 		goto err_free;

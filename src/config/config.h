@@ -58,6 +58,14 @@ struct ht_config {
 	bool rotation_enabled;
 	uint64_t rotation_max_size;    /* bytes */
 	uint32_t rotation_max_files;
+	/* output.clickhouse (DESIGN §9); ch_url "" = no ClickHouse sink */
+	char *ch_url;                  /* http://host:port */
+	char *ch_database, *ch_table;  /* identifiers */
+	char *ch_user;
+	char *ch_password_file;        /* "" = no password */
+	bool ch_create_table;
+	char *ch_spool_dir;            /* "" = memory queue only */
+	uint64_t ch_spool_max;         /* bytes */
 	/* performance */
 	uint64_t ringbuffer_bytes;     /* all CPUs together, default HT_RINGBUF_DEFAULT */
 	uint32_t worker_threads;

@@ -32,6 +32,7 @@
 #include <urcu.h>
 
 #include "base/buf.h"
+#include "sink/delivery.h"
 #include "sink/k8s_client.h"
 #include "source/capture.h"
 #include "stream/httpp.h"
@@ -417,7 +418,7 @@ static int render_filtered(struct ht_buf *b, const struct metrics_totals *t,
 static int render_dropped(struct ht_buf *b, const struct metrics_totals *t,
 			  const struct capture_counters *kc, bool have_k)
 {
-	struct named_value nv[9];
+	struct named_value nv[10];
 	int n = 0, rc;
 
 	nv_add(nv, &n, "ringbuf_full", have_k ? kc->ringbuf_full : t->c[HT_C_DROP_RINGBUF_FULL]);
@@ -426,6 +427,7 @@ static int render_dropped(struct ht_buf *b, const struct metrics_totals *t,
 	nv_add(nv, &n, "conn_buffer", t->c[HT_C_DROP_CONN_BUFFER]);
 	nv_add(nv, &n, "writer_queue", t->c[HT_C_DROP_WRITER_QUEUE]);
 	nv_add(nv, &n, "output_error", t->c[HT_C_DROP_OUTPUT_ERROR]);
+	nv_add(nv, &n, "sink_encode", t->c[HT_C_DROP_SINK_ENCODE]);
 	nv_add(nv, &n, "malformed_event", t->c[HT_C_DROP_MALFORMED_EVENT]);
 	nv_add(nv, &n, "pending_requests", t->c[HT_C_DROP_CORR_PENDING]);
 	rc = put_family(b, "http_tracer_events_dropped_total", "counter",
@@ -697,6 +699,111 @@ static int render_process(struct ht_buf *b)
 	return rc;
 }
 
+/* ---- network sinks (sink/delivery.h) */
+
+#define METRICS_MAX_SINKS 8
+struct sink_snap {
+	int n;
+	struct { char name[32]; struct dl_stats st; } s[METRICS_MAX_SINKS];
+};
+
+static void add_sink(const char *name, const struct dl_stats *st, void *ctx)
+{
+	struct sink_snap *t = ctx;
+
+	if (t->n == METRICS_MAX_SINKS)
+		return;
+	snprintf(t->s[t->n].name, sizeof(t->s[t->n].name), "%s", name);
+	t->s[t->n++].st = *st;
+}
+
+static int render_sink_latency(struct ht_buf *b, const struct sink_snap *t)
+{
+	const char *nm = "http_tracer_sink_send_latency_seconds";
+	int rc = put_family(b, nm, "histogram",
+			    "Time of one successful send (insert) of a batch by a network sink.");
+
+	for (int k = 0; k < t->n && !rc; k++) {
+		const struct dl_stats *st = &t->s[k].st;
+		const char *sn = t->s[k].name;
+		uint64_t cum = 0;
+
+		for (int i = 0; i < HT_LAT_BUCKETS && !rc; i++) {
+			cum += st->lat_bucket[i];
+			if (i == HT_LAT_BUCKETS - 1)
+				rc = put_fmt(b, "%s_bucket{sink=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", nm, sn, cum);
+			else
+				rc = put_fmt(b, "%s_bucket{sink=\"%s\",le=\"%g\"} %" PRIu64 "\n", nm, sn,
+					     ht_lat_bounds_s[i], cum);
+		}
+		rc = rc ?: put_fmt(b, "%s_sum{sink=\"%s\"} %" PRIu64 ".%09" PRIu64 "\n", nm, sn,
+				   st->lat_sum_ns / 1000000000u, st->lat_sum_ns % 1000000000u);
+		rc = rc ?: put_fmt(b, "%s_count{sink=\"%s\"} %" PRIu64 "\n", nm, sn, cum);
+	}
+	return rc;
+}
+
+static int render_sinks(struct ht_buf *b)
+{
+#define SINK_FIELD(f) offsetof(struct dl_stats, f)
+	static const struct { const char *name, *type, *help; size_t off; } simple[] = {
+		{ "http_tracer_sink_batches_sent_total", "counter",
+		  "Batches a network sink delivered.", SINK_FIELD(batches_sent) },
+		{ "http_tracer_sink_records_sent_total", "counter",
+		  "Records a network sink delivered.", SINK_FIELD(records_sent) },
+		{ "http_tracer_sink_sends_total", "counter",
+		  "Successful sends (inserts) of a network sink; one may carry several queued batches.",
+		  SINK_FIELD(sends) },
+		{ "http_tracer_sink_retries_total", "counter",
+		  "Failed sends that were retried (connection error, 5xx, 429).", SINK_FIELD(retries) },
+		{ "http_tracer_sink_batches_spooled_total", "counter",
+		  "Batches written to the spool directory (memory queue full).", SINK_FIELD(batches_spooled) },
+		{ "http_tracer_sink_records_spooled_total", "counter",
+		  "Records written to the spool directory (memory queue full).", SINK_FIELD(records_spooled) },
+		{ "http_tracer_sink_batches_replayed_total", "counter",
+		  "Batches delivered from a spool file.", SINK_FIELD(batches_replayed) },
+		{ "http_tracer_sink_queue_bytes", "gauge",
+		  "Bytes of batches waiting in a sink's memory queue.", SINK_FIELD(queue_bytes) },
+		{ "http_tracer_sink_queue_batches", "gauge",
+		  "Batches waiting in a sink's memory queue.", SINK_FIELD(queue_batches) },
+		{ "http_tracer_sink_spool_bytes", "gauge",
+		  "Bytes of batches waiting in a sink's spool directory.", SINK_FIELD(spool_bytes) },
+		{ "http_tracer_sink_spool_batches", "gauge",
+		  "Batches waiting in a sink's spool directory.", SINK_FIELD(spool_batches) },
+	};
+	struct sink_snap *t = calloc(1, sizeof(*t));
+	int rc = 0;
+
+	if (!t)
+		return -ENOMEM;
+	delivery_foreach(add_sink, t);
+	for (size_t i = 0; t->n && i < sizeof(simple) / sizeof(simple[0]) && !rc; i++) {
+		rc = put_family(b, simple[i].name, simple[i].type, simple[i].help);
+		for (int k = 0; k < t->n && !rc; k++)
+			rc = put_u64_l1(b, simple[i].name, "sink", t->s[k].name,
+					*(const uint64_t *)((const char *)&t->s[k].st + simple[i].off));
+	}
+	for (int pass = 0; pass < 2 && t->n && !rc; pass++) {
+		const char *nm = pass ? "http_tracer_sink_batches_dropped_total"
+				      : "http_tracer_sink_records_dropped_total";
+
+		rc = put_family(b, nm, "counter",
+				pass ? "Batches a network sink dropped, by reason."
+				     : "Records a network sink dropped, by reason (queue_full: memory queue and spool full, the newest batch; rejected: refused by the receiver; spool_error; shutdown: queued at exit without a spool).");
+		for (int k = 0; k < t->n && !rc; k++)
+			for (int r = 0; r < DL_DROP_COUNT && !rc; r++)
+				rc = put_fmt(b, "%s{sink=\"%s\",reason=\"%s\"} %" PRIu64 "\n", nm,
+					     t->s[k].name, dl_drop_names[r],
+					     pass ? t->s[k].st.batches_dropped[r]
+						  : t->s[k].st.records_dropped[r]);
+	}
+	if (t->n && !rc)
+		rc = render_sink_latency(b, t);
+	free(t);
+	return rc;
+#undef SINK_FIELD
+}
+
 /* ---- Kubernetes API client (only while one runs) */
 
 static int render_k8s_kinds(struct ht_buf *b, const char *name, const char *type,
@@ -787,6 +894,7 @@ int metrics_render(struct ht_buf *b)
 		rc = rc ?: render_kernel_bytes(b, &kc);
 	}
 	rc = rc ?: render_latency(b, t);
+	rc = rc ?: render_sinks(b);
 	rc = rc ?: render_parse_errors(b, t);
 	rc = rc ?: render_shards(b, t);
 	rc = rc ?: render_health(b);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <urcu.h>
 #include <urcu/rculfhash.h>
@@ -70,11 +71,18 @@ struct shard {
 /*
  * A batch: up to batchSize records, already encoded by the shard that
  * finished them (encoding is the heaviest per-record step, so it runs on
- * all shards in parallel), written by the writer with one write(2).
+ * all shards in parallel), written by the writer with one write(2), then
+ * each sink's encoding of the same records submitted to that sink.
  */
+struct batch_sink {
+	struct ht_buf buf;           /* the sink's encoding of the batch's records */
+	uint32_t n;                  /* records in buf (an encode may fail) */
+};
+
 struct batch {
-	struct ht_buf buf;
+	struct ht_buf buf;           /* the file output's encoding (empty: no file) */
 	uint32_t n;
+	struct batch_sink *sink;     /* [o.n_sinks], in the same allocation */
 	uint64_t first_ns;           /* when its first record was added */
 	uint64_t done_ns[];          /* per record: when the shard finished it */
 };
@@ -117,6 +125,25 @@ static inline uint64_t conn_hash(const struct ht_conn_id *id)
 /* dispatch.c: the readers have stopped; hand every loss notice they still
  * owe to its shard (waits for ring space), so that no hole goes unknown. */
 void dispatch_drain_losses(struct pipeline *p);
+
+/* Encoded bytes of a batch, all buffers (the shard's writer budget). */
+static inline size_t batch_bytes(const struct batch *b, int n_sinks)
+{
+	size_t len = b->buf.len;
+
+	for (int i = 0; i < n_sinks; i++)
+		len += b->sink[i].buf.len;
+	return len;
+}
+
+/* Free a batch and whatever its buffers still hold. */
+static inline void batch_free(const struct pipeline *p, struct batch *b)
+{
+	ht_buf_free(&b->buf);
+	for (int i = 0; i < p->o.n_sinks; i++)
+		ht_buf_free(&b->sink[i].buf);
+	free(b);
+}
 
 /* shard.c */
 void *shard_main(void *arg);

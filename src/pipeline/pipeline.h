@@ -12,7 +12,8 @@
  *      full batch, or one older than flush_interval_ms, goes to the shard ->
  *      writer pointer ring (bounded in batches and in encoded bytes)
  *      v
- *   writer (1 thread): one write(2) per batch.
+ *   writer (1 thread): one write(2) per batch, then each network sink's
+ *      encoding of the batch to that sink (sink/sink.h), which never blocks.
  *
  * No lock on the data path.  Overflow: a reader facing a full shard ring
  * waits up to queue_wait_us then drops the event (HT_C_DROP_QUEUE_FULL); a
@@ -34,6 +35,7 @@ struct ht_config;
 struct k8s_store;
 struct output;
 struct pipeline;
+struct sink;
 
 struct pipeline_opts {
 	int n_readers;
@@ -45,7 +47,9 @@ struct pipeline_opts {
 	size_t queue_bytes;          /* per reader x shard ring, power of two */
 	int64_t queue_wait_us;       /* < 0: wait without bound */
 	uint64_t wall_offset_ns;     /* realtime - monotonic for record times */
-	struct output *out;          /* where the writer writes */
+	struct output *out;          /* where the writer writes; NULL: no file */
+	struct sink *sinks;          /* [n_sinks] network sinks beside the file */
+	int n_sinks;
 	int format;                  /* enum ht_format */
 	int pin_cpus;                /* pin shard threads to CPUs */
 	int lookup_metadata;         /* live mode: container ids from /proc (meta.h) */

@@ -17,6 +17,7 @@
 #include "sink/format.h"
 #include "sink/meta.h"
 #include "sink/redact.h"
+#include "sink/sink.h"
 
 static void lru_unlink(struct shard *s, struct shard_conn *sc)
 {
@@ -277,7 +278,7 @@ static void push_batch(struct shard *s)
 	if (!b)
 		return;
 	s->cur = NULL;
-	len = b->buf.len; /* once pushed, b belongs to the writer */
+	len = batch_bytes(b, s->p->o.n_sinks); /* once pushed, b belongs to the writer */
 	n = b->n;
 	/* count the bytes first: the writer subtracts them after the write */
 	__atomic_add_fetch(&s->inflight_bytes, len, __ATOMIC_RELEASE);
@@ -291,8 +292,7 @@ static void push_batch(struct shard *s)
 			} else if (t >= deadline) {
 				__atomic_sub_fetch(&s->inflight_bytes, len, __ATOMIC_RELEASE);
 				HT_ADD(&s->st, HT_C_DROP_WRITER_QUEUE, n);
-				ht_buf_free(&b->buf);
-				free(b);
+				batch_free(s->p, b);
 				return;
 			}
 		}
@@ -302,24 +302,50 @@ static void push_batch(struct shard *s)
 	unpark(&s->p->writer_pk);
 }
 
+/* A new empty batch: the header, cap done_ns slots, then the sinks' parts. */
+static struct batch *batch_new(const struct pipeline *p, uint32_t cap, uint64_t now)
+{
+	size_t head = sizeof(struct batch) + cap * sizeof(uint64_t);
+	size_t sinks = (size_t)p->o.n_sinks * sizeof(struct batch_sink);
+	struct batch *b;
+
+	head = (head + 7) & ~(size_t)7;
+	b = malloc(head + sinks);
+	if (!b)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	b->sink = (struct batch_sink *)((char *)b + head);
+	memset(b->sink, 0, sinks);
+	b->first_ns = now;
+	return b;
+}
+
+/* The record in the file's format (if there is a file) and in every sink's. */
 static void add_to_batch(struct shard *s, struct ht_record *r, uint64_t now)
 {
-	uint32_t cap = s->p->o.batch_size ? s->p->o.batch_size : 1;
+	const struct pipeline *p = s->p;
+	uint32_t cap = p->o.batch_size ? p->o.batch_size : 1;
 	struct batch *b = s->cur;
 
 	if (!b) {
-		b = malloc(sizeof(*b) + cap * sizeof(b->done_ns[0]));
+		b = batch_new(p, cap, now);
 		if (!b) {
 			HT_INC(&s->st, HT_C_DROP_WRITER_QUEUE);
 			return;
 		}
-		memset(b, 0, sizeof(*b));
-		b->first_ns = now;
 		s->cur = b;
 	}
-	if (format_record(s->p->o.format, r, &b->buf)) {
+	if (p->o.out && format_record(p->o.format, r, &b->buf)) {
 		HT_INC(&s->st, HT_C_DROP_WRITER_QUEUE); /* out of memory */
 		return;
+	}
+	for (int i = 0; i < p->o.n_sinks; i++) {
+		const struct sink *k = &p->o.sinks[i];
+
+		if (k->ops->encode(k->ctx, r, &b->sink[i].buf))
+			HT_INC(&s->st, HT_C_DROP_SINK_ENCODE);
+		else
+			b->sink[i].n++;
 	}
 	b->done_ns[b->n++] = now;
 	if (b->n >= cap)
@@ -465,11 +491,6 @@ int shard_setup(struct pipeline *p, struct shard *s, int idx)
 	return 0;
 }
 
-static void batch_free(struct batch *b)
-{
-	ht_buf_free(&b->buf);
-	free(b);
-}
 
 /*
  * After pipeline_stop, or for a shard whose thread never ran (pipeline_start
@@ -490,11 +511,11 @@ void shard_teardown(struct shard *s)
 	meta_cache_free(s->meta);
 	s->meta = NULL;
 	if (s->cur)
-		batch_free(s->cur);
+		batch_free(s->p, s->cur);
 	s->cur = NULL;
 	if (s->out.slots)
 		while ((b = spsc_ptr_pop(&s->out)))
-			batch_free(b);
+			batch_free(s->p, b);
 	spsc_ptr_free(&s->out);
 	for (int r = 0; s->in && r < s->p->o.n_readers; r++)
 		spsc_bytes_free(&s->in[r]);

@@ -421,6 +421,11 @@ static inline const char *role_name(uint8_t role)
 	}
 }
 
+const char *format_role_name(uint8_t role)
+{
+	return role_name(role);
+}
+
 /* "1." and the minor version, at w; returns the end. */
 static inline char *put_version(char *w, uint8_t minor)
 {

@@ -105,6 +105,8 @@ size_t format_u64(char *p, uint64_t v);
 /* Write the RFC 3339 UTC time of ns at p: exactly FORMAT_TIME_LEN bytes, no NUL. */
 #define FORMAT_TIME_LEN 30
 void format_time(char *p, uint64_t unix_ns);
+/* "client", "server" or "unknown" for an enum ht_role. */
+const char *format_role_name(uint8_t role);
 /* Append the JSON string literal (with quotes) of raw bytes s[0..len) to out; 0 or -ENOMEM. */
 int format_json_string(struct ht_buf *out, const void *s, size_t len);
 

@@ -1,24 +1,26 @@
 /*
  * rfile.c - record/replay file of raw kernel events (format in rfile.h).
  *
- * Writer: records are appended to a raw block buffer (8-byte entry header,
- * payload, padding); when it passes the block target the block is crc'ed,
- * deflated at level 1 into a reused buffer that already holds room for the
- * block header, and written with one write(2).
+ * Writer (version 3 only): records are appended to a raw block buffer
+ * (8-byte entry header, payload, padding); when it passes the block target
+ * the block is LZ4-compressed into a reused buffer that already holds room
+ * for the block header, the compressed bytes are hashed (XXH3-64), and the
+ * block is written with one write(2).
  *
- * Reader: one read(2) for the block header and one for the payload into
- * reused buffers, inflate into a reused raw buffer, then every length in the
- * block is checked before the block is handed out, so that the caller's
- * walk with rfile_next_record() never needs to distrust it.  Nothing in the
- * file is trusted: every size is capped before it is used for an
- * allocation, a read or an index.
+ * Reader (version 3, and version 2: raw deflate + crc32, zlib): one read(2)
+ * for the block header and one for the payload into reused buffers,
+ * decompress into a reused raw buffer, then every length in the block is
+ * checked before the block is handed out, so that the caller's walk with
+ * rfile_next_record() never needs to distrust it.  Nothing in the file is
+ * trusted: every size is capped before it is used for an allocation, a read
+ * or an index.
  *
  * Read-ahead (rfile_reader_prefetch): N decoder threads share a ring of
  * 2N + 2 block slots.  A decoder claims the next block number and reads
  * its bytes while holding `io` (so reads stay in file order), then
- * inflates and checks it unlocked with its own z_stream.  The consumer
- * takes slots strictly in block order and frees the previous one on its
- * next call.  The first EOF or bad block stops all claims: every block
+ * decompresses and checks it unlocked (version 2: with its own z_stream).
+ * The consumer takes slots strictly in block order and frees the previous
+ * one on its next call.  The first EOF or bad block stops all claims: every block
  * before it is still delivered first, then its result.
  */
 #include <errno.h>
@@ -32,6 +34,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <lz4.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 #include "ht_event.h"
@@ -50,8 +54,6 @@ struct rfile_writer {
 	size_t block_target;    /* flush when raw_len would pass this */
 	uint8_t *out;           /* block header + compressed payload */
 	size_t out_cap;
-	z_stream zs;
-	bool zs_ok;
 	uint64_t records, bytes;
 };
 
@@ -60,7 +62,8 @@ struct rfile_block {
 	size_t comp_cap, raw_cap;
 	uint64_t off;           /* file offset of the block header */
 	uint64_t seq;           /* prefetch: block number */
-	uint32_t comp_len, raw_len, count, crc;
+	uint32_t comp_len, raw_len, count;
+	uint64_t sum;           /* stored checksum: XXH3-64 (v3) or crc32 (v2) */
 	int result;             /* 1 block, 0 clean EOF, -1 error (err) */
 	bool busy;              /* prefetch: claimed for seq (by a decoder, then the consumer) */
 	bool ready;             /* prefetch: result is final */
@@ -77,6 +80,8 @@ struct rfile_thread {
 struct rfile_reader {
 	int fd;
 	int state;              /* 0 reading, 1 clean EOF, -1 error */
+	uint32_t version;       /* RFILE_VERSION or RFILE_VERSION_ZLIB */
+	uint32_t bhdr_size;     /* block header bytes of that version */
 	uint64_t off;           /* file offset after the last block returned */
 	z_stream zs;            /* synchronous mode */
 	bool zs_ok;
@@ -117,6 +122,11 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 static inline uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 static inline size_t pad8(size_t n)
@@ -180,11 +190,6 @@ struct rfile_writer *rfile_writer_open(const char *path, char *err, size_t errle
 		fmt_err(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
-	if (deflateInit2(&w->zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		fmt_err(err, errlen, "%s: zlib deflateInit2 failed", path);
-		goto err_free;
-	}
-	w->zs_ok = true;
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		fmt_err(err, errlen, "%s: cannot create record file: %s", path, strerror(errno));
@@ -208,8 +213,6 @@ struct rfile_writer *rfile_writer_open(const char *path, char *err, size_t errle
 err_close:
 	close(w->fd);
 err_free:
-	if (w->zs_ok)
-		deflateEnd(&w->zs);
 	free(w->raw);
 	free(w);
 	return NULL;
@@ -229,11 +232,11 @@ static int writer_flush(struct rfile_writer *w)
 {
 	size_t bound;
 	uint8_t *h;
-	int zret, ret;
+	int clen, ret;
 
 	if (!w->raw_len)
 		return 0;
-	bound = RFILE_BLOCK_HDR_SIZE + deflateBound(&w->zs, w->raw_len);
+	bound = RFILE_BLOCK_HDR_SIZE + (size_t)LZ4_compressBound((int)w->raw_len);
 	if (bound > w->out_cap) {
 		uint8_t *p = realloc(w->out, bound);
 
@@ -242,25 +245,20 @@ static int writer_flush(struct rfile_writer *w)
 		w->out = p;
 		w->out_cap = bound;
 	}
-	if (deflateReset(&w->zs) != Z_OK)
-		return -EIO;
-	w->zs.next_in = w->raw;
-	w->zs.avail_in = (uInt)w->raw_len;
-	w->zs.next_out = w->out + RFILE_BLOCK_HDR_SIZE;
-	w->zs.avail_out = (uInt)(w->out_cap - RFILE_BLOCK_HDR_SIZE);
-	zret = deflate(&w->zs, Z_FINISH);
-	if (zret != Z_STREAM_END)
+	clen = LZ4_compress_default((const char *)w->raw, (char *)w->out + RFILE_BLOCK_HDR_SIZE,
+				    (int)w->raw_len, (int)(w->out_cap - RFILE_BLOCK_HDR_SIZE));
+	if (clen <= 0)
 		return -EIO;
 	h = w->out;
 	put_le32(h, RFILE_BLOCK_MAGIC);
-	put_le32(h + 4, (uint32_t)w->zs.total_out);
+	put_le32(h + 4, (uint32_t)clen);
 	put_le32(h + 8, (uint32_t)w->raw_len);
 	put_le32(h + 12, w->count);
-	put_le32(h + 16, (uint32_t)crc32(0, w->raw, (uInt)w->raw_len));
-	ret = write_all(w->fd, w->out, RFILE_BLOCK_HDR_SIZE + w->zs.total_out);
+	put_le64(h + 16, XXH3_64bits(w->out + RFILE_BLOCK_HDR_SIZE, (size_t)clen));
+	ret = write_all(w->fd, w->out, RFILE_BLOCK_HDR_SIZE + (size_t)clen);
 	if (ret)
 		return ret;
-	w->bytes += RFILE_BLOCK_HDR_SIZE + w->zs.total_out;
+	w->bytes += RFILE_BLOCK_HDR_SIZE + (size_t)clen;
 	w->raw_len = 0;
 	w->count = 0;
 	return 0;
@@ -312,7 +310,6 @@ int rfile_writer_close(struct rfile_writer *w)
 		ret = writer_flush(w);
 	if (close(w->fd) && !ret)
 		ret = -errno;
-	deflateEnd(&w->zs);
 	free(w->raw);
 	free(w->out);
 	free(w);
@@ -400,15 +397,17 @@ static int check_file_header(struct rfile_reader *r)
 				   got, got, RFILE_HDR_SIZE);
 	version = get_le32(hdr + 8);
 	hsize = get_le32(hdr + 12);
-	if (version != RFILE_VERSION)
-		return reader_fail(r, "unsupported version %u at offset 8 (this build reads version %u)",
-				   version, RFILE_VERSION);
+	if (version != RFILE_VERSION && version != RFILE_VERSION_ZLIB)
+		return reader_fail(r, "unsupported version %u at offset 8 (this build reads versions %u and %u)",
+				   version, RFILE_VERSION_ZLIB, RFILE_VERSION);
+	r->version = version;
+	r->bhdr_size = version == RFILE_VERSION ? RFILE_BLOCK_HDR_SIZE : RFILE_BLOCK_HDR_SIZE_V2;
 	if (hsize < RFILE_HDR_SIZE || hsize > RFILE_MAX_HDR_SIZE)
 		return reader_fail(r, "bad header size %u at offset 12 (expected %u..%u)", hsize,
 				   RFILE_HDR_SIZE, RFILE_MAX_HDR_SIZE);
 	if (get_le32(hdr + 16) != 0 || get_le32(hdr + 20) != 0)
 		return reader_fail(r, "unsupported flags 0x%08x/0x%08x at offset 16 (version %u defines none)",
-				   get_le32(hdr + 16), get_le32(hdr + 20), RFILE_VERSION);
+				   get_le32(hdr + 16), get_le32(hdr + 20), version);
 	r->off = RFILE_HDR_SIZE;
 	if (hsize > RFILE_HDR_SIZE) {
 		uint8_t skip[RFILE_MAX_HDR_SIZE];
@@ -436,9 +435,6 @@ struct rfile_reader *rfile_reader_open(const char *path, char *err, size_t errle
 	r->path = strdup(path);
 	if (!r->path)
 		goto err_free;
-	if (inflateInit2(&r->zs, -15) != Z_OK)
-		goto err_free;
-	r->zs_ok = true;
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		fmt_err(err, errlen, "%s: cannot open record file: %s", path, strerror(errno));
@@ -450,6 +446,11 @@ struct rfile_reader *rfile_reader_open(const char *path, char *err, size_t errle
 		fmt_err(err, errlen, "%s", r->err);
 		rfile_reader_close(r);
 		return NULL;
+	}
+	if (r->version == RFILE_VERSION_ZLIB) {
+		if (inflateInit2(&r->zs, -15) != Z_OK)
+			goto err_free;
+		r->zs_ok = true;
 	}
 	return r;
 
@@ -481,24 +482,25 @@ static int grow(uint8_t **p, size_t *cap, size_t need)
 static int block_read(struct rfile_reader *r, struct rfile_block *b, uint64_t off)
 {
 	uint8_t h[RFILE_BLOCK_HDR_SIZE];
+	size_t hsize = r->bhdr_size;
 	unsigned long long boff = off;
 	uint32_t magic;
 	ssize_t got;
 
 	b->off = off;
-	got = read_full(r->fd, h, sizeof(h));
+	got = read_full(r->fd, h, hsize);
 	if (got < 0)
 		return block_fail(r->path, b, "read error at offset %llu: %s", boff, strerror((int)-got));
 	if (got == 0)
 		return b->result = 0;
-	if ((size_t)got < sizeof(h))
-		return block_fail(r->path, b, "truncated block header at offset %llu: file ends after %zd of %u bytes",
-				  boff, got, RFILE_BLOCK_HDR_SIZE);
+	if ((size_t)got < hsize)
+		return block_fail(r->path, b, "truncated block header at offset %llu: file ends after %zd of %zu bytes",
+				  boff, got, hsize);
 	magic = get_le32(h);
 	b->comp_len = get_le32(h + 4);
 	b->raw_len = get_le32(h + 8);
 	b->count = get_le32(h + 12);
-	b->crc = get_le32(h + 16);
+	b->sum = hsize == RFILE_BLOCK_HDR_SIZE ? get_le64(h + 16) : get_le32(h + 16);
 	if (magic != RFILE_BLOCK_MAGIC)
 		return block_fail(r->path, b, "bad block magic 0x%08x at offset %llu (expected 0x%08x)",
 				  magic, boff, RFILE_BLOCK_MAGIC);
@@ -517,11 +519,11 @@ static int block_read(struct rfile_reader *r, struct rfile_block *b, uint64_t of
 	got = read_full(r->fd, b->comp, b->comp_len);
 	if (got < 0)
 		return block_fail(r->path, b, "read error at offset %llu: %s",
-				  boff + sizeof(h), strerror((int)-got));
+				  boff + hsize, strerror((int)-got));
 	if ((size_t)got < b->comp_len)
 		return block_fail(r->path, b, "block at offset %llu: truncated payload: file ends at offset %llu, block needs %u bytes to offset %llu",
-				  boff, boff + sizeof(h) + (unsigned long long)got, b->comp_len,
-				  boff + sizeof(h) + b->comp_len);
+				  boff, boff + hsize + (unsigned long long)got, b->comp_len,
+				  boff + hsize + b->comp_len);
 	return b->result = 1;
 }
 
@@ -560,8 +562,30 @@ static int check_block(const char *path, struct rfile_block *b)
 	return 0;
 }
 
-/* Inflate, crc and check a block read by block_read. Returns 1 or -1. */
-static int block_decode(const char *path, z_stream *zs, struct rfile_block *b)
+/* Version 3: check the XXH3 of the stored bytes, then LZ4-decompress them
+ * to exactly raw_len bytes. */
+static int block_unlz4(const char *path, struct rfile_block *b)
+{
+	unsigned long long boff = b->off;
+	uint64_t sum = XXH3_64bits(b->comp, b->comp_len);
+	int n;
+
+	if (sum != b->sum)
+		return block_fail(path, b, "block at offset %llu: XXH3 mismatch (stored 0x%016llx, computed 0x%016llx)",
+				  boff, (unsigned long long)b->sum, (unsigned long long)sum);
+	n = LZ4_decompress_safe((const char *)b->comp, (char *)b->raw, (int)b->comp_len,
+				(int)b->raw_len);
+	if (n < 0)
+		return block_fail(path, b, "block at offset %llu: corrupt LZ4 data (error at payload offset %d, or it decompresses to more than the %u bytes the header says)",
+				  boff, -n - 1, b->raw_len);
+	if ((uint32_t)n != b->raw_len)
+		return block_fail(path, b, "block at offset %llu: LZ4 data decompresses to %d bytes (header says %u)",
+				  boff, n, b->raw_len);
+	return 0;
+}
+
+/* Version 2: inflate to exactly raw_len bytes and check the crc32. */
+static int block_inflate(const char *path, z_stream *zs, struct rfile_block *b)
 {
 	unsigned long long boff = b->off;
 	uint32_t crc;
@@ -584,10 +608,20 @@ static int block_decode(const char *path, z_stream *zs, struct rfile_block *b)
 		return block_fail(path, b, "block at offset %llu: corrupt compressed data at payload offset %lu: %s",
 				  boff, zs->total_in, zs->msg ? zs->msg : "unexpected end of stream");
 	crc = (uint32_t)crc32(0, b->raw, b->raw_len);
-	if (crc != b->crc)
+	if (crc != b->sum)
 		return block_fail(path, b, "block at offset %llu: crc32 mismatch (stored 0x%08x, computed 0x%08x)",
-				  boff, b->crc, crc);
-	if (check_block(path, b))
+				  boff, (uint32_t)b->sum, crc);
+	return 0;
+}
+
+/* Decompress, verify and check a block read by block_read; zs is used
+ * for version 2 only. Returns 1 or -1. */
+static int block_decode(const struct rfile_reader *r, z_stream *zs, struct rfile_block *b)
+{
+	int ret = r->version == RFILE_VERSION ? block_unlz4(r->path, b)
+					      : block_inflate(r->path, zs, b);
+
+	if (ret || check_block(r->path, b))
 		return -1;
 	return b->result = 1;
 }
@@ -605,7 +639,7 @@ static int deliver(struct rfile_reader *r, const struct rfile_block *b, const ui
 		r->state = 1;
 		return 0;
 	}
-	r->off = b->off + RFILE_BLOCK_HDR_SIZE + b->comp_len;
+	r->off = b->off + r->bhdr_size + b->comp_len;
 	*recs = b->raw;
 	*len = b->raw_len;
 	*count = b->count;
@@ -638,7 +672,7 @@ static void *decoder_main(void *arg)
 		pthread_mutex_unlock(&r->m);
 		ret = block_read(r, b, r->read_off);
 		if (ret == 1) {
-			r->read_off = b->off + RFILE_BLOCK_HDR_SIZE + b->comp_len;
+			r->read_off = b->off + r->bhdr_size + b->comp_len;
 		} else {
 			pthread_mutex_lock(&r->m);
 			r->stop = true; /* EOF or a bad block: nothing after it is read */
@@ -646,7 +680,7 @@ static void *decoder_main(void *arg)
 			pthread_mutex_unlock(&r->m);
 		}
 		pthread_mutex_unlock(&r->io);
-		if (ret == 1 && block_decode(r->path, &t->zs, b) < 0) {
+		if (ret == 1 && block_decode(r, &t->zs, b) < 0) {
 			pthread_mutex_lock(&r->m);
 			r->stop = true;
 			pthread_cond_broadcast(&r->cv_free);
@@ -714,11 +748,13 @@ int rfile_reader_prefetch(struct rfile_reader *r, unsigned threads)
 		struct rfile_thread *t = &r->threads[i];
 
 		t->r = r;
-		if (inflateInit2(&t->zs, -15) != Z_OK) {
-			ret = -ENOMEM;
-			goto err_stop;
+		if (r->version == RFILE_VERSION_ZLIB) {
+			if (inflateInit2(&t->zs, -15) != Z_OK) {
+				ret = -ENOMEM;
+				goto err_stop;
+			}
+			t->zs_ok = true;
 		}
-		t->zs_ok = true;
 		ret = -pthread_create(&t->tid, NULL, decoder_main, t);
 		if (ret)
 			goto err_stop;
@@ -769,7 +805,7 @@ int rfile_reader_next_block(struct rfile_reader *r, const uint8_t **recs, size_t
 	if (r->nslots)
 		return next_prefetched(r, recs, len, count);
 	if (block_read(r, b, r->off) == 1)
-		block_decode(r->path, &r->zs, b);
+		block_decode(r, &r->zs, b);
 	return deliver(r, b, recs, len, count);
 }
 

@@ -339,20 +339,6 @@ void corr_note_response_start(struct corr *c, uint64_t pos)
 
 	if (r && (!(r->flags & CORR_ANCHORED) || r->anchor_pos != pos))
 		c->sequential = false;
-	else if (r)
-		c->sequential_seen = true;
-}
-
-/* May pairing after a lost request hole rely on the connection being
- * sequential?  Only once a response was seen to start exactly where its
- * request was read, and nothing since showed pipelining: before that, the
- * hole may hide the pipelined requests that would have shown it.  (Bytes a
- * resync skipped are in view: corr_req_shares_window sees a request read
- * with them; after a response hole every request is in view: a tie of
- * anchors shows it.) */
-static bool taken_sequential(const struct corr *c)
-{
-	return c->sequential && c->sequential_seen;
 }
 
 /* May r, read exactly where the response at hand starts, answer it while
@@ -363,8 +349,7 @@ static bool hole_lets_pair(const struct corr *c, const struct ht_record *r)
 {
 	if (!c->req_hole || (r->flags & CORR_PRE_HOLE))
 		return true;
-	return c->req_hole_orphans && !(r->flags & CORR_SHARED) &&
-	       (c->req_hole_lost ? taken_sequential(c) : c->sequential);
+	return c->req_hole_orphans && !(r->flags & CORR_SHARED) && c->sequential;
 }
 
 /* Request r, read during a run of holes, was paired.  If it began after the
@@ -378,7 +363,6 @@ static void req_hole_paired(struct corr *c, const struct ht_record *r)
 		return;
 	}
 	c->req_hole = false;
-	c->req_hole_lost = false;
 }
 
 /* Emit the oldest queued request as incomplete + gap: its response was lost. */
@@ -514,7 +498,6 @@ void corr_note_request_hole(struct corr *c)
 {
 	mark_before_hole(c);
 	c->req_hole = true;
-	c->req_hole_lost = true;
 	c->req_hole_orphans = 0;
 }
 

@@ -61,14 +61,12 @@ struct corr {
 					* dropped: no more pairing on this connection */
 	bool req_hole;                 /* request bytes were lost at or across a message
 					* boundary: whole requests may have been in them */
-	bool req_hole_lost;            /* some were lost (not only skipped by a resync) */
 	uint32_t req_hole_orphans;     /* responses made orphans since, by the anchors,
 					* or response holes that may have held them */
 	uint32_t owed;                 /* responses still to come for dropped requests
 					* that were older than everything queued */
 	bool sequential;               /* every response so far started exactly
 					* where its request was read (no pipelining) */
-	bool sequential_seen;          /* and at least one did */
 };
 
 void corr_init(struct corr *c, corr_emit_fn emit, void *ctx, uint64_t wall_offset_ns);

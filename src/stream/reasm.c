@@ -19,6 +19,11 @@
  * data furthest out goes first and becomes a LOST hole (evicted_bytes), so
  * positions are never lost track of.  lim.max_segments bounds the array: the
  * two furthest segments are merged into one LOST hole when it overflows.
+ * Neighbouring holes of one kind are one segment: a new hole is merged with
+ * its neighbours when it is stored; an eviction or the segment limit, which
+ * can make two holes neighbours, asks for a merge pass (need_merge).
+ * seg_span (bytes the segments cover) says in O(1) whether they leave a gap
+ * after the frontier (reasm_waiting, asked on every event).
  *
  * Borrowed data (reasm_add_borrowed): in order with nothing else held, buf
  * may point at the caller's event instead of mem, so the parser runs over
@@ -274,6 +279,45 @@ static void seg_insert(struct reasm *r, uint32_t i, uint64_t pos, uint64_t len,
 	s->data = data;
 	s->kind = kind;
 	r->n_segs++;
+	r->seg_span += len;
+}
+
+/* Store the hole [pos, pos + n) before segs[i], merged with a neighbour
+ * hole of the same kind that touches it.  Returns the index place() goes
+ * on from: the merged segment (which it then skips, as it would skip the
+ * neighbour) or the one after the stored hole. */
+static uint32_t put_hole(struct reasm *r, uint32_t i, uint64_t pos, uint64_t n,
+			 enum reasm_kind kind, uint64_t ts, int *ret)
+{
+	struct reasm_seg *prev = i ? &r->segs[i - 1] : NULL;
+	struct reasm_seg *next = i < r->n_segs ? &r->segs[i] : NULL;
+	bool to_next = next && next->kind == kind && next->pos == pos + n;
+
+	if (prev && prev->kind == kind && seg_end(prev) == pos) {
+		prev->len += n;
+		prev->ts = ts > prev->ts ? ts : prev->ts;
+		r->seg_span += n;
+		if (!to_next)
+			return i;
+		prev->len += next->len;
+		prev->ts = next->ts > prev->ts ? next->ts : prev->ts;
+		memmove(next, next + 1, (size_t)(r->n_segs - i - 1) * sizeof(*r->segs));
+		r->n_segs--;
+		return i - 1;
+	}
+	if (to_next) {
+		next->pos = pos;
+		next->len += n;
+		next->ts = ts > next->ts ? ts : next->ts;
+		r->seg_span += n;
+		return i;
+	}
+	if (seg_reserve(r, 1)) {
+		*ret = -ENOMEM; /* stays an unknown gap: reasm_flush_to makes it LOST */
+		return i;
+	}
+	seg_insert(r, i, pos, n, kind, NULL, ts);
+	return i + 1;
 }
 
 /* Turn a data segment into a LOST hole of the same range. */
@@ -286,6 +330,7 @@ static void seg_evict(struct reasm *r, struct reasm_seg *s)
 	s->kind = REASM_HOLE_LOST;
 	r->seg_bytes -= (uint32_t)s->len;
 	r->evicted_bytes += s->len;
+	r->need_merge = true;
 }
 
 /* Make room for need more bytes by evicting data segments at index >= from,
@@ -313,14 +358,8 @@ static uint32_t put_piece(struct reasm *r, uint32_t i, uint64_t pos, uint64_t en
 	uint64_t n = end - pos, keep = 0;
 	uint8_t *copy;
 
-	if (kind != REASM_DATA) {
-		if (seg_reserve(r, 1)) {
-			*ret = -ENOMEM; /* stays an unknown gap: reasm_flush_to makes it LOST */
-			return i;
-		}
-		seg_insert(r, i, pos, n, kind, NULL, ts);
-		return i + 1;
-	}
+	if (kind != REASM_DATA)
+		return put_hole(r, i, pos, n, kind, ts, ret);
 	keep = make_budget(r, i, n);
 	if (keep && pos == frontier(r)) {
 		/* in order: append (i is 0 here, nothing is known before pos) */
@@ -346,12 +385,7 @@ static uint32_t put_piece(struct reasm *r, uint32_t i, uint64_t pos, uint64_t en
 	if (keep == n)
 		return i;
 	r->evicted_bytes += n - keep;
-	if (seg_reserve(r, 1)) {
-		*ret = -ENOMEM;
-		return i;
-	}
-	seg_insert(r, i, pos + keep, n - keep, REASM_HOLE_LOST, NULL, ts);
-	return i + 1;
+	return put_hole(r, i, pos + keep, n - keep, REASM_HOLE_LOST, ts, ret);
 }
 
 /* Place [pos, end) of one kind wherever nothing is known yet (first copy
@@ -401,6 +435,7 @@ static void merge_holes(struct reasm *r)
 {
 	uint32_t w = 0;
 
+	r->need_merge = false;
 	if (r->n_segs < 2)
 		return;
 	for (uint32_t j = 1; j < r->n_segs; j++) {
@@ -427,11 +462,13 @@ static void enforce_seg_limit(struct reasm *r)
 		seg_evict(r, a);
 		seg_evict(r, b);
 		r->evicted_bytes += b->pos - seg_end(a); /* the gap: ignored if it comes */
+		r->seg_span += b->pos - seg_end(a);
 		if (b->ts > a->ts)
 			a->ts = b->ts;
 		a->kind = REASM_HOLE_LOST;
 		a->len = seg_end(b) - a->pos;
 		r->n_segs--;
+		r->need_merge = true; /* merged on the next change, as before */
 	}
 }
 
@@ -459,6 +496,7 @@ static void pull(struct reasm *r)
 		mark_push(r, s->pos, s->ts);
 		r->buf_len += (uint32_t)s->len;
 		r->seg_bytes -= (uint32_t)s->len;
+		r->seg_span -= s->len;
 		k++;
 	}
 	if (!k)
@@ -469,7 +507,8 @@ static void pull(struct reasm *r)
 
 static void normalize(struct reasm *r)
 {
-	merge_holes(r);
+	if (r->need_merge)
+		merge_holes(r);
 	enforce_seg_limit(r);
 	pull(r);
 }
@@ -608,6 +647,7 @@ void reasm_consume(struct reasm *r, uint64_t n)
 		mark_push(r, r->cursor, s->ts);
 		s->pos += n;
 		s->len -= n;
+		r->seg_span -= n;
 		r->cursor += n;
 		if (!s->len) {
 			memmove(r->segs, r->segs + 1, (size_t)(r->n_segs - 1) * sizeof(*r->segs));
@@ -649,7 +689,9 @@ static uint32_t first_after_gap(const struct reasm *r)
 
 bool reasm_waiting(const struct reasm *r)
 {
-	return first_after_gap(r) < r->n_segs;
+	/* sorted, disjoint, all past the frontier: a gap iff they span more
+	 * than they cover */
+	return r->n_segs && seg_end(&r->segs[r->n_segs - 1]) - frontier(r) != r->seg_span;
 }
 
 uint64_t reasm_next_pos(const struct reasm *r)

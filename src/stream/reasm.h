@@ -62,7 +62,9 @@ struct reasm {
 	uint8_t *mem;            /* allocation that buf points into (buf == mem + offset) */
 	uint32_t mem_cap;        /* bytes allocated at mem; buf_cap counts from buf */
 	uint32_t segs_cap;       /* entries allocated at segs */
+	uint64_t seg_span;       /* bytes covered by segs (data and holes) */
 	bool borrowed;           /* buf points into the caller's event, not mem */
+	bool need_merge;         /* segs may hold neighbouring holes of one kind */
 };
 
 void reasm_init(struct reasm *r, const struct reasm_limits *lim);

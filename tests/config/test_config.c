@@ -21,6 +21,7 @@
 
 #define DATA "tests/data/"
 #define MiB (1024ull * 1024)
+#define GiB (1024ull * MiB)
 
 static char tmp_path[64];
 
@@ -439,8 +440,8 @@ static const struct {
 	  "3:24: error: expected a path without '?' or spaces in filtering.kernel.healthCheckPaths (the kernel compares the path before the query), got '/health?probe=1'" },
 	{ "output:\n  format: xml\n",
 	  "2:11: error: expected one of ndjson|json|csv for output.format, got 'xml'" },
-	{ "output:\n  path: \"\"\n",
-	  "2:9: error: expected a file path or \"-\" (stdout) for output.path, got nothing" },
+	{ "output:\n  path: ~\n",
+	  "2:9: error: expected a file path, \"-\" (stdout) or \"\" (no file, with a network sink) for output.path, got nothing" },
 	{ "output:\n  rotation: {maxFiles: 0}\n",
 	  "2:24: error: expected an integer in 1..1000 for output.rotation.maxFiles, got '0'" },
 	{ "filtering:\n  dataLimits: {maxBodySize: 17MiB}\n",
@@ -1027,6 +1028,78 @@ static void test_mutations(void **state)
 	free(orig);
 }
 
+/* output.clickhouse (DESIGN §9): the block as the design writes it, each
+ * key set, its errors at file:line:column, and output.path "". */
+static const char ch_design[] =
+	"output:\n"
+	"  clickhouse:\n"
+	"    url: \"\"            # e.g. http://127.0.0.1:8123 ; empty: no ClickHouse sink\n"
+	"    database: default\n"
+	"    table: http_events\n"
+	"    user: default\n"
+	"    passwordFile: \"\"\n"
+	"    createTable: false # true: CREATE TABLE IF NOT EXISTS at start\n"
+	"    spoolDir: \"\"       # empty: memory queue only\n"
+	"    spoolMaxSize: 1GiB\n";
+
+static void test_clickhouse(void **state)
+{
+	struct ht_config *c = ht_config_defaults();
+
+	assert_non_null(c);
+	assert_string_equal(c->ch_url, "");
+	assert_string_equal(c->ch_database, "default");
+	assert_string_equal(c->ch_table, "http_events");
+	assert_string_equal(c->ch_user, "default");
+	assert_string_equal(c->ch_password_file, "");
+	assert_false(c->ch_create_table);
+	assert_string_equal(c->ch_spool_dir, "");
+	assert_int_equal(c->ch_spool_max, 1 * GiB);
+	ht_config_free(c);
+
+	c = expect_load(ch_design);
+	assert_string_equal(c->ch_url, "");
+	assert_int_equal(c->ch_spool_max, 1 * GiB);
+	ht_config_free(c);
+
+	c = expect_load("output:\n  path: \"\"\n  clickhouse:\n    url: http://ch.example:8123/\n"
+			"    database: traces\n    table: http_events_dist\n    user: tracer@node-1\n"
+			"    passwordFile: /etc/http-tracer/ch.pw\n    createTable: true\n"
+			"    spoolDir: /var/spool/http-tracer\n    spoolMaxSize: 500MB\n");
+	assert_string_equal(c->output_path, "");
+	assert_string_equal(c->ch_url, "http://ch.example:8123/");
+	assert_string_equal(c->ch_database, "traces");
+	assert_string_equal(c->ch_table, "http_events_dist");
+	assert_string_equal(c->ch_user, "tracer@node-1");
+	assert_string_equal(c->ch_password_file, "/etc/http-tracer/ch.pw");
+	assert_true(c->ch_create_table);
+	assert_string_equal(c->ch_spool_dir, "/var/spool/http-tracer");
+	assert_int_equal(c->ch_spool_max, 500000000ull);
+	ht_config_free(c);
+
+	c = expect_load("output:\n  clickhouse: {url: \"https://[::1]:8443\", spoolDir: ~}\n");
+	assert_string_equal(c->ch_url, "https://[::1]:8443");
+	assert_string_equal(c->ch_spool_dir, "");
+	ht_config_free(c);
+
+	expect_error("output:\n  clickhouse:\n    url: ftp://x:21\n",
+		     "3:10: error: expected an http:// or https:// URL of host and port (e.g. http://127.0.0.1:8123), or \"\" for none, for output.clickhouse.url, got 'ftp://x:21'");
+	expect_error("output:\n  clickhouse:\n    url: http://h:8123/db?x=1\n",
+		     "3:10: error: expected an http:// or https:// URL of host and port (e.g. http://127.0.0.1:8123), or \"\" for none, for output.clickhouse.url, got 'http://h:8123/db?x=1'");
+	expect_error("output:\n  clickhouse:\n    table: \"events; DROP TABLE x\"\n",
+		     "3:12: error: expected a name of letters, digits and '_' (not starting with a digit, at most 128) for output.clickhouse.table, got 'events; DROP TABLE x'");
+	expect_error("output:\n  clickhouse:\n    database: 9db\n",
+		     "3:15: error: expected a name of letters, digits and '_' (not starting with a digit, at most 128) for output.clickhouse.database, got '9db'");
+	expect_error("output:\n  clickhouse:\n    user: \"a b\"\n",
+		     "3:11: error: expected a user name of letters, digits, '_', '.', '@' and '-' (at most 128) for output.clickhouse.user, got 'a b'");
+	expect_error("output:\n  clickhouse:\n    createTable: maybe\n",
+		     "3:18: error: expected true or false for output.clickhouse.createTable, got 'maybe'");
+	expect_error("output:\n  clickhouse:\n    spoolMaxSize: 1KiB\n",
+		     "3:19: error: expected a size in 1MiB..1TiB (bytes, or with a unit: 4KiB, 100MB) for output.clickhouse.spoolMaxSize, got '1KiB'");
+	expect_error("output:\n  clickhouse:\n    tabel: x\n",
+		     "3:5: error: unknown key 'tabel' in output.clickhouse (expected one of: url, database, table, user, passwordFile, createTable, spoolDir, spoolMaxSize)");
+}
+
 static int cleanup(void **state)
 {
 	if (tmp_path[0])
@@ -1038,6 +1111,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_clickhouse),
 		cmocka_unit_test(test_design_block),
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_kubernetes),

@@ -433,8 +433,12 @@ static void record_ids(struct ht_record *r, long id[4])
  * - pipelined, a hole in either stream: a response can still be paired with
  *   a later request (the cases found are fixed and tested in test_conn.c:
  *   test_lost_pipelined_request_not_paired, test_lost_first_response_pipelined,
- *   and in regress/conn/pipelined-*; e.g. regress/conn/eviction-on-loss
- *   still mis-pairs under FUZZ_STRICT);
+ *   and in regress/conn/; regress/conn/pipelined-hidden-by-first-hole and
+ *   response-hole-after-request-hole still mis-pair under FUZZ_STRICT:
+ *   pipelining hidden entirely inside a hole at the start, where the
+ *   sequential rule pairs by anchors that look sequential; requiring a
+ *   response seen at its anchor first fixed them but left every connection
+ *   whose first exchange was lost unpaired for good under overload);
  * - requests dropped past max_pending (3 in this model) on a pipelined
  *   connection: the accounting of the responses owed to them can still
  *   shift a pairing (regress/conn/pipelined-past-max-pending-framing; the

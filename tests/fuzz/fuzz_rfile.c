@@ -2,16 +2,17 @@
  * fuzz_rfile.c - libFuzzer target for the record-file reader
  * (source/rfile.c): open, read every block, walk every record.
  *
- * Random bytes almost never make a valid deflate stream with the right
- * CRC, so byte 0 picks how the rest becomes a file:
+ * Random bytes almost never make a valid compressed block with the right
+ * checksum, so byte 0 picks how the rest becomes a file:
  *   bit 0 clear: the rest is the file, verbatim (header and block checks);
  *   bit 0 set:   the rest is split into the raw contents of blocks (byte 1
  *                mod 16: entries per block, 0 = one block), which this target wraps
  *                in a valid file header and block headers with the right
- *                lengths, CRC and count (the count of well-formed entries),
+ *                lengths, checksum and count (the count of well-formed entries),
  *                so the record checks are reached; bit 1 then perturbs one
  *                block header field (byte 1 picks which), bit 2 adds a
- *                truncated block at the end.
+ *                truncated block at the end; bit 4 writes version 2
+ *                (raw deflate + crc32) instead of version 3 (LZ4 + XXH3).
  *   bit 3:       read with rfile_reader_prefetch (2 threads).
  * Checked: no crash; every block returned holds exactly `count` entries,
  * each of which passes ht_event_check; after -1 the reader keeps
@@ -25,6 +26,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <lz4.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 #include "fuzz_check.h"
@@ -60,11 +63,9 @@ static uint32_t count_entries(const uint8_t *raw, size_t n)
 	return count;
 }
 
-/* One block whose inflated bytes are raw[0..n); field perturbed if asked. */
-static void write_block(int fd, const uint8_t *raw, size_t n, int perturb, bool cut)
+/* Version 2 payload: raw deflate, level 1. */
+static size_t deflate_raw(const uint8_t *raw, size_t n, uint8_t *comp, size_t cap)
 {
-	uint8_t hdr[RFILE_BLOCK_HDR_SIZE];
-	static uint8_t comp[20000]; /* > compressBound of the largest input kept */
 	z_stream zs = { 0 };
 	size_t clen;
 
@@ -72,18 +73,40 @@ static void write_block(int fd, const uint8_t *raw, size_t n, int perturb, bool 
 	zs.next_in = (Bytef *)raw;
 	zs.avail_in = (uInt)n;
 	zs.next_out = comp;
-	zs.avail_out = sizeof(comp);
+	zs.avail_out = (uInt)cap;
 	FUZZ_CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END, "deflate of %zu bytes", n);
-	clen = sizeof(comp) - zs.avail_out;
+	clen = cap - zs.avail_out;
 	deflateEnd(&zs);
+	return clen;
+}
+
+/* One block of `version` whose decompressed bytes are raw[0..n); field
+ * perturbed if asked. */
+static void write_block(int fd, uint32_t version, const uint8_t *raw, size_t n, int perturb,
+			bool cut)
+{
+	uint8_t hdr[RFILE_BLOCK_HDR_SIZE];
+	static uint8_t comp[20000]; /* > either bound of the largest input kept */
+	size_t clen, hsize = RFILE_BLOCK_HDR_SIZE;
+
+	if (version == RFILE_VERSION_ZLIB) {
+		clen = deflate_raw(raw, n, comp, sizeof(comp));
+		put_le32(hdr + 16, (uint32_t)crc32(0, raw, (uInt)n));
+		hsize = RFILE_BLOCK_HDR_SIZE_V2;
+	} else {
+		int k = LZ4_compress_default((const char *)raw, (char *)comp, (int)n, sizeof(comp));
+
+		FUZZ_CHECK(k > 0 || n == 0, "LZ4 of %zu bytes", n);
+		clen = k > 0 ? (size_t)k : 0;
+		put_le64(hdr + 16, XXH3_64bits(comp, clen));
+	}
 	put_le32(hdr, RFILE_BLOCK_MAGIC);
 	put_le32(hdr + 4, (uint32_t)clen);
 	put_le32(hdr + 8, (uint32_t)n);
 	put_le32(hdr + 12, count_entries(raw, n));
-	put_le32(hdr + 16, (uint32_t)crc32(0, raw, (uInt)n));
 	if (perturb >= 0)
 		hdr[4 + 4 * (perturb % 4)] ^= (uint8_t)(1u << (perturb / 4 % 8));
-	wr(fd, hdr, sizeof(hdr));
+	wr(fd, hdr, hsize);
 	wr(fd, comp, cut ? clen / 2 : clen);
 }
 
@@ -107,21 +130,22 @@ static void write_wrapped(int fd, const uint8_t *opt, const uint8_t *raw, size_t
 {
 	uint8_t fh[RFILE_HDR_SIZE] = { 0 };
 	int perturb = opt[0] & 2 ? opt[1] : -1;
+	uint32_t version = opt[0] & 16 ? RFILE_VERSION_ZLIB : RFILE_VERSION;
 	size_t off = 0;
 
 	memcpy(fh, RFILE_MAGIC, 8);
-	put_le32(fh + 8, RFILE_VERSION);
+	put_le32(fh + 8, version);
 	put_le32(fh + 12, RFILE_HDR_SIZE);
 	put_le64(fh + 24, 1);
 	wr(fd, fh, sizeof(fh));
 	do { /* blocks of opt[1] % 16 entries (0: one block) */
 		size_t len = entries_len(raw + off, n - off, opt[1] % 16);
 
-		write_block(fd, raw + off, len, off == 0 ? perturb : -1, false);
+		write_block(fd, version, raw + off, len, off == 0 ? perturb : -1, false);
 		off += len;
 	} while (off < n);
 	if (opt[0] & 4)
-		write_block(fd, raw, n, -1, true);
+		write_block(fd, version, raw, n, -1, true);
 }
 
 static void check_block(const uint8_t *recs, size_t len, uint32_t count)

@@ -5,6 +5,8 @@ Run from the repository root: python3 tests/fuzz/make_corpus.py.  Each seed
 is small and meant to reach one feature of its target; the input layouts
 are described at the top of tests/fuzz/fuzz_NAME.c.
 """
+import ctypes
+import ctypes.util
 import os
 import struct
 import zlib
@@ -182,16 +184,39 @@ def entries(recs):
     return out
 
 
-def block(raw, count):
-    comp = zlib.compressobj(1, zlib.DEFLATED, -15)
-    c = comp.compress(raw) + comp.flush()
-    return struct.pack("<IIIII", 0x4b425448, len(c), len(raw), count, zlib.crc32(raw)) + c
+# Version 3 blocks need LZ4 and XXH3: the system's liblz4 and libxxhash
+# (the libraries the tracer links), through ctypes.
+def _lib(name):
+    return ctypes.CDLL(ctypes.util.find_library(name))
 
 
-def rfile(blocks, version=2):
+LZ4 = _lib("lz4")
+XXH = _lib("xxhash")
+XXH.XXH3_64bits.restype = ctypes.c_uint64
+XXH.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+
+def lz4_block(raw):
+    cap = len(raw) + len(raw) // 255 + 16
+    out = ctypes.create_string_buffer(cap)
+    n = LZ4.LZ4_compress_default(raw, out, len(raw), cap)
+    assert n > 0
+    return out.raw[:n]
+
+
+def block(raw, count, version=3):
+    if version == 2:
+        comp = zlib.compressobj(1, zlib.DEFLATED, -15)
+        c = comp.compress(raw) + comp.flush()
+        return struct.pack("<IIIII", 0x4b425448, len(c), len(raw), count, zlib.crc32(raw)) + c
+    c = lz4_block(raw)
+    return struct.pack("<IIIIQ", 0x4b425448, len(c), len(raw), count, XXH.XXH3_64bits(c, len(c))) + c
+
+
+def rfile(blocks, version=3):
     out = b"HTTRACE\0" + struct.pack("<IIIIQ", version, 32, 0, 0, 1)
     for recs in blocks:
-        out += block(entries(recs), len(recs))
+        out += block(entries(recs), len(recs), 2 if version == 2 else 3)
     return out
 
 
@@ -208,6 +233,10 @@ def rfile_seeds():
     write("rfile", "file_truncated", b"\x00" + rfile([conv])[:-7])
     write("rfile", "file_bad_magic", b"\x00" + b"HTTRACX\0" + rfile([conv])[8:])
     write("rfile", "file_prefetch", b"\x08" + rfile([conv[:2], conv[2:4], conv[4:]]))
+    # version 2 (zlib) files, still read
+    write("rfile", "file_v2_one_block", b"\x00" + rfile([conv], version=2))
+    write("rfile", "file_v2_two_blocks", b"\x08" + rfile([conv[:3], conv[3:]], version=2))
+    write("rfile", "file_v2_truncated", b"\x00" + rfile([conv], version=2)[:-7])
     # wrapped: byte 0 odd, byte 1 block size / 8, then raw entries
     raw = entries(conv)
     write("rfile", "wrap_one", b"\x01\x00" + raw)
@@ -217,6 +246,9 @@ def rfile_seeds():
     write("rfile", "wrap_perturb_count", b"\x03\x22" + raw)
     write("rfile", "wrap_perturb_crc", b"\x03\x13" + raw)
     write("rfile", "wrap_cut_tail", b"\x05\x00" + raw)
+    write("rfile", "wrap_v2_blocks", b"\x11\x02" + raw)
+    write("rfile", "wrap_v2_perturb_crc", b"\x13\x13" + raw)
+    write("rfile", "wrap_v2_cut_tail", b"\x15\x00" + raw)
     write("rfile", "wrap_bad_len", b"\x01\x00" + struct.pack("<II", 200, 0) + conv[1])
     write("rfile", "wrap_reserved", b"\x01\x00" + struct.pack("<II", 48, 1) + conv[-1])
     write("rfile", "wrap_unknown_type", b"\x01\x00" + entries([b"\x09" + conv[-1][1:]]))

@@ -1,9 +1,12 @@
 /*
  * test_pipeline.c - the sharded pipeline with real threads: shard choice,
  * ordering by position across readers, a drain that loses nothing, and a
- * teardown that unregisters and frees everything.
+ * teardown that unregisters and frees everything; network sinks beside the
+ * file (the same records, in the same order) or instead of it.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +25,9 @@
 #include "ht_event.h"
 #include "observe/metrics.h"
 #include "observe/red.h"
+#include "sink/format.h"
 #include "sink/output.h"
+#include "sink/sink.h"
 #include "pipeline/pipeline.h"
 
 static char out_path[64];
@@ -169,6 +174,141 @@ static void test_order_across_readers_and_drain(void **state)
 	assert_int_equal(count_lines(out_path, "\"flags\":[]"), CONNS * TX);
 	assert_int_equal(count_lines(out_path, "\"path\":\"/c299/t19\""), 1);
 	unlink(out_path);
+}
+
+/* A network sink of the test: encodes like the NDJSON file (every
+ * fail_every-th record fails, as out of memory would), collects what the
+ * writer submits. */
+struct test_sink {
+	int fail_every;
+	uint64_t encoded;            /* atomic: shards encode in parallel */
+	struct ht_buf got;           /* writer thread only */
+	uint64_t records, submits;
+	bool closed;
+};
+
+static int ts_encode(void *ctx, const struct ht_record *r, struct ht_buf *out)
+{
+	struct test_sink *t = ctx;
+	uint64_t n = __atomic_add_fetch(&t->encoded, 1, __ATOMIC_RELAXED);
+
+	if (t->fail_every && n % (uint64_t)t->fail_every == 0)
+		return -ENOMEM;
+	return format_record(HT_FMT_NDJSON, r, out);
+}
+
+static void ts_submit(void *ctx, struct ht_buf *buf, uint32_t n)
+{
+	struct test_sink *t = ctx;
+
+	assert_int_equal(ht_buf_put(&t->got, buf->p, buf->len), 0);
+	ht_buf_free(buf); /* the sink owns it now */
+	t->records += n;
+	t->submits++;
+}
+
+static void ts_close(void *ctx, uint32_t drain_ms)
+{
+	((struct test_sink *)ctx)->closed = true;
+}
+
+static const struct sink_ops ts_ops = {
+	.name = "test", .encode = ts_encode, .submit = ts_submit, .close = ts_close,
+};
+
+/* CONNS x TX GET transactions, one event each way, through reader 0. */
+static void feed(struct pipeline *p, int conns, int tx)
+{
+	static uint8_t buf[4096];
+	uint64_t ts = 1000;
+	size_t len;
+
+	for (int c = 0; c < conns; c++) {
+		struct ht_conn_id id = { .tgid = 77, .fd = c, .gen = 3 };
+		uint64_t qpos = 0, rpos = 0;
+
+		for (int t = 0; t < tx; t++) {
+			char req[128];
+			const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+			int qn = snprintf(req, sizeof(req), "GET /s%d/t%d HTTP/1.1\r\nHost: h\r\n\r\n", c, t);
+
+			data_ev(buf, &len, &id, HT_DIR_INGRESS, qpos, req, (size_t)qn, ts++);
+			assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+			data_ev(buf, &len, &id, HT_DIR_EGRESS, rpos, resp, strlen(resp), ts++);
+			assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+			qpos += (uint64_t)qn;
+			rpos += strlen(resp);
+		}
+	}
+	pipeline_reader_flush(p, 0);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *b = malloc(1 << 22);
+
+	assert_non_null(f);
+	assert_non_null(b);
+	*len = fread(b, 1, 1 << 22, f);
+	fclose(f);
+	return b;
+}
+
+/* Two sinks beside the file: the first gets exactly the file's bytes, in
+ * the same order; the second's failed encodes are counted and the rest
+ * still delivered.  Then no file at all: the sink alone gets everything. */
+static void test_sinks(void **state)
+{
+	enum { CONNS = 50, TX = 40, N = CONNS * TX };
+	struct test_sink a = { 0 }, b = { .fail_every = 10 };
+	struct sink sinks[2] = { { &ts_ops, &a }, { &ts_ops, &b } };
+	struct pipeline_opts o = {
+		.n_readers = 1, .n_shards = 2, .batch_size = 16, .flush_interval_ms = 50,
+		.idle_timeout_ms = 60000, .shard_memory_bytes = 64u << 20, .queue_bytes = 1u << 16,
+		.queue_wait_us = -1, .format = HT_FMT_NDJSON, .sinks = sinks, .n_sinks = 2,
+	};
+	uint64_t enc0 = ht_stats_sum(HT_C_DROP_SINK_ENCODE), enc;
+	struct output *out;
+	struct pipeline *p;
+	char err[256];
+	size_t flen;
+	char *file;
+
+	p = start(&out, 1, 1); /* for its output file and config */
+	pipeline_stop(p);
+	pipeline_free(p);
+	o.out = out;
+	p = pipeline_start(&o, err, sizeof(err));
+	assert_non_null(p);
+	feed(p, CONNS, TX);
+	assert_int_equal(pipeline_stop(p), N);
+	enc = ht_stats_sum(HT_C_DROP_SINK_ENCODE) - enc0;
+	pipeline_free(p);
+	output_close(out);
+	file = slurp(out_path, &flen);
+	assert_int_equal(count_lines(out_path, NULL), N);
+	assert_int_equal(a.records, N);
+	assert_int_equal(a.got.len, flen);
+	assert_memory_equal(a.got.p, file, flen); /* the same records, the same order */
+	assert_int_equal(b.records, N - N / 10);
+	assert_int_equal(enc, N / 10);
+	free(file);
+	unlink(out_path);
+
+	/* no file: the sink alone */
+	ht_buf_free(&a.got);
+	memset(&a, 0, sizeof(a));
+	o.out = NULL;
+	o.n_sinks = 1;
+	p = pipeline_start(&o, err, sizeof(err));
+	assert_non_null(p);
+	feed(p, CONNS, TX);
+	assert_int_equal(pipeline_stop(p), N);
+	pipeline_free(p);
+	assert_int_equal(a.records, N);
+	ht_buf_free(&a.got);
+	ht_buf_free(&b.got);
 }
 
 /* Waits (bounded, not timed: the shard sweeps every 10 ms) until the
@@ -425,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_loss_adds_up),
 		cmocka_unit_test(test_start_stop_frees_everything),
 		cmocka_unit_test(test_small_events_behind_a_hole_are_kept),
+		cmocka_unit_test(test_sinks),
 	};
 	int rc;
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <lz4.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 #include "ht_event.h"
@@ -432,12 +434,11 @@ static void test_flipped_bytes(void **state)
 			spit(bad, file, size);
 			file[at] ^= bit;
 			read_file(bad, &s, o);
-			if (o->status == 0 && o->records == s.n)
-				continue; /* a padding bit of the deflate stream: same data */
+			/* every stored byte is hashed or checked: no flip passes */
 			if (o->status != -1)
 				fail_msg("flip 0x%02x at %zu not detected", bit, at);
 			assert_non_null(strstr(o->err, "offset"));
-			if (strstr(o->err, "crc32 mismatch"))
+			if (strstr(o->err, "XXH3 mismatch"))
 				crc_errors++;
 			while (damaged < full->blocks && full->block_end[damaged] <= at)
 				damaged++;
@@ -445,7 +446,7 @@ static void test_flipped_bytes(void **state)
 				assert_int_equal(o->blocks, damaged);
 		}
 	}
-	/* most payload flips inflate fine to different bytes: the crc catches them */
+	/* every payload flip: the XXH3 of the stored bytes catches it */
 	assert_true(crc_errors > size / 4);
 	free(file);
 	recset_free(&s);
@@ -472,7 +473,7 @@ static void test_bad_headers(void **state)
 		const char *msg;
 	} cases[] = {
 		{ "magic", 0, 0x41414141, "bad magic at offset 0" },
-		{ "version 3", 8, 3, "unsupported version 3 at offset 8" },
+		{ "version 4", 8, 4, "unsupported version 4 at offset 8" },
 		{ "version 1 (80-byte data records)", 8, 1, "unsupported version 1" },
 		{ "version 0", 8, 0, "unsupported version 0" },
 		{ "header size small", 12, 16, "bad header size 16 at offset 12" },
@@ -490,7 +491,8 @@ static void test_bad_headers(void **state)
 		{ "count 5", 44, 5, "record count 5 impossible for 192 raw bytes" },
 		{ "count zero", 44, 0, "record count 0 impossible" },
 		{ "count off by one", 44, 2, "header says 2 records, block holds 1" },
-		{ "crc", 48, 0x12345678, "crc32 mismatch" },
+		{ "xxh3 low half", 48, 0x12345678, "XXH3 mismatch" },
+		{ "xxh3 high half", 52, 0x12345678, "XXH3 mismatch" },
 	};
 
 	assert_non_null(o);
@@ -539,43 +541,143 @@ static void test_bad_headers(void **state)
 	free(o);
 }
 
-/* Blocks whose payload inflates and passes the crc but holds bad entries. */
-static void write_raw_block(const char *path, const uint8_t *raw, uint32_t raw_len, uint32_t count)
+/* ---- files written by hand: version 3 (LZ4 + XXH3, as the writer does)
+ * or version 2 (raw deflate + crc32, as writers before it did) */
+
+static void put_file_header(FILE *f, uint32_t version)
 {
 	uint8_t hdr[RFILE_HDR_SIZE] = "HTTRACE";
-	uint8_t bh[RFILE_BLOCK_HDR_SIZE];
-	uLongf clen = compressBound(raw_len) + 64;
-	uint8_t *comp = malloc(clen);
-	FILE *f = fopen(path, "wb");
-	z_stream zs;
 
-	assert_non_null(comp);
-	assert_non_null(f);
-	/* raw deflate, as the writer produces */
+	put32(hdr + 8, version);
+	put32(hdr + 12, RFILE_HDR_SIZE);
+	assert_int_equal(fwrite(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+}
+
+static size_t deflate_raw(const uint8_t *raw, uint32_t raw_len, uint8_t *comp, size_t cap)
+{
+	z_stream zs;
+	size_t clen;
+
 	memset(&zs, 0, sizeof(zs));
 	assert_int_equal(deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
 	zs.next_in = (uint8_t *)raw;
 	zs.avail_in = raw_len;
 	zs.next_out = comp;
-	zs.avail_out = (uInt)clen;
+	zs.avail_out = (uInt)cap;
 	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
 	clen = zs.total_out;
 	deflateEnd(&zs);
-	put32(hdr + 8, RFILE_VERSION);
-	put32(hdr + 12, RFILE_HDR_SIZE);
+	return clen;
+}
+
+static void put_block(FILE *f, const uint8_t *raw, uint32_t raw_len, uint32_t count,
+		      uint32_t version)
+{
+	uint8_t bh[RFILE_BLOCK_HDR_SIZE];
+	size_t cap = compressBound(raw_len) + (size_t)LZ4_compressBound((int)raw_len) + 64;
+	size_t clen, hsize = version == 2 ? RFILE_BLOCK_HDR_SIZE_V2 : RFILE_BLOCK_HDR_SIZE;
+	uint8_t *comp = malloc(cap);
+
+	assert_non_null(comp);
+	if (version == 2) {
+		clen = deflate_raw(raw, raw_len, comp, cap);
+		put32(bh + 16, (uint32_t)crc32(0, raw, raw_len));
+	} else {
+		int n = LZ4_compress_default((const char *)raw, (char *)comp, (int)raw_len, (int)cap);
+		uint64_t sum;
+
+		assert_true(n > 0);
+		clen = (size_t)n;
+		sum = XXH3_64bits(comp, clen);
+		put32(bh + 16, (uint32_t)sum);
+		put32(bh + 20, (uint32_t)(sum >> 32));
+	}
 	put32(bh, RFILE_BLOCK_MAGIC);
 	put32(bh + 4, (uint32_t)clen);
 	put32(bh + 8, raw_len);
 	put32(bh + 12, count);
-	put32(bh + 16, (uint32_t)crc32(0, raw, raw_len));
-	fwrite(hdr, 1, sizeof(hdr), f);
-	fwrite(bh, 1, sizeof(bh), f);
-	fwrite(comp, 1, clen, f);
-	fclose(f);
+	assert_int_equal(fwrite(bh, 1, hsize, f), hsize);
+	assert_int_equal(fwrite(comp, 1, clen, f), clen);
 	free(comp);
 }
 
-static void test_bad_entries(void **state)
+/* One block whose payload decompresses and passes the checksum, whatever
+ * entries it holds. */
+static void write_raw_block(const char *path, const uint8_t *raw, uint32_t raw_len, uint32_t count,
+			    uint32_t version)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	put_file_header(f, version);
+	put_block(f, raw, raw_len, count, version);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The entries of records [from, to) of s, as a block holds them. */
+static uint8_t *entries_of(const struct recset *s, size_t from, size_t to, uint32_t *raw_len)
+{
+	size_t n = 0, at = 0;
+	uint8_t *raw;
+
+	for (size_t i = from; i < to; i++)
+		n += 8 + ((s->len[i] + 7) & ~7u);
+	raw = calloc(1, n ? n : 1);
+	assert_non_null(raw);
+	for (size_t i = from; i < to; i++) {
+		put32(raw + at, s->len[i]);
+		memcpy(raw + at + 8, s->rec[i], s->len[i]);
+		at += 8 + ((s->len[i] + 7) & ~7u);
+	}
+	*raw_len = (uint32_t)n;
+	return raw;
+}
+
+/* Version 2 files (zlib) recorded by older builds still replay, and their
+ * crc32 is still checked. */
+static void test_version2(void **state)
+{
+	struct recset s = { 0 };
+	struct readout *o = calloc(1, sizeof(*o));
+	char path[128];
+	uint8_t *file;
+	size_t size;
+	FILE *f;
+
+	assert_non_null(o);
+	recset_make(&s, 500);
+	path_of(path, sizeof(path), "v2.rec");
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	put_file_header(f, 2);
+	for (size_t from = 0; from < s.n; from += 100) {
+		uint32_t raw_len;
+		uint8_t *raw = entries_of(&s, from, from + 100, &raw_len);
+
+		put_block(f, raw, raw_len, 100, 2);
+		free(raw);
+	}
+	assert_int_equal(fclose(f), 0);
+	read_file(path, &s, o);
+	assert_int_equal(o->status, 0);
+	assert_int_equal(o->records, s.n);
+	assert_int_equal(o->blocks, 5);
+	/* the next block starts 20 header bytes after the last one's payload */
+	file = slurp(path, &size);
+	assert_int_equal(o->block_end[4], size);
+	/* a wrong crc32 in the second block: the first is delivered, then the error */
+	file[o->block_end[0] + 16] ^= 1;
+	spit(path, file, size);
+	read_file(path, &s, o);
+	assert_int_equal(o->status, -1);
+	assert_int_equal(o->blocks, 1);
+	assert_non_null(strstr(o->err, "crc32 mismatch"));
+	free(file);
+	recset_free(&s);
+	free(o);
+}
+
+static void bad_entries(uint32_t version)
 {
 	struct recset s = { 0 };
 	struct readout *o = calloc(1, sizeof(*o));
@@ -589,7 +691,7 @@ static void test_bad_entries(void **state)
 	put32(raw, 96);
 	raw[8] = HT_EV_DATA;
 	put32(raw + 8 + offsetof(struct ht_data_ev, cap_len), 10);
-	write_raw_block(path, raw, 8 + 96, 1);
+	write_raw_block(path, raw, 8 + 96, 1, version);
 	read_file(path, &s, o);
 	assert_int_equal(o->status, -1);
 	assert_non_null(strstr(o->err, "record 0 at raw offset 0: length 96 does not match type 1"));
@@ -598,7 +700,7 @@ static void test_bad_entries(void **state)
 	put32(raw, 48);
 	raw[8] = HT_EV_CLOSE;
 	put32(raw + 56, 0x7ffffff0);
-	write_raw_block(path, raw, 56 + 48, 2);
+	write_raw_block(path, raw, 56 + 48, 2, version);
 	read_file(path, &s, o);
 	assert_int_equal(o->status, -1);
 	assert_non_null(strstr(o->err, "record 1 at raw offset 56: length 2147483632 runs past"));
@@ -607,7 +709,7 @@ static void test_bad_entries(void **state)
 	put32(raw, 48);
 	put32(raw + 4, 1);
 	raw[8] = HT_EV_CLOSE;
-	write_raw_block(path, raw, 56, 1);
+	write_raw_block(path, raw, 56, 1, version);
 	read_file(path, &s, o);
 	assert_int_equal(o->status, -1);
 	assert_non_null(strstr(o->err, "reserved"));
@@ -615,7 +717,7 @@ static void test_bad_entries(void **state)
 	memset(raw, 0, sizeof(raw));
 	put32(raw, 48);
 	raw[8] = HT_EV_CLOSE;
-	write_raw_block(path, raw, 56 + 4, 1);
+	write_raw_block(path, raw, 56 + 4, 1, version);
 	read_file(path, &s, o);
 	assert_int_equal(o->status, -1);
 	assert_non_null(strstr(o->err, "truncated entry header"));
@@ -635,6 +737,13 @@ static void test_bad_entries(void **state)
 		assert_int_equal(rfile_next_record(&cur, end, &rec, &rl), 0);
 	}
 	free(o);
+}
+
+/* Blocks that decompress and pass the checksum but hold bad entries. */
+static void test_bad_entries(void **state)
+{
+	bad_entries(RFILE_VERSION);
+	bad_entries(RFILE_VERSION_ZLIB);
 }
 
 static int setup(void **state)
@@ -660,6 +769,7 @@ static void test_prefetch_1(void **state)
 	test_truncated_everywhere(state);
 	test_bad_headers(state);
 	test_bad_entries(state);
+	test_version2(state);
 	prefetch_threads = 0;
 }
 
@@ -706,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_flipped_bytes),
 		cmocka_unit_test(test_bad_headers),
 		cmocka_unit_test(test_bad_entries),
+		cmocka_unit_test(test_version2),
 		cmocka_unit_test(test_prefetch_1),
 		cmocka_unit_test(test_prefetch_3),
 		cmocka_unit_test(test_prefetch_early_close),

@@ -952,6 +952,9 @@ static void run_property(uint64_t seed, const struct reasm_limits *lim, bool exa
 		}
 		assert_true(reasm_buffered(&r) <= r.lim.max_bytes);
 		assert_true(r.n_segs <= r.lim.max_segments);
+		/* the O(1) answer (bytes covered vs spanned) agrees with the scan
+		 * reasm_next_pos does, also through evictions and the segment limit */
+		assert_int_equal(reasm_waiting(&r), reasm_next_pos(&r) != r.cursor + r.buf_len);
 		if (exact) {
 			/* waiting iff something is known beyond an unknown position */
 			bool gap = false, waiting = false;
