@@ -58,6 +58,7 @@ all: deps $(BUILD)/http-tracer
 
 deps:
 	$(Q)tools/deps.sh
+	$(Q)tools/otlp/npm_deps.sh $(BUILD)
 
 # the baselines bench/baselines.sh compares with (not needed by make test)
 bench-deps:

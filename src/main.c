@@ -27,6 +27,7 @@
 #include "sink/k8s_client.h"
 #include "sink/k8s_store.h"
 #include "sink/clickhouse.h"
+#include "sink/otlp.h"
 #include "sink/output.h"
 #include "sink/sink.h"
 #include "pipeline/pipeline.h"
@@ -295,13 +296,20 @@ static int n_sinks;
 
 /* Every configured network sink (DESIGN §9, §10); exits 1 on failure.
  * replay: a sink that cannot keep up slows the replay down (nothing lost). */
+static void close_sinks(uint32_t drain_ms);
+
 static void open_sinks(const struct ht_config *c, bool replay)
 {
 	char err[512];
 	int rc = clickhouse_sink_open(c, replay, &sinks[n_sinks], err, sizeof(err));
 
+	if (rc >= 0) {
+		n_sinks += rc;
+		rc = otlp_sink_open(c, replay, &sinks[n_sinks], err, sizeof(err));
+	}
 	if (rc < 0) {
 		fprintf(stderr, "http-tracer: %s\n", err);
+		close_sinks(0);
 		exit(1);
 	}
 	n_sinks += rc;
@@ -648,6 +656,10 @@ int main(int argc, char **argv)
 		/* what live mode will say about the rings on this host */
 		if (capture_ring_note(c->ringbuffer_bytes, err, sizeof(err)))
 			fprintf(stderr, "http-tracer: note: %s\n", err);
+		if (*c->otlp_endpoint)
+			fprintf(stderr, "http-tracer: note: OTLP traces go to %s (%s%s)\n",
+				ht_config_otlp_url(c, err, sizeof(err)),
+				c->otlp_json ? "http/json" : "http/protobuf", c->otlp_gzip ? ", gzip" : "");
 		ht_config_free(c);
 		return 0;
 	}

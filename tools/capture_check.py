@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Kernel-capture checks for tools/capture_check.sh (standard library only).
 
-  capture_check.py scenario MODE PORT [SECONDS]
+  capture_check.py scenario MODE PORT [ARG]
       loopback traffic for one scenario:
-        pre     connect, wait SECONDS (start the tracer meanwhile), exchange
+        pre     connect, wait until the file ARG exists (the caller starts
+                the tracer meanwhile, then creates it), exchange
         health  three connections: /healthz, /healthz?x=1, /healthzz
         exit    the client process exits without close(2)
         bytes   request sent one byte per send(): "GET /healthz ..."
@@ -49,7 +50,12 @@ def scenario(mode, port, arg):
     if mode == "pre":
         s = socket.create_connection(("127.0.0.1", port))
         c, _ = srv.accept()
-        time.sleep(float(arg))
+        # arg: a file that appears once the probes are attached (a loaded
+        # machine may take seconds to load them); give up after a minute
+        for _ in range(600):
+            if os.path.exists(arg):
+                break
+            time.sleep(0.1)
         s.sendall(b"GET /pre HTTP/1.1\r\nHost: x\r\n\r\n")
         c.recv(4096)
         c.sendall(RESP)

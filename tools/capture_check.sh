@@ -31,7 +31,7 @@ make -s "$BUILD/capture_dump" "$BUILD/capture_traffic"
 CHK="python3 tools/capture_check.py"
 
 # a connection set up before the probes are attached
-$CHK scenario pre $P_PRE 4 &
+$CHK scenario pre $P_PRE "$WORK/attached" &
 PRE_PID=$!
 sleep 0.5
 
@@ -47,6 +47,7 @@ while ! grep -q ready "$WORK/dump.err" 2>/dev/null; do
 	fi
 done
 
+: > "$WORK/attached" # the pre-existing connection may send now
 python3 "$CONF" traffic --expect "$WORK/expect.json"
 "$BUILD/capture_traffic" $P_MMSG
 $CHK scenario health $P_HEALTH

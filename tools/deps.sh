@@ -15,6 +15,10 @@ libcurl4-openssl-dev clickhouse-server clickhouse-client libjansson-dev openssl"
 # learns the architecture first).
 PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libcurl4-openssl-dev:arm64 liblz4-dev:arm64 libjansson-dev:arm64"
 [ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
+# The OTLP e2e test's receiver runs on Node.js (tools/otlp/, its npm package
+# installed by tools/otlp/npm_deps.sh).  A Node.js that brings its own npm
+# (NodeSource's) must not get Debian's npm package, which would replace it.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 PKGS_BENCH="bpftrace httpry tshark libzstd-dev"
 [ "${1:-}" = bench ] && PKGS=$PKGS_BENCH
 missing=""

@@ -3,12 +3,12 @@
 #
 # Ranks, lowest first (a stage may include its own headers, include/ (the
 # kernel ABI) and stages of a strictly lower rank):
-#   0 base       buffers, rings, stats, records, addresses, parking
+#   0 base       buffers, rings, stats, records, addresses, parking, routes
 #   1 stream     reassembler, HTTP/1 parser, correlator, connection engine
 #   1 config     YAML config
 #   2 source     kernel capture, record file, the event validator
 #   2 sink       filters, redaction, metadata, encoders, output
-#   3 observe    metrics server, RED, routes
+#   3 observe    metrics server, RED
 #   4 pipeline   dispatch, shards, writer
 #   5 src/main.c
 # stream/ is pure: no threads, no I/O headers.  Fails naming each upward

@@ -66,6 +66,11 @@ enum ktype {
 	KT_K8S_URL,  /* http:// or https:// URL, a path allowed, or "" */
 	KT_K8S_FILE, /* a file path, never "" */
 	KT_NODE,     /* a Kubernetes node name, or "" */
+	KT_OTLP_URL,      /* output.otlp.endpoint: "" or http(s)://... */
+	KT_OTLP_PROTOCOL, /* http/protobuf | http/json */
+	KT_OTLP_COMPRESSION, /* gzip | none */
+	KT_OTLP_TEXT,     /* a plain string (the service name) */
+	KT_OTLP_HEADERS,  /* mapping of header name: value */
 	KT_PORTS,    /* list of ports */
 	KT_PIDS,     /* list of pids */
 	KT_NAMES,    /* list of plain names (namespaces) */
@@ -144,6 +149,18 @@ static const struct kdesc k_rotation[] = {
 	K_NUM("maxFiles", KT_U32, rotation_max_files, 1, 1000, 0),
 	{ NULL },
 };
+static const struct kdesc k_otlp[] = {
+	K_FIELD("endpoint", KT_OTLP_URL, otlp_endpoint),
+	K_FIELD("protocol", KT_OTLP_PROTOCOL, otlp_json),
+	K_FIELD("headers", KT_OTLP_HEADERS, otlp_headers),
+	K_NUM("timeoutMs", KT_U32, otlp_timeout_ms, 1, 600000, 0),
+	K_FIELD("compression", KT_OTLP_COMPRESSION, otlp_gzip),
+	K_FIELD("serviceName", KT_OTLP_TEXT, otlp_service_name),
+	K_NUM("queueMaxSize", KT_SIZE, otlp_queue_max_bytes, 64 * KiB, TiB, 1),
+	K_FIELD("spoolDir", KT_FILE, otlp_spool_dir),
+	K_NUM("spoolMaxSize", KT_SIZE, otlp_spool_max_bytes, 1 * MiB, 16 * TiB, 1),
+	{ NULL },
+};
 static const struct kdesc k_clickhouse[] = {
 	K_FIELD("url", KT_URL, ch_url),
 	K_FIELD("database", KT_IDENT, ch_database),
@@ -159,6 +176,7 @@ static const struct kdesc k_output[] = {
 	K_FIELD("path", KT_PATH, output_path),
 	K_FIELD("format", KT_FORMAT, format),
 	K_MAP("rotation", k_rotation),
+	K_MAP("otlp", k_otlp),
 	K_MAP("clickhouse", k_clickhouse),
 	{ NULL },
 };
@@ -765,6 +783,127 @@ static int conv_node(struct pctx *x, const struct kdesc *k, const struct sval *v
 	return replace_str(x, k, v);
 }
 
+/* ---- output.otlp (DESIGN §10) */
+
+#define OTLP_HEADERS_MAX 64
+
+/* An http:// or https:// URL of printable ASCII without spaces, or "". */
+static bool otlp_url_valid(const char *s, size_t len)
+{
+	if (!len)
+		return true;
+	if (len > 2048 || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return len > (s[4] == 's' ? 8u : 7u);
+}
+
+static int otlp_set_protocol(struct ht_config *c, const char *s)
+{
+	if (!strcmp(s, "http/protobuf"))
+		c->otlp_json = false;
+	else if (!strcmp(s, "http/json"))
+		c->otlp_json = true;
+	else
+		return -1;
+	return 0;
+}
+
+static int otlp_set_compression(struct ht_config *c, const char *s)
+{
+	if (!strcmp(s, "gzip"))
+		c->otlp_gzip = true;
+	else if (!strcmp(s, "none"))
+		c->otlp_gzip = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int conv_otlp(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	const char *s = v->is_null ? "" : v->s;
+	char b[256];
+
+	if (has_nul(v))
+		return perr(x, &v->mark, "expected text without NUL bytes for %s", key);
+	switch (k->type) {
+	case KT_OTLP_URL:
+		if (!otlp_url_valid(s, v->is_null ? 0 : v->len))
+			return perr(x, &v->mark, "expected \"\" (no OTLP export) or an http:// or https:// URL without spaces, at most 2048 bytes (e.g. http://127.0.0.1:4318), for %s, got '%s'",
+				    key, show(v, b, sizeof(b)));
+		x->c->otlp_endpoint_is_traces = false; /* the file's endpoint is a base URL */
+		break;
+	case KT_OTLP_PROTOCOL:
+		if (!strcmp(s, "grpc"))
+			return perr(x, &v->mark, "grpc is not supported for %s: use http/protobuf (an OTLP/HTTP receiver, port 4318) or http/json", key);
+		if (otlp_set_protocol(x->c, s))
+			return perr(x, &v->mark, "expected http/protobuf or http/json for %s, got '%s'",
+				    key, show(v, b, sizeof(b)));
+		return 0;
+	case KT_OTLP_COMPRESSION:
+		if (otlp_set_compression(x->c, s))
+			return perr(x, &v->mark, "expected gzip or none for %s, got '%s'", key,
+				    show(v, b, sizeof(b)));
+		return 0;
+	default:
+		if (v->len > 4096)
+			return perr(x, &v->mark, "expected at most 4096 bytes for %s", key);
+		break;
+	}
+	if (v->is_null) {
+		struct sval empty = *v;
+
+		empty.s = "";
+		empty.len = 0;
+		return replace_str(x, k, &empty);
+	}
+	return replace_str(x, k, v);
+}
+
+/* Name matches the header line "Name: value" (case-insensitive). */
+static bool header_line_is(const char *line, const char *name, size_t n)
+{
+	return !strncasecmp(line, name, n) && line[n] == ':';
+}
+
+/* Set header name to value in the list of "Name: value" lines, replacing
+ * an entry of the same name.  0 or -ENOMEM. */
+static int header_set(struct ht_strlist *l, const char *name, size_t n, const char *value,
+		      size_t vn)
+{
+	char *line = malloc(n + vn + 3);
+
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, name, n);
+	memcpy(line + n, ": ", 2);
+	memcpy(line + n + 2, value, vn);
+	line[n + 2 + vn] = '\0';
+	for (size_t i = 0; i < l->n; i++)
+		if (header_line_is(l->v[i], name, n)) {
+			free(l->v[i]);
+			l->v[i] = line;
+			return 0;
+		}
+	if (strlist_add(l, line, n + vn + 2)) {
+		free(line);
+		return -ENOMEM;
+	}
+	free(line);
+	return 0;
+}
+
+static bool header_value_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+			return false;
+	return true;
+}
+
 static int set_scalar(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
 {
 	switch (k->type) {
@@ -783,6 +922,10 @@ static int set_scalar(struct pctx *x, const struct kdesc *k, const struct sval *
 	case KT_K8S_URL: return conv_k8s_url(x, k, v, key);
 	case KT_K8S_FILE: return conv_k8s_file(x, k, v, key);
 	case KT_NODE: return conv_node(x, k, v, key);
+	case KT_OTLP_URL:
+	case KT_OTLP_PROTOCOL:
+	case KT_OTLP_COMPRESSION:
+	case KT_OTLP_TEXT: return conv_otlp(x, k, v, key);
 	default: break;
 	}
 	return perr(x, &v->mark, "internal: %s is not a scalar key", key);
@@ -1140,6 +1283,50 @@ static int walk_list(struct pctx *x, yaml_document_t *doc, const struct kdesc *k
 	return 0;
 }
 
+/* output.otlp.headers: a mapping of header name to value; each entry is
+ * added to (or replaces the same name from) OTEL_EXPORTER_OTLP_HEADERS. */
+static int walk_headers(struct pctx *x, yaml_document_t *doc, const struct kdesc *k,
+			yaml_node_t *n, const char *key)
+{
+	struct ht_strlist *l = (struct ht_strlist *)((char *)x->c + k->off);
+	char b[256];
+
+	if (is_null_node(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(x, &n->start_mark, "expected a mapping of header name: value (e.g. {authorization: \"Bearer ...\"}) for %s, got %s",
+			    key, node_kind(n));
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+		yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+		struct sval kv, vv;
+
+		if (!kn || !vn)
+			return perr(x, NULL, "internal: broken YAML document");
+		if (kn->type != YAML_SCALAR_NODE || vn->type != YAML_SCALAR_NODE)
+			return perr(x, kn->type != YAML_SCALAR_NODE ? &kn->start_mark : &vn->start_mark,
+				    "expected header name: value scalars in %s, got %s", key,
+				    node_kind(kn->type != YAML_SCALAR_NODE ? kn : vn));
+		scalar_sval(kn, &kv);
+		scalar_sval(vn, &vv);
+		if (!kv.len || kv.len > 256)
+			return perr(x, &kn->start_mark, "expected an HTTP header name of 1..256 bytes in %s", key);
+		for (size_t i = 0; i < kv.len; i++)
+			if (!is_tchar((unsigned char)kv.s[i]))
+				return perr(x, &kn->start_mark, "expected an HTTP header name in %s, got '%s'",
+					    key, show(&kv, b, sizeof(b)));
+		if (vv.len > 8192 || !header_value_ok(vv.s, vv.len))
+			return perr(x, &vn->start_mark, "expected a header value of at most 8192 bytes without CR, LF or NUL for %s.%s",
+				    key, show(&kv, b, sizeof(b)));
+		if (header_set(l, kv.s, kv.len, vv.is_null ? "" : vv.s, vv.is_null ? 0 : vv.len))
+			return perr(x, &kn->start_mark, "out of memory");
+		if (l->n > OTLP_HEADERS_MAX)
+			return perr(x, &kn->start_mark, "expected at most %d headers in %s (with those of OTEL_EXPORTER_OTLP_HEADERS)",
+				    OTLP_HEADERS_MAX, key);
+	}
+	return 0;
+}
+
 static int walk(struct pctx *x, yaml_document_t *doc, const struct kdesc *k, yaml_node_t *n,
 		const char *key)
 {
@@ -1147,6 +1334,8 @@ static int walk(struct pctx *x, yaml_document_t *doc, const struct kdesc *k, yam
 
 	if (k->type == KT_MAP)
 		return walk_map(x, doc, k->sub, n, key);
+	if (k->type == KT_OTLP_HEADERS)
+		return walk_headers(x, doc, k, n, key);
 	if (is_list(k->type))
 		return walk_list(x, doc, k, n, key);
 	if (n->type != YAML_SCALAR_NODE)
@@ -1250,6 +1439,10 @@ void ht_config_free(struct ht_config *c)
 	free(c->k8s_token_file);
 	free(c->k8s_ca_file);
 	free(c->k8s_node_name);
+	free(c->otlp_endpoint);
+	strlist_free(&c->otlp_headers);
+	free(c->otlp_service_name);
+	free(c->otlp_spool_dir);
 	strlist_free(&c->redact_patterns_alnum);
 	free(c);
 }
@@ -1279,6 +1472,154 @@ static int derive(struct ht_config *c)
 err_free:
 	strlist_free(d);
 	return -ENOMEM;
+}
+
+/* ---- the OTEL_* environment: defaults of output.otlp, the file wins */
+
+/* One warning per variable and process: defaults are built often. */
+static void env_warn(const char *var, const char *fmt, const char *what)
+{
+	static char warned[8][40];
+
+	for (int i = 0; i < 8; i++) {
+		if (!strcmp(warned[i], var))
+			return;
+		if (!warned[i][0]) {
+			snprintf(warned[i], sizeof(warned[i]), "%s", var);
+			break;
+		}
+	}
+	fprintf(stderr, "http-tracer: warning: %s: ", var);
+	fprintf(stderr, fmt, what);
+	fputc('\n', stderr);
+}
+
+/* The signal-specific variable, else the generic one; NULL if neither is set. */
+static const char *env_pick(const char *traces, const char *all, const char **name)
+{
+	const char *v = getenv(traces);
+
+	*name = traces;
+	if (v && *v)
+		return v;
+	*name = all;
+	v = getenv(all);
+	return v && *v ? v : NULL;
+}
+
+static int unhex1(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Trim blanks and percent-decode s[0..n) into out (n + 1 bytes); returns the length. */
+static size_t env_decode(const char *s, size_t n, char *out)
+{
+	size_t o = 0;
+
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && unhex1(s[i + 1]) >= 0 && unhex1(s[i + 2]) >= 0) {
+			out[o++] = (char)(unhex1(s[i + 1]) << 4 | unhex1(s[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* OTEL_EXPORTER_OTLP_HEADERS: "k=v,k=v" with URL-encoded values (W3C
+ * baggage syntax); a malformed entry is skipped with a warning, as the
+ * OpenTelemetry SDKs do. */
+static int env_headers(struct ht_config *c, const char *var)
+{
+	const char *v = getenv(var), *p;
+
+	if (!v || !*v)
+		return 0;
+	for (p = v; *p;) {
+		size_t n = strcspn(p, ","), kn, vn;
+		const char *eq = memchr(p, '=', n);
+		char *k = malloc(n + 1), *val = malloc(n + 1);
+		bool ok;
+
+		if (!k || !val) {
+			free(k);
+			free(val);
+			return -ENOMEM;
+		}
+		kn = eq ? env_decode(p, (size_t)(eq - p), k) : 0;
+		vn = eq ? env_decode(eq + 1, n - (size_t)(eq + 1 - p), val) : 0;
+		ok = kn > 0 && kn <= 256 && header_value_ok(val, vn);
+		for (size_t i = 0; ok && i < kn; i++)
+			ok = is_tchar((unsigned char)k[i]);
+		if (ok && c->otlp_headers.n < OTLP_HEADERS_MAX) {
+			if (header_set(&c->otlp_headers, k, kn, val, vn)) {
+				free(k);
+				free(val);
+				return -ENOMEM;
+			}
+		} else if (n) {
+			env_warn(var, "%s", "an entry is not name=value (URL-encoded value) or there are too many; skipped");
+		}
+		free(k);
+		free(val);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int otel_env(struct ht_config *c)
+{
+	const char *name, *v;
+
+	if ((v = env_pick("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", &name))) {
+		if (!otlp_url_valid(v, strlen(v))) {
+			env_warn(name, "'%s' is not an http:// or https:// URL; ignored", v);
+		} else {
+			char *d = strdup(v);
+
+			if (!d)
+				return -ENOMEM;
+			free(c->otlp_endpoint);
+			c->otlp_endpoint = d;
+			c->otlp_endpoint_is_traces = name[strlen("OTEL_EXPORTER_OTLP_")] == 'T';
+		}
+	}
+	if ((v = env_pick("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &name)) &&
+	    otlp_set_protocol(c, v))
+		env_warn(name, "'%s' is not supported (http/protobuf or http/json); using http/protobuf", v);
+	if ((v = env_pick("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &name)) &&
+	    otlp_set_compression(c, v))
+		env_warn(name, "'%s' is not gzip or none; ignored", v);
+	if ((v = env_pick("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &name))) {
+		uint64_t ms;
+
+		if (parse_u64(v, strlen(v), &ms) || ms < 1 || ms > 600000)
+			env_warn(name, "'%s' is not a timeout in 1..600000 ms; ignored", v);
+		else
+			c->otlp_timeout_ms = (uint32_t)ms;
+	}
+	if (env_headers(c, "OTEL_EXPORTER_OTLP_HEADERS") ||
+	    env_headers(c, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"))
+		return -ENOMEM;
+	if ((v = getenv("OTEL_SERVICE_NAME")) && *v) {
+		char *d = strndup(v, 4096);
+
+		if (!d)
+			return -ENOMEM;
+		free(c->otlp_service_name);
+		c->otlp_service_name = d;
+	}
+	return 0;
 }
 
 static int add_defaults(struct ht_strlist *l, const char *const *v)
@@ -1318,6 +1659,13 @@ struct ht_config *ht_config_defaults(void)
 	c->k8s_token_file = strdup(HT_K8S_TOKEN_FILE);
 	c->k8s_ca_file = strdup(HT_K8S_CA_FILE);
 	c->k8s_node_name = strdup("");
+	c->otlp_endpoint = strdup("");
+	c->otlp_timeout_ms = 10000;
+	c->otlp_gzip = true;
+	c->otlp_service_name = strdup("");
+	c->otlp_queue_max_bytes = 64 * MiB;
+	c->otlp_spool_dir = strdup("");
+	c->otlp_spool_max_bytes = 1 * GiB;
 	c->ch_url = strdup("");
 	c->ch_database = strdup("default");
 	c->ch_table = strdup("http_events");
@@ -1329,7 +1677,8 @@ struct ht_config *ht_config_defaults(void)
 	if (!c->source || !c->output_path || !c->metrics_listen || !c->k8s_api_server ||
 	    !c->k8s_token_file || !c->k8s_ca_file || !c->k8s_node_name || !c->ch_url ||
 	    !c->ch_database || !c->ch_table || !c->ch_user || !c->ch_password_file ||
-	    !c->ch_spool_dir ||
+	    !c->ch_spool_dir || !c->otlp_endpoint || !c->otlp_service_name ||
+	    !c->otlp_spool_dir || otel_env(c) ||
 	    add_defaults(&c->redact_headers, default_redact_headers) ||
 	    add_defaults(&c->redact_body_patterns, default_body_patterns) || derive(c))
 		goto err_free;
@@ -1780,4 +2129,19 @@ int ht_config_reload_apply(const char *path, ht_config_apply_fn apply, void *ctx
 int ht_config_reload(const char *path, char *err, size_t errlen)
 {
 	return ht_config_reload_apply(path, NULL, NULL, err, errlen);
+}
+
+const char *ht_config_otlp_url(const struct ht_config *c, char *buf, size_t size)
+{
+	const char *e = c->otlp_endpoint ? c->otlp_endpoint : "";
+	size_t n = strlen(e);
+
+	if (!n || c->otlp_endpoint_is_traces) {
+		snprintf(buf, size, "%s", e);
+		return buf;
+	}
+	while (n && e[n - 1] == '/')
+		n--;
+	snprintf(buf, size, "%.*s/v1/traces", (int)n, e);
+	return buf;
 }

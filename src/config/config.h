@@ -74,6 +74,18 @@ struct ht_config {
 	uint32_t idle_timeout_ms;      /* connection expiry, default 60000 */
 	uint64_t shard_memory_bytes;   /* per-shard buffered-bytes budget */
 	uint32_t capture_cap_bytes;    /* per-syscall capture cap, default HT_CAPTURE_CAP_DEFAULT */
+	/* output.otlp (DESIGN §10); defaults from the OTEL_* environment */
+	char *otlp_endpoint;           /* "": no OTLP export */
+	bool otlp_endpoint_is_traces;  /* from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the
+					* whole URL; otherwise /v1/traces is appended */
+	bool otlp_json;                /* protocol http/json (else http/protobuf) */
+	struct ht_strlist otlp_headers; /* "Name: value" lines */
+	uint32_t otlp_timeout_ms;
+	bool otlp_gzip;                /* compression gzip (else none) */
+	char *otlp_service_name;       /* "": each process's name */
+	uint64_t otlp_queue_max_bytes; /* delivery memory queue */
+	char *otlp_spool_dir;          /* "": memory queue only */
+	uint64_t otlp_spool_max_bytes;
 	/* metrics */
 	char *metrics_listen;          /* host:port */
 	/* kubernetes (DESIGN §7); read at start only */
@@ -164,6 +176,10 @@ void ht_config_clear_overrides(void);
 bool ht_config_k8s_on(const struct ht_config *c);
 int ht_config_k8s_api_server(const struct ht_config *c, char *buf, size_t size);
 int ht_config_k8s_node(const struct ht_config *c, char *buf, size_t size);
+
+/* The URL OTLP traces are POSTed to ({endpoint}/v1/traces, or the traces
+ * endpoint as given) into buf; "" when OTLP export is off.  Returns buf. */
+const char *ht_config_otlp_url(const struct ht_config *c, char *buf, size_t size);
 
 /* "ndjson", "json", "csv". */
 const char *ht_format_name(enum ht_format f);

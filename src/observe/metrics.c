@@ -33,6 +33,7 @@
 
 #include "base/buf.h"
 #include "sink/delivery.h"
+#include "sink/otlp.h"
 #include "sink/k8s_client.h"
 #include "source/capture.h"
 #include "stream/httpp.h"
@@ -804,6 +805,28 @@ static int render_sinks(struct ht_buf *b)
 #undef SINK_FIELD
 }
 
+/* The OTLP sink's own counters (its deliveries are in render_sinks). */
+static int render_otlp(struct ht_buf *b)
+{
+	struct otlp_stats o;
+	int rc;
+
+	otlp_stats_get(&o);
+	rc = put_family(b, "http_tracer_otlp_traceparent_total", "counter",
+			"Spans whose request carried a W3C traceparent header: joined to that trace, or malformed (ignored, the span starts a new trace).");
+	rc = rc ?: put_u64_l1(b, "http_tracer_otlp_traceparent_total", "result", "joined",
+			      o.traceparent_joined);
+	rc = rc ?: put_u64_l1(b, "http_tracer_otlp_traceparent_total", "result", "malformed",
+			      o.traceparent_malformed);
+	rc = rc ?: put_family(b, "http_tracer_otlp_spans_rejected_total", "counter",
+			      "Spans an OTLP receiver rejected inside an accepted batch (partial_success.rejected_spans).");
+	rc = rc ?: put_fmt(b, "http_tracer_otlp_spans_rejected_total %" PRIu64 "\n", o.spans_rejected);
+	rc = rc ?: put_family(b, "http_tracer_otlp_partial_success_total", "counter",
+			      "Accepted OTLP batches whose response carried a partial_success.");
+	rc = rc ?: put_fmt(b, "http_tracer_otlp_partial_success_total %" PRIu64 "\n", o.partial_responses);
+	return rc;
+}
+
 /* ---- Kubernetes API client (only while one runs) */
 
 static int render_k8s_kinds(struct ht_buf *b, const char *name, const char *type,
@@ -895,6 +918,7 @@ int metrics_render(struct ht_buf *b)
 	}
 	rc = rc ?: render_latency(b, t);
 	rc = rc ?: render_sinks(b);
+	rc = rc ?: render_otlp(b);
 	rc = rc ?: render_parse_errors(b, t);
 	rc = rc ?: render_shards(b, t);
 	rc = rc ?: render_health(b);

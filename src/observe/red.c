@@ -25,7 +25,7 @@
 #include "base/buf.h"
 #include "ht_event.h"
 #include "base/record.h"
-#include "route.h"
+#include "base/route.h"
 
 const double red_bounds_s[RED_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,

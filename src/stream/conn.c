@@ -570,6 +570,8 @@ static void finish_dir(struct conn *c, int d, const struct conn_limits *lim, str
 void conn_drain(struct conn *c, const struct conn_limits *lim, struct ht_stats *st,
 		uint64_t now_ns)
 {
+	uint64_t ev_before = c->rs[0].evicted_bytes + c->rs[1].evicted_bytes;
+
 	for (int d = 0; d < 2; d++) {
 		uint64_t end = c->rs[d].max_seen;
 
@@ -579,6 +581,7 @@ void conn_drain(struct conn *c, const struct conn_limits *lim, struct ht_stats *
 			reasm_flush_to(&c->rs[d], end);
 	}
 	pump_all(c, lim, st, true);
+	account_evictions(c, st, ev_before);
 	if (c->req_dir >= 0) {
 		/* responses first: a close-delimited body ends here */
 		finish_dir(c, other(c->req_dir), lim, st);
@@ -594,10 +597,13 @@ bool conn_has_waits(const struct conn *c)
 
 void conn_skip_waits(struct conn *c, const struct conn_limits *lim, struct ht_stats *st)
 {
+	uint64_t ev_before = c->rs[0].evicted_bytes + c->rs[1].evicted_bytes;
+
 	for (int d = 0; d < 2; d++)
 		if (reasm_waiting(&c->rs[d]))
 			reasm_flush_to(&c->rs[d], reasm_next_pos(&c->rs[d]));
 	pump_all(c, lim, st, false);
+	account_evictions(c, st, ev_before); /* a hole placed in a full table evicts */
 }
 
 size_t conn_buffered(const struct conn *c)

@@ -1107,6 +1107,127 @@ static int cleanup(void **state)
 	return 0;
 }
 
+/* ---- output.otlp and the OTEL_* environment (DESIGN §10) */
+
+static const char *const otel_vars[] = {
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+	"OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+	"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_SERVICE_NAME",
+};
+
+static void otel_clear(void)
+{
+	for (size_t i = 0; i < sizeof(otel_vars) / sizeof(otel_vars[0]); i++)
+		unsetenv(otel_vars[i]);
+}
+
+static void test_otlp_keys(void **state)
+{
+	struct ht_config *c;
+	char url[256];
+
+	otel_clear();
+	c = ht_config_defaults();
+	assert_string_equal(c->otlp_endpoint, "");
+	assert_string_equal(ht_config_otlp_url(c, url, sizeof(url)), "");
+	assert_false(c->otlp_json);
+	assert_true(c->otlp_gzip);
+	assert_int_equal(c->otlp_timeout_ms, 10000);
+	assert_int_equal(c->otlp_headers.n, 0);
+	ht_config_free(c);
+
+	c = expect_load("output:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n"
+			"    protocol: http/json\n    compression: none\n    timeoutMs: 2500\n"
+			"    headers: {authorization: \"Bearer abc\", X-Scope-OrgID: team-a}\n"
+			"    serviceName: edge\n    queueMaxSize: 8MiB\n"
+			"    spoolDir: /var/spool/ht-otlp\n    spoolMaxSize: 2GiB\n");
+	assert_string_equal(ht_config_otlp_url(c, url, sizeof(url)), "http://127.0.0.1:4318/v1/traces");
+	assert_true(c->otlp_json);
+	assert_false(c->otlp_gzip);
+	assert_int_equal(c->otlp_timeout_ms, 2500);
+	assert_int_equal(c->otlp_headers.n, 2);
+	assert_string_equal(c->otlp_headers.v[0], "authorization: Bearer abc");
+	assert_string_equal(c->otlp_headers.v[1], "X-Scope-OrgID: team-a");
+	assert_string_equal(c->otlp_service_name, "edge");
+	assert_int_equal(c->otlp_queue_max_bytes, 8 * MiB);
+	assert_string_equal(c->otlp_spool_dir, "/var/spool/ht-otlp");
+	assert_int_equal(c->otlp_spool_max_bytes, 2048 * MiB);
+	ht_config_free(c);
+
+	expect_error("output:\n  otlp:\n    endpoint: ftp://x\n",
+		     "3:15: error: expected \"\" (no OTLP export) or an http:// or https:// URL without spaces, at most 2048 bytes (e.g. http://127.0.0.1:4318), for output.otlp.endpoint, got 'ftp://x'");
+	expect_error("output:\n  otlp:\n    protocol: grpc\n",
+		     "3:15: error: grpc is not supported for output.otlp.protocol: use http/protobuf (an OTLP/HTTP receiver, port 4318) or http/json");
+	expect_error("output:\n  otlp:\n    protocol: protobuf\n",
+		     "3:15: error: expected http/protobuf or http/json for output.otlp.protocol, got 'protobuf'");
+	expect_error("output:\n  otlp:\n    compression: zstd\n",
+		     "3:18: error: expected gzip or none for output.otlp.compression, got 'zstd'");
+	expect_error("output:\n  otlp:\n    timeoutMs: 0\n",
+		     "3:16: error: expected an integer in 1..600000 for output.otlp.timeoutMs, got '0'");
+	expect_error("output:\n  otlp:\n    headers: [a, b]\n",
+		     "3:14: error: expected a mapping of header name: value (e.g. {authorization: \"Bearer ...\"}) for output.otlp.headers, got a list");
+	expect_error("output:\n  otlp:\n    headers:\n      \"bad name\": x\n",
+		     "4:7: error: expected an HTTP header name in output.otlp.headers, got 'bad name'");
+	expect_error("output:\n  otlp:\n    headers:\n      a: \"x\\ny\"\n",
+		     "4:10: error: expected a header value of at most 8192 bytes without CR, LF or NUL for output.otlp.headers.a");
+	expect_error("output:\n  otlp:\n    endpoint2: x\n",
+		     "3:5: error: unknown key 'endpoint2' in output.otlp (expected one of: endpoint, protocol, headers, timeoutMs, compression, serviceName, queueMaxSize, spoolDir, spoolMaxSize)");
+}
+
+/* The OTEL_* variables are the defaults; every key the file gives wins. */
+static void test_otlp_env(void **state)
+{
+	struct ht_config *c;
+	char url[256];
+
+	otel_clear();
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", 1);
+	setenv("OTEL_EXPORTER_OTLP_HEADERS", " api-key = s%3Dcr%2Cet , tenant=a ,broken", 1);
+	setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", 1);
+	setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "3000", 1);
+	setenv("OTEL_SERVICE_NAME", "payments", 1);
+	c = ht_config_defaults();
+	assert_string_equal(ht_config_otlp_url(c, url, sizeof(url)), "http://collector:4318/v1/traces");
+	assert_true(c->otlp_json);
+	assert_int_equal(c->otlp_timeout_ms, 3000);
+	assert_string_equal(c->otlp_service_name, "payments");
+	assert_int_equal(c->otlp_headers.n, 2); /* "broken" has no '=': skipped */
+	assert_string_equal(c->otlp_headers.v[0], "api-key: s=cr,et");
+	assert_string_equal(c->otlp_headers.v[1], "tenant: a");
+	ht_config_free(c);
+
+	/* the traces endpoint is used as is and beats the generic one */
+	setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example/custom/path", 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf", 1);
+	c = ht_config_defaults();
+	assert_string_equal(ht_config_otlp_url(c, url, sizeof(url)), "https://otlp.example/custom/path");
+	assert_false(c->otlp_json);
+	ht_config_free(c);
+
+	/* the file wins: endpoint (then /v1/traces is appended), protocol, one header */
+	c = expect_load("output:\n  otlp:\n    endpoint: http://127.0.0.1:18200\n"
+			"    protocol: http/json\n    headers: {TENANT: b}\n    serviceName: ''\n");
+	assert_string_equal(ht_config_otlp_url(c, url, sizeof(url)), "http://127.0.0.1:18200/v1/traces");
+	assert_true(c->otlp_json);
+	assert_int_equal(c->otlp_headers.n, 2);
+	assert_string_equal(c->otlp_headers.v[1], "TENANT: b");
+	assert_string_equal(c->otlp_service_name, "");
+	ht_config_free(c);
+
+	/* a bad variable is ignored (with a warning), never fatal */
+	otel_clear();
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318", 1);
+	setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", 1);
+	c = ht_config_defaults();
+	assert_non_null(c);
+	assert_string_equal(c->otlp_endpoint, "");
+	assert_int_equal(c->otlp_timeout_ms, 10000);
+	ht_config_free(c);
+	otel_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1132,6 +1253,8 @@ int main(void)
 		cmocka_unit_test(test_install_reload),
 		cmocka_unit_test(test_reload_with_reader),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_otlp_keys),
+		cmocka_unit_test(test_otlp_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, cleanup);

@@ -70,9 +70,11 @@ no_lock_fd() {
 
 # ngx_private DIR PORT SERVER_BODY: a private nginx (one worker running as
 # root, so DIR may sit in a private temp dir; sendfile off; root DIR/www) on 127.0.0.1:PORT with SERVER_BODY inside its server block.
+# PORT may be ADDR:PORT for another loopback address.
 # Returns non-zero, with the reason on stdout, when it cannot start.
 ngx_private() {
 	d=$1
+	case $2 in *:*) ngx_listen=$2 ;; *) ngx_listen=127.0.0.1:$2 ;; esac
 	mkdir -p "$d/www" "$d/tmp"
 	cat > "$d/nginx.conf" <<NGX
 user root;
@@ -91,7 +93,7 @@ http {
 	uwsgi_temp_path $d/tmp;
 	scgi_temp_path $d/tmp;
 	server {
-		listen 127.0.0.1:$2;
+		listen $ngx_listen;
 		root $d/www;
 		$3
 	}

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "observe/route.h"
+#include "base/route.h"
 
 struct rcase {
 	const char *label;

@@ -1,9 +1,11 @@
 /*
  * route.h - turn a request path into a low-cardinality route template.
  *
- * Used for the `route` label of the RED metrics: identifiers in the path
- * (numbers, UUIDs, long hex strings, long tokens, dates, e-mail addresses)
- * become `{id}`, the query and fragment are stripped, matrix parameters
+ * Used for the `route` label of the RED metrics and for the name and
+ * http.route of OTLP spans (a pure function, so it lives in base/ where
+ * both observe/ and sink/ reach it): identifiers in the path (numbers,
+ * UUIDs, long hex strings, long tokens, dates, e-mail addresses) become
+ * `{id}`, the query and fragment are stripped, matrix parameters
  * (`;jsessionid=...`) are dropped, and the result is bounded in length.
  */
 #ifndef HT_ROUTE_H
