@@ -1,6 +1,7 @@
 #!/bin/sh
-# run.sh BUILD - every benchmark: parser, replay matrix, live overhead, BPF cost,
-# CPU per exchange, baselines, replay of recorded traffic, record-file codecs.
+# run.sh BUILD - every benchmark: parser, Kubernetes metadata per record,
+# replay matrix, live overhead, BPF cost, CPU per exchange, baselines, replay
+# of recorded traffic, record-file codecs.
 # Each prints its own numbers; nothing here asserts a time.
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -11,6 +12,8 @@ banner "bench/parser.sh: httpp vs http_parser 2.9"
 "$HERE/parser.sh" 15 || echo "bench/parser.sh failed"
 banner "bench/bench_record: CPU per record of build, redaction, NDJSON encoding"
 make --no-print-directory "$BUILD/bench_record" && "$BUILD/bench_record" 300 || echo "bench_record failed"
+banner "bench/bench_enrich: Kubernetes metadata per record"
+make --no-print-directory "$BUILD/bench_enrich" && "$BUILD/bench_enrich" || echo "bench_enrich failed"
 banner "bench/replay.sh: workerThreads x batchSize"
 "$HERE/replay.sh" "$BUILD" || echo "bench/replay.sh failed"
 if [ "$(id -u)" -ne 0 ]; then

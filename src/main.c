@@ -24,6 +24,8 @@
 #include "config/config.h"
 #include "ht_event.h"
 #include "observe/metrics.h"
+#include "sink/k8s_client.h"
+#include "sink/k8s_store.h"
 #include "sink/clickhouse.h"
 #include "sink/otlp.h"
 #include "sink/output.h"
@@ -223,6 +225,66 @@ static int auto_readers(int ncpu)
 	return r < 1 ? 1 : r;
 }
 
+/*
+ * Kubernetes metadata in live mode (DESIGN §7): the node name of the
+ * records, and the store the API client keeps in step for the shards.
+ * Each part is optional; the client runs on its own threads and an
+ * unreachable API server only delays the metadata.
+ */
+struct kube {
+	char node[256];              /* "" : no node field */
+	struct k8s_store *st;
+	struct k8s_client *cl;
+};
+
+/* 0, or -1 after saying why (the settings cannot work). */
+static int kube_start(const struct ht_config *c, struct kube *k)
+{
+	struct k8s_client_cfg cc = { 0 };
+	char api[1100], err[512];
+	bool on = ht_config_k8s_on(c);
+
+	if (c->k8s_mode == HT_K8S_OFF || (!on && !*c->k8s_node_name))
+		return 0;
+	if (ht_config_k8s_node(c, k->node, sizeof(k->node)))
+		k->node[0] = '\0'; /* no host name either: records without node */
+	if (!on)
+		return 0; /* nodeName alone: the node field, no API */
+	if (ht_config_k8s_api_server(c, api, sizeof(api))) {
+		fprintf(stderr, "http-tracer: kubernetes.enabled is true but no API server is known: set kubernetes.apiServer (http://127.0.0.1:8001 for kubectl proxy) or run in a pod (KUBERNETES_SERVICE_HOST)\n");
+		return -1;
+	}
+	k->st = k8s_store_new();
+	if (!k->st) {
+		fprintf(stderr, "http-tracer: kubernetes: out of memory\n");
+		return -1;
+	}
+	cc.api_server = api;
+	/* kubectl proxy (http://) authenticates for us: the token only if asked */
+	cc.token_file = strncmp(api, "http://", 7) || strcmp(c->k8s_token_file, HT_K8S_TOKEN_FILE) ?
+			c->k8s_token_file : NULL;
+	cc.ca_file = c->k8s_ca_file;
+	cc.node_name = k->node[0] ? k->node : NULL;
+	k->cl = k8s_client_start(&cc, k->st, err, sizeof(err));
+	if (!k->cl) {
+		fprintf(stderr, "http-tracer: kubernetes: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "http-tracer: kubernetes: watching pods of node %s, services and endpointslices at %s\n",
+		k->node[0] ? k->node : "(any)", api);
+	return 0;
+}
+
+/* After the pipeline is stopped: no shard reads the store any more. */
+static void kube_stop(struct kube *k)
+{
+	k8s_client_stop(k->cl);
+	k->cl = NULL;
+	if (k->st)
+		k8s_store_free(k->st);
+	k->st = NULL;
+}
+
 /* ---------------------------------------------------- network sinks */
 
 #define SINKS_MAX 4
@@ -263,7 +325,7 @@ static void close_sinks(uint32_t drain_ms)
 }
 
 static struct pipeline *start_pipeline(const struct ht_config *c, struct output *out,
-				       int n_readers, int64_t wait_us, int live)
+				       int n_readers, int64_t wait_us, const struct kube *k)
 {
 	struct pipeline_opts o = {
 		.n_readers = n_readers,
@@ -280,7 +342,9 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 		.n_sinks = n_sinks,
 		.format = (int)c->format,
 		.pin_cpus = 1,
-		.lookup_metadata = live,
+		.lookup_metadata = k != NULL,
+		.k8s = k ? k->st : NULL,
+		.node_name = k && k->node[0] ? k->node : NULL,
 	};
 	char err[512];
 	struct pipeline *p = pipeline_start(&o, err, sizeof(err));
@@ -311,7 +375,7 @@ static int run_replay(const struct args *a, const struct ht_config *c, struct ou
 	/* inflate ahead on other threads; the reader still sees file order */
 	rfile_reader_prefetch(rf, a->n_readers > 0 ? (unsigned)a->n_readers : 2);
 	metrics_set_probes_attached(true);
-	p = start_pipeline(c, out, 1, -1, 0);
+	p = start_pipeline(c, out, 1, -1, NULL);
 	if (!p) {
 		rfile_reader_close(rf);
 		return 1;
@@ -491,6 +555,7 @@ struct live {
 	pthread_t *th;
 	struct reader_arg *ra;
 	int n_started;
+	struct kube k;
 };
 
 static int live_stop(struct live *l, const struct ht_config *c, int status)
@@ -505,6 +570,7 @@ static int live_stop(struct live *l, const struct ht_config *c, int status)
 		pipeline_stop(l->p);
 		pipeline_free(l->p);
 	}
+	kube_stop(&l->k);
 	if (record_failures) {
 		fprintf(stderr, "http-tracer: %llu events could not be written to %s\n",
 			(unsigned long long)record_failures, c->output_path);
@@ -537,7 +603,9 @@ static int run_live(const struct args *a, const struct ht_config *c, struct outp
 		l.ms = metrics_start(c->metrics_listen, err, sizeof(err));
 		if (!l.ms)
 			fprintf(stderr, "http-tracer: metrics disabled: %s\n", err);
-		l.p = start_pipeline(c, out, n, 50000, 1); /* 50 ms: the kernel rings absorb the rest */
+		if (kube_start(c, &l.k))
+			return live_stop(&l, c, 2);
+		l.p = start_pipeline(c, out, n, 50000, &l.k); /* 50 ms: the kernel rings absorb the rest */
 		if (!l.p)
 			return live_stop(&l, c, 1);
 	}

@@ -4,8 +4,10 @@
 #  2. the ConfigMap's embedded config loads: build/http-tracer --check-config;
 #  3. the security invariants the manifests promise still hold
 #     (not privileged, only the intended capabilities (SYS_PTRACE exactly
-#     when tls.enabled), probes on /health,
-#     metrics reachable by the kubelet, read-only host mounts).
+#     when tls.enabled), probes on /health, metrics reachable by the
+#     kubelet, read-only host mounts, RBAC of exactly get/list/watch on
+#     pods, services and endpointslices, NODE_NAME from spec.nodeName, the
+#     kubernetes: block).
 # Exits 0 when everything passes; prints one line per failure otherwise.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -121,19 +123,42 @@ args = c.get("args", []) + c.get("command", [])
 if not cfgm or "--config" not in args:
     bad("the ConfigMap must be mounted and passed with --config")
 
+# Kubernetes metadata (DESIGN §7): the block is there and on, the node
+# name comes from the downward API, the token is mounted.
+k8s = conf.get("kubernetes")
+if not isinstance(k8s, dict) or str(k8s.get("enabled", "auto")).lower() in ("false", "no", "off"):
+    bad("the ConfigMap's config must hold a kubernetes: block that is not disabled")
+env = {e.get("name"): e for e in c.get("env", [])}
+ref = env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+if ref != "spec.nodeName":
+    bad("the container must get NODE_NAME from fieldRef spec.nodeName (has %r)" % ref)
+if spec.get("automountServiceAccountToken") is False:
+    bad("automountServiceAccountToken must not be false: the API client needs the token")
+
 rb = {d["kind"]: d for d in load("deploy/rbac.yaml")}
 for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
     if kind not in rb:
         bad("deploy/rbac.yaml: no %s" % kind)
 if "ClusterRole" in rb:
+    # exactly get/list/watch on these three, nothing more, nothing missing
+    want = {("", "pods"), ("", "services"), ("discovery.k8s.io", "endpointslices")}
+    got = set()
     for rule in rb["ClusterRole"].get("rules", []):
-        if set(rule.get("verbs", [])) - {"get", "list", "watch"} or \
-           set(rule.get("resources", [])) - {"pods", "namespaces"}:
-            bad("ClusterRole must allow only get/list/watch on pods and namespaces: %s" % rule)
+        if set(rule.get("verbs", [])) != {"get", "list", "watch"} or \
+           rule.get("resourceNames") or rule.get("nonResourceURLs"):
+            bad("ClusterRole rules must grant exactly get, list, watch: %s" % rule)
+        for g in rule.get("apiGroups", []):
+            for r in rule.get("resources", []):
+                got.add((g, r))
+    if got != want:
+        bad("ClusterRole must cover exactly %s, has %s" % (sorted(want), sorted(got)))
+    binding = rb.get("ClusterRoleBinding", {})
+    if binding.get("roleRef", {}).get("name") != rb["ClusterRole"]["metadata"]["name"]:
+        bad("the ClusterRoleBinding must bind the ClusterRole")
 if "ServiceAccount" in rb and spec.get("serviceAccountName") != rb["ServiceAccount"]["metadata"]["name"]:
     bad("the DaemonSet must use the ServiceAccount of deploy/rbac.yaml")
 if not failed:
-    print("deploy_lint: ok: manifest invariants (privilege, capabilities, probes, mounts, RBAC)")
+    print("deploy_lint: ok: manifest invariants (privilege, capabilities, probes, mounts, RBAC, kubernetes block, NODE_NAME)")
 sys.exit(1 if failed else 0)
 PYEOF
 

@@ -64,6 +64,8 @@ struct ht_record {
 	struct ht_str req_body, resp_body;   /* first maxBodySize decoded bytes */
 	uint64_t req_body_size, resp_body_size; /* full decoded sizes */
 	struct ht_str container_id, pod, namespace_;
+	struct ht_str node, container, workload_kind, workload; /* DESIGN §7 */
+	struct ht_str remote_pod, remote_namespace, remote_service;
 	uint64_t sample_key;     /* internal: per-transaction hash (connection id + sequence) */
 	uint64_t mono_first_ns;  /* internal: monotonic ts of the first request byte */
 	uint64_t done_mono_ns;   /* internal: when the record was finished */

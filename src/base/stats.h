@@ -36,6 +36,8 @@ enum ht_counter {
 	HT_C_FILTERED_NAMESPACE,   /* records removed by excludeNamespaces */
 	HT_C_FILTERED_POD,         /* records removed by excludePods */
 	HT_C_FILTERED_SAMPLING,    /* records removed by sampling */
+	HT_C_K8S_NO_METADATA,      /* records of a process in a pod the store does not hold
+				    * (yet): written without the pod's fields */
 	HT_C_BYTES_LOST,           /* stream bytes the stream stage found missing: the
 				    * holes it skipped, whatever made them */
 	HT_C_BYTES_DROPPED,        /* stream bytes of data events dropped in user space

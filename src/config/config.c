@@ -62,6 +62,10 @@ enum ktype {
 	KT_USER,     /* a user name: [A-Za-z0-9_.@-]+ */
 	KT_FORMAT,   /* ndjson | json | csv */
 	KT_LISTEN,   /* host:port */
+	KT_K8S_MODE, /* auto | true | false */
+	KT_K8S_URL,  /* http:// or https:// URL, a path allowed, or "" */
+	KT_K8S_FILE, /* a file path, never "" */
+	KT_NODE,     /* a Kubernetes node name, or "" */
 	KT_OTLP_URL,      /* output.otlp.endpoint: "" or http(s)://... */
 	KT_OTLP_PROTOCOL, /* http/protobuf | http/json */
 	KT_OTLP_COMPRESSION, /* gzip | none */
@@ -195,6 +199,12 @@ static const struct kdesc k_metrics[] = {
 	K_FIELD("listen", KT_LISTEN, metrics_listen),
 	{ NULL },
 };
+static const struct kdesc k_kubernetes[] = {
+	K_FIELD("enabled", KT_K8S_MODE, k8s_mode),
+	K_FIELD("apiServer", KT_K8S_URL, k8s_api_server),
+	K_FIELD("tokenFile", KT_K8S_FILE, k8s_token_file),
+	K_FIELD("caFile", KT_K8S_FILE, k8s_ca_file),
+	K_FIELD("nodeName", KT_NODE, k8s_node_name),
 static const struct kdesc k_tls[] = {
 	K_FIELD("enabled", KT_BOOL, tls_enabled),
 	K_FIELD("libraries", KT_FILES, tls_libraries),
@@ -205,6 +215,7 @@ static const struct kdesc k_top[] = {
 	K_MAP("output", k_output),
 	K_MAP("performance", k_performance),
 	K_MAP("metrics", k_metrics),
+	K_MAP("kubernetes", k_kubernetes),
 	K_MAP("tls", k_tls),
 	{ NULL },
 };
@@ -462,25 +473,30 @@ static bool plain_number_ok(struct pctx *x, const struct kdesc *k, const struct 
 	return true;
 }
 
-static int conv_bool(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+/* true/yes/on or false/no/off, any case: false if s is none of them. */
+static bool bool_word(const char *s, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", NULL };
 	static const char *const no[] = { "false", "no", "off", NULL };
+
+	for (int i = 0; yes[i]; i++) {
+		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+			*out = strcasecmp(s, yes[i]) == 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int conv_bool(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
 	char b[256];
 	bool *dst = (bool *)((char *)x->c + k->off);
 
 	if (!plain_number_ok(x, k, v, key, "true or false"))
 		return -1;
-	for (int i = 0; yes[i]; i++) {
-		if (strcasecmp(v->s, yes[i]) == 0) {
-			*dst = true;
-			return 0;
-		}
-		if (strcasecmp(v->s, no[i]) == 0) {
-			*dst = false;
-			return 0;
-		}
-	}
+	if (bool_word(v->s, dst))
+		return 0;
 	return perr(x, &v->mark, "expected true or false for %s, got '%s'", key,
 		    show(v, b, sizeof(b)));
 }
@@ -691,6 +707,87 @@ static int conv_listen(struct pctx *x, const struct kdesc *k, const struct sval 
 	return replace_str(x, k, v);
 }
 
+static int conv_k8s_mode(struct pctx *x, const struct kdesc *k, const struct sval *v,
+			 const char *key)
+{
+	enum ht_k8s_mode *dst = (enum ht_k8s_mode *)((char *)x->c + k->off);
+	char b[256];
+	bool on;
+
+	if (!v->quoted && strcmp(v->s, "auto") == 0) {
+		*dst = HT_K8S_AUTO;
+		return 0;
+	}
+	if (v->quoted || v->is_null || !bool_word(v->s, &on))
+		return perr(x, &v->mark, "expected auto, true or false for %s, got '%s'", key,
+			    show(v, b, sizeof(b)));
+	*dst = on ? HT_K8S_ON : HT_K8S_OFF;
+	return 0;
+}
+
+/* A URL of the API server: http:// (kubectl proxy) or https://, a host, an
+ * optional port and path (an API server behind a proxy prefix); "" keeps
+ * the in-cluster default. */
+static int conv_k8s_url(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	size_t scheme = 0;
+	char b[256];
+
+	if (v->is_null || !v->len)
+		return replace_str(x, k, &(struct sval){ .s = "", .len = 0 });
+	if (!strncmp(v->s, "https://", 8))
+		scheme = 8;
+	else if (!strncmp(v->s, "http://", 7))
+		scheme = 7;
+	if (!scheme || v->len == scheme || v->len > 1024 || has_nul(v) ||
+	    v->s[scheme] == '/' || v->s[scheme] == ':')
+		goto bad;
+	for (size_t i = scheme; i < v->len; i++)
+		if ((unsigned char)v->s[i] <= ' ' || v->s[i] == 0x7f || v->s[i] == '?' ||
+		    v->s[i] == '#')
+			goto bad;
+	return replace_str(x, k, v);
+bad:
+	return perr(x, &v->mark, "expected an http:// or https:// URL (e.g. https://10.96.0.1:443, http://127.0.0.1:8001 for kubectl proxy) or \"\" for %s, got '%s'",
+		    key, show(v, b, sizeof(b)));
+}
+
+static int conv_k8s_file(struct pctx *x, const struct kdesc *k, const struct sval *v,
+			 const char *key)
+{
+	if (v->is_null || !v->len)
+		return perr(x, &v->mark, "expected a file path for %s, got nothing", key);
+	if (has_nul(v) || v->len >= PATH_MAX)
+		return perr(x, &v->mark, "expected a file path for %s, got a NUL byte or more than %d bytes",
+			    key, PATH_MAX - 1);
+	return replace_str(x, k, v);
+}
+
+/* A node name is a DNS subdomain (RFC 1123): at most 253 bytes of lower-case
+ * letters, digits, '-' and '.'; "" keeps the default. */
+static bool node_name_valid(const char *s, size_t len)
+{
+	if (len > 253 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+		      s[i] == '-' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+static int conv_node(struct pctx *x, const struct kdesc *k, const struct sval *v, const char *key)
+{
+	char b[256];
+
+	if (v->is_null || !v->len)
+		return replace_str(x, k, &(struct sval){ .s = "", .len = 0 });
+	if (has_nul(v) || !node_name_valid(v->s, v->len))
+		return perr(x, &v->mark, "expected a node name (lower-case letters, digits, '-' and '.', at most 253 bytes) or \"\" for %s, got '%s'",
+			    key, show(v, b, sizeof(b)));
+	return replace_str(x, k, v);
+}
+
 /* ---- output.otlp (DESIGN §10) */
 
 #define OTLP_HEADERS_MAX 64
@@ -826,6 +923,10 @@ static int set_scalar(struct pctx *x, const struct kdesc *k, const struct sval *
 	case KT_USER: return conv_name(x, k, v, key);
 	case KT_FORMAT: return conv_format(x, k, v, key);
 	case KT_LISTEN: return conv_listen(x, k, v, key);
+	case KT_K8S_MODE: return conv_k8s_mode(x, k, v, key);
+	case KT_K8S_URL: return conv_k8s_url(x, k, v, key);
+	case KT_K8S_FILE: return conv_k8s_file(x, k, v, key);
+	case KT_NODE: return conv_node(x, k, v, key);
 	case KT_OTLP_URL:
 	case KT_OTLP_PROTOCOL:
 	case KT_OTLP_COMPRESSION:
@@ -1254,6 +1355,62 @@ static int walk(struct pctx *x, yaml_document_t *doc, const struct kdesc *k, yam
 	return set_scalar(x, k, &v, key);
 }
 
+/* ---- the kubernetes block against the environment */
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+bool ht_config_k8s_on(const struct ht_config *c)
+{
+	if (c->k8s_mode != HT_K8S_AUTO)
+		return c->k8s_mode == HT_K8S_ON;
+	return (c->k8s_api_server && *c->k8s_api_server) ||
+	       env_nonempty("KUBERNETES_SERVICE_HOST");
+}
+
+static int put_str(char *buf, size_t size, int n)
+{
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int ht_config_k8s_api_server(const struct ht_config *c, char *buf, size_t size)
+{
+	const char *host = env_nonempty("KUBERNETES_SERVICE_HOST");
+	const char *port = env_nonempty("KUBERNETES_SERVICE_PORT");
+
+	if (!size)
+		return -1;
+	buf[0] = '\0';
+	if (c->k8s_api_server && *c->k8s_api_server)
+		return put_str(buf, size, snprintf(buf, size, "%s", c->k8s_api_server));
+	if (!host)
+		return -1;
+	return put_str(buf, size, snprintf(buf, size, strchr(host, ':') ? "https://[%s]:%s" :
+				       "https://%s:%s", host, port ? port : "443"));
+}
+
+int ht_config_k8s_node(const struct ht_config *c, char *buf, size_t size)
+{
+	const char *env = env_nonempty("NODE_NAME");
+
+	if (!size)
+		return -1;
+	buf[0] = '\0';
+	if (c->k8s_node_name && *c->k8s_node_name)
+		return put_str(buf, size, snprintf(buf, size, "%s", c->k8s_node_name));
+	if (env)
+		return put_str(buf, size, snprintf(buf, size, "%s", env));
+	if (gethostname(buf, size) || !memchr(buf, '\0', size) || !buf[0]) {
+		buf[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- defaults, free */
 
 const char *ht_format_name(enum ht_format f)
@@ -1288,6 +1445,10 @@ void ht_config_free(struct ht_config *c)
 	free(c->ch_password_file);
 	free(c->ch_spool_dir);
 	free(c->metrics_listen);
+	free(c->k8s_api_server);
+	free(c->k8s_token_file);
+	free(c->k8s_ca_file);
+	free(c->k8s_node_name);
 	free(c->otlp_endpoint);
 	strlist_free(&c->otlp_headers);
 	free(c->otlp_service_name);
@@ -1504,6 +1665,11 @@ struct ht_config *ht_config_defaults(void)
 	c->shard_memory_bytes = 256 * MiB;
 	c->capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT;
 	c->metrics_listen = strdup("127.0.0.1:9090");
+	c->k8s_mode = HT_K8S_AUTO;
+	c->k8s_api_server = strdup("");
+	c->k8s_token_file = strdup(HT_K8S_TOKEN_FILE);
+	c->k8s_ca_file = strdup(HT_K8S_CA_FILE);
+	c->k8s_node_name = strdup("");
 	c->otlp_endpoint = strdup("");
 	c->otlp_timeout_ms = 10000;
 	c->otlp_gzip = true;
@@ -1520,9 +1686,11 @@ struct ht_config *ht_config_defaults(void)
 	c->ch_create_table = false;
 	c->ch_spool_dir = strdup("");
 	c->ch_spool_max = GiB;
-	if (!c->source || !c->output_path || !c->metrics_listen || !c->ch_url || !c->ch_database ||
-	    !c->ch_table || !c->ch_user || !c->ch_password_file || !c->ch_spool_dir ||
-	    !c->otlp_endpoint || !c->otlp_service_name || !c->otlp_spool_dir || otel_env(c) ||
+	if (!c->source || !c->output_path || !c->metrics_listen || !c->k8s_api_server ||
+	    !c->k8s_token_file || !c->k8s_ca_file || !c->k8s_node_name || !c->ch_url ||
+	    !c->ch_database || !c->ch_table || !c->ch_user || !c->ch_password_file ||
+	    !c->ch_spool_dir || !c->otlp_endpoint || !c->otlp_service_name ||
+	    !c->otlp_spool_dir || otel_env(c) ||
 	    add_defaults(&c->redact_headers, default_redact_headers) ||
 	    add_defaults(&c->redact_body_patterns, default_body_patterns) || derive(c))
 		goto err_free;
@@ -1692,7 +1860,7 @@ static int load_yaml(struct pctx *x, const char *buf, size_t len)
 	root = yaml_document_get_root_node(&doc);
 	if (root && !is_null_node(root)) {
 		if (root->type != YAML_MAPPING_NODE) {
-			perr(x, &root->start_mark, "expected a mapping with keys filtering, output, performance, metrics at the top level, got %s",
+			perr(x, &root->start_mark, "expected a mapping with keys filtering, output, performance, metrics, kubernetes at the top level, got %s",
 			     node_kind(root));
 			goto out_doc;
 		}

@@ -18,6 +18,11 @@
 #include "ht_limits.h"
 
 enum ht_format { HT_FMT_NDJSON = 0, HT_FMT_JSON, HT_FMT_CSV };
+enum ht_k8s_mode { HT_K8S_AUTO = 0, HT_K8S_ON, HT_K8S_OFF };
+
+/* The service account's files in a pod (DESIGN §7 defaults). */
+#define HT_K8S_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#define HT_K8S_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 struct ht_strlist {
 	char **v;
@@ -83,6 +88,12 @@ struct ht_config {
 	uint64_t otlp_spool_max_bytes;
 	/* metrics */
 	char *metrics_listen;          /* host:port */
+	/* kubernetes (DESIGN §7); read at start only */
+	enum ht_k8s_mode k8s_mode;     /* kubernetes.enabled */
+	char *k8s_api_server;          /* "": https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT */
+	char *k8s_token_file;
+	char *k8s_ca_file;
+	char *k8s_node_name;           /* "": $NODE_NAME, else the host name */
 	/* tls (DESIGN §8) */
 	bool tls_enabled;              /* OpenSSL uprobes, default on */
 	struct ht_strlist tls_libraries; /* extra libssl files to attach to */
@@ -155,6 +166,19 @@ int ht_config_reload_apply(const char *path, ht_config_apply_fn apply, void *ctx
 int ht_config_add_override(const char *dotted_key, const char *value, char *err, size_t errlen);
 int ht_config_apply_overrides(struct ht_config *c, char *err, size_t errlen);
 void ht_config_clear_overrides(void);
+
+/*
+ * The kubernetes block resolved against the environment (DESIGN §7):
+ * enabled auto is on when KUBERNETES_SERVICE_HOST is set or apiServer is
+ * given.  The API server is apiServer, else
+ * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (443 when the
+ * port is unset; an IPv6 host in brackets); the node is nodeName, else
+ * $NODE_NAME, else the host name.  Each writes a NUL-terminated string and
+ * returns 0, or -1 when there is none (or it does not fit).
+ */
+bool ht_config_k8s_on(const struct ht_config *c);
+int ht_config_k8s_api_server(const struct ht_config *c, char *buf, size_t size);
+int ht_config_k8s_node(const struct ht_config *c, char *buf, size_t size);
 
 /* The URL OTLP traces are POSTed to ({endpoint}/v1/traces, or the traces
  * endpoint as given) into buf; "" when OTLP export is off.  Returns buf. */

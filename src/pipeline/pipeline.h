@@ -32,6 +32,7 @@
 #include "base/stats.h"
 
 struct ht_config;
+struct k8s_store;
 struct output;
 struct pipeline;
 struct sink;
@@ -52,6 +53,8 @@ struct pipeline_opts {
 	int format;                  /* enum ht_format */
 	int pin_cpus;                /* pin shard threads to CPUs */
 	int lookup_metadata;         /* live mode: container ids from /proc (meta.h) */
+	struct k8s_store *k8s;       /* live mode, kubernetes on: pods, Services, slices; or NULL */
+	const char *node_name;       /* live mode: the records' node field; NULL: none */
 };
 
 struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "observe/metrics.h"
 #include "observe/red.h"
+#include "sink/enrich.h"
 #include "sink/filter.h"
 #include "sink/format.h"
 #include "sink/meta.h"
@@ -364,11 +365,11 @@ static void emit_record(void *ctx, struct ht_record *r)
 	const struct ht_config *cfg = rcu_dereference(ht_config_current);
 	enum ht_counter reason;
 
-	if (s->meta && r->pid && !r->container_id.len) {
-		const char *id = meta_container_id(s->meta, r->pid, s->now_ns);
+	if (s->meta) { /* live mode: this host's processes (inside rcu_read_lock) */
+		const struct meta_info *mi = r->pid ? meta_lookup(s->meta, r->pid, s->now_ns) : NULL;
 
-		if (*id)
-			ht_record_set(r, &r->container_id, id, strlen(id));
+		if (enrich_record(r, mi, s->p->o.k8s, s->p->o.node_name) == ENRICH_POD_UNKNOWN)
+			HT_INC(&s->st, HT_C_K8S_NO_METADATA); /* out without it, never held back */
 	}
 	if (s->red)
 		red_observe(s->red, r);

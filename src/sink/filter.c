@@ -158,13 +158,21 @@ static bool regex_any(const regex_t *re, size_t n, const struct ht_record *r, st
 	return hit;
 }
 
+/* The local or the remote pod name matches one of excludePods (an empty
+ * name never does). */
 static bool pods_match(const struct ht_config *c, const struct ht_record *r)
 {
 	struct re_cache *rc = cache_get(c);
+	const regex_t *re = rc ? rc->pods.re : c->exclude_pods.re;
+	size_t n = rc ? rc->pods.n : c->exclude_pods.n;
 
-	if (rc)
-		return regex_any(rc->pods.re, rc->pods.n, r, r->pod);
-	return regex_any(c->exclude_pods.re, c->exclude_pods.n, r, r->pod);
+	return (r->pod.len && regex_any(re, n, r, r->pod)) ||
+	       (r->remote_pod.len && regex_any(re, n, r, r->remote_pod));
+}
+
+static bool namespace_in(const struct ht_config *c, const struct ht_record *r, struct ht_str s)
+{
+	return s.len && str_in(&c->exclude_namespaces, ht_str_ptr(r, s), s.len);
 }
 
 static bool paths_match(const struct ht_config *c, const struct ht_record *r)
@@ -199,12 +207,12 @@ bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
 		why = HT_C_FILTERED_IP;
 		goto drop;
 	}
-	if (c->exclude_namespaces.n && r->namespace_.len &&
-	    str_in(&c->exclude_namespaces, ht_str_ptr(r, r->namespace_), r->namespace_.len)) {
+	if (c->exclude_namespaces.n &&
+	    (namespace_in(c, r, r->namespace_) || namespace_in(c, r, r->remote_namespace))) {
 		why = HT_C_FILTERED_NAMESPACE;
 		goto drop;
 	}
-	if (c->exclude_pods.n && r->pod.len && pods_match(c, r)) {
+	if (c->exclude_pods.n && pods_match(c, r)) {
 		why = HT_C_FILTERED_POD;
 		goto drop;
 	}

@@ -19,7 +19,9 @@
  * Returns true if the record must be dropped and sets *reason to the
  * HT_C_FILTERED_* counter to bump.  Order: excludeIPs (local or remote
  * address), excludeNamespaces, excludePods, excludePaths, sampling.
- * Namespace and pod rules apply only when the record has that metadata.
+ * Namespace and pod rules match the local or the remote pod (DESIGN §7:
+ * namespace_ / pod, remote_namespace / remote_pod) and only when the record
+ * has that metadata.
  */
 bool ht_filter_should_drop(const struct ht_config *c, const struct ht_record *r,
 			   enum ht_counter *reason);

@@ -81,6 +81,13 @@
 	X(container_id,   STR,     container_id,   NONEMPTY)  \
 	X(pod,            STR,     pod,            NONEMPTY)  \
 	X(namespace,      STR,     namespace_,     NONEMPTY)  \
+	X(node,           STR,     node,           NONEMPTY)  \
+	X(container,      STR,     container,      NONEMPTY)  \
+	X(workload_kind,  STR,     workload_kind,  NONEMPTY)  \
+	X(workload,       STR,     workload,       NONEMPTY)  \
+	X(remote_pod,     STR,     remote_pod,     NONEMPTY)  \
+	X(remote_namespace, STR,   remote_namespace, NONEMPTY) \
+	X(remote_service, STR,     remote_service, NONEMPTY)  \
 	X(tls,            BOOL,    tls,            TRUE)
 
 #define FORMAT_COUNT_ONE_(name, kind, member, rule) + 1

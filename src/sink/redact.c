@@ -744,7 +744,9 @@ static void collect_live(struct ht_record *r, struct dead *l, const struct dead 
 {
 	struct ht_str *fields[] = {
 		&r->method, &r->target, &r->path, &r->host, &r->reason, &r->req_body,
-		&r->resp_body, &r->container_id, &r->pod, &r->namespace_,
+		&r->resp_body, &r->container_id, &r->pod, &r->namespace_, &r->node,
+		&r->container, &r->workload_kind, &r->workload, &r->remote_pod,
+		&r->remote_namespace, &r->remote_service,
 	};
 	struct ht_headers *hs[] = { &r->req_headers, &r->resp_headers };
 

@@ -261,6 +261,97 @@ static void test_tls(void **state)
 	ht_config_free(c);
 }
 
+/* DESIGN §7's kubernetes block, its defaults, and the environment rules. */
+static void test_kubernetes(void **state)
+{
+	char err[512] = "", buf[300];
+	struct ht_config *c = ht_config_defaults();
+
+	assert_int_equal(c->k8s_mode, HT_K8S_AUTO);
+	assert_string_equal(c->k8s_api_server, "");
+	assert_string_equal(c->k8s_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_string_equal(c->k8s_ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+	assert_string_equal(c->k8s_node_name, "");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	unsetenv("NODE_NAME");
+	/* auto, outside a pod: off, no server; the node is the host name */
+	assert_false(ht_config_k8s_on(c));
+	assert_int_equal(ht_config_k8s_api_server(c, buf, sizeof(buf)), -1);
+	assert_int_equal(ht_config_k8s_node(c, buf, sizeof(buf)), 0);
+	assert_true(strlen(buf) > 0);
+	/* in a pod */
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+	setenv("NODE_NAME", "node-a", 1);
+	assert_true(ht_config_k8s_on(c));
+	assert_int_equal(ht_config_k8s_api_server(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "https://10.96.0.1:6443");
+	assert_int_equal(ht_config_k8s_node(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "node-a");
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	assert_int_equal(ht_config_k8s_api_server(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "https://[fd00::1]:443");
+	assert_int_equal(ht_config_k8s_api_server(c, buf, 8), -1); /* does not fit */
+	ht_config_free(c);
+
+	/* DESIGN §7's block, byte for byte: the defaults again */
+	c = ht_config_load(DATA "design_k8s.yaml", err, sizeof(err));
+	if (!c)
+		fail_msg("%s", err);
+	assert_int_equal(c->k8s_mode, HT_K8S_AUTO);
+	assert_string_equal(c->k8s_api_server, "");
+	assert_string_equal(c->k8s_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_string_equal(c->k8s_ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+	assert_string_equal(c->k8s_node_name, "");
+	ht_config_free(c);
+
+	/* the file wins over the environment */
+	c = load_text("kubernetes:\n"
+		      "  enabled: auto\n"
+		      "  apiServer: http://127.0.0.1:8001\n"
+		      "  tokenFile: /run/t\n"
+		      "  caFile: /run/ca.pem\n"
+		      "  nodeName: worker-1.example\n", err, sizeof(err));
+	if (!c)
+		fail_msg("%s", err);
+	assert_true(ht_config_k8s_on(c));
+	assert_int_equal(ht_config_k8s_api_server(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "http://127.0.0.1:8001");
+	assert_int_equal(ht_config_k8s_node(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "worker-1.example");
+	assert_string_equal(c->k8s_token_file, "/run/t");
+	assert_string_equal(c->k8s_ca_file, "/run/ca.pem");
+	ht_config_free(c);
+
+	/* apiServer alone turns auto on; false wins over everything; "" is the default */
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	c = load_text("kubernetes: {apiServer: \"https://api.example:6443/prefix\"}\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_true(ht_config_k8s_on(c));
+	ht_config_free(c);
+	c = load_text("kubernetes: {enabled: false, apiServer: \"https://h\"}\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_false(ht_config_k8s_on(c));
+	ht_config_free(c);
+	c = load_text("kubernetes: {enabled: yes, apiServer: \"\", nodeName: }\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->k8s_mode, HT_K8S_ON);
+	assert_true(ht_config_k8s_on(c)); /* on without a server: the caller says so */
+	assert_int_equal(ht_config_k8s_api_server(c, buf, sizeof(buf)), -1);
+	assert_int_equal(ht_config_k8s_node(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "node-a");
+	ht_config_free(c);
+	/* an override by its dotted name, as the command line would */
+	c = ht_config_defaults();
+	assert_int_equal(ht_config_set(c, "kubernetes.enabled", "false", err, sizeof(err)), 0);
+	assert_int_equal(c->k8s_mode, HT_K8S_OFF);
+	assert_int_equal(ht_config_set(c, "kubernetes.nodeName", "BAD", err, sizeof(err)), -1);
+	ht_config_free(c);
+	unsetenv("NODE_NAME");
+}
+
 static void test_parse_size(void **state)
 {
 	static const struct { const char *s; int rc; uint64_t v; } t[] = {
@@ -324,7 +415,7 @@ static const struct {
 	{ "performance:\n  workerThreadz: 4\n",
 	  "2:3: error: unknown key 'workerThreadz' in performance (expected one of: ringbufferSize, workerThreads, batchSize, flushIntervalMs, idleTimeoutMs, shardMemory, captureCap)" },
 	{ "outptu: {}\n",
-	  "1:1: error: unknown key 'outptu' in the top level (expected one of: filtering, output, performance, metrics, tls)" },
+	  "1:1: error: unknown key 'outptu' in the top level (expected one of: filtering, output, performance, metrics, kubernetes, tls)" },
 	{ "tls:\n  libraries: [lib/libssl.so.3]\n",
 	  "2:15: error: expected an absolute file path (starting with '/', at most 4095 bytes) in tls.libraries, got 'lib/libssl.so.3'" },
 	{ "tls:\n  enabled: sometimes\n",
@@ -355,7 +446,7 @@ static const struct {
 	{ "filtering:\n  sampling:\n    rate: \"0.5\"\n",
 	  "3:11: error: expected a number in 0..1 for filtering.sampling.rate, got the quoted string \"0.5\" (remove the quotes)" },
 	{ "- a\n",
-	  "1:1: error: expected a mapping with keys filtering, output, performance, metrics at the top level, got a list" },
+	  "1:1: error: expected a mapping with keys filtering, output, performance, metrics, kubernetes at the top level, got a list" },
 	/* out of range */
 	{ "performance:\n  workerThreads: 0\n",
 	  "2:18: error: expected an integer in 1..64 for performance.workerThreads, got '0'" },
@@ -410,6 +501,27 @@ static const struct {
 	  "2:16: error: expected an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8) in filtering.excludeIPs, got 'fe80::/129'" },
 	{ "filtering:\n  excludeIPs: [\"10.0.0.0/\"]\n",
 	  "2:16: error: expected an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8) in filtering.excludeIPs, got '10.0.0.0/'" },
+	/* kubernetes */
+	{ "kubernetes:\n  enabled: sometimes\n",
+	  "2:12: error: expected auto, true or false for kubernetes.enabled, got 'sometimes'" },
+	{ "kubernetes:\n  enabled: \"true\"\n",
+	  "2:12: error: expected auto, true or false for kubernetes.enabled, got 'true'" },
+	{ "kubernetes:\n  apiServer: 10.96.0.1:443\n",
+	  "2:14: error: expected an http:// or https:// URL (e.g. https://10.96.0.1:443, http://127.0.0.1:8001 for kubectl proxy) or \"\" for kubernetes.apiServer, got '10.96.0.1:443'" },
+	{ "kubernetes:\n  apiServer: \"https://a b\"\n",
+	  "2:14: error: expected an http:// or https:// URL (e.g. https://10.96.0.1:443, http://127.0.0.1:8001 for kubectl proxy) or \"\" for kubernetes.apiServer, got 'https://a b'" },
+	{ "kubernetes:\n  apiServer: https://\n",
+	  "2:14: error: expected an http:// or https:// URL (e.g. https://10.96.0.1:443, http://127.0.0.1:8001 for kubectl proxy) or \"\" for kubernetes.apiServer, got 'https://'" },
+	{ "kubernetes:\n  tokenFile: \"\"\n",
+	  "2:14: error: expected a file path for kubernetes.tokenFile, got nothing" },
+	{ "kubernetes:\n  caFile: [a]\n",
+	  "2:11: error: expected a single value for kubernetes.caFile, got a list" },
+	{ "kubernetes:\n  nodeName: Node_1\n",
+	  "2:13: error: expected a node name (lower-case letters, digits, '-' and '.', at most 253 bytes) or \"\" for kubernetes.nodeName, got 'Node_1'" },
+	{ "kubernetes:\n  nodeName: -node\n",
+	  "2:13: error: expected a node name (lower-case letters, digits, '-' and '.', at most 253 bytes) or \"\" for kubernetes.nodeName, got '-node'" },
+	{ "kubernetes:\n  apiserver: x\n",
+	  "2:3: error: unknown key 'apiserver' in kubernetes (expected one of: enabled, apiServer, tokenFile, caFile, nodeName)" },
 	/* nesting is bounded before libyaml's quadratic scanner gets going */
 	{ "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "1:35: error: nested more than 32 levels deep" },
 	/* a self-referencing alias must not loop */
@@ -1155,6 +1267,7 @@ int main(void)
 		cmocka_unit_test(test_clickhouse),
 		cmocka_unit_test(test_design_block),
 		cmocka_unit_test(test_all_keys),
+		cmocka_unit_test(test_kubernetes),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_ringbuffer_units),

@@ -141,6 +141,9 @@ CONFIGS = {
     "alias_loop.yaml": b"a: &x [*x]\n",
     "redaction.yaml": b"filtering:\n  redaction:\n    headers: [Authorization, X-Api-Key]\n"
                       b"    bodyPatterns: [password, 'card_number']\n  maxBodySize: 1KiB\n",
+    "kubernetes.yaml": b"kubernetes:\n  enabled: true\n  apiServer: \"https://10.96.0.1:443\"\n"
+                       b"  tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n"
+                       b"  caFile: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n  nodeName: worker-1\n",
 }
 
 

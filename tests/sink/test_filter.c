@@ -197,6 +197,27 @@ static void test_namespace_pod(void **state)
 	r->pod.len = 0;
 	assert_false(ht_filter_should_drop(c, r, &why));
 	ht_record_free(r);
+
+	/* the remote pod counts as much as the local one */
+	r = rec("", "", "/");
+	assert_int_equal(ht_record_set(r, &r->namespace_, "shop", 4), 0);
+	assert_int_equal(ht_record_set(r, &r->pod, "web-1", 5), 0);
+	assert_false(ht_filter_should_drop(c, r, &why));
+	assert_int_equal(ht_record_set(r, &r->remote_namespace, "kube-public", 11), 0);
+	assert_true(ht_filter_should_drop(c, r, &why));
+	assert_int_equal(why, HT_C_FILTERED_NAMESPACE);
+	assert_int_equal(ht_record_set(r, &r->remote_namespace, "shop", 4), 0);
+	assert_false(ht_filter_should_drop(c, r, &why));
+	assert_int_equal(ht_record_set(r, &r->remote_pod, "coredns-7db6d8ff4d-x2k9q", 24), 0);
+	assert_true(ht_filter_should_drop(c, r, &why));
+	assert_int_equal(why, HT_C_FILTERED_POD);
+	/* a remote pod alone (a host process calling into the cluster) */
+	r->pod.len = r->namespace_.len = 0;
+	assert_true(ht_filter_should_drop(c, r, &why));
+	assert_int_equal(why, HT_C_FILTERED_POD);
+	r->remote_pod.len = 0;
+	assert_false(ht_filter_should_drop(c, r, &why));
+	ht_record_free(r);
 	ht_config_free(c);
 }
 

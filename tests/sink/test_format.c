@@ -535,7 +535,9 @@ static void test_golden_pretty_json(void **state)
 		"    \"redacted\"\n"
 		"  ],\n"
 		"  \"container_id\": \"c0ffee\",\n"
-		"  \"namespace\": \"prod\"\n"
+		"  \"namespace\": \"prod\",\n"
+		"  \"workload_kind\": \"Deployment\",\n"
+		"  \"remote_service\": \"cart\"\n"
 		"}\n";
 	struct ht_record *r = known_record();
 	struct ht_buf b = { 0 };
@@ -548,6 +550,8 @@ static void test_golden_pretty_json(void **state)
 	r->flags = HT_RF_GAP | HT_RF_REDACTED | HT_RF_SAMPLED_OUT;
 	assert_int_equal(ht_record_set(r, &r->container_id, "c0ffee", 6), 0);
 	assert_int_equal(ht_record_set(r, &r->namespace_, "prod", 4), 0);
+	assert_int_equal(ht_record_set(r, &r->workload_kind, "Deployment", 10), 0);
+	assert_int_equal(ht_record_set(r, &r->remote_service, "cart", 4), 0);
 	assert_int_equal(format_record(HT_FMT_JSON, r, &b), 0);
 	assert_int_equal(b.len, strlen(want));
 	assert_memory_equal(b.p, want, b.len);
@@ -561,14 +565,15 @@ static void test_golden_csv(void **state)
 		"time,time_unix_nano,latency_ns,role,pid,tid,comm,local_addr,local_port,"
 		"remote_addr,remote_port,version,method,target,path,host,req_headers,resp_headers,"
 		"req_body,resp_body,req_body_size,resp_body_size,status,reason,flags,container_id,"
-		"pod,namespace,tls\r\n";
+		"pod,namespace,node,container,workload_kind,workload,remote_pod,remote_namespace,"
+		"remote_service,tls\r\n";
 	static const char row[] =
 		"2026-11-25T07:01:02.123456789Z,1795590062123456789,1500,unknown,42,43,nginx,"
 		"127.0.0.1,80,127.0.0.1,51234,1.1,GET,/api/v1?x=1,/api/v1,example.com,"
 		"\"{\"\"host\"\":\"\"example.com\"\",\"\"accept\"\":\"\"*/*, text/html\"\"}\","
 		"\"{\"\"content-length\"\":\"\"5\"\"}\",,"
 		"\"say \"\"hi\"\",\\n\\\\ \\u0000\\u00ff\",0,5,200,OK,"
-		"\"[\"\"req_body_truncated\"\",\"\"upgrade\"\"]\",,pod-1,,\r\n";
+		"\"[\"\"req_body_truncated\"\",\"\"upgrade\"\"]\",,pod-1,,,,,web,,,,\r\n";
 	struct ht_record *r = known_record();
 	struct ht_buf b = { 0 };
 
@@ -576,6 +581,7 @@ static void test_golden_csv(void **state)
 	r->flags = HT_RF_REQ_BODY_TRUNCATED | HT_RF_UPGRADE | (1u << 20);
 	assert_int_equal(ht_record_set(r, &r->resp_body, "say \"hi\",\n\\ \0\xff", 14), 0);
 	assert_int_equal(ht_record_set(r, &r->pod, "pod-1", 5), 0);
+	assert_int_equal(ht_record_set(r, &r->workload, "web", 3), 0);
 	assert_int_equal(format_csv_header(&b), 0);
 	assert_int_equal(b.len, strlen(head));
 	assert_memory_equal(b.p, head, b.len);
@@ -979,11 +985,11 @@ static const char py_csv[] =
 	"assert raw.count(b'\\r\\n') == len(hexes) + 1 and raw.endswith(b'\\r\\n')\n"
 	"rows = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8'), strict=True))\n"
 	"cols = rows[0]\n"
-	"assert len(cols) == 29 and cols[0] == 'time' and cols[-1] == 'tls', cols\n"
+	"assert len(cols) == 36 and cols[0] == 'time' and cols[-1] == 'tls', cols\n"
 	"assert len(rows) == len(hexes) + 1\n"
 	"def text(f): return json.loads('\"' + f.replace('\"', '\\\\\"') + '\"')\n"
 	"for row, h, o in zip(rows[1:], hexes, nd):\n"
-	"    assert len(row) == 29, len(row)\n"
+	"    assert len(row) == 36, len(row)\n"
 	"    want = (bytes.fromhex(h) if h != '-' else b'').decode('utf-8', 'latin1')\n"
 	"    d = dict(zip(cols, row))\n"
 	"    assert text(d['req_body']) == want, (d['req_body'], want)\n"

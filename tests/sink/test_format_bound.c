@@ -88,6 +88,13 @@ static struct ht_record *max_record(const struct shape *s)
 	set_fill(r, &r->container_id, s->fill, 64);
 	set_fill(r, &r->pod, s->fill, 253);
 	set_fill(r, &r->namespace_, s->fill, 63);
+	set_fill(r, &r->node, s->fill, 253);
+	set_fill(r, &r->container, s->fill, 63);
+	set_fill(r, &r->workload_kind, s->fill, 63);
+	set_fill(r, &r->workload, s->fill, 253);
+	set_fill(r, &r->remote_pod, s->fill, 253);
+	set_fill(r, &r->remote_namespace, s->fill, 63);
+	set_fill(r, &r->remote_service, s->fill, 63);
 	add_headers(r, &r->req_headers, s);
 	add_headers(r, &r->resp_headers, s);
 	set_fill(r, &r->req_body, s->fill, s->body);

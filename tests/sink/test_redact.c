@@ -69,7 +69,8 @@ static bool record_has(const struct ht_record *r, const char *needle)
 {
 	const struct ht_str f[] = {
 		r->method, r->target, r->path, r->host, r->reason, r->req_body, r->resp_body,
-		r->container_id, r->pod, r->namespace_,
+		r->container_id, r->pod, r->namespace_, r->node, r->container, r->workload_kind,
+		r->workload, r->remote_pod, r->remote_namespace, r->remote_service,
 	};
 	const struct ht_headers *hs[] = { &r->req_headers, &r->resp_headers };
 
