@@ -205,6 +205,8 @@ static const struct kdesc k_kubernetes[] = {
 	K_FIELD("tokenFile", KT_K8S_FILE, k8s_token_file),
 	K_FIELD("caFile", KT_K8S_FILE, k8s_ca_file),
 	K_FIELD("nodeName", KT_NODE, k8s_node_name),
+	{ NULL },
+};
 static const struct kdesc k_tls[] = {
 	K_FIELD("enabled", KT_BOOL, tls_enabled),
 	K_FIELD("libraries", KT_FILES, tls_libraries),
