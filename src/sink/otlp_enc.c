@@ -291,13 +291,51 @@ static void span_attrs(struct emit *e, const struct ht_record *r, const struct s
 		attr_flags(e, "http_tracer.flags", r->flags);
 }
 
+/* The resource attribute naming a workload of this kind (semantic
+ * conventions: k8s.deployment.name, ...); NULL for a kind they lack. */
+static const char *workload_key(const struct ht_record *r)
+{
+	static const struct { const char *kind, *key; } keys[] = {
+		{ "Deployment", "k8s.deployment.name" }, { "ReplicaSet", "k8s.replicaset.name" },
+		{ "StatefulSet", "k8s.statefulset.name" }, { "DaemonSet", "k8s.daemonset.name" },
+		{ "Job", "k8s.job.name" }, { "CronJob", "k8s.cronjob.name" },
+	};
+	const char *k = ht_str_ptr(r, r->workload_kind);
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (r->workload_kind.len == strlen(keys[i].kind) &&
+		    memcmp(k, keys[i].kind, r->workload_kind.len) == 0)
+			return keys[i].key;
+	return NULL;
+}
+
+/* The k8s.* resource attributes the record knows (DESIGN §7 fields). */
+static void k8s_attrs(struct emit *e, const struct ht_record *r)
+{
+	const char *wk = r->workload.len ? workload_key(r) : NULL;
+
+	if (r->namespace_.len)
+		attr_str(e, "k8s.namespace.name", ht_str_ptr(r, r->namespace_), r->namespace_.len);
+	if (r->pod.len)
+		attr_str(e, "k8s.pod.name", ht_str_ptr(r, r->pod), r->pod.len);
+	if (r->container.len)
+		attr_str(e, "k8s.container.name", ht_str_ptr(r, r->container), r->container.len);
+	if (r->node.len)
+		attr_str(e, "k8s.node.name", ht_str_ptr(r, r->node), r->node.len);
+	if (wk)
+		attr_str(e, wk, ht_str_ptr(r, r->workload), r->workload.len);
+}
+
 static void resource_attrs(struct emit *e, const struct otlp_enc_opts *o,
 			   const struct ht_record *r)
 {
 	size_t comm = strnlen(r->comm, sizeof(r->comm));
 
+	/* the configured name, else the workload, else the process name */
 	if (o->service_name && *o->service_name)
 		attr_cstr(e, "service.name", o->service_name);
+	else if (r->workload.len)
+		attr_str(e, "service.name", ht_str_ptr(r, r->workload), r->workload.len);
 	else if (comm)
 		attr_str(e, "service.name", r->comm, comm);
 	else
@@ -309,10 +347,7 @@ static void resource_attrs(struct emit *e, const struct otlp_enc_opts *o,
 		attr_str(e, "process.executable.name", r->comm, comm);
 	if (r->container_id.len)
 		attr_str(e, "container.id", ht_str_ptr(r, r->container_id), r->container_id.len);
-	if (r->namespace_.len)
-		attr_str(e, "k8s.namespace.name", ht_str_ptr(r, r->namespace_), r->namespace_.len);
-	if (r->pod.len)
-		attr_str(e, "k8s.pod.name", ht_str_ptr(r, r->pod), r->pod.len);
+	k8s_attrs(e, r);
 }
 
 static const char *const known_methods[] = {

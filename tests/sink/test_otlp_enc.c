@@ -428,6 +428,37 @@ static void test_span_status_and_kind(void **state)
 
 /* A malformed traceparent is counted and ignored; odd methods are _OTHER;
  * a record without a request still gives a span; the service name option wins. */
+/* DESIGN §10: service.name is the workload when the record names one, and
+ * the k8s.* attributes follow the record's Kubernetes fields. */
+static void test_span_k8s_resource(void **state)
+{
+	struct otlp_enc_opts o = { 0 };
+	struct ht_record *r = mk(HT_ROLE_SERVER, 200);
+	struct ht_buf b = { 0 };
+	struct pbr req, rs, res;
+
+	set(r, &r->namespace_, "shop");
+	set(r, &r->pod, "web-7d4b9c8f5d-x2k9q");
+	set(r, &r->container, "app");
+	set(r, &r->node, "node-a");
+	set(r, &r->workload_kind, "Deployment");
+	set(r, &r->workload, "web");
+	assert_int_equal(otlp_encode_record(&o, r, &b), 0);
+	req.p = (const uint8_t *)b.p;
+	req.end = req.p + b.len;
+	assert_true(sub(req, 1, &rs));
+	assert_true(sub(rs, 1, &res));
+	assert_string_equal(attr(res, 1, "service.name").s, "web");
+	assert_string_equal(attr(res, 1, "k8s.deployment.name").s, "web");
+	assert_string_equal(attr(res, 1, "k8s.namespace.name").s, "shop");
+	assert_string_equal(attr(res, 1, "k8s.pod.name").s, "web-7d4b9c8f5d-x2k9q");
+	assert_string_equal(attr(res, 1, "k8s.container.name").s, "app");
+	assert_string_equal(attr(res, 1, "k8s.node.name").s, "node-a");
+	assert_string_equal(attr(res, 1, "process.executable.name").s, "nginx");
+	ht_buf_free(&b);
+	ht_record_free(r);
+}
+
 static void test_span_edge_cases(void **state)
 {
 	struct otlp_enc_opts o = { .service_name = "checkout" };
@@ -578,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_random_ids),
 		cmocka_unit_test(test_span_protobuf),
 		cmocka_unit_test(test_span_status_and_kind),
+		cmocka_unit_test(test_span_k8s_resource),
 		cmocka_unit_test(test_span_edge_cases),
 		cmocka_unit_test(test_batch_concatenates),
 		cmocka_unit_test(test_span_json),
