@@ -152,7 +152,14 @@ static int encode_fields(const struct ht_record *r, struct ht_buf *o)
 	rc = rc ?: put_flags(o, r->flags);
 	rc = rc ?: KSTR(o, r, "container_id", container_id);
 	rc = rc ?: KSTR(o, r, "pod", pod);
-	return rc ?: KSTR(o, r, "namespace", namespace_);
+	rc = rc ?: KSTR(o, r, "namespace", namespace_);
+	rc = rc ?: KSTR(o, r, "container", container);
+	rc = rc ?: KSTR(o, r, "workload_kind", workload_kind);
+	rc = rc ?: KSTR(o, r, "workload", workload);
+	rc = rc ?: KSTR(o, r, "remote_pod", remote_pod);
+	rc = rc ?: KSTR(o, r, "remote_namespace", remote_namespace);
+	rc = rc ?: KSTR(o, r, "remote_service", remote_service);
+	return rc ?: KU64(o, "tls", r->tls ? 1 : 0);
 }
 
 /* node_json: the row's end, `,"node":"..."}` and the newline. */
@@ -167,8 +174,10 @@ static int encode_row(const struct ht_record *r, const char *node_json, size_t n
 	if (ht_buf_reserve(out, format_record_bound(r) + 512 + node_len))
 		return -ENOMEM;
 	rc = encode_fields(r, out);
-
-	rc = rc ?: ht_buf_put(out, node_json, node_len);
+	if (r->node.len) /* the record's node (kubernetes.nodeName), else the sink's */
+		rc = rc ?: KSTR(out, r, "node", node) ?: ht_buf_puts(out, "}\n");
+	else
+		rc = rc ?: ht_buf_put(out, node_json, node_len);
 	if (rc)
 		out->len = len0; /* never half a row */
 	return rc;

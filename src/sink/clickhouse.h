@@ -59,6 +59,13 @@
 	X(container_id,       "String")                 \
 	X(pod,                "String")                 \
 	X(namespace,          "String")                 \
+	X(container,          "String")                 \
+	X(workload_kind,      "String")                 \
+	X(workload,           "String")                 \
+	X(remote_pod,         "String")                 \
+	X(remote_namespace,   "String")                 \
+	X(remote_service,     "String")                 \
+	X(tls,                "UInt8")                  \
 	X(node,               "String")
 
 /* Memory queue bound and backoff of the ClickHouse delivery. */

@@ -67,7 +67,9 @@ static void test_row(void **state)
 		"\"resp_header_names\":[\"content-length\"],\"resp_header_values\":[\"5\"],"
 		"\"req_body\":\"\",\"resp_body\":\"h\\\"i\\n\\u00ff\",\"req_body_size\":0,\"resp_body_size\":5,"
 		"\"status\":200,\"reason\":\"OK\",\"flags\":[\"gap\",\"redacted\"],"
-		"\"container_id\":\"\",\"pod\":\"web-1\",\"namespace\":\"\",\"node\":\"n\\\"1\"}\n";
+		"\"container_id\":\"\",\"pod\":\"web-1\",\"namespace\":\"\",\"container\":\"\","
+		"\"workload_kind\":\"\",\"workload\":\"\",\"remote_pod\":\"\",\"remote_namespace\":\"\","
+		"\"remote_service\":\"\",\"tls\":0,\"node\":\"n\\\"1\"}\n";
 	struct ht_record *r = known_record();
 	struct ht_buf b = { 0 };
 
@@ -114,6 +116,27 @@ static void test_columns_agree(void **state)
 	assert_null(strstr(ddl.p, ",\n)")); /* no comma after the last column */
 	ht_buf_free(&row);
 	ht_buf_free(&ddl);
+	ht_record_free(r);
+}
+
+/* The Kubernetes fields and tls have their columns; the record's own node
+ * (kubernetes.nodeName) wins over the sink's default. */
+static void test_k8s_columns(void **state)
+{
+	struct ht_record *r = known_record();
+	struct ht_buf b = { 0 };
+
+	assert_int_equal(ht_record_set(r, &r->workload_kind, "Deployment", 10), 0);
+	assert_int_equal(ht_record_set(r, &r->workload, "web", 3), 0);
+	assert_int_equal(ht_record_set(r, &r->remote_service, "cart", 4), 0);
+	assert_int_equal(ht_record_set(r, &r->node, "node-a", 6), 0);
+	r->tls = true;
+	assert_int_equal(clickhouse_encode_row(r, "default-node", &b), 0);
+	assert_int_equal(ht_buf_putc(&b, '\0'), 0);
+	assert_non_null(strstr(b.p, "\"workload_kind\":\"Deployment\",\"workload\":\"web\","));
+	assert_non_null(strstr(b.p, "\"remote_service\":\"cart\",\"tls\":1,\"node\":\"node-a\"}\n"));
+	assert_null(strstr(b.p, "default-node"));
+	ht_buf_free(&b);
 	ht_record_free(r);
 }
 
@@ -164,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_row),
 		cmocka_unit_test(test_columns_agree),
+		cmocka_unit_test(test_k8s_columns),
 		cmocka_unit_test(test_empty_record),
 		cmocka_unit_test(test_open_without_server),
 	};
