@@ -488,8 +488,8 @@ void corr_req_shares_window(struct corr *c)
 	c->sequential = false;
 }
 
-/* The requests known when request bytes went missing began before them:
- * their responses pair as usual, the hole's rules start after them. */
+/* Set flag on every request known now: those queued and the one whose
+ * head or body is being parsed. */
 static void mark_known(struct corr *c, uint32_t flag)
 {
 	for (struct ht_record *r = c->head; r; r = r->next)
