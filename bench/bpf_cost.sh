@@ -23,13 +23,8 @@ WORK=$(mktemp -d /tmp/ht-bpfcost.XXXXXX)
 TRACER_PID=
 NGX_STARTED=
 
-cleanup() {
-	[ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
-	[ -n "$NGX_STARTED" ] && ngx_stop
-	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
-	rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/nginx.sh"
+trap bench_cleanup EXIT INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "bpf_cost: run as root" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "bpf_cost: wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -43,7 +38,6 @@ else
 fi
 
 # ---- nginx: 1 KiB responses, keep-alive (the same private nginx as bench/live.sh)
-. "$(dirname "$0")/nginx.sh"
 ngx_start
 NGX_STARTED=1
 
@@ -53,8 +47,7 @@ wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$NGX_PORT/bench.html" > "$WORK/
 RPS0=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk0.out")
 
 # ---- tracer
-OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -q kernel.bpf_stats_enabled=1
+bpf_stats_on
 "$@" 2>"$WORK/tracer.log" &
 TRACER_PID=$!
 tracer_wait_ready "$WORK/tracer.log" || exit 1

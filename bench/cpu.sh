@@ -24,13 +24,8 @@ WORK=$(mktemp -d /tmp/ht-cpu.XXXXXX)
 TRACER_PID=
 NGX_STARTED=
 
-cleanup() {
-	[ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
-	[ -n "$NGX_STARTED" ] && ngx_stop
-	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
-	rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. "$HERE/nginx.sh"
+trap bench_cleanup EXIT INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "cpu: run as root" >&2; exit 1; }
 for t in wrk nginx python3; do
@@ -40,7 +35,6 @@ if [ -z "${TRACER:-}" ]; then
 	make -s "$BUILD/http-tracer" >/dev/null
 	TRACER=$BUILD/http-tracer
 fi
-. "$HERE/nginx.sh"
 ngx_start
 NGX_STARTED=1
 URL=http://127.0.0.1:$NGX_PORT/bench.html
@@ -48,8 +42,7 @@ cat > "$WORK/delay.lua" <<'LUA'
 function delay() return 1 end
 LUA
 
-OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -q kernel.bpf_stats_enabled=1
+bpf_stats_on
 "$TRACER" -o "$WORK/out.ndjson" ${TRACER_ARGS:-} 2>"$WORK/tracer.log" &
 TRACER_PID=$!
 tracer_wait_ready "$WORK/tracer.log" || exit 1

@@ -30,6 +30,21 @@ ngx_stop() {
 	sleep 0.3
 	rm -rf "$NGX_DIR"
 }
+# bpf_stats_on: kernel.bpf_stats_enabled=1, the old value kept in OLD_STATS
+# for bench_cleanup.
+bpf_stats_on() {
+	OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+}
+# bench_cleanup: the EXIT trap of a bench that runs a tracer against this
+# nginx: stops the tracer (TRACER_PID) and nginx (NGX_STARTED), restores
+# kernel.bpf_stats_enabled (OLD_STATS) and removes WORK.
+bench_cleanup() {
+	[ -n "${TRACER_PID:-}" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
+	[ -n "${NGX_STARTED:-}" ] && ngx_stop
+	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
+	rm -rf "$WORK"
+}
 # tracer_wait_ready LOG: until the tracer TRACER_PID logs "ready" (30 s at
 # most); prints LOG and fails if it does not or exits first.
 tracer_wait_ready() {

@@ -33,13 +33,8 @@ WORK=$(mktemp -d /tmp/ht-tls.XXXXXX)
 TRACER_PID=
 NGX_STARTED=
 
-cleanup() {
-	[ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
-	[ -n "$NGX_STARTED" ] && ngx_stop
-	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
-	rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. "$HERE/nginx.sh"
+trap bench_cleanup EXIT INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "tls: run as root" >&2; exit 1; }
 for t in wrk nginx openssl python3 bpftool; do
@@ -49,14 +44,12 @@ make -s "$BUILD/http-tracer" >/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
 	-days 1 -subj /CN=localhost >/dev/null 2>&1
 NGX_SERVER_EXTRA="listen 127.0.0.1:$TLS_PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
-. "$HERE/nginx.sh"
 ngx_start
 NGX_STARTED=1
 URL=https://127.0.0.1:$TLS_PORT/bench.html
 printf 'metrics:\n  listen: 127.0.0.1:18429\n' > "$WORK/on.yaml"
 printf 'metrics:\n  listen: 127.0.0.1:18429\ntls:\n  enabled: false\n' > "$WORK/off.yaml"
-OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -q kernel.bpf_stats_enabled=1
+bpf_stats_on
 
 # snapshot FILE: the tracer's threads (name, on-CPU ns) and BPF programs.
 snapshot() {
