@@ -266,6 +266,15 @@ static bool sub(struct pbr msg, uint32_t num, struct pbr *out)
 	return false;
 }
 
+/* The first ResourceSpans of an encoded request body (one record's). */
+static struct pbr resource_spans(const struct ht_buf *b)
+{
+	struct pbr req = { (const uint8_t *)b->p, (const uint8_t *)b->p + b->len }, rs;
+
+	assert_true(sub(req, 1, &rs));
+	return rs;
+}
+
 /* Scalar field num (last one wins, as in protobuf). */
 static bool scalar(struct pbr msg, uint32_t num, struct pb_field *out)
 {
@@ -319,7 +328,7 @@ static void test_span_protobuf(void **state)
 	struct otlp_enc_opts o = { .host_name = "node-1", .scope_version = "0.1.0" };
 	struct ht_record *r = mk(HT_ROLE_SERVER, 503);
 	struct ht_buf b = { 0 };
-	struct pbr req, rs, res, ss, scope, span, st;
+	struct pbr rs, res, ss, scope, span, st;
 	struct pb_field f;
 	uint64_t joined = otlp_traceparent_joined();
 
@@ -327,9 +336,7 @@ static void test_span_protobuf(void **state)
 	hdr(r, "tracestate", "congo=t61rcWkgMzE");
 	assert_int_equal(otlp_encode_record(&o, r, &b), 0);
 	assert_int_equal(otlp_traceparent_joined(), joined + 1);
-	req.p = (const uint8_t *)b.p;
-	req.end = req.p + b.len;
-	assert_true(sub(req, 1, &rs));
+	rs = resource_spans(&b);
 	assert_true(sub(rs, 1, &res));
 	assert_string_equal(attr(res, 1, "service.name").s, "nginx");
 	assert_string_equal(attr(res, 1, "host.name").s, "node-1");
@@ -400,14 +407,12 @@ static void test_span_status_and_kind(void **state)
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct ht_record *r = mk(c[i].role, c[i].status);
 		struct ht_buf b = { 0 };
-		struct pbr req, rs, ss, span, st;
+		struct pbr rs, ss, span, st;
 		struct pb_field f;
 
 		r->flags = 0;
 		assert_int_equal(otlp_encode_record(&o, r, &b), 0);
-		req.p = (const uint8_t *)b.p;
-		req.end = req.p + b.len;
-		assert_true(sub(req, 1, &rs));
+		rs = resource_spans(&b);
 		assert_true(sub(rs, 2, &ss));
 		assert_true(sub(ss, 2, &span));
 		assert_int_equal(sub(span, 15, &st), c[i].err);
@@ -435,7 +440,7 @@ static void test_span_k8s_resource(void **state)
 	struct otlp_enc_opts o = { 0 };
 	struct ht_record *r = mk(HT_ROLE_SERVER, 200);
 	struct ht_buf b = { 0 };
-	struct pbr req, rs, res;
+	struct pbr rs, res;
 
 	set(r, &r->namespace_, "shop");
 	set(r, &r->pod, "web-7d4b9c8f5d-x2k9q");
@@ -444,9 +449,7 @@ static void test_span_k8s_resource(void **state)
 	set(r, &r->workload_kind, "Deployment");
 	set(r, &r->workload, "web");
 	assert_int_equal(otlp_encode_record(&o, r, &b), 0);
-	req.p = (const uint8_t *)b.p;
-	req.end = req.p + b.len;
-	assert_true(sub(req, 1, &rs));
+	rs = resource_spans(&b);
 	assert_true(sub(rs, 1, &res));
 	assert_string_equal(attr(res, 1, "service.name").s, "web");
 	assert_string_equal(attr(res, 1, "k8s.deployment.name").s, "web");
@@ -464,7 +467,7 @@ static void test_span_edge_cases(void **state)
 	struct otlp_enc_opts o = { .service_name = "checkout" };
 	struct ht_record *r = mk(HT_ROLE_SERVER, 200);
 	struct ht_buf b = { 0 };
-	struct pbr req, rs, res, ss, span;
+	struct pbr rs, res, ss, span;
 	struct pb_field f;
 	uint64_t bad = otlp_traceparent_malformed();
 
@@ -472,9 +475,7 @@ static void test_span_edge_cases(void **state)
 	set(r, &r->method, "PURGE");
 	assert_int_equal(otlp_encode_record(&o, r, &b), 0);
 	assert_int_equal(otlp_traceparent_malformed(), bad + 1);
-	req.p = (const uint8_t *)b.p;
-	req.end = req.p + b.len;
-	assert_true(sub(req, 1, &rs));
+	rs = resource_spans(&b);
 	assert_true(sub(rs, 1, &res));
 	assert_string_equal(attr(res, 1, "service.name").s, "checkout");
 	assert_true(sub(rs, 2, &ss));
@@ -496,9 +497,7 @@ static void test_span_edge_cases(void **state)
 	r->flags = HT_RF_NO_REQUEST | HT_RF_GAP;
 	memset(&b, 0, sizeof(b));
 	assert_int_equal(otlp_encode_record(&o, r, &b), 0);
-	req.p = (const uint8_t *)b.p;
-	req.end = req.p + b.len;
-	assert_true(sub(req, 1, &rs));
+	rs = resource_spans(&b);
 	assert_true(sub(rs, 2, &ss));
 	assert_true(sub(ss, 2, &span));
 	assert_true(scalar(span, 5, &f));
