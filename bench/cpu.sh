@@ -10,7 +10,8 @@
 # first field, ns) and the run time of the tracer's own BPF programs
 # (/proc/PID/fdinfo run_time_ns, kernel.bpf_stats_enabled=1), as deltas over
 # the wrk run, divided by the requests wrk completed; with a breakdown per
-# thread name and per program.  Prints numbers; asserts nothing.
+# thread name (with its runs on a CPU per exchange: schedstat's third
+# field, so wakeups show) and per program.  Prints numbers; asserts nothing.
 # Run as root from the repo root:  bench/cpu.sh [SECONDS]
 # Env: BUILD (build), NGX_PORT (18095), TRACER_ARGS (e.g. --config FILE),
 # TRACER (a tracer binary to measure instead of $BUILD/http-tracer, e.g. an
@@ -56,10 +57,10 @@ pid = sys.argv[1]
 for tid in os.listdir(f"/proc/{pid}/task"):
     try:
         name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
-        ns = int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+        st = open(f"/proc/{pid}/task/{tid}/schedstat").read().split()
     except OSError:
         continue
-    print("thread", f"{name}/{tid}", 0, ns)
+    print("thread", f"{name}/{tid}", st[2], st[0])
 sys.path.insert(0, sys.argv[2])
 from bpf_progs import programs
 for name, cnt, ns in programs(pid):
@@ -93,12 +94,13 @@ b, a = load(bpath), load(apath)
 w = open(wpath).read()
 reqs = int(re.search(r"(\d+) requests in", w).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1))
-threads, progs = {}, {}
+threads, slices, progs = {}, {}, {}
 for (kind, name), (cnt, ns) in a.items():
     c0, n0 = b.get((kind, name), (0, 0))
     if kind == "thread":
         base = name.split("/")[0]
         threads[base] = threads.get(base, 0) + ns - n0
+        slices[base] = slices.get(base, 0) + cnt - c0
     else:
         progs[name] = (cnt - c0, ns - n0)
 tns = sum(threads.values())
@@ -108,7 +110,7 @@ print(f"   per exchange: threads {tns / reqs / 1000:.2f} us + BPF {bns / reqs / 
       f" = {(tns + bns) / reqs / 1000:.2f} us")
 for name, ns in sorted(threads.items(), key=lambda t: -t[1]):
     if ns:
-        print(f"   thread {name:14s} {ns / reqs / 1000:7.2f} us/exchange")
+        print(f"   thread {name:14s} {ns / reqs / 1000:7.2f} us/exchange  {slices[name] / reqs:5.2f} runs/exchange")
 for name, (c, ns) in sorted(progs.items(), key=lambda t: -t[1][1]):
     if c:
         print(f"   bpf {name:24s} {ns / reqs / 1000:7.2f} us/exchange  {ns / c:6.0f} ns/call  {c / reqs:5.2f} calls/exchange")
