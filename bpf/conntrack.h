@@ -52,25 +52,36 @@ static __always_inline void ht_comm(char *dst)
 	((__u64 *)dst)[1] = *(const __u64 *)&task->comm[8];
 }
 
+/* This CPU's ring buffer (NULL only if capture.c did not fill its slot). */
+static __always_inline void *ht_ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&rings, &cpu);
+}
+
+/* Submit flags of a record of size bytes on ring.  Batch wakeups: the
+ * reader polls with a short timeout anyway, so wake it only when this
+ * record takes the backlog over wakeup_bytes.  Not on every record above
+ * it: each wakeup is an irq_work self-IPI (a VM exit under KVM), paid by
+ * every syscall while the reader lags. */
+static __always_inline __u64 ht_wake_flags(void *ring, __u32 size)
+{
+	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+
+	if (avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 /* Outputs one ring record on this CPU's ring; returns 0 or -1 (counted). */
 static __always_inline int ht_output(void *rec, __u32 size)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	__u64 avail;
-	void *ring;
+	void *ring = ht_ring();
 
-	ring = bpf_map_lookup_elem(&rings, &cpu);
 	if (!ring)
 		goto lost;
-	/* Batch wakeups: the reader polls with a short timeout anyway, so wake
-	 * it only when this record takes the backlog over wakeup_bytes.  Not
-	 * on every record above it: each wakeup is an irq_work self-IPI (a VM
-	 * exit under KVM), paid by every syscall while the reader lags. */
-	avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
-	if (avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(ring, rec, size, flags))
+	if (bpf_ringbuf_output(ring, rec, size, ht_wake_flags(ring, size)))
 		goto lost;
 	ht_count(HT_KS_EVENTS_SENT, 1);
 	return 0;

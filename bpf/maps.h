@@ -65,6 +65,10 @@ HT_RODATA __u32 self_tgid = 0;          /* the tracer: always excluded */
 HT_RODATA __u32 capture_cap_bytes = HT_CAPTURE_CAP_DEFAULT; /* per-syscall capture cap */
 HT_RODATA __u64 wakeup_bytes = 262144;  /* wake the reader above this backlog */
 HT_RODATA __u32 tls_enabled = 0;        /* tls.enabled: OpenSSL uprobes loaded */
+/* The kernel has the bpf_probe_read_user_dynptr kfunc (6.16+): capture.c
+ * sets it from the kernel's BTF; syscalls.h then reads user bytes straight
+ * into the ring record (ht_direct), else through the per-CPU scratch. */
+HT_RODATA __u32 direct_read = 0;
 /* Changed at run time by src/source/kfilter.c through the skeleton: the
  * generation of the filter sets in use and each generation's entry counts
  * (include/ht_filter.h).  Read filter_gen once per decision. */

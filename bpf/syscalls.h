@@ -11,6 +11,10 @@
  * with one fetch-add on the connection's position (so concurrent writers get
  * disjoint ranges), copy up to capture_cap_bytes into records of at most
  * HT_DATA_CHUNK payload bytes, and report the rest as uncaptured length.
+ * A syscall that fits one record on a connection already decided to pass
+ * (nearly all of them) is read straight into a ring record reserved at its
+ * exact size (ht_direct, kernels with bpf_probe_read_user_dynptr); the rest
+ * is built in the per-CPU scratch and copied into the ring.
  */
 #ifndef HT_BPF_SYSCALLS_H
 #define HT_BPF_SYSCALLS_H
@@ -197,6 +201,44 @@ static __always_inline void ht_loss_mark(struct ht_conn *c, __u8 dir, __u64 pos)
 	__sync_fetch_and_or(&c->flags, bit);
 }
 
+/* Fills the data record ev of connection c: len stream bytes from st->pos,
+ * of which fill captured and tail (the rest) not.  Takes a pending loss
+ * report of the direction (HT_DF_LOSS_BEFORE). */
+static __always_inline void ht_fill_data(struct ht_data_ev *ev, const struct ht_cap *st,
+					 struct ht_conn *c, __u32 len, __u32 fill, __u32 tail)
+{
+	__u8 dir = st->dir & 1, flags = 0;
+	__u64 bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
+
+	ht_fill_hdr(&ev->hdr, HT_EV_DATA, &st->key, c, st->ts);
+	ev->hdr.dir = dir;
+	if (st->sys == HT_SYS_SENDFILE)
+		flags |= HT_DF_SENDFILE;
+	else if (st->sys == HT_SYS_DISCARD)
+		flags |= HT_DF_DISCARDED;
+	else if (tail)
+		flags |= HT_DF_TRUNCATED;
+	if (st->nrec || st->consumed + len < st->total)
+		flags |= HT_DF_SPLIT;
+	if (c->flags & HT_CF_INFERRED)
+		flags |= HT_DF_MIDSTREAM;
+	if (st->key.fd & HT_FD_TLS)
+		flags |= HT_DF_TLS;
+	ev->loss_start = 0;
+	if ((c->flags & bit) && (__sync_fetch_and_and(&c->flags, ~bit) & bit)) {
+		flags |= HT_DF_LOSS_BEFORE;
+		ev->loss_start = c->loss_start[dir];
+	}
+	ev->hdr.flags = flags;
+	ev->pos = st->pos;
+	ev->peer_pos = st->peer_pos;
+	ev->len = len;
+	ev->cap_len = fill;
+	ev->sys_len = st->total;
+	ev->tid = st->tid;
+	ht_comm(ev->comm);
+}
+
 /* Flushes the record being filled, with `tail` further stream bytes that
  * were not captured, for connection c (NULL: looked up by st->key); returns
  * 0, or -1 when the capture must stop.  Global: verified once although
@@ -204,7 +246,6 @@ static __always_inline void ht_loss_mark(struct ht_conn *c, __u8 dir, __u64 pos)
 __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 {
 	__u32 fill, len;
-	__u64 bit;
 	struct ht_scratch *s;
 	struct ht_data_ev *ev;
 	__u8 dir, reason;
@@ -247,34 +288,7 @@ __noinline int ht_flush_conn(struct ht_cap *st, struct ht_conn *c, __u32 tail)
 		ht_emit_open(&st->key, c, &s->open);
 
 	ev = &s->ev;
-	ht_fill_hdr(&ev->hdr, HT_EV_DATA, &st->key, c, st->ts);
-	ev->hdr.dir = dir;
-	ev->hdr.flags = 0;
-	if (st->sys == HT_SYS_SENDFILE)
-		ev->hdr.flags |= HT_DF_SENDFILE;
-	else if (st->sys == HT_SYS_DISCARD)
-		ev->hdr.flags |= HT_DF_DISCARDED;
-	else if (tail)
-		ev->hdr.flags |= HT_DF_TRUNCATED;
-	if (st->nrec || st->consumed + len < st->total)
-		ev->hdr.flags |= HT_DF_SPLIT;
-	if (c->flags & HT_CF_INFERRED)
-		ev->hdr.flags |= HT_DF_MIDSTREAM;
-	if (st->key.fd & HT_FD_TLS)
-		ev->hdr.flags |= HT_DF_TLS;
-	ev->loss_start = 0;
-	bit = dir ? HT_CF_LOSS_IN : HT_CF_LOSS_EG;
-	if ((c->flags & bit) && (__sync_fetch_and_and(&c->flags, ~bit) & bit)) {
-		ev->hdr.flags |= HT_DF_LOSS_BEFORE;
-		ev->loss_start = c->loss_start[dir];
-	}
-	ev->pos = st->pos;
-	ev->peer_pos = st->peer_pos;
-	ev->len = len;
-	ev->cap_len = fill;
-	ev->sys_len = st->total;
-	ev->tid = st->tid;
-	ht_comm(ev->comm);
+	ht_fill_data(ev, st, c, len, fill, tail);
 	if (ht_output(ev, sizeof(*ev) + fill) == 0) {
 		ht_count(HT_KS_BYTES_SENT, fill);
 		if (tail)
@@ -457,6 +471,65 @@ flush:
 	ht_flush_conn(st, c, st->total - off);
 }
 
+/* Reads size user bytes at unsafe_ptr into the dynptr at off (kernel 6.16+;
+ * weak: resolved to nothing on older kernels, where direct_read stays 0 and
+ * the verifier drops the calls as dead code). */
+extern int bpf_probe_read_user_dynptr(struct bpf_dynptr *dptr, __u64 off, __u64 size,
+				      const void *unsafe_ptr__ign) __ksym __weak;
+
+/* The whole syscall of st (st->total bytes, at most HT_DATA_CHUNK and the
+ * capture cap, on a connection decided to pass whose OPEN is out) as one
+ * record reserved in this CPU's ring at its exact size, the nseg user
+ * segments of seg read straight into it: no copy through the scratch.
+ * Returns 0 when done (sent, or lost to a full ring: counted), -1 when a
+ * user page could not be read: nothing was sent, the caller takes the
+ * scratch path (which reports the unreadable bytes by length). */
+static __always_inline int ht_direct(struct ht_cap *st, struct ht_conn *c,
+				     const struct iovec *seg, __u32 nseg)
+{
+	__u32 size = sizeof(struct ht_data_ev) + st->total, off = 0, left = st->total, n, i;
+	struct ht_data_ev *ev;
+	struct bpf_dynptr dp;
+	void *ring = ht_ring();
+
+	if (!ring) {
+		ht_count(HT_KS_RINGBUF_FULL, 1);
+		goto lost;
+	}
+	if (bpf_ringbuf_reserve_dynptr(ring, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		ht_count(HT_KS_RINGBUF_FULL, 1);
+		goto lost;
+	}
+#pragma unroll
+	for (i = 0; i < HT_IOV_FAST; i++) {
+		if (i >= nseg || !left)
+			break;
+		n = seg[i].iov_len < left ? seg[i].iov_len : left;
+		if (bpf_probe_read_user_dynptr(&dp, sizeof(*ev) + off, n, seg[i].iov_base))
+			goto unreadable;
+		off += n;
+		left -= n;
+	}
+	if (left)
+		goto unreadable;
+	ev = bpf_dynptr_data(&dp, 0, sizeof(*ev));
+	if (!ev)
+		goto unreadable;
+	ht_fill_data(ev, st, c, st->total, st->total, 0);
+	bpf_ringbuf_submit_dynptr(&dp, ht_wake_flags(ring, size));
+	ht_count(HT_KS_EVENTS_SENT, 1);
+	ht_count(HT_KS_BYTES_SENT, st->total);
+	return 0;
+unreadable:
+	bpf_ringbuf_discard_dynptr(&dp, BPF_RB_NO_WAKEUP);
+	return -1;
+lost:
+	ht_loss_mark(c, st->dir & 1, st->pos);
+	ht_count(HT_KS_BYTES_LOST, st->total);
+	return 0;
+}
+
 /* A data syscall on socket fd (of connection c) ran inside an OpenSSL
  * call of this thread: that call's socket (bpf/tls.h).  Only for
  * connections that are not HTTP in the clear, so plain HTTP never pays. */
@@ -570,6 +643,23 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 	 * anchors a response to the requests read before it (user space) */
 	st.peer_pos = c->pos[(dir & 1) ^ 1];
 
+	if (direct_read && c->decision == HT_DEC_PASS && (c->flags & HT_CF_OPEN_SENT) &&
+	    st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
+		/* the common case: one record, straight into the ring */
+		struct iovec seg[HT_IOV_FAST] = {};
+		__u32 nseg = 0;
+
+		if (sys == HT_SYS_FLAT) {
+			seg[0].iov_base = (void *)ptr;
+			seg[0].iov_len = st.total;
+			nseg = 1;
+		} else if ((sys == HT_SYS_IOV || sys == HT_SYS_MSG) && st.iov_cnt - 1 < HT_IOV_FAST &&
+			   !ht_iov_read(seg, st.iov_cnt, st.vec)) {
+			nseg = st.iov_cnt;
+		}
+		if (nseg && !ht_direct(&st, c, seg, nseg))
+			goto done;
+	}
 	if (sys == HT_SYS_FLAT && st.total <= HT_DATA_CHUNK && st.total <= st.cap) {
 		/* fast path: one record straight from the user buffer */
 		s = ht_scratch_get();
@@ -590,6 +680,7 @@ static __always_inline int ht_exit_data(long ret, __s32 fd, __u64 ptr, __u32 cnt
 		if (!st.stop && ht_rest(&st))
 			ht_flush(&st, ht_rest(&st)); /* step bound hit */
 	}
+done:
 	ht_count(st.drop ? st.drop : HT_KS_PASSED, 1);
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "capture.h"
@@ -410,6 +411,20 @@ static int capture_attach(struct capture *c)
 
 /* ------------------------------------------------------------ open/close */
 
+/* True when the running kernel's BTF has the kfunc name (a newer kernel's
+ * faster path; bpf/ declares it weak and checks the flag set from this). */
+static bool capture_kernel_has(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool has;
+
+	if (!vmlinux || libbpf_get_error(vmlinux))
+		return false;
+	has = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return has;
+}
+
 /* Sets the load-time settings; the config has range-checked them, so a
  * value out of range (a hand-built config) is refused, never adjusted. */
 static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
@@ -427,6 +442,7 @@ static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
 	/* wake the reader early when a ring is an eighth full */
 	c->skel->rodata->wakeup_bytes = c->ring_bytes / 8;
 	c->skel->rodata->tls_enabled = cfg ? cfg->tls_enabled : true;
+	c->skel->rodata->direct_read = capture_kernel_has("bpf_probe_read_user_dynptr");
 	return 0;
 }
 
