@@ -2,8 +2,9 @@
  * pingpong.c - the four data syscalls of one wrk -> nginx exchange, made
  * by one thread on one loopback TCP connection as fast as it can, for
  * bench/bpf_pingpong.sh: the client write(2)s an 80-byte GET, the server
- * read(2)s it and writev(2)s a 1 KiB response as head + body (as nginx
- * does), the client recvfrom(2)s it.  With the tracer loaded these calls
+ * read(2)s it and writev(2)s a 1 KiB response as head + body, then reads
+ * again and gets EAGAIN (as nginx does before it waits in epoll), the
+ * client recvfrom(2)s the response.  With the tracer loaded these calls
  * outnumber the rest of the host's by far, so the probes' ns per call
  * (bpf_stats) is theirs: a hot-cache figure, next to bench/cpu.sh's
  * cold-cache one under a paced load.
@@ -11,6 +12,8 @@
  *   pingpong PORT SECONDS     prints the exchanges made; exit 0
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -49,7 +52,7 @@ static int pp_pair(int port, int *c, int *s)
 		return -1;
 	setsockopt(*c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(*s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return 0;
+	return fcntl(*s, F_SETFL, O_NONBLOCK); /* the server's end, as nginx's */
 }
 
 /* Reads exactly n bytes from fd with f (read or recvfrom); 0 or -1. */
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
 		if (write(c, pp_req, sizeof(pp_req) - 1) != (ssize_t)sizeof(pp_req) - 1 ||
 		    pp_full(s, buf, sizeof(pp_req) - 1, 0) ||
 		    writev(s, v, 2) != (ssize_t)(v[0].iov_len + v[1].iov_len) ||
+		    read(s, buf, sizeof(buf)) != -1 || errno != EAGAIN ||
 		    pp_full(c, buf, v[0].iov_len + v[1].iov_len, 1)) {
 			perror("pingpong: exchange");
 			return 1;
