@@ -32,9 +32,11 @@ command -v nginx >/dev/null || { echo "bpf_cost: nginx is missing: apt-get insta
 if [ "$TRACER" = http-tracer ]; then
 	make -s "$BUILD/http-tracer" >/dev/null
 	set -- "$BUILD/http-tracer" -o /dev/null ${TRACER_ARGS:-}
+	READY="^http-tracer: ready:"
 else
 	make -s "$BUILD/capture_dump" >/dev/null
 	set -- "$BUILD/capture_dump" -q -o /dev/null
+	READY="^capture_dump: ready"
 fi
 
 # ---- nginx: 1 KiB responses, keep-alive (the same private nginx as bench/live.sh)
@@ -50,7 +52,7 @@ RPS0=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk0.out")
 bpf_stats_on
 "$@" 2>"$WORK/tracer.log" &
 TRACER_PID=$!
-tracer_wait_ready "$WORK/tracer.log" || exit 1
+tracer_wait_ready "$WORK/tracer.log" "$READY" || exit 1
 
 # run_cnt/run_time_ns of every program the tracer holds, by tracepoint
 snapshot() {

@@ -37,11 +37,7 @@ for r in $(seq "$ROUNDS"); do
 		*) "$t" -q -o /dev/null 2>"$WORK/tracer.log" & ;;
 		esac
 		TRACER_PID=$!
-		i=0
-		while ! grep -q "ready" "$WORK/tracer.log"; do
-			sleep 0.1; i=$((i + 1))
-			[ $i -le 300 ] && kill -0 "$TRACER_PID" 2>/dev/null || { cat "$WORK/tracer.log" >&2; exit 1; }
-		done
+		tracer_wait_ready "$WORK/tracer.log" "^[a-z_-]*: ready" || exit 1
 		python3 "$HERE/bpf_progs.py" "$TRACER_PID" > "$WORK/before"
 		N=$("$BUILD/pingpong" "$PP_PORT" "$DUR")
 		python3 "$HERE/bpf_progs.py" "$TRACER_PID" > "$WORK/after"
@@ -54,14 +50,16 @@ n = int(n)
 def load(p):
     return {l.split()[0]: (int(l.split()[1]), int(l.split()[2])) for l in open(p)}
 b, a = load(bp), load(ap)
-out, tot = [], 0
+out, tot, bad = [], 0, False
 for p in ("sys_exit_write", "sys_exit_read", "sys_exit_writev", "sys_exit_recvfrom"):
     c = a.get(p, (0, 0))[0] - b.get(p, (0, 0))[0]
     ns = a.get(p, (0, 0))[1] - b.get(p, (0, 0))[1]
     out.append(f"{p[9:]} {ns / max(c, 1):4.0f} ({c / max(n, 1):.2f})")
     tot += ns
+    bad = bad or c < n / 2
 print(f"{t}: {n / int(dur):7.0f} exch/s  " + "  ".join(out) +
-      f"  | BPF {tot / max(n, 1):5.0f} ns/exchange", flush=True)
+      f"  | BPF {tot / max(n, 1):5.0f} ns/exchange" +
+      ("  INVALID: a probe ran for fewer than half the exchanges" if bad else ""), flush=True)
 PY
 	done
 done

@@ -45,11 +45,12 @@ bench_cleanup() {
 	[ -n "${OLD_STATS:-}" ] && sysctl -q kernel.bpf_stats_enabled="$OLD_STATS"
 	rm -rf "$WORK"
 }
-# tracer_wait_ready LOG: until the tracer TRACER_PID logs "ready" (30 s at
-# most); prints LOG and fails if it does not or exits first.
+# tracer_wait_ready LOG [PATTERN]: until the tracer TRACER_PID logs its
+# ready line (PATTERN, by default http-tracer's; 30 s at most); prints LOG
+# and fails if it does not or exits first.
 tracer_wait_ready() {
 	i=0
-	while ! grep -q "^http-tracer: ready:" "$1" 2>/dev/null; do
+	while ! grep -q "${2:-^http-tracer: ready:}" "$1" 2>/dev/null; do
 		sleep 0.1; i=$((i + 1))
 		if [ $i -gt 300 ] || ! kill -0 "$TRACER_PID" 2>/dev/null; then
 			cat "$1" >&2
