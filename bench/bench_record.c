@@ -86,6 +86,8 @@ int main(int argc, char **argv)
 	struct ht_buf out = { 0 };
 	char body[1024];
 
+	if (getenv("HT_ESC_LEVEL")) /* compare the escaper's levels (format.h) */
+		format_esc_level(atoi(getenv("HT_ESC_LEVEL")));
 	if (!c || blocks < 1) {
 		fprintf(stderr, "usage: bench_record [BLOCKS]\n");
 		return 2;

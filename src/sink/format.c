@@ -40,13 +40,20 @@ static const char digits2[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+/* Decimal digits of v: its bit length gives the count to within one (1233 / 4096 ~
+ * log10(2)), one compare with a power of ten settles it; pow10_[0] is 0 so that 0 has 1. */
+static const uint64_t pow10_[20] = {
+	0, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+	1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+	100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+	100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
 static inline size_t u64_digits(uint64_t v)
 {
-	size_t n = 1;
+	unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
 
-	for (; v >= 10000; v /= 10000)
-		n += 4;
-	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+	return t + (v >= pow10_[t]);
 }
 
 /* Digits written in place from the end: no temporary, no variable-size copy. */
@@ -80,11 +87,9 @@ static inline char *put2(char *w, unsigned v)
 	return w + 2;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; u64 nanoseconds end in year 2554, so 4 digits. */
-void format_time(char *p, uint64_t unix_ns)
+/* "YYYY-MM-DDTHH:MM:SS." of a second since the epoch: FORMAT_TIME_LEN - 10 bytes. */
+static void put_second(char *p, uint64_t secs)
 {
-	uint64_t secs = unix_ns / 1000000000u;
-	uint32_t nsec = (uint32_t)(unix_ns % 1000000000u);
 	uint64_t days = secs / 86400, sod = secs % 86400;
 	/* civil_from_days (H. Hinnant), days >= 0 so unsigned arithmetic is exact */
 	uint64_t z = days + 719468;
@@ -110,7 +115,31 @@ void format_time(char *p, uint64_t unix_ns)
 	p = put2(p, (unsigned)(sod / 60 % 60));
 	*p++ = ':';
 	p = put2(p, (unsigned)(sod % 60));
-	*p++ = '.';
+	*p = '.';
+}
+
+#define SECOND_LEN (FORMAT_TIME_LEN - 10)
+
+/* The last second each thread wrote: records come in time order, many per second. */
+static __thread struct {
+	uint64_t secs;
+	char text[SECOND_LEN];
+	bool valid;
+} last_second;
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; u64 nanoseconds end in year 2554, so 4 digits. */
+void format_time(char *p, uint64_t unix_ns)
+{
+	uint64_t secs = unix_ns / 1000000000u;
+	uint32_t nsec = (uint32_t)(unix_ns % 1000000000u);
+
+	if (!last_second.valid || last_second.secs != secs) {
+		put_second(last_second.text, secs);
+		last_second.secs = secs;
+		last_second.valid = true;
+	}
+	memcpy(p, last_second.text, SECOND_LEN);
+	p += SECOND_LEN;
 	*p++ = (char)('0' + nsec / 100000000);
 	p = put2(p, nsec / 1000000 % 100);
 	p = put2(p, nsec / 10000 % 100);
@@ -302,7 +331,7 @@ static inline unsigned sse_unsafe(__m128i x)
  * bytes.  Reads and writes only [0, k): two overlapping words of 8 or 4
  * bytes, or for k < 4 its first, middle and last byte over safe filler.
  */
-static inline bool copy_if_safe(char *w, const uint8_t *s, size_t k)
+static inline __attribute__((always_inline)) bool copy_if_safe(char *w, const uint8_t *s, size_t k)
 {
 	uint64_t a, b;
 	uint32_t x, y;
@@ -333,14 +362,15 @@ static inline bool copy_if_safe(char *w, const uint8_t *s, size_t k)
 }
 
 /*
- * Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
- * the new end.  16 (SSE2) or 8 (SWAR) bytes at a time: copy them, then keep
- * as many as are safe (the lowest flagged byte is exact).  While 16 or more
- * bytes are left, a 16-byte store fits: the room left is >= ESC_MAX * 16.
+ * The SSE2 (or, elsewhere, SWAR) body of esc_bytes from s[i]: 16 bytes at
+ * a time, copy them, then keep as many as are safe (the lowest flagged
+ * byte is exact).  While 16 or more bytes are left, a 16-byte store fits:
+ * the room left is >= ESC_MAX * 16.
  */
-static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+static inline __attribute__((always_inline)) char *esc_from(char *w, const uint8_t *s, size_t i,
+							     size_t n, enum esc_mode m)
 {
-	size_t i = 0, used;
+	size_t used;
 
 #ifdef __SSE2__
 	while (i + 16 <= n) {
@@ -406,6 +436,174 @@ static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 	return w;
 }
 
+/*
+ * Long strings (bodies) on x86-64: 32 (AVX2) or 64 (AVX-512BW) bytes per
+ * step, chosen once at startup from what the CPU supports; the vector
+ * code is compiled for its target only (function attributes), so the
+ * binary still runs on a plain x86-64.  Same scheme as the SSE2 loop:
+ * store the block, keep its safe prefix, escape one byte or sequence.
+ */
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <immintrin.h>
+#define ESC_VECTOR 1
+
+static int esc_level = FORMAT_ESC_SSE2;
+
+__attribute__((target("avx2"))) static char *esc_avx2(char *w, const uint8_t *s, size_t n,
+						       enum esc_mode m)
+{
+	const __m256i lo = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7f);
+	const __m256i quo = _mm256_set1_epi8('"'), bsl = _mm256_set1_epi8('\\');
+	size_t i = 0, used;
+
+	while (i + 32 <= n) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+		/* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
+		__m256i t = _mm256_or_si256(_mm256_cmpgt_epi8(lo, x), _mm256_cmpeq_epi8(x, del));
+		unsigned k;
+
+		t = _mm256_or_si256(t, _mm256_or_si256(_mm256_cmpeq_epi8(x, quo),
+						       _mm256_cmpeq_epi8(x, bsl)));
+		_mm256_storeu_si256((__m256i *)w, x);
+		k = (unsigned)_mm256_movemask_epi8(t);
+		if (!k) {
+			i += 32;
+			w += 32;
+			continue;
+		}
+		k = (unsigned)__builtin_ctz(k);
+		i += k;
+		w += k;
+		w = esc_one(w, s + i, n - i, m, &used);
+		i += used;
+	}
+	return esc_from(w, s, i, n, m);
+}
+
+/* Bit k set when byte k of x needs more than a copy. */
+__attribute__((target("avx512bw"))) static inline __mmask64 z_unsafe(__m512i x)
+{
+	__mmask64 t = _mm512_cmplt_epi8_mask(x, _mm512_set1_epi8(0x20)); /* and >= 0x80 */
+
+	t |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(0x7f));
+	t |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('"'));
+	t |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\\'));
+	return t;
+}
+
+/* The tail (under 64 bytes) is one masked load and store: no byte past s + n is read. */
+__attribute__((target("avx512bw"))) static char *esc_avx512(char *w, const uint8_t *s, size_t n,
+							    enum esc_mode m)
+{
+	size_t i = 0, used;
+
+	while (i < n) {
+		size_t left = n - i;
+		__mmask64 in = left >= 64 ? ~0ull : (1ull << left) - 1;
+		__m512i x = _mm512_maskz_loadu_epi8(in, s + i);
+		__mmask64 t = z_unsafe(x) & in;
+		unsigned k;
+
+		_mm512_mask_storeu_epi8(w, in, x);
+		if (!t) {
+			k = left >= 64 ? 64 : (unsigned)left;
+			i += k;
+			w += k;
+			continue;
+		}
+		k = (unsigned)__builtin_ctzll(t);
+		i += k;
+		w += k;
+		w = esc_one(w, s + i, n - i, m, &used);
+		i += used;
+	}
+	return w;
+}
+
+__attribute__((constructor(104))) static void esc_pick(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512bw"))
+		esc_level = FORMAT_ESC_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		esc_level = FORMAT_ESC_AVX2;
+}
+
+int format_esc_level(int want)
+{
+	int best = FORMAT_ESC_SSE2;
+
+	if (__builtin_cpu_supports("avx512bw"))
+		best = FORMAT_ESC_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		best = FORMAT_ESC_AVX2;
+	if (want >= 0)
+		esc_level = want < FORMAT_ESC_SSE2 ? FORMAT_ESC_SSE2 : want < best ? want : best;
+	return esc_level;
+}
+#else
+int format_esc_level(int want)
+{
+	(void)want;
+	return FORMAT_ESC_PORTABLE;
+}
+#endif
+
+#define ESC_LONG 32 /* from this length on, the widest vector code */
+
+/* Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns the new end. */
+static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+#ifdef ESC_VECTOR
+	if (n >= ESC_LONG && esc_level == FORMAT_ESC_AVX512)
+		return esc_avx512(w, s, n, m);
+	if (n >= ESC_LONG && esc_level == FORMAT_ESC_AVX2)
+		return esc_avx2(w, s, n, m);
+#endif
+	return esc_from(w, s, 0, n, m);
+}
+
+/* Short strings (most header names and values) without a call when they are all safe. */
+static inline char *esc_text(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+	if (n < 16 && (!n || copy_if_safe(w, s, n)))
+		return w + n;
+	return esc_bytes(w, s, n, m);
+}
+
+/*
+ * esc_text for a string of n >= 1 bytes at s that can be read 16 bytes
+ * (or, for n > 16, from n - 16) past its start: up to 32 bytes are tested
+ * and copied as one or two overlapping 16-byte blocks, with no branch on
+ * the length but one.  The stores fit: after a string of n bytes the
+ * record's bound leaves at least ESC_MAX * n + REC_FRAME + ESC_SLACK bytes.
+ */
+static inline char *esc_text16(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+#ifdef __SSE2__
+	if (n <= 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+
+		if (!(sse_unsafe(a) & ((1u << n) - 1))) {
+			_mm_storeu_si128((__m128i *)w, a);
+			return w + n;
+		}
+	} else if (n <= 32) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + n - 16));
+
+		if (!(sse_unsafe(a) | sse_unsafe(b))) {
+			_mm_storeu_si128((__m128i *)w, a);
+			_mm_storeu_si128((__m128i *)(w + n - 16), b);
+			return w + n;
+		}
+	}
+	return esc_bytes(w, s, n, m);
+#else
+	return esc_text(w, s, n, m);
+#endif
+}
+
 /* ------------------------------------------------------------- records */
 
 /*
@@ -433,6 +631,18 @@ static inline size_t str_bytes(const struct ht_record *r, struct ht_str s, const
 	}
 	*p = (const uint8_t *)r->arena + s.off;
 	return s.len;
+}
+
+/* Escape string s (its bytes p[0..n) from str_bytes) at w: 16-byte reads
+ * when the arena's allocation (arena_cap) holds them. */
+static inline char *arena_text(char *w, const struct ht_record *r, struct ht_str s,
+			       const uint8_t *p, size_t n, enum esc_mode m)
+{
+	if (!n)
+		return w;
+	if ((uint64_t)s.off + (n > 16 ? n : 16) <= r->arena_cap)
+		return esc_text16(w, p, n, m);
+	return esc_text(w, p, n, m);
 }
 
 static inline size_t str_len(const struct ht_record *r, struct ht_str s)
@@ -499,6 +709,16 @@ static inline size_t uint_digits_max(size_t size)
 	return size == 1 ? 3 : size == 2 ? 5 : size == 4 ? 10 : 20;
 }
 
+/*
+ * At least the bytes str_bytes gives for s, without its bounds test: a
+ * string out of the arena's bounds is written empty, so counting up to
+ * arena_len of it is only generous, and the header loop has no branch.
+ */
+static inline size_t len_max(const struct ht_record *r, struct ht_str s)
+{
+	return s.len < r->arena_len ? s.len : r->arena_len;
+}
+
 static size_t headers_bound(const struct ht_record *r, const struct ht_headers *h)
 {
 	/* '{' "\n  " '}'; each: ',' "\n    " "name" ": " "value" (CSV: ""name"":""value"") */
@@ -507,7 +727,7 @@ static size_t headers_bound(const struct ht_record *r, const struct ht_headers *
 	if (!h->v)
 		return n;
 	for (uint32_t i = 0; i < h->n; i++)
-		n += ESC_MAX * (str_len(r, h->v[i].name) + str_len(r, h->v[i].value)) + 12;
+		n += ESC_MAX * (len_max(r, h->v[i].name) + len_max(r, h->v[i].value)) + 12;
 	return n;
 }
 
@@ -528,7 +748,7 @@ __attribute__((constructor(103))) static void flags_init(void)
 #define B_CSTR(r, v)    (ESC_MAX * sizeof(v) + 2)
 #define B_ADDR(r, v)    (HT_ADDR_TEXT_MAX - 1 + 2)
 #define B_VERSION(r, v) (2 + uint_digits_max(sizeof(v)) + 2)
-#define B_STR(r, v)     (ESC_MAX * str_len((r), (v)) + 2)
+#define B_STR(r, v)     (ESC_MAX * len_max((r), (v)) + 2)
 #define B_HEADERS(r, v) headers_bound((r), &(v))
 #define B_FLAGS(r, v)   flags_max
 #define B_BOOL(r, v)    (sizeof("false") - 1)
@@ -566,7 +786,7 @@ static inline void j_key(struct enc *e, const char *k, size_t klen)
 static inline void j_raw_str(struct enc *e, const uint8_t *p, size_t n)
 {
 	*e->w++ = '"';
-	e->w = esc_bytes(e->w, p, n, M_JSON);
+	e->w = esc_text(e->w, p, n, M_JSON);
 	*e->w++ = '"';
 }
 
@@ -575,7 +795,9 @@ static inline void j_str(struct enc *e, struct ht_str s)
 	const uint8_t *p;
 	size_t n = str_bytes(e->r, s, &p);
 
-	j_raw_str(e, p, n);
+	*e->w++ = '"';
+	e->w = arena_text(e->w, e->r, s, p, n, M_JSON);
+	*e->w++ = '"';
 }
 
 static inline void j_cstr(struct enc *e, const char *s, size_t cap)
@@ -626,25 +848,41 @@ static inline void j_u64(struct enc *e, uint64_t v)
 	e->w += format_u64(e->w, v);
 }
 
+/* j_str inlined into the header loop: the call was most of a short string's cost. */
+static inline __attribute__((always_inline)) char *j_hstr(char *w, const struct ht_record *r,
+							   struct ht_str s)
+{
+	const uint8_t *p;
+	size_t n = str_bytes(r, s, &p);
+
+	*w++ = '"';
+	w = arena_text(w, r, s, p, n, M_JSON);
+	*w++ = '"';
+	return w;
+}
+
 static void j_headers(struct enc *e, const struct ht_headers *h)
 {
 	uint32_t n = h->v ? h->n : 0;
+	const struct ht_record *r = e->r;
+	char *w = e->w;
 
-	*e->w++ = '{';
+	*w++ = '{';
 	for (uint32_t i = 0; i < n; i++) {
 		if (i)
-			*e->w++ = ',';
+			*w++ = ',';
 		if (e->pretty)
-			e->w = PUTLIT(e->w, "\n    ");
-		j_str(e, h->v[i].name);
-		*e->w++ = ':';
+			w = PUTLIT(w, "\n    ");
+		w = j_hstr(w, r, h->v[i].name);
+		*w++ = ':';
 		if (e->pretty)
-			*e->w++ = ' ';
-		j_str(e, h->v[i].value);
+			*w++ = ' ';
+		w = j_hstr(w, r, h->v[i].value);
 	}
 	if (n && e->pretty)
-		e->w = PUTLIT(e->w, "\n  ");
-	*e->w++ = '}';
+		w = PUTLIT(w, "\n  ");
+	*w++ = '}';
+	e->w = w;
 }
 
 static void j_flags(struct enc *e, uint32_t flags)
@@ -709,7 +947,7 @@ static void c_text(struct enc *e, const uint8_t *p, size_t n)
 
 	if (quote)
 		*e->w++ = '"';
-	e->w = esc_bytes(e->w, p, n, M_CSV);
+	e->w = esc_text(e->w, p, n, M_CSV);
 	if (quote)
 		*e->w++ = '"';
 	*e->w++ = ',';
@@ -770,7 +1008,7 @@ static inline void c_jstr(struct enc *e, struct ht_str s)
 	size_t n = str_bytes(e->r, s, &p);
 
 	e->w = PUTLIT(e->w, "\"\"");
-	e->w = esc_bytes(e->w, p, n, M_CSVJ);
+	e->w = arena_text(e->w, e->r, s, p, n, M_CSVJ);
 	e->w = PUTLIT(e->w, "\"\"");
 }
 
