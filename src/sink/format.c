@@ -362,6 +362,53 @@ static inline __attribute__((always_inline)) bool copy_if_safe(char *w, const ui
 }
 
 /*
+ * Escape a block s[i..i+b) (b <= 64) whose unsafe-byte mask t is not 0;
+ * buf holds the block's bytes and 8 readable bytes past them.  The safe
+ * gaps between flagged bytes are copied 8 bytes at a time from buf (the
+ * excess is overwritten by what follows: a gap of g bytes before or at
+ * the end of the input leaves ESC_MAX * g + ESC_SLACK bytes of room), ASCII
+ * escapes come from the table, bytes >= 0x80 go through esc_one.  A UTF-8
+ * sequence may end past the block: *next is where the input resumes.
+ * Dense text (JSON bodies: a quote every few bytes) costs a few
+ * instructions per escape instead of a new vector step each.
+ */
+static inline __attribute__((always_inline)) char *esc_block(char *w, const uint8_t *s, size_t i,
+							      unsigned b, uint64_t t, const uint8_t *buf,
+							      size_t n, enum esc_mode m, size_t *next)
+{
+	unsigned pos = 0, p;
+	size_t used;
+
+	while (t) {
+		uint8_t c;
+
+		p = (unsigned)__builtin_ctzll(t);
+		for (unsigned j = pos; j < p; j += 8)
+			memcpy(w + (j - pos), buf + j, 8);
+		w += p - pos;
+		c = buf[p];
+		if (c < 0x80) {
+			memcpy(w, ascii_str[m][c], 8);
+			w += ascii_len[m][c];
+			pos = p + 1;
+			t &= t - 1;
+			continue;
+		}
+		w = esc_one(w, s + i + p, n - i - p, m, &used);
+		pos = p + (unsigned)used;
+		if (pos >= b) {
+			*next = i + pos;
+			return w;
+		}
+		t &= ~0ull << pos;
+	}
+	for (unsigned j = pos; j < b; j += 8)
+		memcpy(w + (j - pos), buf + j, 8);
+	*next = i + b;
+	return w + (b - pos);
+}
+
+/*
  * The SSE2 (or, elsewhere, SWAR) body of esc_bytes from s[i]: 16 bytes at
  * a time, copy them, then keep as many as are safe (the lowest flagged
  * byte is exact).  While 16 or more bytes are left, a 16-byte store fits:
@@ -371,6 +418,9 @@ static inline __attribute__((always_inline)) char *esc_from(char *w, const uint8
 							     size_t n, enum esc_mode m)
 {
 	size_t used;
+#ifdef __SSE2__
+	_Alignas(16) uint8_t buf[16 + 16];
+#endif
 
 #ifdef __SSE2__
 	while (i + 16 <= n) {
@@ -384,22 +434,8 @@ static inline __attribute__((always_inline)) char *esc_from(char *w, const uint8
 			w += 16;
 			continue;
 		}
-		if (t & (t - 1) && !_mm_movemask_epi8(x)) {
-			/* several escapes, all ASCII: a table copy per byte, no branches */
-			for (int j = 0; j < 16; j++) {
-				uint8_t c = s[i + j];
-
-				memcpy(w, ascii_str[m][c], 8);
-				w += ascii_len[m][c];
-			}
-			i += 16;
-			continue;
-		}
-		t = (unsigned)__builtin_ctz(t);
-		i += t;
-		w += t;
-		w = esc_one(w, s + i, n - i, m, &used);
-		i += used;
+		_mm_store_si128((__m128i *)buf, x);
+		w = esc_block(w, s, i, 16, t, buf, n, m, &i);
 	}
 #endif
 	if (i < n && n - i < 16 && copy_if_safe(w, s + i, n - i))
@@ -454,7 +490,8 @@ __attribute__((target("avx2"))) static char *esc_avx2(char *w, const uint8_t *s,
 {
 	const __m256i lo = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7f);
 	const __m256i quo = _mm256_set1_epi8('"'), bsl = _mm256_set1_epi8('\\');
-	size_t i = 0, used;
+	_Alignas(32) uint8_t buf[32 + 32];
+	size_t i = 0;
 
 	while (i + 32 <= n) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
@@ -471,11 +508,8 @@ __attribute__((target("avx2"))) static char *esc_avx2(char *w, const uint8_t *s,
 			w += 32;
 			continue;
 		}
-		k = (unsigned)__builtin_ctz(k);
-		i += k;
-		w += k;
-		w = esc_one(w, s + i, n - i, m, &used);
-		i += used;
+		_mm256_store_si256((__m256i *)buf, x);
+		w = esc_block(w, s, i, 32, k, buf, n, m, &i);
 	}
 	return esc_from(w, s, i, n, m);
 }
@@ -495,7 +529,8 @@ __attribute__((target("avx512bw"))) static inline __mmask64 z_unsafe(__m512i x)
 __attribute__((target("avx512bw"))) static char *esc_avx512(char *w, const uint8_t *s, size_t n,
 							    enum esc_mode m)
 {
-	size_t i = 0, used;
+	_Alignas(64) uint8_t buf[64 + 64];
+	size_t i = 0;
 
 	while (i < n) {
 		size_t left = n - i;
@@ -511,11 +546,8 @@ __attribute__((target("avx512bw"))) static char *esc_avx512(char *w, const uint8
 			w += k;
 			continue;
 		}
-		k = (unsigned)__builtin_ctzll(t);
-		i += k;
-		w += k;
-		w = esc_one(w, s + i, n - i, m, &used);
-		i += used;
+		_mm512_store_si512(buf, x);
+		w = esc_block(w, s, i, (unsigned)(left >= 64 ? 64 : left), t, buf, n, m, &i);
 	}
 	return w;
 }

@@ -163,8 +163,8 @@ static void fill(uint8_t *s, size_t n, unsigned density)
 		else
 			s[i] = (uint8_t)(v >> 24);
 	}
-	/* a valid 2-, 3- or 4-byte sequence now and then */
-	if (n >= 4 && density > 1 && rnd() % 2) {
+	/* valid 2-, 3- and 4-byte sequences, some across vector block ends */
+	for (size_t k = n >= 4 && rnd() % 2 ? 1 + rnd() % (n / 4) : 0; k; k--) {
 		static const char *const seq[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
 		const char *q = seq[rnd() % 3];
 		size_t at = rnd() % (n - 3);
