@@ -952,7 +952,7 @@ static void j_flags(struct enc *e, uint32_t flags)
 #define J_FLAGS(e, v)   j_flags((e), (v))
 #define J_BOOL(e, v)    (e->w = (v) ? PUTLIT(e->w, "true") : PUTLIT(e->w, "false"))
 
-static void enc_json(struct enc *e)
+static inline __attribute__((always_inline)) void enc_json(struct enc *e)
 {
 	const struct ht_record *r = e->r;
 
@@ -1113,8 +1113,11 @@ int format_record(enum ht_format f, const struct ht_record *r, struct ht_buf *ou
 	e.w = out->p + out->len;
 	if (f == HT_FMT_CSV) {
 		enc_csv(&e);
-	} else {
-		e.pretty = f == HT_FMT_JSON;
+	} else if (f == HT_FMT_JSON) {
+		e.pretty = true;
+		enc_json(&e);
+	} else { /* the hot one: its own copy, with e.pretty a constant */
+		e.pretty = false;
 		enc_json(&e);
 	}
 	out->len = (size_t)(e.w - out->p);
