@@ -534,20 +534,28 @@ __attribute__((target("avx512bw"))) static char *esc_avx512(char *w, const uint8
 
 	while (i < n) {
 		size_t left = n - i;
-		__mmask64 in = left >= 64 ? ~0ull : (1ull << left) - 1;
-		__m512i x = _mm512_maskz_loadu_epi8(in, s + i);
-		__mmask64 t = z_unsafe(x) & in;
-		unsigned k;
+		unsigned k = left >= 64 ? 64 : (unsigned)left;
+		__m512i x;
+		__mmask64 t;
 
-		_mm512_mask_storeu_epi8(w, in, x);
+		if (k == 64) { /* a whole block: plain load and store */
+			x = _mm512_loadu_si512(s + i);
+			t = z_unsafe(x);
+			_mm512_storeu_si512(w, x);
+		} else {
+			__mmask64 in = (1ull << k) - 1;
+
+			x = _mm512_maskz_loadu_epi8(in, s + i);
+			t = z_unsafe(x) & in;
+			_mm512_mask_storeu_epi8(w, in, x);
+		}
 		if (!t) {
-			k = left >= 64 ? 64 : (unsigned)left;
 			i += k;
 			w += k;
 			continue;
 		}
 		_mm512_store_si512(buf, x);
-		w = esc_block(w, s, i, (unsigned)(left >= 64 ? 64 : left), t, buf, n, m, &i);
+		w = esc_block(w, s, i, k, t, buf, n, m, &i);
 	}
 	return w;
 }
@@ -583,8 +591,14 @@ int format_esc_level(int want)
 
 #define ESC_LONG 32 /* from this length on, the widest vector code */
 
-/* Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns the new end. */
-static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+static __attribute__((noinline)) char *esc_sse(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+	return esc_from(w, s, 0, n, m);
+}
+
+/* Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
+ * the new end.  Inlined: a long string goes straight to its vector code. */
+static inline char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 {
 #ifdef ESC_VECTOR
 	if (n >= ESC_LONG && esc_level == FORMAT_ESC_AVX512)
@@ -592,7 +606,7 @@ static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 	if (n >= ESC_LONG && esc_level == FORMAT_ESC_AVX2)
 		return esc_avx2(w, s, n, m);
 #endif
-	return esc_from(w, s, 0, n, m);
+	return esc_sse(w, s, n, m);
 }
 
 /* Short strings (most header names and values) without a call when they are all safe. */
