@@ -7,7 +7,7 @@
  * record is printed for each step (the minimum: the machine is shared, and
  * noise only ever adds).  Linked with jemalloc like the tracer.  Prints
  * numbers, asserts nothing.  Compare builds side by side:
- *   make build/bench_record && build/bench_record [BLOCKS]
+ *   make build/bench_record && build/bench_record [BLOCKS [nginx|mixed]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	if (getenv("HT_ESC_LEVEL") && format_esc_level) /* compare the escaper's levels (format.h) */
 		format_esc_level(atoi(getenv("HT_ESC_LEVEL")));
 	if (!c || blocks < 1) {
-		fprintf(stderr, "usage: bench_record [BLOCKS]\n");
+		fprintf(stderr, "usage: bench_record [BLOCKS [nginx|mixed]]\n");
 		return 2;
 	}
 	memset(body_a, 'a', sizeof(body_a));
@@ -200,8 +200,10 @@ int main(int argc, char **argv)
 	nginx.req = host;
 	nginx.n_req = 1;
 	printf("bench_record: %d blocks of %d records per case\n", blocks, BLOCK);
-	run(&nginx, c, blocks);
-	run(&cases[1], c, blocks);
+	if (argc <= 2 || !strcmp(argv[2], "nginx"))
+		run(&nginx, c, blocks);
+	if (argc <= 2 || !strcmp(argv[2], "mixed"))
+		run(&cases[1], c, blocks);
 	ht_config_free(c);
 	return 0;
 }
