@@ -104,14 +104,11 @@ void ht_record_free(struct ht_record *r)
 	pool.n++;
 }
 
-static int arena_reserve(struct ht_record *r, size_t extra)
+static __attribute__((noinline)) int arena_grow(struct ht_record *r, size_t need)
 {
-	size_t need = (size_t)r->arena_len + extra;
 	size_t cap = r->arena_cap ? r->arena_cap : HT_ARENA_MIN;
 	char *p;
 
-	if (need <= r->arena_cap)
-		return 0;
 	if (need > HT_ARENA_MAX)
 		return -ENOMEM;
 	while (cap < need)
@@ -124,6 +121,15 @@ static int arena_reserve(struct ht_record *r, size_t extra)
 	r->arena = p;
 	r->arena_cap = (uint32_t)cap;
 	return 0;
+}
+
+/* Inlined: nearly every call finds the room already there (the correlator
+ * reserves a message's head and body at once). */
+static inline int arena_reserve(struct ht_record *r, size_t extra)
+{
+	size_t need = (size_t)r->arena_len + extra;
+
+	return need <= r->arena_cap ? 0 : arena_grow(r, need);
 }
 
 int ht_record_reserve(struct ht_record *r, size_t extra)
