@@ -335,6 +335,8 @@ int main(int argc, char **argv)
 		{ "aligned=2M+falloc=16M", 2 << 20, 2 << 20, 16 << 20, 0 },
 		{ "aligned=2M+falloc=64M", 2 << 20, 2 << 20, 64 << 20, 0 },
 		{ "coalesce=1M+falloc+behind=8M", 1 << 20, 0, 16 << 20, 0, 8 << 20 },
+		{ "batch+behind=8M", 0, 0, 0, 0, 8 << 20 },
+		{ "coalesce=1M+behind=8M", 1 << 20, 0, 0, 0, 8 << 20 },
 		{ "output, batch by batch", 0, 0, 0, 1 },
 		{ "output, gathered to 1M", 1 << 20, 0, 0, 1 },
 	};

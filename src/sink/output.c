@@ -62,6 +62,7 @@ struct output {
 	enum ht_format format;
 	uint64_t size;           /* bytes of whole records (and header) in the file */
 	uint64_t alloc_end;      /* with prealloc: fallocate()d up to here (or tried to) */
+	uint64_t wb_end;         /* writeback started up to here (drop-behind) */
 	uint64_t max_size;       /* rotation threshold in bytes; 0 = no rotation */
 	uint32_t max_files;
 	uint32_t retry_ms;
@@ -260,6 +261,31 @@ static void prealloc_ahead(struct output *o, size_t len)
 	o->alloc_end = to;
 }
 
+/*
+ * Drop-behind: every OUTPUT_BEHIND_BYTES appended, start the writeback of
+ * them (sync_file_range, no waiting) and drop the pages of what was
+ * written back earlier (POSIX_FADV_DONTNEED skips pages still dirty or
+ * under writeback; each range is asked three times).  The file's page
+ * cache stays a few steps long instead of growing through the node's free
+ * memory: the writes reuse recently freed, cache-warm pages, and the
+ * node's other cached files are not pushed out by trace output nobody
+ * reads back (the gzip of a rotated file reads it from disk).
+ */
+static void drop_behind(struct output *o)
+{
+	const uint64_t step = OUTPUT_BEHIND_BYTES;
+
+	if (!step || !o->regular || o->size < o->wb_end + step)
+		return;
+	sync_file_range(o->fd, (off_t)o->wb_end, (off_t)(o->size - o->wb_end), SYNC_FILE_RANGE_WRITE);
+	o->wb_end = o->size;
+	if (o->wb_end > 2 * step) {
+		uint64_t to = o->wb_end - step, from = to > 3 * step ? to - 3 * step : 0;
+
+		posix_fadvise(o->fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
+	}
+}
+
 /* Close the current file, first giving back the blocks preallocated past
  * its end (ext4 truncates them even when the size does not change). */
 static void close_current(struct output *o)
@@ -303,6 +329,7 @@ static int open_current(struct output *o)
 	o->tail_dirty = false;
 	o->prealloc = o->regular && on_ext4(fd);
 	o->alloc_end = o->size;
+	o->wb_end = o->size;
 	end_partial_line(o);
 	return 0;
 
@@ -804,6 +831,7 @@ static int attempt(struct output *o, const struct output_batch *v, int n, size_t
 		o->size += (o->need_header ? o->header.len : 0) + len;
 		o->need_header = false;
 		*kept = n;
+		drop_behind(o);
 		return 0;
 	}
 	if (o->regular)

@@ -54,6 +54,11 @@
 #ifndef OUTPUT_PREALLOC_BYTES
 #define OUTPUT_PREALLOC_BYTES (16u << 20)
 #endif
+/* Drop-behind step: writeback is started for every this many bytes
+ * appended, and pages written back earlier are dropped; 0 = never. */
+#ifndef OUTPUT_BEHIND_BYTES
+#define OUTPUT_BEHIND_BYTES (8u << 20)
+#endif
 /* zlib level of the rotated files. */
 #ifndef OUTPUT_GZIP_LEVEL
 #define OUTPUT_GZIP_LEVEL 6

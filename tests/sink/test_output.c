@@ -24,6 +24,7 @@
 #include <string.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -975,6 +976,77 @@ static void test_prealloc_given_back(void **state)
 	}
 }
 
+/* Pages of [from, to) of path in the page cache (mincore). */
+static size_t resident_pages(const char *path, size_t from, size_t to)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (to - from) / pg, got = 0;
+	unsigned char *vec = malloc(n);
+	int fd = open(path, O_RDONLY);
+	void *m;
+
+	assert_non_null(vec);
+	assert_true(fd >= 0);
+	m = mmap(NULL, to - from, PROT_READ, MAP_SHARED, fd, (off_t)from);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mincore(m, to - from, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		got += vec[i] & 1;
+	munmap(m, to - from);
+	close(fd);
+	free(vec);
+	return got;
+}
+
+/*
+ * Drop-behind: once written back, the pages well behind the end of the
+ * file leave the page cache; the last ones stay.  fdatasync (another fd)
+ * makes them clean first, so what is dropped does not depend on the
+ * disk's speed.
+ */
+static void test_drop_behind(void **state)
+{
+	struct fixture *f = *state;
+	const size_t step = OUTPUT_BEHIND_BYTES, total = 6 * OUTPUT_BEHIND_BYTES;
+	struct output *o;
+	char err[512];
+	uint32_t next = 0;
+	size_t pages = step / (size_t)sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	int fd;
+
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	while (next < 1000000) {
+		assert_int_equal(write_range(o, next, next + 1000, 100), 0);
+		next += 1000;
+		assert_int_equal(stat(f->path, &sb), 0);
+		if ((size_t)sb.st_size >= total)
+			break;
+	}
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fdatasync(fd), 0);
+	close(fd);
+	assert_int_equal(write_range(o, next, next + 10000, 100), 0); /* one more step at least */
+	next += 10000;
+	/* the step two to three behind the last writeback start is gone, the
+	 * last step's pages are still there */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true(resident_pages(f->path, 2 * step, 3 * step) < pages / 4);
+	assert_true(resident_pages(f->path, ((size_t)sb.st_size & ~(step - 1)) - step,
+				   ((size_t)sb.st_size & ~(step - 1))) > pages / 2);
+	output_close(o);
+	{
+		struct ht_buf got = { 0 };
+		uint32_t k = 0;
+
+		read_file(f->path, &got);
+		check_sequence(&got, &k);
+		assert_int_equal(k, next);
+		ht_buf_free(&got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -995,6 +1067,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_error_and_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_gathered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prealloc_given_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_behind, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
