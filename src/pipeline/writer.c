@@ -8,14 +8,15 @@
  * Into a regular file the writer holds batches until WRITER_COALESCE bytes
  * are queued, or the oldest held batch's first record is flushIntervalMs
  * old: fewer, larger writes cost ext4 less per byte (bench/bench_write.c).
- * Pipes, stdout and the no-file case get each batch at once.
+ * Pipes, stdout and the no-file case get each batch at once.  A gathering
+ * writer sleeps until its oldest batch is due; shards wake it only for what
+ * it must see earlier (shard.c, wake_writer).
  */
 #include "internal.h"
 #include "observe/metrics.h"
 #include "sink/output.h"
 #include "sink/sink.h"
 
-#define WRITER_COALESCE (1u << 20) /* bytes of batches gathered for one write */
 #define WRITER_HOLD_MAX 64         /* batches gathered at most */
 #define WRITER_PARK_NS 100000000ull /* 100 ms: heartbeat */
 
@@ -72,6 +73,8 @@ static void write_held(struct pipeline *p, struct held *h)
 		__atomic_sub_fetch(&h->s[i]->inflight_bytes, h->bytes[i], __ATOMIC_RELEASE);
 		batch_free(p, b);
 	}
+	if (p->writer_coalesce)
+		__atomic_sub_fetch(&p->writer_pending, h->file_bytes, __ATOMIC_ACQ_REL);
 	h->n = 0;
 	h->file_bytes = 0;
 }
@@ -89,7 +92,7 @@ static bool writer_has_input(void *arg)
 void *writer_main(void *arg)
 {
 	struct pipeline *p = arg;
-	bool coalesce = output_is_regular(p->o.out);
+	bool coalesce = p->writer_coalesce;
 	struct held held = { .n = 0 }, *h = &held;
 	uint32_t spins = 0;
 	int hb = metrics_thread_register("writer", 0);
@@ -109,7 +112,8 @@ void *writer_main(void *arg)
 					write_held(p, h);
 			}
 		}
-		if (h->n) {
+		/* the clock only when something came or before sleeping */
+		if (h->n && (got || spins >= 63 || all_done)) {
 			now = ht_now_ns();
 			if (h->file_bytes >= WRITER_COALESCE || h->n == WRITER_HOLD_MAX || all_done ||
 			    now >= h->deadline_ns)
@@ -124,10 +128,12 @@ void *writer_main(void *arg)
 		}
 		if (all_done)
 			break; /* shards finished before this pass: nothing more will come */
-		if (++spins < 64)
+		if (++spins < 64) {
 			cpu_relax();
-		else
+		} else {
 			park(&p->writer_pk, wait, writer_has_input, p);
+			spins = 63; /* after a sleep: check the due time at once */
+		}
 	}
 	metrics_thread_unregister(hb);
 	return NULL;
