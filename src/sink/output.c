@@ -2,7 +2,7 @@
  * output.c - the output file; see output.h for the contract.
  *
  * Threads and ownership: the writer thread (the only caller of
- * output_write_batch) owns the current fd, its size and the retry state.
+ * output_write_batch(es)) owns the current fd, its size and the retry state.
  * The compression thread owns nothing but its job; the rotated names
  * (P.K, P.K.gz, P.K.gz.tmp) are shared, and every rename or unlink of them
  * happens under o->lock, by either thread.  Long work (reading, deflating,

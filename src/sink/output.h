@@ -1,11 +1,13 @@
 /*
  * output.h - the output file: whole-record batches, rotation, gzip, full disk.
  *
- * One writer thread calls output_write_batch(); the module owns one internal
+ * One writer thread calls output_write_batch(es); the module owns one internal
  * compression thread (only when rotation is enabled) that gzips rotated
  * files off the write path.  File layout for path P with maxFiles N:
  *
- *   P          the current file (records are appended with write(2))
+ *   P          the current file (records are appended with write(2), or
+ *              writev(2) for several batches; on ext4 with blocks
+ *              fallocate()d ahead, and written-back pages dropped behind)
  *   P.1 .. P.N rotated files, P.1 the newest; each becomes P.K.gz once the
  *              compression thread has written P.K.gz.tmp, fsynced it and
  *              renamed it into place (then P.K is unlinked)
