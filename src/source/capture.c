@@ -443,6 +443,12 @@ static int capture_set_rodata(struct capture *c, const struct capture_opts *o)
 	c->skel->rodata->wakeup_bytes = c->ring_bytes / 8;
 	c->skel->rodata->tls_enabled = cfg ? cfg->tls_enabled : true;
 	c->skel->rodata->direct_read = capture_kernel_has("bpf_probe_read_user_dynptr");
+	/* test-only knob: the scratch path of kernels before 6.16, here */
+	if (c->skel->rodata->direct_read && getenv("HT_TEST_SCRATCH_ONLY") &&
+	    *getenv("HT_TEST_SCRATCH_ONLY")) {
+		c->skel->rodata->direct_read = 0;
+		fprintf(stderr, "http-tracer: test knob HT_TEST_SCRATCH_ONLY: every record goes through the scratch\n");
+	}
 	return 0;
 }
 
@@ -604,8 +610,10 @@ struct capture *capture_open(const struct capture_opts *opts)
 	if (capture_attach(c) || capture_tls_start(c, opts))
 		goto err_free;
 	if (c->verbose)
-		fprintf(stderr, "http-tracer: %d programs attached, %d rings of %u bytes, capture cap %u bytes\n",
-			c->n_links, c->ncpu, c->ring_bytes, c->skel->rodata->capture_cap_bytes);
+		fprintf(stderr, "http-tracer: %d programs attached, %d rings of %u bytes, capture cap %u bytes, %s\n",
+			c->n_links, c->ncpu, c->ring_bytes, c->skel->rodata->capture_cap_bytes,
+			c->skel->rodata->direct_read ? "user bytes read straight into the rings" :
+						       "user bytes copied through the scratch");
 	return c;
 
 err_oom:

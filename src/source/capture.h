@@ -42,7 +42,9 @@ struct capture_opts {
  * maps, attaches.  On failure prints one line saying what is missing and how
  * to fix it, and returns NULL.  For tests only: HT_TEST_MAX_CONNS=N in the
  * environment sizes the kernel's conns map to N entries (2..65536), so
- * that a test can make it evict live connections. */
+ * that a test can make it evict live connections; HT_TEST_SCRATCH_ONLY set
+ * makes every record go through the per-CPU scratch, as on kernels without
+ * bpf_probe_read_user_dynptr (bpf/syscalls.h). */
 struct capture *capture_open(const struct capture_opts *opts);
 /* Reader r: create its epoll over its rings (call once, in the reader thread). */
 int capture_reader_init(struct capture *c, int r);
