@@ -1,0 +1,195 @@
+/*
+ * bench_heads.c - CPU per message of httpp on the heads the tracer parses
+ * live, warm in cache as in the shard (bench_parser.c streams a 160 MB
+ * corpus instead).  Shapes: wrk's 51-byte GET and nginx's 200 with an
+ * 8-header, 239-byte head and a 1 KiB body (bench/cpu.sh's traffic), plus
+ * the requests and the responses of a parser corpus when one is given
+ * (tools/gen_parser_corpus.py --max-body 0: 5-30 headers, heads only).
+ * Each shape is a buffer of about 128 KiB of messages back to back, parsed
+ * in one pass per block; printed is the minimum over the blocks of thread
+ * CPU time per message (the machine is shared; noise only ever adds).
+ *
+ * Side by side: bench/heads.mk with BASE=<another tree> also builds that
+ * tree's httpp.c with its symbols renamed (bench/heads_base.c), and each
+ * block runs both parsers, alternating which goes first; the ratio is
+ * base / this tree.  Prints numbers, asserts nothing but that both parsers
+ * count the same messages and the same head fields.
+ *
+ * usage: bench_heads [BLOCKS [CORPUS]]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HEADS_RUN run_cur
+#include "heads_run.h"
+
+#ifdef HT_BENCH_BASE
+long run_base(const uint8_t *buf, size_t len, int kind, uint64_t *sum);
+#endif
+
+#define BUDGET (128u << 10) /* bytes of messages per shape */
+
+struct shape {
+	const char *name;
+	int kind;
+	uint8_t *buf;
+	size_t len;
+	long msgs;
+};
+
+typedef long (*run_fn)(const uint8_t *, size_t, int, uint64_t *);
+
+static double cpu_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void add(struct shape *s, const void *m, size_t n)
+{
+	if (s->len + n > BUDGET && s->len)
+		return;
+	s->buf = realloc(s->buf, s->len + n);
+	if (!s->buf) {
+		perror("bench_heads");
+		exit(1);
+	}
+	memcpy(s->buf + s->len, m, n);
+	s->len += n;
+	s->msgs++;
+}
+
+static void repeat(struct shape *s, const char *m, size_t n)
+{
+	while (s->len + n <= BUDGET)
+		add(s, m, n);
+}
+
+static void nginx_200(struct shape *s)
+{
+	static const char head[] =
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+		"Date: Tue, 01 Dec 2026 15:29:27 GMT\r\nContent-Type: text/html\r\n"
+		"Content-Length: 1024\r\nLast-Modified: Tue, 01 Dec 2026 15:10:00 GMT\r\n"
+		"Connection: keep-alive\r\nETag: \"692d3c58-400\"\r\nAccept-Ranges: bytes\r\n\r\n";
+	char m[sizeof(head) - 1 + 1024];
+
+	memcpy(m, head, sizeof(head) - 1);
+	memset(m + sizeof(head) - 1, 'x', 1024);
+	repeat(s, m, sizeof(m));
+}
+
+/* The "REQ <n>\n<bytes>" / "RESP <n>\n<bytes>" records of a parser corpus. */
+static int load_corpus(const char *path, struct shape *req, struct shape *resp)
+{
+	FILE *f = fopen(path, "rb");
+	char line[64];
+	unsigned long n;
+
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct shape *s = strncmp(line, "REQ ", 4) == 0 ? req : resp;
+		char *m;
+
+		if (sscanf(line + (s == req ? 4 : 5), "%lu", &n) != 1 || !(m = malloc(n ? n : 1)))
+			break;
+		if (fread(m, 1, n, f) != n) {
+			free(m);
+			break;
+		}
+		add(s, m, n);
+		free(m);
+		if (req->len + 4096 > BUDGET && resp->len + 4096 > BUDGET)
+			break;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* One block of fn over s: seconds, or -1 if the count or the sum is off. */
+static double block(run_fn fn, const struct shape *s, uint64_t *sum)
+{
+	double t0 = cpu_now();
+	long m = fn(s->buf, s->len, s->kind, sum);
+	double t = cpu_now() - t0;
+
+	return m == s->msgs ? t : -1;
+}
+
+static int bench(const struct shape *s, int blocks)
+{
+	static const char *const names[] = { "this tree", "base" };
+	run_fn fns[2] = { run_cur, NULL };
+	double best[2] = { 1e9, 1e9 };
+	uint64_t sums[2] = { 0, 0 };
+	int nf = 1;
+
+#ifdef HT_BENCH_BASE
+	fns[1] = run_base;
+	nf = 2;
+#endif
+	for (int i = 0; i < blocks; i++) {
+		for (int k = 0; k < nf; k++) {
+			int w = (i & 1) ? nf - 1 - k : k;
+			uint64_t sum = 0;
+			double t = block(fns[w], s, &sum);
+
+			if (t < 0 || (sums[w] && sum != sums[w])) {
+				fprintf(stderr, "bench_heads: %s: %s parser miscounted\n", s->name,
+					names[w]);
+				return -1;
+			}
+			sums[w] = sum;
+			if (t < best[w])
+				best[w] = t;
+		}
+	}
+	if (nf == 2 && sums[0] != sums[1]) {
+		fprintf(stderr, "bench_heads: %s: the parsers disagree\n", s->name);
+		return -1;
+	}
+	printf("%-22s %5ld msgs %6.1f B/msg  this tree %7.1f ns/msg", s->name, s->msgs,
+	       (double)s->len / s->msgs, best[0] / s->msgs * 1e9);
+	if (nf == 2)
+		printf("  base %7.1f ns/msg  base/this %.2fx", best[1] / s->msgs * 1e9,
+		       best[1] / best[0]);
+	printf("\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char wrk_get[] = "GET /bench.html HTTP/1.1\r\nHost: 127.0.0.1:18095\r\n\r\n";
+	struct shape sh[4] = {
+		{ .name = "wrk GET", .kind = 0 },
+		{ .name = "nginx 200 (1 KiB body)", .kind = 1 },
+		{ .name = "corpus requests", .kind = 0 },
+		{ .name = "corpus responses", .kind = 1 },
+	};
+	int blocks = argc > 1 ? atoi(argv[1]) : 2000, n = 2, err = 0;
+
+	if (blocks < 1) {
+		fprintf(stderr, "usage: bench_heads [BLOCKS [CORPUS]]\n");
+		return 2;
+	}
+	repeat(&sh[0], wrk_get, sizeof(wrk_get) - 1);
+	nginx_200(&sh[1]);
+	if (argc > 2) {
+		if (load_corpus(argv[2], &sh[2], &sh[3]))
+			return 1;
+		n = 4;
+	}
+	printf("bench_heads: min of %d blocks of thread CPU time per message\n", blocks);
+	for (int i = 0; i < n && !err; i++)
+		err = bench(&sh[i], blocks);
+	for (int i = 0; i < 4; i++)
+		free(sh[i].buf);
+	return err ? 1 : 0;
+}
