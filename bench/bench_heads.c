@@ -9,10 +9,12 @@
  * in one pass per block; printed is the minimum over the blocks of thread
  * CPU time per message (the machine is shared; noise only ever adds).
  *
- * Side by side: bench/heads.mk with BASE=<another tree> also builds that
- * tree's httpp.c with its symbols renamed (bench/heads_base.c), and each
- * block runs both parsers, alternating which goes first; the ratio is
- * base / this tree.  Prints numbers, asserts nothing but that both parsers
+ * Columns: this tree's parser with the head scan the CPU's best (the
+ * default), then with each other scan level (httpp_simd_set).  Side by
+ * side: bench/heads.mk with BASE=<another tree> also builds that tree's
+ * httpp.c with its symbols renamed (bench/heads_base.c) as a last column.
+ * Each block runs every column, alternating which goes first; the ratio
+ * is base / default.  Prints numbers, asserts nothing but that both parsers
  * count the same messages and the same head fields.
  *
  * usage: bench_heads [BLOCKS [CORPUS]]
@@ -123,43 +125,42 @@ static double block(run_fn fn, const struct shape *s, uint64_t *sum)
 	return m == s->msgs ? t : -1;
 }
 
-static int bench(const struct shape *s, int blocks)
+/* Column k: this tree at scan level lv[k], or the base parser (lv -1). */
+static int bench(const struct shape *s, int blocks, const int *lv, int ncol)
 {
-	static const char *const names[] = { "this tree", "base" };
-	run_fn fns[2] = { run_cur, NULL };
-	double best[2] = { 1e9, 1e9 };
-	uint64_t sums[2] = { 0, 0 };
-	int nf = 1;
+	double best[HTTPP_SIMD__COUNT + 1];
+	uint64_t sums[HTTPP_SIMD__COUNT + 1] = { 0 };
+
+	for (int k = 0; k < ncol; k++)
+		best[k] = 1e9;
+	for (int i = 0; i < blocks; i++) {
+		for (int j = 0; j < ncol; j++) {
+			int k = (i & 1) ? ncol - 1 - j : j; /* alternate who goes first */
+			run_fn fn = run_cur;
+			uint64_t sum = 0;
+			double t;
 
 #ifdef HT_BENCH_BASE
-	fns[1] = run_base;
-	nf = 2;
+			if (lv[k] < 0)
+				fn = run_base;
 #endif
-	for (int i = 0; i < blocks; i++) {
-		for (int k = 0; k < nf; k++) {
-			int w = (i & 1) ? nf - 1 - k : k;
-			uint64_t sum = 0;
-			double t = block(fns[w], s, &sum);
-
-			if (t < 0 || (sums[w] && sum != sums[w])) {
-				fprintf(stderr, "bench_heads: %s: %s parser miscounted\n", s->name,
-					names[w]);
+			if (lv[k] >= 0)
+				httpp_simd_set((enum httpp_simd)lv[k]);
+			t = block(fn, s, &sum);
+			if (t < 0 || (sums[k] && sum != sums[k]) || (sums[0] && sum != sums[0])) {
+				fprintf(stderr, "bench_heads: %s: column %d miscounted\n", s->name, k);
 				return -1;
 			}
-			sums[w] = sum;
-			if (t < best[w])
-				best[w] = t;
+			sums[k] = sum;
+			if (t < best[k])
+				best[k] = t;
 		}
 	}
-	if (nf == 2 && sums[0] != sums[1]) {
-		fprintf(stderr, "bench_heads: %s: the parsers disagree\n", s->name);
-		return -1;
-	}
-	printf("%-22s %5ld msgs %6.1f B/msg  this tree %7.1f ns/msg", s->name, s->msgs,
-	       (double)s->len / s->msgs, best[0] / s->msgs * 1e9);
-	if (nf == 2)
-		printf("  base %7.1f ns/msg  base/this %.2fx", best[1] / s->msgs * 1e9,
-		       best[1] / best[0]);
+	printf("%-22s %5ld %7.1f", s->name, s->msgs, (double)s->len / s->msgs);
+	for (int k = 0; k < ncol; k++)
+		printf(" %9.1f", best[k] / s->msgs * 1e9);
+	if (lv[ncol - 1] < 0)
+		printf("   %.2fx", best[ncol - 1] / best[0]);
 	printf("\n");
 	return 0;
 }
@@ -174,6 +175,8 @@ int main(int argc, char **argv)
 		{ .name = "corpus responses", .kind = 1 },
 	};
 	int blocks = argc > 1 ? atoi(argv[1]) : 2000, n = 2, err = 0;
+	int lv[HTTPP_SIMD__COUNT + 1], ncol = 0;
+	const char *only;
 
 	if (blocks < 1) {
 		fprintf(stderr, "usage: bench_heads [BLOCKS [CORPUS]]\n");
@@ -186,9 +189,28 @@ int main(int argc, char **argv)
 			return 1;
 		n = 4;
 	}
-	printf("bench_heads: min of %d blocks of thread CPU time per message\n", blocks);
+	/* the default level first, then every other one the CPU has, then
+	 * base; HEADS_LEVEL=<name> (or "base") runs that column alone */
+	only = getenv("HEADS_LEVEL");
+	lv[ncol++] = httpp_simd_get();
+	for (int l = HTTPP_SIMD__COUNT - 1; l >= 0; l--)
+		if (l != lv[0] && httpp_simd_set((enum httpp_simd)l) == 0)
+			lv[ncol++] = l;
+#ifdef HT_BENCH_BASE
+	lv[ncol++] = -1;
+#endif
+	for (int k = 0; only && k < ncol; k++)
+		if (strcmp(only, lv[k] < 0 ? "base" : httpp_simd_name((enum httpp_simd)lv[k])) == 0) {
+			lv[0] = lv[k];
+			ncol = 1;
+		}
+	printf("bench_heads: min of %d blocks of thread CPU time, ns per message\n%-22s %5s %7s",
+	       blocks, "shape", "msgs", "B/msg");
+	for (int k = 0; k < ncol; k++)
+		printf(" %9s", lv[k] < 0 ? "base" : httpp_simd_name((enum httpp_simd)lv[k]));
+	printf("%s\n", lv[ncol - 1] < 0 ? "   base/default" : "");
 	for (int i = 0; i < n && !err; i++)
-		err = bench(&sh[i], blocks);
+		err = bench(&sh[i], blocks, lv, ncol);
 	for (int i = 0; i < 4; i++)
 		free(sh[i].buf);
 	return err ? 1 : 0;
