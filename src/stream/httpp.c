@@ -7,9 +7,12 @@
  * how far it has parsed (line_off: lines already validated, scan_off: bytes
  * already searched for '\n'), so feeding a head byte by byte stays linear.
  * Header slices of an unfinished head follow the buffer when the caller
- * moves it (head_follow).  Lines are found by one SSE2 scan for LF, CR and
- * NUL; names and targets are checked 16 bytes at a time (SSE2) with a table
- * for the tail; there is no per-byte state machine in the head.
+ * moves it (head_follow).  Lines not scanned yet are found 64 bytes at a
+ * time through bit masks of LF, CR, NUL and non-tchar bytes (see "block
+ * scan"; AVX-512BW when the CPU has it); any line those cannot settle, by
+ * one SSE2 scan for LF, CR and NUL, its name checked 16 bytes at a time
+ * (SSE2) with a table for the tail; there is no per-byte state machine in
+ * the head.
  *
  * Decisions where RFC 9112 leaves room (documented for the tests and users):
  *  - A line may end in LF alone; a CR anywhere else is HTTPP_ERR_BARE_CR.
@@ -302,7 +305,8 @@ static inline __m128i sse2_nontchar(__m128i v)
  */
 
 /* Index of the first CTL, SP or DEL in s[0..n), or n (bytes >= 0x80 pass). */
-static size_t find_ctl_sp(const uint8_t *s, size_t n, size_t avail)
+static inline __attribute__((always_inline))
+size_t find_ctl_sp(const uint8_t *s, size_t n, size_t avail)
 {
 	size_t i = 0;
 #ifdef __SSE2__
@@ -393,17 +397,23 @@ int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_
 /* ---- head: block scan */
 
 /*
- * A head is scanned 64 bytes at a time into three bit masks (bit i: byte
- * i of the block is LF; CR or NUL; not a tchar), so that a line's end, its
- * name's end and any stray CR or NUL are a few bit operations per line
- * instead of scans per line.  The masks come from the best code the CPU
- * has (AVX-512BW, AVX2, SSE2, or portable SWAR and a table), picked once
- * at load time.  Every line the masks cannot settle (not complete yet, a
- * CR or NUL inside, a bad name, longer than a block) goes through the
- * line-by-line code, so what is accepted and what is an error does not
- * depend on the masks.
+ * A head is scanned 64 bytes at a time into bit masks (struct hmask), so
+ * that a line's end, its name's end and any stray CR or NUL are a few bit
+ * operations per line instead of scans per line.  The masks come from
+ * AVX-512BW, AVX2, SSSE3, SSE2 or portable SWAR and a table, one picked at
+ * load time (hblock_pick).  Every line the masks cannot settle (not
+ * complete yet, a CR or NUL inside, a bad name, longer than a block) goes
+ * through the line-by-line code, so what is accepted and what is an error
+ * does not depend on the masks.
  */
-typedef void (*hblock_fn)(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *nt);
+/* Bit i: byte base + i is LF; CR; NUL; not a tchar (NUL and CR included). */
+struct hmask {
+	uint32_t base;          /* offset in b of bit 0 */
+	uint64_t lf, cr, nul, nt;
+};
+
+/* Fills m's masks from the 64 bytes at s. */
+typedef void (*hblock_fn)(const uint8_t *s, struct hmask *m);
 
 /* Byte i of x is zero -> bit 7 of byte i (exact: no borrow between bytes). */
 static inline uint64_t swar_zero(uint64_t x)
@@ -419,10 +429,10 @@ static inline uint64_t swar_pack(uint64_t hi)
 	return ((hi >> 7) * 0x0102040810204080ull) >> 56;
 }
 
-static void hblock_swar(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *nt)
+static void hblock_swar(const uint8_t *s, struct hmask *m)
 {
 	const uint64_t ones = 0x0101010101010101ull;
-	uint64_t a = 0, b = 0, t = 0;
+	uint64_t a = 0, b = 0, z = 0, t = 0;
 
 	for (unsigned i = 0; i < 64; i += 8) {
 		uint64_t x;
@@ -432,33 +442,36 @@ static void hblock_swar(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *
 		x = __builtin_bswap64(x);
 #endif
 		a |= swar_pack(swar_zero(x ^ ('\n' * ones))) << i;
-		b |= swar_pack(swar_zero(x ^ ('\r' * ones)) | swar_zero(x)) << i;
+		b |= swar_pack(swar_zero(x ^ ('\r' * ones))) << i;
+		z |= swar_pack(swar_zero(x)) << i;
 	}
 	for (unsigned i = 0; i < 64; i++)
 		t |= (uint64_t)(tchar[s[i]] ^ 1) << i;
-	*lf = a;
-	*sp = b;
-	*nt = t;
+	m->lf = a;
+	m->cr = b;
+	m->nul = z;
+	m->nt = t;
 }
 
 #ifdef __SSE2__
-static void hblock_sse2(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *nt)
+static void hblock_sse2(const uint8_t *s, struct hmask *m)
 {
 	const __m128i vlf = _mm_set1_epi8('\n'), vcr = _mm_set1_epi8('\r');
-	const __m128i z = _mm_setzero_si128();
-	uint64_t a = 0, b = 0, t = 0;
+	const __m128i vz = _mm_setzero_si128();
+	uint64_t a = 0, b = 0, z = 0, t = 0;
 
 	for (unsigned i = 0; i < 64; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i crnul = _mm_or_si128(_mm_cmpeq_epi8(v, vcr), _mm_cmpeq_epi8(v, z));
 
 		a |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf)) << i;
-		b |= (uint64_t)(uint32_t)_mm_movemask_epi8(crnul) << i;
+		b |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)) << i;
+		z |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vz)) << i;
 		t |= (uint64_t)(uint32_t)_mm_movemask_epi8(sse2_nontchar(v)) << i;
 	}
-	*lf = a;
-	*sp = b;
-	*nt = t;
+	m->lf = a;
+	m->cr = b;
+	m->nul = z;
+	m->nt = t;
 }
 #endif
 
@@ -474,35 +487,61 @@ static void hblock_sse2(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *
 		 0x3e, 0x3e, 0x3d, 0x15, 0x34, 0x15, 0x3d, 0x1c
 #define TCHAR_HI 0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0
 
-__attribute__((target("avx2")))
-static void hblock_avx2(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *nt)
+__attribute__((target("ssse3"), noinline))
+static void hblock_ssse3(const uint8_t *s, struct hmask *m)
 {
-	const __m256i vlf = _mm256_set1_epi8('\n'), vcr = _mm256_set1_epi8('\r');
-	const __m256i z = _mm256_setzero_si256(), nib = _mm256_set1_epi8(0x0f);
-	const __m256i lo = _mm256_setr_epi8(TCHAR_LO, TCHAR_LO), hi = _mm256_setr_epi8(TCHAR_HI, TCHAR_HI);
-	__m256i v[2] = {
-		_mm256_loadu_si256((const __m256i *)(const void *)s),
-		_mm256_loadu_si256((const __m256i *)(const void *)(s + 32)),
-	};
-	uint64_t a = 0, b = 0, t = 0;
+	const __m128i nib = _mm_set1_epi8(0x0f), z = _mm_setzero_si128();
+	const __m128i lo = _mm_setr_epi8(TCHAR_LO), hi = _mm_setr_epi8(TCHAR_HI);
+	uint64_t a = 0, b = 0, c = 0, t = 0;
 
-	for (int i = 0; i < 2; i++) {
-		__m256i l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v[i], nib));
-		__m256i h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v[i], 4), nib));
-		__m256i bad = _mm256_cmpeq_epi8(_mm256_and_si256(l, h), z);
-		__m256i crnul = _mm256_or_si256(_mm256_cmpeq_epi8(v[i], vcr), _mm256_cmpeq_epi8(v[i], z));
+	for (unsigned i = 0; i < 64; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i l = _mm_shuffle_epi8(lo, _mm_and_si128(v, nib));
+		__m128i h = _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16(v, 4), nib));
 
-		a |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v[i], vlf)) << (32 * i);
-		b |= (uint64_t)(uint32_t)_mm256_movemask_epi8(crnul) << (32 * i);
-		t |= (uint64_t)(uint32_t)_mm256_movemask_epi8(bad) << (32 * i);
+		a |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))) << i;
+		b |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))) << i;
+		c |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, z)) << i;
+		t |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(l, h), z)) << i;
 	}
-	*lf = a;
-	*sp = b;
-	*nt = t;
+	m->lf = a;
+	m->cr = b;
+	m->nul = c;
+	m->nt = t;
+}
+
+/* Bits of the 32 bytes at s: LF, CR, NUL and not a tchar. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline))
+void avx2_half(const uint8_t *s, uint32_t *lf, uint32_t *cr, uint32_t *nul, uint32_t *nt)
+{
+	const __m256i nib = _mm256_set1_epi8(0x0f), z = _mm256_setzero_si256();
+	const __m256i lo = _mm256_setr_epi8(TCHAR_LO, TCHAR_LO);
+	const __m256i hi = _mm256_setr_epi8(TCHAR_HI, TCHAR_HI);
+	__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)s);
+	__m256i l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib));
+	__m256i h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
+
+	*lf = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')));
+	*cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')));
+	*nul = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, z));
+	*nt = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(l, h), z));
+}
+
+__attribute__((target("avx2"), noinline))
+static void hblock_avx2(const uint8_t *s, struct hmask *m)
+{
+	uint32_t lf0, cr0, nul0, nt0, lf1, cr1, nul1, nt1;
+
+	avx2_half(s, &lf0, &cr0, &nul0, &nt0);
+	avx2_half(s + 32, &lf1, &cr1, &nul1, &nt1);
+	m->lf = lf0 | (uint64_t)lf1 << 32;
+	m->cr = cr0 | (uint64_t)cr1 << 32;
+	m->nul = nul0 | (uint64_t)nul1 << 32;
+	m->nt = nt0 | (uint64_t)nt1 << 32;
 }
 
 __attribute__((target("avx512f,avx512bw")))
-static void hblock_avx512(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t *nt)
+static void hblock_avx512(const uint8_t *s, struct hmask *m)
 {
 	const __m512i nib = _mm512_set1_epi8(0x0f);
 	const __m512i lo = _mm512_broadcast_i32x4(_mm_setr_epi8(TCHAR_LO));
@@ -511,121 +550,57 @@ static void hblock_avx512(const uint8_t *s, uint64_t *lf, uint64_t *sp, uint64_t
 	__m512i l = _mm512_shuffle_epi8(lo, _mm512_and_si512(v, nib));
 	__m512i h = _mm512_shuffle_epi8(hi, _mm512_and_si512(_mm512_srli_epi16(v, 4), nib));
 
-	*lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
-	*sp = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')) |
-	      _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512());
-	*nt = ~_mm512_test_epi8_mask(l, h);
+	m->lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	m->cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
+	m->nul = _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512());
+	m->nt = ~_mm512_test_epi8_mask(l, h);
 }
 #undef TCHAR_LO
 #undef TCHAR_HI
 #endif
 
-static const hblock_fn hblock_impls[HTTPP_SIMD__COUNT] = {
-	[HTTPP_SIMD_OFF] = NULL,
-	[HTTPP_SIMD_SWAR] = hblock_swar,
-#ifdef __SSE2__
-	[HTTPP_SIMD_SSE2] = hblock_sse2,
-#endif
-#ifdef HTTPP_X86_DISPATCH
-	[HTTPP_SIMD_AVX2] = hblock_avx2,
-	[HTTPP_SIMD_AVX512] = hblock_avx512,
-#endif
-};
-
+/* The level's block function (NULL: line by line); set before main. */
 static hblock_fn hblock;
 static enum httpp_simd hblock_level = HTTPP_SIMD_OFF;
-
-static bool simd_usable(enum httpp_simd s)
-{
-	if ((unsigned)s >= HTTPP_SIMD__COUNT)
-		return false;
-	if (s == HTTPP_SIMD_OFF)
-		return true;
-	if (!hblock_impls[s])
-		return false;
-#ifdef HTTPP_X86_DISPATCH
-	if (s == HTTPP_SIMD_AVX2)
-		return __builtin_cpu_supports("avx2");
-	if (s == HTTPP_SIMD_AVX512)
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-#endif
-	return true;
-}
-
-int httpp_simd_set(enum httpp_simd s)
-{
-	if (!simd_usable(s))
-		return -1;
-	hblock = hblock_impls[s];
-	hblock_level = s;
-	return 0;
-}
-
-enum httpp_simd httpp_simd_get(void)
-{
-	return hblock_level;
-}
-
-const char *httpp_simd_name(enum httpp_simd s)
-{
-	static const char *const names[HTTPP_SIMD__COUNT] = {
-		"off", "swar", "sse2", "avx2", "avx512bw",
-	};
-
-	return (unsigned)s < HTTPP_SIMD__COUNT ? names[s] : "unknown";
-}
-
-/*
- * Before main, so before any thread: the shards only ever read hblock.
- * The default is AVX-512BW or AVX2, else line by line: SSE2's tchar test
- * and the portable one (a table) cost more than they save (bench_heads),
- * so they are there for tests and for measuring.
- */
-__attribute__((constructor))
-static void hblock_pick(void)
-{
-#ifdef HTTPP_X86_DISPATCH
-	__builtin_cpu_init();
-	if (httpp_simd_set(HTTPP_SIMD_AVX512) == 0 || httpp_simd_set(HTTPP_SIMD_AVX2) == 0)
-		return;
-#endif
-	httpp_simd_set(HTTPP_SIMD_OFF);
-}
-
-struct hmask {
-	uint32_t base;          /* offset in b of bit 0 */
-	uint64_t lf, sp, nt;
-};
 
 /* Masks of b[base..base+64); bits for bytes at or past lim are clear. */
 static inline void hmask_load(struct hmask *m, const uint8_t *b, uint32_t base, uint32_t lim)
 {
 	uint32_t r = lim - base;
+	uint64_t keep;
 
-	m->base = base;
 	if (r >= 64) {
-		hblock(b + base, &m->lf, &m->sp, &m->nt);
-	} else if (r == 0) {
-		m->lf = m->sp = m->nt = 0;
-	} else if (lim >= 64) {
+		hblock(b + base, m);
+		m->base = base;
+		return;
+	}
+	if (r && lim >= 64) {
 		/* the last 64 bytes that may be read, shifted down to base */
 		unsigned sh = 64 - r;
 
-		hblock(b + lim - 64, &m->lf, &m->sp, &m->nt);
+		hblock(b + lim - 64, m);
 		m->lf >>= sh;
-		m->sp >>= sh;
+		m->cr >>= sh;
+		m->nul >>= sh;
 		m->nt >>= sh;
-	} else {
+		m->base = base;
+		return;
+	}
+	if (r) {
 		uint8_t tmp[64];
-		uint64_t keep = (1ull << r) - 1; /* r < 64 */
 
 		memset(tmp, 0, sizeof(tmp));
 		memcpy(tmp, b + base, r);
-		hblock(tmp, &m->lf, &m->sp, &m->nt);
-		m->lf &= keep;
-		m->sp &= keep;
-		m->nt &= keep;
+		hblock(tmp, m);
+	} else {
+		m->lf = m->cr = m->nul = m->nt = 0;
 	}
+	keep = (1ull << r) - 1; /* r < 64 */
+	m->lf &= keep;
+	m->cr &= keep;
+	m->nul &= keep;
+	m->nt &= keep;
+	m->base = base;
 }
 
 /*
@@ -648,9 +623,11 @@ static inline int block_line(const uint8_t *b, const struct hmask *m, uint32_t p
 	e = (uint32_t)__builtin_ctzll(in);
 	in = from & ((1ull << e) - 1); /* the line's content and its CR */
 	*next = m->base + e + 1;
-	crs = m->sp & in;
+	if (m->nul & in)
+		return -1;
+	crs = m->cr & in;
 	if (crs) {
-		if (crs != 1ull << (e - 1) || b[m->base + e - 1] != '\r')
+		if (crs != 1ull << (e - 1))
 			return -1;
 		e--;
 	}
@@ -1156,19 +1133,19 @@ static void head_complete(struct httpp *p, uint32_t head_len, struct httpp_event
  * complete yet, or bad: that loop finds it again and reports it).
  */
 static uint32_t fields_fast(struct httpp *p, const uint8_t *b, uint32_t lim,
-			    struct httpp_event *ev, struct hmask *mp)
+			    struct httpp_event *ev, struct hmask *m)
 {
 	uint32_t pos = p->line_off, le, next, colon;
-	struct hmask m = *mp; /* the start line's block, if it was loaded */
 
-	if (pos < m.base || pos - m.base >= 64)
-		hmask_load(&m, b, pos, lim);
+	/* m: the start line's block, if it was loaded */
+	if (pos < m->base || pos - m->base >= 64)
+		hmask_load(m, b, pos, lim);
 	for (;;) {
-		int r = block_line(b, &m, pos, &le, &next, &colon);
+		int r = block_line(b, m, pos, &le, &next, &colon);
 
-		if (r == 0 && pos != m.base) {
-			hmask_load(&m, b, pos, lim); /* the line starts a new block */
-			r = block_line(b, &m, pos, &le, &next, &colon);
+		if (r == 0 && pos != m->base) {
+			hmask_load(m, b, pos, lim); /* the line starts a new block */
+			r = block_line(b, m, pos, &le, &next, &colon);
 		}
 		if (r <= 0)
 			return 0;
@@ -1181,8 +1158,8 @@ static uint32_t fields_fast(struct httpp *p, const uint8_t *b, uint32_t lim,
 		field_store(p, b + pos, colon - pos, le - pos);
 		p->line_off = p->scan_off = next;
 		pos = next;
-		if (pos - m.base >= 64)
-			hmask_load(&m, b, pos, lim);
+		if (pos - m->base >= 64)
+			hmask_load(m, b, pos, lim);
 	}
 }
 
@@ -1198,7 +1175,7 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 	uint32_t max = p->lim.max_head_bytes;
 	size_t lim = n < max ? n : max;
 	bool capped = n >= max;
-	bool fast = hblock_level != HTTPP_SIMD_OFF;
+	bool fast = hblock != NULL;
 	uint32_t le, next, colon;
 	enum httpp_err err = HTTPP_ERR_NONE;
 	struct hmask m;
@@ -1270,6 +1247,74 @@ need_more:
 		return max;
 	}
 	return 0;
+}
+
+static const hblock_fn hblock_impls[HTTPP_SIMD__COUNT] = {
+	[HTTPP_SIMD_SWAR] = hblock_swar,
+#ifdef __SSE2__
+	[HTTPP_SIMD_SSE2] = hblock_sse2,
+#endif
+#ifdef HTTPP_X86_DISPATCH
+	[HTTPP_SIMD_SSSE3] = hblock_ssse3,
+	[HTTPP_SIMD_AVX2] = hblock_avx2,
+	[HTTPP_SIMD_AVX512] = hblock_avx512,
+#endif
+};
+
+static bool simd_usable(enum httpp_simd s)
+{
+	if ((unsigned)s >= HTTPP_SIMD__COUNT || (s != HTTPP_SIMD_OFF && !hblock_impls[s]))
+		return false;
+#ifdef HTTPP_X86_DISPATCH
+	if (s == HTTPP_SIMD_SSSE3)
+		return __builtin_cpu_supports("ssse3");
+	if (s == HTTPP_SIMD_AVX2)
+		return __builtin_cpu_supports("avx2");
+	if (s == HTTPP_SIMD_AVX512)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#endif
+	return true;
+}
+
+int httpp_simd_set(enum httpp_simd s)
+{
+	if (!simd_usable(s))
+		return -1;
+	hblock = hblock_impls[s];
+	hblock_level = s;
+	return 0;
+}
+
+enum httpp_simd httpp_simd_get(void)
+{
+	return hblock_level;
+}
+
+const char *httpp_simd_name(enum httpp_simd s)
+{
+	static const char *const names[HTTPP_SIMD__COUNT] = {
+		"off", "swar", "sse2", "ssse3", "avx2", "avx512bw",
+	};
+
+	return (unsigned)s < HTTPP_SIMD__COUNT ? names[s] : "unknown";
+}
+
+/*
+ * Before main, so before any thread: the shards only ever read hblock.
+ * The default is AVX-512BW, else line by line: on the 2-vCPU dev VM
+ * (bench_heads) the AVX2, SSSE3 and SSE2 blocks cost more than they save
+ * on short header lines, and the portable one (a table) far more, so they
+ * are there for tests and for measuring.
+ */
+__attribute__((constructor))
+static void hblock_pick(void)
+{
+#ifdef HTTPP_X86_DISPATCH
+	__builtin_cpu_init();
+	if (httpp_simd_set(HTTPP_SIMD_AVX512) == 0)
+		return;
+#endif
+	httpp_simd_set(HTTPP_SIMD_OFF);
 }
 
 /* ---- between messages and resync */

@@ -1222,6 +1222,7 @@ static void test_scan_every_offset(void **state)
 	static const char *const probes[] = {
 		"\n", "\r", "\r\n", ":", " ", "\t", "\x7f", "\x80", "\xff", "(", "A", "\0",
 	};
+	const size_t np = sizeof(probes) / sizeof(probes[0]);
 	size_t runs = 0;
 
 	(void)state;
@@ -1241,13 +1242,13 @@ static void test_scan_every_offset(void **state)
 			buf = malloc(len + 2);
 			assert_non_null(buf);
 			for (size_t pos = 0; pos < len; pos++) {
-				for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
-					if (pad >= 4 && k != (pos + (size_t)pad) % (sizeof(probes) / sizeof(probes[0])))
-						continue;
+				for (size_t k = 0; k < np; k++) {
 					size_t pl = probes[k][0] ? strlen(probes[k]) : 1;
 					struct tcase c = { "offset", .kind = (enum httpp_kind)kind,
 							   .flags = T_FIN };
 
+					if (pad >= 4 && k != (pos + (size_t)pad) % np)
+						continue;
 					/* the probe replaces the byte at pos (CRLF: and the next) */
 					memcpy(buf, g.s, len);
 					memcpy(buf + pos, probes[k], pos + pl <= len ? pl : 1);
