@@ -764,9 +764,10 @@ static inline int version_word(const uint8_t *v)
 }
 
 /* Request line b[0..le) (avail bytes readable): method SP request-target
- * SP HTTP-version. */
+ * SP HTTP-version.  tok: the method's end (scan_token(b, le)) if the
+ * caller knows it, else SIZE_MAX. */
 static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size_t le,
-					 size_t avail)
+					 size_t avail, size_t tok)
 {
 	struct httpp_head *h = &p->head;
 	const uint8_t *sp;
@@ -774,7 +775,7 @@ static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size
 	enum httpp_err err;
 	int minor;
 
-	m = scan_token(b, le, avail);
+	m = tok != SIZE_MAX ? tok : scan_token(b, le, avail);
 	if (m == 0 || m == le || b[m] != ' ')
 		return HTTPP_ERR_START_LINE;
 	if (le >= m + 11 && b[le - 9] == ' ' && (minor = version_word(b + le - 8)) >= 0) {
@@ -999,7 +1000,8 @@ static void hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
 }
 
 /* A valid field line s[0..n) whose name is s[0..c), s[c] == ':'. */
-static inline void field_store(struct httpp *p, const uint8_t *s, uint32_t c, uint32_t n)
+static inline void field_store(struct httpp *restrict p, const uint8_t *restrict s, uint32_t c,
+			       uint32_t n)
 {
 	struct httpp_head *h = &p->head;
 	uint32_t vs = c + 1, ve = n;
@@ -1132,8 +1134,8 @@ static void head_complete(struct httpp *p, uint32_t head_len, struct httpp_event
  * the first line left to the line-by-line loop (longer than a block, not
  * complete yet, or bad: that loop finds it again and reports it).
  */
-static uint32_t fields_fast(struct httpp *p, const uint8_t *b, uint32_t lim,
-			    struct httpp_event *ev, struct hmask *m)
+static uint32_t fields_fast(struct httpp *restrict p, const uint8_t *restrict b, uint32_t lim,
+			    struct httpp_event *ev, struct hmask *restrict m)
 {
 	uint32_t pos = p->line_off, le, next, colon;
 
@@ -1187,6 +1189,8 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 		head_follow(p, b);
 	m.base = UINT32_MAX; /* no block loaded */
 	if (p->sub == HS_START_LINE) {
+		size_t tok = SIZE_MAX;
+
 		if (!start_prefix_ok(p, b, n)) {
 			set_error(p, ev, HTTPP_ERR_START_LINE, false);
 			return 1;
@@ -1195,15 +1199,20 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 		if (fast && p->scan_off == 0) {
 			hmask_load(&m, b, 0, (uint32_t)lim);
 			r = block_line(b, &m, 0, &le, &next, &colon);
+			/* the first non-tchar, as scan_token() finds it */
+			tok = (size_t)__builtin_ctzll(m.nt | 1ull << 63);
+			if (tok > le)
+				tok = le;
 		}
 		if (r <= 0) {
+			tok = SIZE_MAX;
 			r = line_end(b, lim, &p->scan_off, &le, &next, &err);
 			if (r == 0)
 				goto need_more;
 			if (r < 0)
 				goto bad_byte;
 		}
-		err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le, lim) :
+		err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le, lim, tok) :
 						 parse_status_line(p, b, le);
 		if (err) {
 			set_error(p, ev, err, true);
