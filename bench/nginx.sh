@@ -23,7 +23,10 @@ http {
 	server { listen 127.0.0.1:$NGX_PORT; root $NGX_DIR/www; ${NGX_SERVER_EXTRA:-} }
 }
 NGX
-	nginx -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log"
+	nginx -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" && return 0
+	echo "nginx.sh: nginx did not start on 127.0.0.1:$NGX_PORT (port in use? set NGX_PORT)" >&2
+	cat "$NGX_DIR/error.log" >&2
+	return 1
 }
 ngx_stop() {
 	kill "$(cat "$NGX_DIR/nginx.pid")" 2>/dev/null

@@ -264,6 +264,27 @@ static void shard_limits(struct shard *s)
 	rcu_read_unlock();
 }
 
+/*
+ * A gathering writer (see writer.c) sleeps until its oldest batch is due,
+ * so a push wakes it only when it needs to know: the first batch after a
+ * write (it sets the due time), the one that makes a write's worth, or a
+ * ring a quarter full.  Any other writer is woken by every push.
+ */
+static void wake_writer(struct shard *s, size_t file_bytes)
+{
+	struct pipeline *p = s->p;
+	uint64_t old;
+
+	if (!p->writer_coalesce) {
+		unpark(&p->writer_pk);
+		return;
+	}
+	old = __atomic_fetch_add(&p->writer_pending, file_bytes, __ATOMIC_ACQ_REL);
+	if (!old || (old < WRITER_COALESCE && old + file_bytes >= WRITER_COALESCE) ||
+	    spsc_ptr_used(&s->out) >= WRITER_RING / 4)
+		unpark(&p->writer_pk);
+}
+
 /* Hand the current batch to the writer: waits (bounded in live mode) for
  * ring space and for the shard's byte budget; a batch that cannot go is
  * dropped and its records counted. */
@@ -272,13 +293,14 @@ static void push_batch(struct shard *s)
 	struct batch *b = s->cur;
 	uint64_t deadline = 0;
 	uint32_t spins = 0;
-	size_t len;
+	size_t len, b_file;
 	uint32_t n;
 
 	if (!b)
 		return;
 	s->cur = NULL;
 	len = batch_bytes(b, s->p->o.n_sinks); /* once pushed, b belongs to the writer */
+	b_file = b->buf.len;
 	n = b->n;
 	if (n >= (s->p->o.batch_size ? s->p->o.batch_size : 1))
 		s->batch_hint = len + len / 8; /* a full batch: the next one is about as big */
@@ -301,7 +323,7 @@ static void push_batch(struct shard *s)
 		relax(&spins);
 	}
 	HT_ADD(&s->st, HT_C_RECORDS_EMITTED, n);
-	unpark(&s->p->writer_pk);
+	wake_writer(s, b_file);
 }
 
 /* A new empty batch: the header, cap done_ns slots, then the sinks' parts. */
@@ -423,6 +445,18 @@ static bool shard_has_input(void *arg)
 	return __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* After a busy pass: a short spin for more input, looking only at the
+ * rings (no clock, no sweep), before the shard parks. */
+static bool spin_for_input(struct shard *s)
+{
+	for (int i = 0; i < 64; i++) {
+		if (shard_has_input(s))
+			return true;
+		cpu_relax();
+	}
+	return false;
+}
+
 void *shard_main(void *arg)
 {
 	struct shard *s = arg;
@@ -456,10 +490,9 @@ void *shard_main(void *arg)
 		}
 		if (stopping)
 			break; /* readers are done and our rings are empty */
-		if (++spins < 64)
-			cpu_relax();
-		else
-			park(&s->pk, SWEEP_INTERVAL_NS, shard_has_input, s);
+		if (!spins++ && spin_for_input(s))
+			continue; /* busy a moment ago: more may follow at once */
+		park(&s->pk, SWEEP_INTERVAL_NS, shard_has_input, s);
 	}
 	rcu_read_lock();
 	shard_sweep(s, ht_now_ns(), true);

@@ -21,6 +21,7 @@
 #include "base/park.h"
 #include "delivery.h"
 #include "format.h"
+#include "http.h"
 
 #define CH_RESP_MAX 2048          /* bytes of a response body kept for the error */
 #define CH_PASSWORD_MAX 1024
@@ -364,16 +365,12 @@ static int curl_setup(struct ch_sink *s)
 	s->curl = curl_easy_init();
 	if (!s->curl)
 		return -ENOMEM;
-	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CH_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)CH_TIMEOUT_MS);
-	curl_easy_setopt(s->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
-	curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "http-tracer");
+	http_easy_common(s->curl, &(struct http_common){
+		.write = on_body, .write_data = s,
+		.progress = on_progress, .progress_data = s,
+		.connect_timeout_ms = CH_CONNECT_TIMEOUT_MS,
+		.timeout_ms = CH_TIMEOUT_MS,
+	});
 	return 0;
 }
 
@@ -572,10 +569,8 @@ int clickhouse_sink_open(const struct ht_config *c, bool replay, struct sink *ou
 
 	if (!c->ch_url || !*c->ch_url)
 		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		snprintf(err, errlen, "clickhouse: libcurl initialisation failed");
+	if (http_global_init("clickhouse", err, errlen))
 		return -1;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "clickhouse: out of memory");

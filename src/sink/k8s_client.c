@@ -24,11 +24,9 @@
 #include <curl/curl.h>
 #include <urcu.h>
 
+#include "http.h"
 #include "k8s_json.h"
 
-#ifndef HT_VERSION
-#define HT_VERSION "0.1.0"
-#endif
 #define K8S_TOKEN_MAX 16384
 #define K8S_ERR_BODY_MAX 4096
 
@@ -349,16 +347,12 @@ static CURLcode perform(struct k8s_watcher *w, const char *url, bool watch)
 	w->got_events = 0;
 	curl_easy_setopt(w->h, CURLOPT_URL, url);
 	curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(w->h, CURLOPT_USERAGENT, "http-tracer/" HT_VERSION);
-	curl_easy_setopt(w->h, CURLOPT_NOSIGNAL, 1L);
+	http_easy_common(w->h, &(struct http_common){
+		.write = on_data, .write_data = w,
+		.progress = on_progress, .progress_data = w,
+		.connect_timeout_ms = 10000,
+	});
 	curl_easy_setopt(w->h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(w->h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(w->h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(w->h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(w->h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(w->h, CURLOPT_XFERINFODATA, w);
 	/* a watch is quiet between events: only a silence longer than the
 	 * server's own timeout (bookmarks come about once a minute) is dead */
 	curl_easy_setopt(w->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -590,14 +584,6 @@ static void *watcher_main(void *arg)
 
 /* ---- start, stop */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static char *in_cluster_base(void)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -686,11 +672,8 @@ struct k8s_client *k8s_client_start(const struct k8s_client_cfg *cfg, struct k8s
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	c->st = st;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK) {
-		snprintf(err, errlen, "kubernetes: libcurl: %s", curl_easy_strerror(curl_init_rc));
+	if (http_global_init("kubernetes", err, errlen))
 		goto fail;
-	}
 	if (client_settings(c, cfg, err, errlen))
 		goto fail;
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {

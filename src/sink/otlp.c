@@ -17,11 +17,9 @@
 
 #include "delivery.h"
 #include "otlp_enc.h"
+#include "http.h"
 #include "pb.h"
 
-#ifndef HT_VERSION
-#define HT_VERSION "0.1.0"
-#endif
 #define RESP_MAX (64u << 10)   /* response bytes kept: a Status or a partial success */
 
 struct otlp_sink {
@@ -310,16 +308,14 @@ static CURL *easy(struct otlp_sink *s)
 	curl_easy_setopt(c, CURLOPT_URL, s->url);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 s->timeout_ms < OTLP_CONNECT_TIMEOUT_MS ? s->timeout_ms : OTLP_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	http_easy_common(c, &(struct http_common){
+		.write = on_body, .write_data = s,
+		.connect_timeout_ms = s->timeout_ms < OTLP_CONNECT_TIMEOUT_MS ?
+				      s->timeout_ms : OTLP_CONNECT_TIMEOUT_MS,
+		.timeout_ms = s->timeout_ms,
+	});
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "http-tracer/" HT_VERSION);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	s->curl = c;
 	return c;
 }
@@ -416,7 +412,6 @@ static void sink_free(struct otlp_sink *s)
 	ht_buf_free(&s->resp);
 	free(s->service);
 	free(s);
-	curl_global_cleanup();
 }
 
 static void otlp_close(void *ctx, uint32_t drain_ms)
@@ -488,13 +483,10 @@ int otlp_sink_open(const struct ht_config *c, bool replay, struct sink *out, cha
 
 	if (!c->otlp_endpoint || !*c->otlp_endpoint)
 		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		snprintf(err, errlen, "otlp: libcurl failed to initialise");
+	if (http_global_init("otlp", err, errlen))
 		return -1;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		curl_global_cleanup();
 		snprintf(err, errlen, "otlp: out of memory");
 		return -1;
 	}
