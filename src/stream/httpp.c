@@ -294,7 +294,6 @@ static inline __m128i sse2_nontchar(__m128i v)
 #undef IN_RANGE
 #undef SET
 }
-
 #endif
 
 /*
