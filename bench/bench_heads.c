@@ -9,15 +9,16 @@
  * in one pass per block; printed is the minimum over the blocks of thread
  * CPU time per message (the machine is shared; noise only ever adds).
  *
- * Columns: this tree's parser with the head scan the CPU's best (the
- * default), then with each other scan level (httpp_simd_set).  Side by
- * side: bench/heads.mk with BASE=<another tree> also builds that tree's
- * httpp.c with its symbols renamed (bench/heads_base.c) as a last column.
- * Each block runs every column, alternating which goes first; the ratio
- * is base / default.  Prints numbers, asserts nothing but that both parsers
- * count the same messages and the same head fields.
+ * Columns: this tree's parser at its default head scan level, then at
+ * each other level the CPU has (httpp_simd_set).  Side by side:
+ * bench/heads.mk with BASE=<another tree> also builds that tree's httpp.c
+ * with its symbols renamed (bench/heads_base.c) as a last column.  Each
+ * block runs every column, alternating which goes first; the ratio is
+ * base / default.  Prints numbers, asserts nothing but that every column
+ * counts the same messages and the same head fields.
  *
- * usage: bench_heads [BLOCKS [CORPUS]]
+ * usage: bench_heads [BLOCKS [CORPUS]]   (env HEADS_LEVEL=NAME|base: that
+ * column alone)
  */
 #include <stdio.h>
 #include <stdlib.h>
