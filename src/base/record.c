@@ -2,6 +2,7 @@
 #include "record.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,29 +14,101 @@ const char *const ht_record_flag_names[HT_RF_COUNT] = {
 #define HT_ARENA_MIN 512u
 #define HT_ARENA_MAX (64u << 20) /* one record never holds more than 64 MiB */
 
-struct ht_record *ht_record_new(void)
-{
-	return calloc(1, sizeof(struct ht_record));
-}
+/*
+ * Freed records are kept per thread (a shard builds, emits and frees its
+ * own) with their arena and header arrays, and handed out again zeroed but
+ * for those buffers: a record then costs no malloc/free pair per buffer.
+ * A thread's kept records are freed when it exits (a pthread key's
+ * destructor).  Arenas that grew past POOL_ARENA_MAX are not kept.
+ */
+#define POOL_MAX 64
+#define POOL_ARENA_MAX (32u << 10)
 
-void ht_record_free(struct ht_record *r)
+struct pool {
+	struct ht_record *head;
+	unsigned n;
+	bool keyed; /* the thread's destructor is registered */
+};
+
+static __thread struct pool pool;
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static bool pool_key_ok;
+
+static void record_release(struct ht_record *r)
 {
-	if (!r)
-		return;
 	free(r->arena);
 	free(r->req_headers.v);
 	free(r->resp_headers.v);
 	free(r);
 }
 
-static int arena_reserve(struct ht_record *r, size_t extra)
+static void pool_drain(void *arg)
 {
-	size_t need = (size_t)r->arena_len + extra;
+	struct pool *p = arg;
+
+	while (p->head) {
+		struct ht_record *r = p->head;
+
+		p->head = r->next;
+		record_release(r);
+	}
+	p->n = 0;
+	p->keyed = false; /* a record freed after this registers the key again */
+}
+
+static void pool_key_init(void)
+{
+	pool_key_ok = pthread_key_create(&pool_key, pool_drain) == 0;
+}
+
+struct ht_record *ht_record_new(void)
+{
+	struct ht_record *r = pool.head;
+	char *arena;
+	struct ht_headers q, s;
+	uint32_t cap;
+
+	if (!r)
+		return calloc(1, sizeof(struct ht_record));
+	pool.head = r->next;
+	pool.n--;
+	arena = r->arena;
+	cap = r->arena_cap;
+	q = r->req_headers;
+	s = r->resp_headers;
+	memset(r, 0, sizeof(*r));
+	r->arena = arena;
+	r->arena_cap = cap;
+	r->req_headers.v = q.v;
+	r->req_headers.cap = q.cap;
+	r->resp_headers.v = s.v;
+	r->resp_headers.cap = s.cap;
+	return r;
+}
+
+void ht_record_free(struct ht_record *r)
+{
+	if (!r)
+		return;
+	if (!pool.keyed) {
+		pthread_once(&pool_once, pool_key_init);
+		pool.keyed = pool_key_ok && pthread_setspecific(pool_key, &pool) == 0;
+	}
+	if (!pool.keyed || pool.n >= POOL_MAX || r->arena_cap > POOL_ARENA_MAX) {
+		record_release(r);
+		return;
+	}
+	r->next = pool.head;
+	pool.head = r;
+	pool.n++;
+}
+
+static __attribute__((noinline)) int arena_grow(struct ht_record *r, size_t need)
+{
 	size_t cap = r->arena_cap ? r->arena_cap : HT_ARENA_MIN;
 	char *p;
 
-	if (need <= r->arena_cap)
-		return 0;
 	if (need > HT_ARENA_MAX)
 		return -ENOMEM;
 	while (cap < need)
@@ -48,6 +121,15 @@ static int arena_reserve(struct ht_record *r, size_t extra)
 	r->arena = p;
 	r->arena_cap = (uint32_t)cap;
 	return 0;
+}
+
+/* Inlined: nearly every call finds the room already there (the correlator
+ * reserves a message's head and body at once). */
+static inline int arena_reserve(struct ht_record *r, size_t extra)
+{
+	size_t need = (size_t)r->arena_len + extra;
+
+	return need <= r->arena_cap ? 0 : arena_grow(r, need);
 }
 
 int ht_record_reserve(struct ht_record *r, size_t extra)
@@ -143,28 +225,75 @@ static int headers_grow(struct ht_headers *h)
 	return 0;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* x with its bytes 'A'..'Z' lower-cased (ASCII only, like tolower in "C"). */
+static inline uint64_t lower8(uint64_t x)
+{
+	uint64_t h = x & ~HIGHS;                          /* each byte's low 7 bits */
+	uint64_t ge_a = h + ONES * (0x80 - 'A');          /* high bit: >= 'A' */
+	uint64_t gt_z = h + ONES * (0x80 - 'Z' - 1);      /* high bit: > 'Z' */
+
+	return x | ((ge_a & ~gt_z & ~x & HIGHS) >> 2);    /* 0x80 >> 2 == 0x20 */
+}
+
+/* Lower-case name[0..n) into dst: 8 bytes at a time, the last word overlapping. */
+static void copy_lower(char *dst, const char *name, size_t n)
+{
+	uint64_t x;
+	size_t i = 0;
+
+	if (n < 8) {
+		for (; i < n; i++) {
+			char c = name[i];
+
+			dst[i] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c;
+		}
+		return;
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, name + i, 8);
+		x = lower8(x);
+		memcpy(dst + i, &x, 8);
+	}
+	if (i < n) {
+		memcpy(&x, name + n - 8, 8);
+		x = lower8(x);
+		memcpy(dst + n - 8, &x, 8);
+	}
+}
+
+/* The bit of ht_headers.seen for a lower-case name of n >= 1 bytes. */
+static inline uint64_t seen_bit(const char *lname, size_t n)
+{
+	unsigned h = (unsigned)n * 7 + (unsigned char)lname[0] * 3 + (unsigned char)lname[n - 1];
+
+	return 1ull << (h & 63);
+}
+
 /*
  * The name is lower-cased straight into the arena's free space and the
  * value copied after it, with one reservation for both; the bytes are only
- * committed (arena_len) when the header is new.
+ * committed (arena_len) when the header is new.  Most names are new: the
+ * `seen` bits say so without comparing them with the kept ones.
  */
 int ht_record_add_header(struct ht_record *r, struct ht_headers *h, const char *name,
 			 size_t name_len, const char *value, size_t value_len)
 {
-	struct ht_kv *kv;
+	struct ht_kv *kv = NULL;
 	char *lname;
+	uint64_t bit;
 
 	if (name_len == 0 || name_len >= 256)
 		return -EINVAL;
 	if (arena_reserve(r, name_len + value_len))
 		return -ENOMEM;
 	lname = r->arena + r->arena_len;
-	for (size_t i = 0; i < name_len; i++) {
-		char c = name[i];
-
-		lname[i] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c; /* ASCII only, like tolower in "C" */
-	}
-	kv = find_header_n(r, h, lname, name_len);
+	copy_lower(lname, name, name_len);
+	bit = seen_bit(lname, name_len);
+	if (h->seen & bit)
+		kv = find_header_n(r, h, lname, name_len);
 	if (kv) {
 		struct ht_str joined = kv->value;
 
@@ -176,6 +305,7 @@ int ht_record_add_header(struct ht_record *r, struct ht_headers *h, const char *
 	}
 	if (headers_grow(h))
 		return -ENOMEM;
+	h->seen |= bit;
 	kv = &h->v[h->n++];
 	kv->name.off = r->arena_len;
 	kv->name.len = (uint32_t)name_len;

@@ -45,6 +45,7 @@ struct ht_headers {
 	struct ht_kv *v;
 	uint32_t n;
 	uint32_t cap;
+	uint64_t seen; /* bit per name hash (record.c): a name whose bit is clear is not in v */
 };
 
 struct ht_record {

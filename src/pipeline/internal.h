@@ -60,6 +60,8 @@ struct shard {
 	uint64_t now_ns;             /* monotonic time of the poll or sweep being run:
 				      * one clock read per pass, not per record */
 	uint64_t next_sweep_ns;
+	uint64_t ev_now;             /* event_clock: the largest event ts_ns applied */
+	uint64_t next_ev_sweep;      /* event_clock: ev_now of the next sweep */
 	struct conn_limits lim;
 	struct red_table *red;
 	struct meta_cache *meta;     /* live mode only */

@@ -156,11 +156,34 @@ static void enforce_budget(struct shard *s, uint64_t now)
 	}
 }
 
+static void shard_sweep(struct shard *s, uint64_t now, bool all);
+
+/* event_clock: the connection clock is the largest event time seen, and the
+ * sweep runs when it has moved SWEEP_INTERVAL_NS on (before the event that
+ * moved it), so where timeouts fall depends only on the events. */
+static uint64_t event_tick(struct shard *s, uint64_t ts_ns)
+{
+	if (ts_ns <= s->ev_now)
+		return s->ev_now;
+	s->ev_now = ts_ns;
+	if (!s->next_ev_sweep) {
+		s->next_ev_sweep = ts_ns + SWEEP_INTERVAL_NS;
+	} else if (ts_ns >= s->next_ev_sweep) {
+		shard_sweep(s, ts_ns, false);
+		s->next_ev_sweep = ts_ns + SWEEP_INTERVAL_NS;
+	}
+	return ts_ns;
+}
+
 static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 {
 	const struct ht_ev_hdr *h = rec;
 	uint64_t hash = conn_hash(&h->conn);
-	struct shard_conn *sc = conn_lookup(s, &h->conn, hash);
+	struct shard_conn *sc;
+
+	if (s->p->o.event_clock)
+		now = event_tick(s, h->ts_ns);
+	sc = conn_lookup(s, &h->conn, hash);
 
 	HT_INC(&s->st, HT_C_EVENTS_PROCESSED);
 	if (!sc) {
@@ -213,13 +236,14 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 		enforce_budget(s, now);
 }
 
-/* Idle expiry, close grace and reorder timeouts, oldest activity first. */
+/* Idle expiry, close grace and reorder timeouts, oldest activity first, at
+ * connection time now (the wall clock, or the events' in event_clock mode;
+ * s->now_ns stays the wall clock for the batches). */
 static void shard_sweep(struct shard *s, uint64_t now, bool all)
 {
 	uint64_t idle_ns = (uint64_t)s->p->o.idle_timeout_ms * 1000000ull;
 	struct shard_conn *sc = s->lru_head;
 
-	s->now_ns = now;
 	while (sc) {
 		struct shard_conn *next = sc->lru_next;
 		uint64_t quiet = now - sc->c.last_active_ns;
@@ -473,7 +497,8 @@ void *shard_main(void *arg)
 		got = shard_poll(s, now);
 		if (now >= s->next_sweep_ns) {
 			shard_limits(s);
-			shard_sweep(s, now, false);
+			if (!s->p->o.event_clock)
+				shard_sweep(s, now, false);
 			ht_stat_set(&s->st.c[HT_C_QUEUE_DEPTH], queue_depth(s));
 			metrics_thread_alive(hb);
 			s->next_sweep_ns = now + SWEEP_INTERVAL_NS;
@@ -494,7 +519,8 @@ void *shard_main(void *arg)
 		park(&s->pk, SWEEP_INTERVAL_NS, shard_has_input, s);
 	}
 	rcu_read_lock();
-	shard_sweep(s, ht_now_ns(), true);
+	s->now_ns = ht_now_ns();
+	shard_sweep(s, s->p->o.event_clock ? s->ev_now : s->now_ns, true);
 	rcu_read_unlock();
 	push_batch(s);
 	reclaim(s);

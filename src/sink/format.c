@@ -40,13 +40,20 @@ static const char digits2[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+/* Decimal digits of v: its bit length gives the count to within one (1233 / 4096 ~
+ * log10(2)), one compare with a power of ten settles it; pow10_[0] is 0 so that 0 has 1. */
+static const uint64_t pow10_[20] = {
+	0, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+	1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+	100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+	100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
 static inline size_t u64_digits(uint64_t v)
 {
-	size_t n = 1;
+	unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
 
-	for (; v >= 10000; v /= 10000)
-		n += 4;
-	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+	return t + (v >= pow10_[t]);
 }
 
 /* Digits written in place from the end: no temporary, no variable-size copy. */
@@ -80,11 +87,9 @@ static inline char *put2(char *w, unsigned v)
 	return w + 2;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; u64 nanoseconds end in year 2554, so 4 digits. */
-void format_time(char *p, uint64_t unix_ns)
+/* "YYYY-MM-DDTHH:MM:SS." of a second since the epoch: FORMAT_TIME_LEN - 10 bytes. */
+static void put_second(char *p, uint64_t secs)
 {
-	uint64_t secs = unix_ns / 1000000000u;
-	uint32_t nsec = (uint32_t)(unix_ns % 1000000000u);
 	uint64_t days = secs / 86400, sod = secs % 86400;
 	/* civil_from_days (H. Hinnant), days >= 0 so unsigned arithmetic is exact */
 	uint64_t z = days + 719468;
@@ -110,7 +115,31 @@ void format_time(char *p, uint64_t unix_ns)
 	p = put2(p, (unsigned)(sod / 60 % 60));
 	*p++ = ':';
 	p = put2(p, (unsigned)(sod % 60));
-	*p++ = '.';
+	*p = '.';
+}
+
+#define SECOND_LEN (FORMAT_TIME_LEN - 10)
+
+/* The last second each thread wrote: records come in time order, many per second. */
+static __thread struct {
+	uint64_t secs;
+	char text[SECOND_LEN];
+	bool valid;
+} last_second;
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; u64 nanoseconds end in year 2554, so 4 digits. */
+void format_time(char *p, uint64_t unix_ns)
+{
+	uint64_t secs = unix_ns / 1000000000u;
+	uint32_t nsec = (uint32_t)(unix_ns % 1000000000u);
+
+	if (!last_second.valid || last_second.secs != secs) {
+		put_second(last_second.text, secs);
+		last_second.secs = secs;
+		last_second.valid = true;
+	}
+	memcpy(p, last_second.text, SECOND_LEN);
+	p += SECOND_LEN;
 	*p++ = (char)('0' + nsec / 100000000);
 	p = put2(p, nsec / 1000000 % 100);
 	p = put2(p, nsec / 10000 % 100);
@@ -302,7 +331,7 @@ static inline unsigned sse_unsafe(__m128i x)
  * bytes.  Reads and writes only [0, k): two overlapping words of 8 or 4
  * bytes, or for k < 4 its first, middle and last byte over safe filler.
  */
-static inline bool copy_if_safe(char *w, const uint8_t *s, size_t k)
+static inline __attribute__((always_inline)) bool copy_if_safe(char *w, const uint8_t *s, size_t k)
 {
 	uint64_t a, b;
 	uint32_t x, y;
@@ -333,14 +362,65 @@ static inline bool copy_if_safe(char *w, const uint8_t *s, size_t k)
 }
 
 /*
- * Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
- * the new end.  16 (SSE2) or 8 (SWAR) bytes at a time: copy them, then keep
- * as many as are safe (the lowest flagged byte is exact).  While 16 or more
- * bytes are left, a 16-byte store fits: the room left is >= ESC_MAX * 16.
+ * Escape a block s[i..i+b) (b <= 64) whose unsafe-byte mask t is not 0;
+ * buf holds the block's bytes and 8 readable bytes past them.  The safe
+ * gaps between flagged bytes are copied 8 bytes at a time from buf (the
+ * excess is overwritten by what follows: a gap of g bytes before or at
+ * the end of the input leaves ESC_MAX * g + ESC_SLACK bytes of room), ASCII
+ * escapes come from the table, bytes >= 0x80 go through esc_one.  A UTF-8
+ * sequence may end past the block: *next is where the input resumes.
+ * Dense text (JSON bodies: a quote every few bytes) costs a few
+ * instructions per escape instead of a new vector step each.
  */
-static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+static inline __attribute__((always_inline)) char *esc_block(char *w, const uint8_t *s, size_t i,
+							      unsigned b, uint64_t t, const uint8_t *buf,
+							      size_t n, enum esc_mode m, size_t *next)
 {
-	size_t i = 0, used;
+	unsigned pos = 0, p;
+	size_t used;
+
+	while (t) {
+		uint8_t c;
+
+		p = (unsigned)__builtin_ctzll(t);
+		for (unsigned j = pos; j < p; j += 8)
+			memcpy(w + (j - pos), buf + j, 8);
+		w += p - pos;
+		c = buf[p];
+		if (c < 0x80) {
+			memcpy(w, ascii_str[m][c], 8);
+			w += ascii_len[m][c];
+			pos = p + 1;
+			t &= t - 1;
+			continue;
+		}
+		w = esc_one(w, s + i + p, n - i - p, m, &used);
+		pos = p + (unsigned)used;
+		if (pos >= b) {
+			*next = i + pos;
+			return w;
+		}
+		t &= ~0ull << pos;
+	}
+	for (unsigned j = pos; j < b; j += 8)
+		memcpy(w + (j - pos), buf + j, 8);
+	*next = i + b;
+	return w + (b - pos);
+}
+
+/*
+ * The SSE2 (or, elsewhere, SWAR) body of esc_bytes from s[i]: 16 bytes at
+ * a time, copy them, then keep as many as are safe (the lowest flagged
+ * byte is exact).  While 16 or more bytes are left, a 16-byte store fits:
+ * the room left is >= ESC_MAX * 16.
+ */
+static inline __attribute__((always_inline)) char *esc_from(char *w, const uint8_t *s, size_t i,
+							     size_t n, enum esc_mode m)
+{
+	size_t used;
+#ifdef __SSE2__
+	_Alignas(16) uint8_t buf[16 + 16];
+#endif
 
 #ifdef __SSE2__
 	while (i + 16 <= n) {
@@ -354,22 +434,8 @@ static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 			w += 16;
 			continue;
 		}
-		if (t & (t - 1) && !_mm_movemask_epi8(x)) {
-			/* several escapes, all ASCII: a table copy per byte, no branches */
-			for (int j = 0; j < 16; j++) {
-				uint8_t c = s[i + j];
-
-				memcpy(w, ascii_str[m][c], 8);
-				w += ascii_len[m][c];
-			}
-			i += 16;
-			continue;
-		}
-		t = (unsigned)__builtin_ctz(t);
-		i += t;
-		w += t;
-		w = esc_one(w, s + i, n - i, m, &used);
-		i += used;
+		_mm_store_si128((__m128i *)buf, x);
+		w = esc_block(w, s, i, 16, t, buf, n, m, &i);
 	}
 #endif
 	if (i < n && n - i < 16 && copy_if_safe(w, s + i, n - i))
@@ -406,6 +472,184 @@ static char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
 	return w;
 }
 
+/*
+ * Long strings (bodies) on x86-64: 32 (AVX2) or 64 (AVX-512BW) bytes per
+ * step, chosen once at startup from what the CPU supports; the vector
+ * code is compiled for its target only (function attributes), so the
+ * binary still runs on a plain x86-64.  Same scheme as the SSE2 loop:
+ * store the block, keep its safe prefix, escape one byte or sequence.
+ */
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <immintrin.h>
+#define ESC_VECTOR 1
+
+static int esc_level = FORMAT_ESC_SSE2;
+
+__attribute__((target("avx2"))) static char *esc_avx2(char *w, const uint8_t *s, size_t n,
+						       enum esc_mode m)
+{
+	const __m256i lo = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7f);
+	const __m256i quo = _mm256_set1_epi8('"'), bsl = _mm256_set1_epi8('\\');
+	_Alignas(32) uint8_t buf[32 + 32];
+	size_t i = 0;
+
+	while (i + 32 <= n) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+		/* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
+		__m256i t = _mm256_or_si256(_mm256_cmpgt_epi8(lo, x), _mm256_cmpeq_epi8(x, del));
+		unsigned k;
+
+		t = _mm256_or_si256(t, _mm256_or_si256(_mm256_cmpeq_epi8(x, quo),
+						       _mm256_cmpeq_epi8(x, bsl)));
+		_mm256_storeu_si256((__m256i *)w, x);
+		k = (unsigned)_mm256_movemask_epi8(t);
+		if (!k) {
+			i += 32;
+			w += 32;
+			continue;
+		}
+		_mm256_store_si256((__m256i *)buf, x);
+		w = esc_block(w, s, i, 32, k, buf, n, m, &i);
+	}
+	return esc_from(w, s, i, n, m);
+}
+
+/* Bit k set when byte k of x needs more than a copy. */
+__attribute__((target("avx512bw"))) static inline __mmask64 z_unsafe(__m512i x)
+{
+	__mmask64 t = _mm512_cmplt_epi8_mask(x, _mm512_set1_epi8(0x20)); /* and >= 0x80 */
+
+	t |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(0x7f));
+	t |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('"'));
+	t |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\\'));
+	return t;
+}
+
+/* The tail (under 64 bytes) is one masked load and store: no byte past s + n is read. */
+__attribute__((target("avx512bw"))) static char *esc_avx512(char *w, const uint8_t *s, size_t n,
+							    enum esc_mode m)
+{
+	_Alignas(64) uint8_t buf[64 + 64];
+	size_t i = 0;
+
+	while (i < n) {
+		size_t left = n - i;
+		unsigned k = left >= 64 ? 64 : (unsigned)left;
+		__m512i x;
+		__mmask64 t;
+
+		if (k == 64) { /* a whole block: plain load and store */
+			x = _mm512_loadu_si512(s + i);
+			t = z_unsafe(x);
+			_mm512_storeu_si512(w, x);
+		} else {
+			__mmask64 in = (1ull << k) - 1;
+
+			x = _mm512_maskz_loadu_epi8(in, s + i);
+			t = z_unsafe(x) & in;
+			_mm512_mask_storeu_epi8(w, in, x);
+		}
+		if (!t) {
+			i += k;
+			w += k;
+			continue;
+		}
+		_mm512_store_si512(buf, x);
+		w = esc_block(w, s, i, k, t, buf, n, m, &i);
+	}
+	return w;
+}
+
+__attribute__((constructor(104))) static void esc_pick(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512bw"))
+		esc_level = FORMAT_ESC_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		esc_level = FORMAT_ESC_AVX2;
+}
+
+int format_esc_level(int want)
+{
+	int best = FORMAT_ESC_SSE2;
+
+	if (__builtin_cpu_supports("avx512bw"))
+		best = FORMAT_ESC_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		best = FORMAT_ESC_AVX2;
+	if (want >= 0)
+		esc_level = want < FORMAT_ESC_SSE2 ? FORMAT_ESC_SSE2 : want < best ? want : best;
+	return esc_level;
+}
+#else
+int format_esc_level(int want)
+{
+	(void)want;
+	return FORMAT_ESC_PORTABLE;
+}
+#endif
+
+#define ESC_LONG 32 /* from this length on, the widest vector code */
+
+static __attribute__((noinline)) char *esc_sse(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+	return esc_from(w, s, 0, n, m);
+}
+
+/* Write the escaped bytes s[0..n) at w (room for ESC_MAX * n + ESC_SLACK); returns
+ * the new end.  Inlined: a long string goes straight to its vector code. */
+static inline char *esc_bytes(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+#ifdef ESC_VECTOR
+	if (n >= ESC_LONG && esc_level == FORMAT_ESC_AVX512)
+		return esc_avx512(w, s, n, m);
+	if (n >= ESC_LONG && esc_level == FORMAT_ESC_AVX2)
+		return esc_avx2(w, s, n, m);
+#endif
+	return esc_sse(w, s, n, m);
+}
+
+/* Short strings (most header names and values) without a call when they are all safe. */
+static inline char *esc_text(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+	if (n < 16 && (!n || copy_if_safe(w, s, n)))
+		return w + n;
+	return esc_bytes(w, s, n, m);
+}
+
+/*
+ * esc_text for a string of n >= 1 bytes at s that can be read 16 bytes
+ * (or, for n > 16, from n - 16) past its start: up to 32 bytes are tested
+ * and copied as one or two overlapping 16-byte blocks, with no branch on
+ * the length but one.  The stores fit: after a string of n bytes the
+ * record's bound leaves at least ESC_MAX * n + REC_FRAME + ESC_SLACK bytes.
+ */
+static inline char *esc_text16(char *w, const uint8_t *s, size_t n, enum esc_mode m)
+{
+#ifdef __SSE2__
+	if (n <= 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+
+		if (!(sse_unsafe(a) & ((1u << n) - 1))) {
+			_mm_storeu_si128((__m128i *)w, a);
+			return w + n;
+		}
+	} else if (n <= 32) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + n - 16));
+
+		if (!(sse_unsafe(a) | sse_unsafe(b))) {
+			_mm_storeu_si128((__m128i *)w, a);
+			_mm_storeu_si128((__m128i *)(w + n - 16), b);
+			return w + n;
+		}
+	}
+	return esc_bytes(w, s, n, m);
+#else
+	return esc_text(w, s, n, m);
+#endif
+}
+
 /* ------------------------------------------------------------- records */
 
 /*
@@ -433,6 +677,18 @@ static inline size_t str_bytes(const struct ht_record *r, struct ht_str s, const
 	}
 	*p = (const uint8_t *)r->arena + s.off;
 	return s.len;
+}
+
+/* Escape string s (its bytes p[0..n) from str_bytes) at w: 16-byte reads
+ * when the arena's allocation (arena_cap) holds them. */
+static inline char *arena_text(char *w, const struct ht_record *r, struct ht_str s,
+			       const uint8_t *p, size_t n, enum esc_mode m)
+{
+	if (!n)
+		return w;
+	if ((uint64_t)s.off + (n > 16 ? n : 16) <= r->arena_cap)
+		return esc_text16(w, p, n, m);
+	return esc_text(w, p, n, m);
 }
 
 static inline size_t str_len(const struct ht_record *r, struct ht_str s)
@@ -499,6 +755,16 @@ static inline size_t uint_digits_max(size_t size)
 	return size == 1 ? 3 : size == 2 ? 5 : size == 4 ? 10 : 20;
 }
 
+/*
+ * At least the bytes str_bytes gives for s, without its bounds test: a
+ * string out of the arena's bounds is written empty, so counting up to
+ * arena_len of it is only generous, and the header loop has no branch.
+ */
+static inline size_t len_max(const struct ht_record *r, struct ht_str s)
+{
+	return s.len < r->arena_len ? s.len : r->arena_len;
+}
+
 static size_t headers_bound(const struct ht_record *r, const struct ht_headers *h)
 {
 	/* '{' "\n  " '}'; each: ',' "\n    " "name" ": " "value" (CSV: ""name"":""value"") */
@@ -507,7 +773,7 @@ static size_t headers_bound(const struct ht_record *r, const struct ht_headers *
 	if (!h->v)
 		return n;
 	for (uint32_t i = 0; i < h->n; i++)
-		n += ESC_MAX * (str_len(r, h->v[i].name) + str_len(r, h->v[i].value)) + 12;
+		n += ESC_MAX * (len_max(r, h->v[i].name) + len_max(r, h->v[i].value)) + 12;
 	return n;
 }
 
@@ -528,7 +794,7 @@ __attribute__((constructor(103))) static void flags_init(void)
 #define B_CSTR(r, v)    (ESC_MAX * sizeof(v) + 2)
 #define B_ADDR(r, v)    (HT_ADDR_TEXT_MAX - 1 + 2)
 #define B_VERSION(r, v) (2 + uint_digits_max(sizeof(v)) + 2)
-#define B_STR(r, v)     (ESC_MAX * str_len((r), (v)) + 2)
+#define B_STR(r, v)     (ESC_MAX * len_max((r), (v)) + 2)
 #define B_HEADERS(r, v) headers_bound((r), &(v))
 #define B_FLAGS(r, v)   flags_max
 #define B_BOOL(r, v)    (sizeof("false") - 1)
@@ -566,7 +832,7 @@ static inline void j_key(struct enc *e, const char *k, size_t klen)
 static inline void j_raw_str(struct enc *e, const uint8_t *p, size_t n)
 {
 	*e->w++ = '"';
-	e->w = esc_bytes(e->w, p, n, M_JSON);
+	e->w = esc_text(e->w, p, n, M_JSON);
 	*e->w++ = '"';
 }
 
@@ -575,7 +841,9 @@ static inline void j_str(struct enc *e, struct ht_str s)
 	const uint8_t *p;
 	size_t n = str_bytes(e->r, s, &p);
 
-	j_raw_str(e, p, n);
+	*e->w++ = '"';
+	e->w = arena_text(e->w, e->r, s, p, n, M_JSON);
+	*e->w++ = '"';
 }
 
 static inline void j_cstr(struct enc *e, const char *s, size_t cap)
@@ -626,25 +894,41 @@ static inline void j_u64(struct enc *e, uint64_t v)
 	e->w += format_u64(e->w, v);
 }
 
+/* j_str inlined into the header loop: the call was most of a short string's cost. */
+static inline __attribute__((always_inline)) char *j_hstr(char *w, const struct ht_record *r,
+							   struct ht_str s)
+{
+	const uint8_t *p;
+	size_t n = str_bytes(r, s, &p);
+
+	*w++ = '"';
+	w = arena_text(w, r, s, p, n, M_JSON);
+	*w++ = '"';
+	return w;
+}
+
 static void j_headers(struct enc *e, const struct ht_headers *h)
 {
 	uint32_t n = h->v ? h->n : 0;
+	const struct ht_record *r = e->r;
+	char *w = e->w;
 
-	*e->w++ = '{';
+	*w++ = '{';
 	for (uint32_t i = 0; i < n; i++) {
 		if (i)
-			*e->w++ = ',';
+			*w++ = ',';
 		if (e->pretty)
-			e->w = PUTLIT(e->w, "\n    ");
-		j_str(e, h->v[i].name);
-		*e->w++ = ':';
+			w = PUTLIT(w, "\n    ");
+		w = j_hstr(w, r, h->v[i].name);
+		*w++ = ':';
 		if (e->pretty)
-			*e->w++ = ' ';
-		j_str(e, h->v[i].value);
+			*w++ = ' ';
+		w = j_hstr(w, r, h->v[i].value);
 	}
 	if (n && e->pretty)
-		e->w = PUTLIT(e->w, "\n  ");
-	*e->w++ = '}';
+		w = PUTLIT(w, "\n  ");
+	*w++ = '}';
+	e->w = w;
 }
 
 static void j_flags(struct enc *e, uint32_t flags)
@@ -682,7 +966,7 @@ static void j_flags(struct enc *e, uint32_t flags)
 #define J_FLAGS(e, v)   j_flags((e), (v))
 #define J_BOOL(e, v)    (e->w = (v) ? PUTLIT(e->w, "true") : PUTLIT(e->w, "false"))
 
-static void enc_json(struct enc *e)
+static inline __attribute__((always_inline)) void enc_json(struct enc *e)
 {
 	const struct ht_record *r = e->r;
 
@@ -709,7 +993,7 @@ static void c_text(struct enc *e, const uint8_t *p, size_t n)
 
 	if (quote)
 		*e->w++ = '"';
-	e->w = esc_bytes(e->w, p, n, M_CSV);
+	e->w = esc_text(e->w, p, n, M_CSV);
 	if (quote)
 		*e->w++ = '"';
 	*e->w++ = ',';
@@ -770,7 +1054,7 @@ static inline void c_jstr(struct enc *e, struct ht_str s)
 	size_t n = str_bytes(e->r, s, &p);
 
 	e->w = PUTLIT(e->w, "\"\"");
-	e->w = esc_bytes(e->w, p, n, M_CSVJ);
+	e->w = arena_text(e->w, e->r, s, p, n, M_CSVJ);
 	e->w = PUTLIT(e->w, "\"\"");
 }
 
@@ -843,8 +1127,11 @@ int format_record(enum ht_format f, const struct ht_record *r, struct ht_buf *ou
 	e.w = out->p + out->len;
 	if (f == HT_FMT_CSV) {
 		enc_csv(&e);
-	} else {
-		e.pretty = f == HT_FMT_JSON;
+	} else if (f == HT_FMT_JSON) {
+		e.pretty = true;
+		enc_json(&e);
+	} else { /* the hot one: its own copy, with e.pretty a constant */
+		e.pretty = false;
 		enc_json(&e);
 	}
 	out->len = (size_t)(e.w - out->p);

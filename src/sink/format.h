@@ -113,4 +113,17 @@ const char *format_role_name(uint8_t role);
 /* Append the JSON string literal (with quotes) of raw bytes s[0..len) to out; 0 or -ENOMEM. */
 int format_json_string(struct ht_buf *out, const void *s, size_t len);
 
+/* The string escaper's code for long strings, picked at startup from the
+ * CPU (x86-64); the output is the same with every one. */
+enum format_esc {
+	FORMAT_ESC_PORTABLE, /* 8 bytes per step (not x86-64) */
+	FORMAT_ESC_SSE2,
+	FORMAT_ESC_AVX2,
+	FORMAT_ESC_AVX512,   /* AVX-512BW */
+};
+/* Use level want, or the best below it that the CPU has (want < 0: no
+ * change); returns the level now in use.  For tests and benchmarks: not
+ * thread-safe against concurrent encoding. */
+int format_esc_level(int want);
+
 #endif

@@ -124,6 +124,47 @@ struct pats {
 	bool oom;
 };
 
+static void pats_init(struct pats *p, const struct ht_strlist *raw, const struct ht_strlist *alnum);
+
+static size_t min_len_of(const struct ht_strlist *l)
+{
+	size_t m = SIZE_MAX;
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t n = strlen(l->v[i]);
+
+		if (n && n < m)
+			m = n;
+	}
+	return m;
+}
+
+/* The config's derived list and its shortest pattern, per thread and
+ * config generation: a record does not measure the patterns again. */
+static __thread struct {
+	uint64_t gen;
+	const struct ht_strlist *l;
+	size_t min_len;
+} pats_memo;
+
+static void pats_init_cfg(struct pats *p, const struct ht_config *c)
+{
+	const struct ht_strlist *raw = &c->redact_body_patterns, *alnum = &c->redact_patterns_alnum;
+
+	if (!c->generation || alnum->n != raw->n) {
+		pats_init(p, raw, alnum);
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->l = alnum;
+	if (pats_memo.gen != c->generation || pats_memo.l != alnum) {
+		pats_memo.min_len = min_len_of(alnum);
+		pats_memo.l = alnum;
+		pats_memo.gen = c->generation;
+	}
+	p->min_len = pats_memo.min_len;
+}
+
 static void pats_init(struct pats *p, const struct ht_strlist *raw, const struct ht_strlist *alnum)
 {
 	memset(p, 0, sizeof(*p));
@@ -150,19 +191,15 @@ static void pats_init(struct pats *p, const struct ht_strlist *raw, const struct
 	} else {
 		p->l = &p->own;
 	}
-	p->min_len = SIZE_MAX;
-	for (size_t i = 0; i < p->l->n; i++) {
-		size_t n = strlen(p->l->v[i]);
-
-		if (n && n < p->min_len)
-			p->min_len = n;
-	}
+	p->min_len = min_len_of(p->l);
 	if (p->oom)
 		p->min_len = 0; /* every name goes to pats_match, which says yes */
 }
 
 static void pats_free(struct pats *p)
 {
+	if (!p->own.v)
+		return; /* the config's list: nothing of ours */
 	for (size_t i = 0; i < p->own.n; i++)
 		free(p->own.v[i]);
 	free(p->own.v);
@@ -548,7 +585,8 @@ static bool splice_apply(struct ht_record *r, struct ht_str *f, struct splice *s
 		replace_field(r, f, sp->out.p, sp->out.len, d);
 	}
 out:
-	ht_buf_free(&sp->out);
+	if (sp->out.p)
+		ht_buf_free(&sp->out);
 	return changed;
 }
 
@@ -597,6 +635,7 @@ enum hverdict { HV_KEEP = 1, HV_REDACT, HV_URL };
 
 struct hdr_slot {
 	uint64_t gen;
+	uint64_t a, b;      /* the name's key words (name_key) */
 	uint8_t len;
 	uint8_t verdict;
 	char name[HDR_CACHE_NAME];
@@ -626,50 +665,60 @@ static struct hdr_slot *hdr_victim(struct hdr_set *set, uint64_t gen)
 	return &set->way[set->next++ % HDR_CACHE_WAYS];
 }
 
-/* A cache index for a name of at most HDR_CACHE_NAME bytes, from its length
- * and its first and last 8 (4, or 1-3) bytes: two multiplies, no loop over
- * the bytes (names sharing those only share a set; the slots compare the
- * whole name). */
-static inline unsigned name_set(const char *p, size_t len)
+/* Two words that, with the length, are a name of up to 16 bytes exactly:
+ * its first and last 8 (4, or for 1-3 bytes its first, middle and last)
+ * bytes.  Longer names also need their middle compared. */
+static inline void name_key(const char *p, size_t len, uint64_t *a, uint64_t *b)
 {
-	uint64_t a = 0, b = 0, h;
 	uint32_t x, y;
 
+	*a = *b = 0;
 	if (len >= 8) {
-		memcpy(&a, p, 8);
-		memcpy(&b, p + len - 8, 8);
+		memcpy(a, p, 8);
+		memcpy(b, p + len - 8, 8);
 	} else if (len >= 4) {
 		memcpy(&x, p, 4);
 		memcpy(&y, p + len - 4, 4);
-		a = x;
-		b = y;
+		*a = x;
+		*b = y;
 	} else if (len) {
-		a = (unsigned char)p[0] | (unsigned)(unsigned char)p[len / 2] << 8 |
-		    (unsigned)(unsigned char)p[len - 1] << 16;
+		*a = (unsigned char)p[0] | (unsigned)(unsigned char)p[len / 2] << 8 |
+		     (unsigned)(unsigned char)p[len - 1] << 16;
 	}
-	h = a * 0x9e3779b97f4a7c15ull ^ (b + len) * 0xc2b2ae3d27d4eb4full;
+}
+
+/* A cache index from the key: two multiplies, no loop over the bytes
+ * (names sharing it only share a set; the slots compare the whole name). */
+static inline unsigned name_set(uint64_t a, uint64_t b, size_t len)
+{
+	uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + len) * 0xc2b2ae3d27d4eb4full;
+
 	return (unsigned)(h >> 40) & (HDR_CACHE_SETS - 1);
 }
 
 static enum hverdict header_verdict(struct rctx *x, const char *name, size_t len)
 {
-	uint64_t gen = x->c->generation;
+	uint64_t gen = x->c->generation, a, b;
 	struct hdr_set *set;
 	struct hdr_slot *slot;
 	enum hverdict v;
 
 	if (!gen || len > HDR_CACHE_NAME)
 		return header_verdict_slow(x, name, len);
-	set = &hdr_cache[name_set(name, len)];
+	name_key(name, len, &a, &b);
+	set = &hdr_cache[name_set(a, b, len)];
 	for (int w = 0; w < HDR_CACHE_WAYS; w++) {
 		slot = &set->way[w];
-		if (slot->gen == gen && slot->len == len && memcmp(slot->name, name, len) == 0)
+		if (slot->gen == gen && slot->len == len && slot->a == a && slot->b == b &&
+		    (len <= 16 || memcmp(slot->name + 8, name + 8, len - 16) == 0))
 			return (enum hverdict)slot->verdict;
 	}
 	v = header_verdict_slow(x, name, len);
 	if (!x->name.oom && !x->pats.oom) {
 		slot = hdr_victim(set, gen);
 		slot->gen = gen;
+		slot->a = a;
+		slot->b = b;
 		slot->len = (uint8_t)len;
 		slot->verdict = (uint8_t)v;
 		memcpy(slot->name, name, len);
@@ -811,7 +860,7 @@ void ht_redact(const struct ht_config *c, struct ht_record *r)
 
 	if (!c || !r)
 		return;
-	pats_init(&x.pats, &c->redact_body_patterns, &c->redact_patterns_alnum);
+	pats_init_cfg(&x.pats, c);
 	nb_init(&x.name);
 	changed |= redact_headers(&x, &r->req_headers);
 	changed |= redact_headers(&x, &r->resp_headers);
@@ -823,7 +872,8 @@ void ht_redact(const struct ht_config *c, struct ht_record *r)
 		r->flags |= HT_RF_REDACTED;
 		wipe_dead(r, &d);
 	}
-	free(d.v);
+	if (d.v)
+		free(d.v);
 	nb_free(&x.name);
 	pats_free(&x.pats);
 }

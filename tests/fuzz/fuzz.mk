@@ -13,7 +13,8 @@ FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # Only the stages the targets exercise (no BPF skeletons needed).
 FUZZ_LIB_SRCS := $(wildcard src/base/*.c src/stream/*.c src/config/*.c) \
-		 src/source/event.c src/source/rfile.c src/sink/k8s_json.c src/sink/k8s_store.c
+		 src/source/event.c src/source/rfile.c src/sink/k8s_json.c src/sink/k8s_store.c \
+		 src/sink/format.c src/sink/redact.c
 FUZZ_LIB     := $(BUILD)/fuzz/libht-fuzz.a
 
 $(BUILD)/fuzz/obj/%.o: src/%.c $(HDRS)

@@ -255,8 +255,35 @@ def rfile_seeds():
     write("rfile", "wrap_cap_gt_len", b"\x01\x00" + entries([data_ev(0, 0, b"abcd", 2)]))
 
 
+# ---- format: options byte, then (length byte, bytes) chunks; see fuzz_format.c
+def chunks(*parts):
+    out = b""
+    for p in parts:
+        out += bytes([len(p)]) + p
+    return out
+
+
+def format_seeds():
+    nginx = [b"Server", b"nginx/1.22.1", b"Date", b"Tue, 01 Dec 2026 12:23:19 GMT",
+             b"ETag", b'"6b0ebc36-400"', b"Content-Length", b"1024"]
+    write("format", "nginx", b"\x00" + chunks(b"GET", b"/bench.html", b"127.0.0.1", b"OK",
+                                             b"", b"a" * 200, *nginx))
+    write("format", "json_body_redact", b"\x03" + chunks(
+        b"POST", b"/login?user=bob&password=hunter2", b"h", b"OK",
+        b'{"user":"bob","password":"p\\"w","n":[1,2]}', b"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+        b"Authorization", b"Bearer x", b"Set-Cookie", b"a=1", b"Referer", b"http://u:p@h/?token=1"))
+    write("format", "hostile_bytes", b"\x04" + chunks(
+        bytes(range(0, 64)), bytes(range(64, 128)), bytes(range(128, 192)), bytes(range(192, 256)),
+        b"\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf" * 8, b'"\\\n\r\t\x7f' * 30,
+        b"X-A", b"\x00\x1f\"", b"x-a", b"dup"))
+    write("format", "repeated_headers", b"\x06" + chunks(
+        b"GET", b"/", b"", b"", b"", b"",
+        *[b"Accept" if i % 2 == 0 else b"v%d" % i for i in range(40)]))
+
+
 if __name__ == "__main__":
     httpp_seeds()
     conn_seeds()
     config_seeds()
     rfile_seeds()
+    format_seeds()

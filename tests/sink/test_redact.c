@@ -322,6 +322,40 @@ static void test_header_cache_generations(void **state)
 	ht_config_free(b);
 }
 
+/*
+ * The verdict cache tells names apart by length and first and last 8
+ * bytes, and by their middle when longer than 16: names that differ only
+ * there (or only in one of 1-16 bytes) get their own verdicts, in any order.
+ */
+static void test_header_cache_near_names(void **state)
+{
+	static const char *const pairs[][2] = {
+		{ "x-abcdef-secret-ghijklm", "x-abcdef-secrex-ghijklm" }, /* middle */
+		{ "x-secret", "x-secrex" },                               /* 8 bytes */
+		{ "xsecret", "xsecreu" },                                 /* 4..7 */
+		{ "secret-at-the-bgn", "sexret-at-the-bgn" },             /* 17 bytes */
+	};
+	char buf[64];
+
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+			for (int round = 0; round < 2; round++) {
+				struct ht_record *r = ht_record_new();
+				const char *hit = pairs[i][0], *miss = pairs[i][1];
+
+				hdr(r, &r->req_headers, order ? miss : hit, "v");
+				hdr(r, &r->req_headers, order ? hit : miss, "v");
+				ht_redact(cfg, r);
+				assert_string_equal(hval(r, &r->req_headers, hit, buf, sizeof(buf)),
+						    "[REDACTED]");
+				assert_string_equal(hval(r, &r->req_headers, miss, buf, sizeof(buf)), "v");
+				ht_record_free(r);
+			}
+		}
+	}
+}
+
 /* Twice is the same as once. */
 static void test_idempotent(void **state)
 {
@@ -501,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_target_and_userinfo),
 		cmocka_unit_test(test_header_config),
 		cmocka_unit_test(test_header_cache_generations),
+		cmocka_unit_test(test_header_cache_near_names),
 		cmocka_unit_test(test_idempotent),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_large_inputs),
