@@ -670,7 +670,6 @@ struct enc {
 	char *w;
 	const struct ht_record *r;
 	bool pretty;
-	bool first;
 };
 
 /* Bytes of string s, or empty when absent or out of the arena's bounds. */
@@ -816,23 +815,11 @@ size_t format_record_bound(const struct ht_record *r)
 
 /* --- JSON (compact and pretty) --- */
 
-static inline void j_key(struct enc *e, const char *k, size_t klen)
-{
-	char *w = e->w;
-
-	if (!e->first)
-		*w++ = ',';
-	e->first = false;
-	if (e->pretty)
-		w = PUTLIT(w, "\n  ");
-	*w++ = '"';
-	w = put(w, k, klen);
-	*w++ = '"';
-	*w++ = ':';
-	if (e->pretty)
-		*w++ = ' ';
-	e->w = w;
-}
+/* ',' and the quoted key with its ':' as one constant copy; the record's
+ * first ',' becomes its '{' (enc_json). */
+#define J_KEY(e, name)                                                        \
+	((e)->w = (e)->pretty ? PUTLIT((e)->w, ",\n  \"" #name "\": ") :        \
+				PUTLIT((e)->w, ",\"" #name "\":"))
 
 static inline void j_raw_str(struct enc *e, const uint8_t *p, size_t n)
 {
@@ -974,16 +961,19 @@ static void j_flags(struct enc *e, uint32_t flags)
 static inline __attribute__((always_inline)) void enc_json(struct enc *e)
 {
 	const struct ht_record *r = e->r;
+	char *start = e->w;
 
-	*e->w++ = '{';
-	e->first = true;
 #define X(name, kind, member, rule)                           \
 	if (PRESENT_##rule(r, r->member)) {                   \
-		j_key(e, #name, sizeof(#name) - 1);           \
+		J_KEY(e, name);                               \
 		J_##kind(e, r->member);                       \
 	}
 	FORMAT_FIELDS(X)
 #undef X
+	if (e->w == start) /* no field at all */
+		*e->w++ = '{';
+	else
+		*start = '{';
 	if (e->pretty)
 		e->w = PUTLIT(e->w, "\n}\n");
 	else
