@@ -9,8 +9,9 @@
 # For each: the tracer threads' on-CPU time (/proc/PID/task/*/schedstat,
 # first field, ns) and the run time of the tracer's own BPF programs
 # (/proc/PID/fdinfo run_time_ns, kernel.bpf_stats_enabled=1), as deltas over
-# the wrk run, divided by the requests wrk completed; with a breakdown per
-# thread name (with its runs on a CPU per exchange: schedstat's third
+# the wrk run, divided by the requests wrk completed (and by the records
+# written, which stays right when other traffic on the host is traced too);
+# with a breakdown per thread name (with its runs on a CPU per exchange: schedstat's third
 # field, so wakeups show) and per program.  Prints numbers; asserts nothing.
 # Run as root from the repo root:  bench/cpu.sh [SECONDS]
 # Env: BUILD (build), NGX_PORT (18095), TRACER_ARGS (e.g. --config FILE),
@@ -73,17 +74,22 @@ run() {
 	label=$1
 	shift
 	curl -s -o /dev/null "$URL"
+	sleep 0.5
+	lines0=$(wc -l < "$WORK/out.ndjson")
 	snapshot > "$WORK/before"
 	wrk "$@" "$URL" > "$WORK/wrk.out"
 	sleep 0.5 # the tracer finishes the last records
 	snapshot > "$WORK/after"
+	sleep 0.3 # the writer's last gathered batches (at most flushIntervalMs)
+	lines=$(( $(wc -l < "$WORK/out.ndjson") - lines0 ))
 	if grep -q "Non-2xx" "$WORK/wrk.out"; then
 		echo "cpu: nginx answered errors" >&2
 		exit 1
 	fi
-	python3 - "$label" "$WORK/before" "$WORK/after" "$WORK/wrk.out" "$*" <<'PY'
+	python3 - "$label" "$WORK/before" "$WORK/after" "$WORK/wrk.out" "$*" "$lines" <<'PY'
 import re, sys
-label, bpath, apath, wpath, args = sys.argv[1:6]
+label, bpath, apath, wpath, args, lines = sys.argv[1:7]
+lines = int(lines)
 def load(p):
     out = {}
     for line in open(p):
@@ -108,9 +114,13 @@ bns = sum(n for c, n in progs.values())
 print(f"== {label}: wrk {args}: {reqs} requests, {rps:.0f} req/s")
 print(f"   per exchange: threads {tns / reqs / 1000:.2f} us + BPF {bns / reqs / 1000:.2f} us"
       f" = {(tns + bns) / reqs / 1000:.2f} us")
+# records written over the run: 2 per exchange unless other traffic on
+# the host was traced too (then per record is the figure that compares)
+print(f"   records {lines} ({lines / reqs:.2f} per exchange): threads {tns / max(lines, 1):.0f} ns/record")
 for name, ns in sorted(threads.items(), key=lambda t: -t[1]):
     if ns:
-        print(f"   thread {name:14s} {ns / reqs / 1000:7.2f} us/exchange  {slices[name] / reqs:5.2f} runs/exchange")
+        print(f"   thread {name:14s} {ns / reqs / 1000:7.2f} us/exchange  {slices[name] / reqs:5.2f} runs/exchange"
+              f"  {ns / max(lines, 1):6.0f} ns/record")
 for name, (c, ns) in sorted(progs.items(), key=lambda t: -t[1][1]):
     if c:
         print(f"   bpf {name:24s} {ns / reqs / 1000:7.2f} us/exchange  {ns / c:6.0f} ns/call  {c / reqs:5.2f} calls/exchange")

@@ -328,6 +328,7 @@ static struct pipeline *start_pipeline(const struct ht_config *c, struct output 
 				       int n_readers, int64_t wait_us, const struct kube *k)
 {
 	struct pipeline_opts o = {
+		.event_clock = wait_us < 0, /* replay */
 		.n_readers = n_readers,
 		.n_shards = (int)c->worker_threads,
 		.batch_size = c->batch_size,

@@ -44,7 +44,7 @@ enum ht_counter {
 				    * (reader to shard queue full) */
 	HT_C_RECORDS_EMITTED,      /* records handed to the writer */
 	HT_C_RECORDS_WRITTEN,      /* records written to the output */
-	HT_C_WRITES,               /* write(2) calls by the writer */
+	HT_C_WRITES,               /* write(2)/writev(2) calls of the file output */
 	HT_C_OUTPUT_LINES_REPAIRED, /* partial last lines (a killed run) ended with a newline */
 	HT_C_CONNS_OPENED,
 	HT_C_CONNS_CLOSED,

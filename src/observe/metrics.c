@@ -532,7 +532,7 @@ static int render_counters(struct ht_buf *b, const struct metrics_totals *t)
 		{ "http_tracer_records_written_total", "counter",
 		  "Records written to the output.", HT_C_RECORDS_WRITTEN },
 		{ "http_tracer_writes_total", "counter",
-		  "write(2) calls made by the writer.", HT_C_WRITES },
+		  "write(2) and writev(2) calls of the file output (one writes several batches).", HT_C_WRITES },
 		{ "http_tracer_output_lines_repaired_total", "counter",
 		  "Partial last lines of an output file (left by a killed run) ended with a newline before appending.",
 		  HT_C_OUTPUT_LINES_REPAIRED },

@@ -34,6 +34,7 @@ struct meta_cache;
 #define CLOSE_GRACE_NS 200000000ull   /* wait for in-flight bytes after CLOSE */
 #define WRITER_RING 256               /* batches per shard -> writer ring */
 #define WRITER_BUDGET (16u << 20)     /* encoded bytes a shard may have queued for the writer */
+#define WRITER_COALESCE (1u << 20)    /* file bytes the writer gathers for one write */
 
 struct shard_conn {
 	struct cds_lfht_node node;
@@ -59,6 +60,8 @@ struct shard {
 	uint64_t now_ns;             /* monotonic time of the poll or sweep being run:
 				      * one clock read per pass, not per record */
 	uint64_t next_sweep_ns;
+	uint64_t ev_now;             /* event_clock: the largest event ts_ns applied */
+	uint64_t next_ev_sweep;      /* event_clock: ev_now of the next sweep */
 	struct conn_limits lim;
 	struct red_table *red;
 	struct meta_cache *meta;     /* live mode only */
@@ -111,6 +114,8 @@ struct pipeline {
 	uint64_t *wake;              /* [n_readers]: shards fed since the last flush */
 	struct ht_stats writer_st;
 	struct parker writer_pk;
+	bool writer_coalesce;        /* the output is a regular file: the writer gathers */
+	uint64_t writer_pending;     /* file bytes pushed, not yet written (all shards) */
 	pthread_t writer_th;
 	int n_shards_started;        /* shard threads running (joined by pipeline_stop) */
 	bool writer_started;

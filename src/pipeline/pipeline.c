@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sink/output.h"
 
 static void pin_to_cpu(pthread_t th, int cpu)
 {
@@ -47,6 +48,7 @@ struct pipeline *pipeline_start(const struct pipeline_opts *o, char *err, size_t
 		p->o.n_shards = 64; /* the wake mask is 64 bits */
 	if (!p->o.queue_bytes || (p->o.queue_bytes & (p->o.queue_bytes - 1)))
 		p->o.queue_bytes = 4u << 20;
+	p->writer_coalesce = output_is_regular(p->o.out);
 	p->shards = calloc((size_t)p->o.n_shards, sizeof(*p->shards));
 	p->reader_st = aligned_alloc(64, sizeof(*p->reader_st) * (size_t)p->o.n_readers);
 	p->losses = calloc((size_t)p->o.n_readers, sizeof(*p->losses));

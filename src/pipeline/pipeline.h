@@ -46,6 +46,9 @@ struct pipeline_opts {
 	uint64_t shard_memory_bytes;
 	size_t queue_bytes;          /* per reader x shard ring, power of two */
 	int64_t queue_wait_us;       /* < 0: wait without bound */
+	int event_clock;             /* replay: a shard's connection timeouts run on
+				      * its events' clock (the largest ts_ns seen),
+				      * so the records do not depend on replay speed */
 	uint64_t wall_offset_ns;     /* realtime - monotonic for record times */
 	struct output *out;          /* where the writer writes; NULL: no file */
 	struct sink *sinks;          /* [n_sinks] network sinks beside the file */

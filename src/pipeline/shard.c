@@ -156,11 +156,34 @@ static void enforce_budget(struct shard *s, uint64_t now)
 	}
 }
 
+static void shard_sweep(struct shard *s, uint64_t now, bool all);
+
+/* event_clock: the connection clock is the largest event time seen, and the
+ * sweep runs when it has moved SWEEP_INTERVAL_NS on (before the event that
+ * moved it), so where timeouts fall depends only on the events. */
+static uint64_t event_tick(struct shard *s, uint64_t ts_ns)
+{
+	if (ts_ns <= s->ev_now)
+		return s->ev_now;
+	s->ev_now = ts_ns;
+	if (!s->next_ev_sweep) {
+		s->next_ev_sweep = ts_ns + SWEEP_INTERVAL_NS;
+	} else if (ts_ns >= s->next_ev_sweep) {
+		shard_sweep(s, ts_ns, false);
+		s->next_ev_sweep = ts_ns + SWEEP_INTERVAL_NS;
+	}
+	return ts_ns;
+}
+
 static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 {
 	const struct ht_ev_hdr *h = rec;
 	uint64_t hash = conn_hash(&h->conn);
-	struct shard_conn *sc = conn_lookup(s, &h->conn, hash);
+	struct shard_conn *sc;
+
+	if (s->p->o.event_clock)
+		now = event_tick(s, h->ts_ns);
+	sc = conn_lookup(s, &h->conn, hash);
 
 	HT_INC(&s->st, HT_C_EVENTS_PROCESSED);
 	if (!sc) {
@@ -213,13 +236,14 @@ static void shard_apply(struct shard *s, const void *rec, uint64_t now)
 		enforce_budget(s, now);
 }
 
-/* Idle expiry, close grace and reorder timeouts, oldest activity first. */
+/* Idle expiry, close grace and reorder timeouts, oldest activity first, at
+ * connection time now (the wall clock, or the events' in event_clock mode;
+ * s->now_ns stays the wall clock for the batches). */
 static void shard_sweep(struct shard *s, uint64_t now, bool all)
 {
 	uint64_t idle_ns = (uint64_t)s->p->o.idle_timeout_ms * 1000000ull;
 	struct shard_conn *sc = s->lru_head;
 
-	s->now_ns = now;
 	while (sc) {
 		struct shard_conn *next = sc->lru_next;
 		uint64_t quiet = now - sc->c.last_active_ns;
@@ -264,6 +288,27 @@ static void shard_limits(struct shard *s)
 	rcu_read_unlock();
 }
 
+/*
+ * A gathering writer (see writer.c) sleeps until its oldest batch is due,
+ * so a push wakes it only when it needs to know: the first batch after a
+ * write (it sets the due time), the one that makes a write's worth, or a
+ * ring a quarter full.  Any other writer is woken by every push.
+ */
+static void wake_writer(struct shard *s, size_t file_bytes)
+{
+	struct pipeline *p = s->p;
+	uint64_t old;
+
+	if (!p->writer_coalesce) {
+		unpark(&p->writer_pk);
+		return;
+	}
+	old = __atomic_fetch_add(&p->writer_pending, file_bytes, __ATOMIC_ACQ_REL);
+	if (!old || (old < WRITER_COALESCE && old + file_bytes >= WRITER_COALESCE) ||
+	    spsc_ptr_used(&s->out) >= WRITER_RING / 4)
+		unpark(&p->writer_pk);
+}
+
 /* Hand the current batch to the writer: waits (bounded in live mode) for
  * ring space and for the shard's byte budget; a batch that cannot go is
  * dropped and its records counted. */
@@ -272,13 +317,14 @@ static void push_batch(struct shard *s)
 	struct batch *b = s->cur;
 	uint64_t deadline = 0;
 	uint32_t spins = 0;
-	size_t len;
+	size_t len, b_file;
 	uint32_t n;
 
 	if (!b)
 		return;
 	s->cur = NULL;
 	len = batch_bytes(b, s->p->o.n_sinks); /* once pushed, b belongs to the writer */
+	b_file = b->buf.len;
 	n = b->n;
 	if (n >= (s->p->o.batch_size ? s->p->o.batch_size : 1))
 		s->batch_hint = len + len / 8; /* a full batch: the next one is about as big */
@@ -301,7 +347,7 @@ static void push_batch(struct shard *s)
 		relax(&spins);
 	}
 	HT_ADD(&s->st, HT_C_RECORDS_EMITTED, n);
-	unpark(&s->p->writer_pk);
+	wake_writer(s, b_file);
 }
 
 /* A new empty batch: the header, cap done_ns slots, then the sinks' parts. */
@@ -423,6 +469,18 @@ static bool shard_has_input(void *arg)
 	return __atomic_load_n(&s->p->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* After a busy pass: a short spin for more input, looking only at the
+ * rings (no clock, no sweep), before the shard parks. */
+static bool spin_for_input(struct shard *s)
+{
+	for (int i = 0; i < 64; i++) {
+		if (shard_has_input(s))
+			return true;
+		cpu_relax();
+	}
+	return false;
+}
+
 void *shard_main(void *arg)
 {
 	struct shard *s = arg;
@@ -440,7 +498,8 @@ void *shard_main(void *arg)
 		got = shard_poll(s, now);
 		if (now >= s->next_sweep_ns) {
 			shard_limits(s);
-			shard_sweep(s, now, false);
+			if (!s->p->o.event_clock)
+				shard_sweep(s, now, false);
 			ht_stat_set(&s->st.c[HT_C_QUEUE_DEPTH], queue_depth(s));
 			metrics_thread_alive(hb);
 			s->next_sweep_ns = now + SWEEP_INTERVAL_NS;
@@ -456,13 +515,13 @@ void *shard_main(void *arg)
 		}
 		if (stopping)
 			break; /* readers are done and our rings are empty */
-		if (++spins < 64)
-			cpu_relax();
-		else
-			park(&s->pk, SWEEP_INTERVAL_NS, shard_has_input, s);
+		if (!spins++ && spin_for_input(s))
+			continue; /* busy a moment ago: more may follow at once */
+		park(&s->pk, SWEEP_INTERVAL_NS, shard_has_input, s);
 	}
 	rcu_read_lock();
-	shard_sweep(s, ht_now_ns(), true);
+	s->now_ns = ht_now_ns();
+	shard_sweep(s, s->p->o.event_clock ? s->ev_now : s->now_ns, true);
 	rcu_read_unlock();
 	push_batch(s);
 	reclaim(s);

@@ -2,7 +2,7 @@
  * output.c - the output file; see output.h for the contract.
  *
  * Threads and ownership: the writer thread (the only caller of
- * output_write_batch) owns the current fd, its size and the retry state.
+ * output_write_batch(es)) owns the current fd, its size and the retry state.
  * The compression thread owns nothing but its job; the rotated names
  * (P.K, P.K.gz, P.K.gz.tmp) are shared, and every rename or unlink of them
  * happens under o->lock, by either thread.  Long work (reading, deflating,
@@ -28,9 +28,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/falloc.h>
+#include <linux/magic.h>
 
 #include <zlib.h>
 
@@ -43,6 +48,7 @@
 #define OUT_SCAN_GAP 64          /* startup scan stops after this many missing indexes */
 #define GZ_CHUNK (256u << 10)
 #define OUTPUT_LINK_CHECK_MS 1000 /* how often a working file is checked for deletion */
+#define OUT_IOV_MAX 64           /* batches in one writev(2) */
 
 struct output {
 	/* writer side */
@@ -52,8 +58,11 @@ struct output {
 	bool failing;            /* the last batch was dropped */
 	bool tail_dirty;         /* a failed ftruncate left bytes past .size */
 	bool need_header;        /* CSV: the file has no header row yet */
+	bool prealloc;           /* ext4: blocks are reserved ahead of the writes */
 	enum ht_format format;
 	uint64_t size;           /* bytes of whole records (and header) in the file */
+	uint64_t alloc_end;      /* with prealloc: fallocate()d up to here (or tried to) */
+	uint64_t wb_end;         /* writeback started up to here (drop-behind) */
 	uint64_t max_size;       /* rotation threshold in bytes; 0 = no rotation */
 	uint32_t max_files;
 	uint32_t retry_ms;
@@ -220,6 +229,75 @@ static void end_partial_line(struct output *o)
 	}
 }
 
+/*
+ * Preallocation: on ext4, each appended 4 KiB page of a delayed-allocation
+ * file takes a block reservation (ext4_da_write_begin, a third of write(2)'s
+ * CPU); blocks fallocate()d ahead as unwritten extents skip it.  Only ext4,
+ * where it was measured (bench/bench_write.c): tmpfs would pin the memory,
+ * other file systems have their own schemes.
+ */
+static bool on_ext4(int fd)
+{
+	struct statfs sf;
+
+	return OUTPUT_PREALLOC_BYTES && fstatfs(fd, &sf) == 0 && sf.f_type == EXT4_SUPER_MAGIC;
+}
+
+/* Keep at least half a step of unwritten blocks ahead of a write of len
+ * bytes.  Best effort: a failure (a full disk) only costs the speed-up,
+ * and the next try waits for the writes to pass what was asked for. */
+static void prealloc_ahead(struct output *o, size_t len)
+{
+	uint64_t from, to;
+
+	if (!o->prealloc || o->size + len + OUTPUT_PREALLOC_BYTES / 2 <= o->alloc_end)
+		return;
+	from = o->alloc_end > o->size ? o->alloc_end : o->size;
+	to = (o->size + len + 2 * (uint64_t)OUTPUT_PREALLOC_BYTES - 1) / OUTPUT_PREALLOC_BYTES *
+	     OUTPUT_PREALLOC_BYTES;
+	if (fallocate(o->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) &&
+	    (errno == EOPNOTSUPP || errno == ENOSYS))
+		o->prealloc = false;
+	o->alloc_end = to;
+}
+
+/*
+ * Drop-behind: every OUTPUT_BEHIND_BYTES appended, start the writeback of
+ * them (sync_file_range, no waiting) and drop the pages of what was
+ * written back earlier (POSIX_FADV_DONTNEED skips pages still dirty or
+ * under writeback; each range is asked three times).  The file's page
+ * cache stays a few steps long instead of growing through the node's free
+ * memory: the writes reuse recently freed, cache-warm pages, and the
+ * node's other cached files are not pushed out by trace output nobody
+ * reads back (the gzip of a rotated file reads it from disk).
+ */
+static void drop_behind(struct output *o)
+{
+	const uint64_t step = OUTPUT_BEHIND_BYTES;
+
+	if (!step || !o->regular || o->size < o->wb_end + step)
+		return;
+	sync_file_range(o->fd, (off_t)o->wb_end, (off_t)(o->size - o->wb_end), SYNC_FILE_RANGE_WRITE);
+	o->wb_end = o->size;
+	if (o->wb_end > 2 * step) {
+		uint64_t to = o->wb_end - step, from = to > 3 * step ? to - 3 * step : 0;
+
+		posix_fadvise(o->fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
+	}
+}
+
+/* Close the current file, first giving back the blocks preallocated past
+ * its end (ext4 truncates them even when the size does not change). */
+static void close_current(struct output *o)
+{
+	if (o->fd < 0)
+		return;
+	if (o->prealloc && o->alloc_end > o->size && ftruncate(o->fd, (off_t)o->size) == 0)
+		o->alloc_end = o->size;
+	close(o->fd);
+	o->fd = -1;
+}
+
 /* Open (creating 0640 if missing) the current file; 0 or -errno. */
 static int open_current(struct output *o)
 {
@@ -249,6 +327,9 @@ static int open_current(struct output *o)
 	o->size = o->regular ? (uint64_t)sb.st_size : 0;
 	o->need_header = o->format == HT_FMT_CSV && o->size == 0;
 	o->tail_dirty = false;
+	o->prealloc = o->regular && on_ext4(fd);
+	o->alloc_end = o->size;
+	o->wb_end = o->size;
 	end_partial_line(o);
 	return 0;
 
@@ -421,6 +502,11 @@ err_free:
 	return NULL;
 }
 
+bool output_is_regular(const struct output *o)
+{
+	return o && o->regular;
+}
+
 void output_set_retry_ms(struct output *o, uint32_t retry_ms)
 {
 	if (o)
@@ -481,10 +567,7 @@ static void rotate(struct output *o)
 	bool ok;
 	int e;
 
-	if (o->fd >= 0) {
-		close(o->fd);
-		o->fd = -1;
-	}
+	close_current(o);
 	pthread_mutex_lock(&o->lock);
 	ok = shift_locked(o);
 	e = errno;
@@ -646,12 +729,32 @@ static void *zthread_main(void *arg)
 
 /* -------------------------------------------------------------- writes */
 
-/* write(2) until n bytes are out; *done advances; 0 or -errno. Counts HT_C_WRITES. */
-static int write_some(struct output *o, const char *p, size_t n, size_t *done)
+/*
+ * write(2) (writev(2) for several batches) until every byte of v[0..n) past
+ * the first *done of them is out; *done advances; 0 or -errno.  Counts
+ * HT_C_WRITES.
+ */
+static int write_some(struct output *o, const struct output_batch *v, int n, size_t *done)
 {
-	while (*done < n) {
-		ssize_t w = write(o->fd, p + *done, n - *done);
+	struct iovec iov[OUT_IOV_MAX];
 
+	for (;;) {
+		size_t skip = *done;
+		ssize_t w;
+		int k = 0;
+
+		for (int i = 0; i < n && k < OUT_IOV_MAX; i++) {
+			if (skip >= v[i].len) {
+				skip -= v[i].len;
+				continue;
+			}
+			iov[k].iov_base = (char *)v[i].data + skip;
+			iov[k++].iov_len = v[i].len - skip;
+			skip = 0;
+		}
+		if (!k)
+			return 0;
+		w = k == 1 ? write(o->fd, iov[0].iov_base, iov[0].iov_len) : writev(o->fd, iov, k);
 		if (w > 0) {
 			*done += (size_t)w;
 			stat_add(o, HT_C_WRITES, 1);
@@ -668,19 +771,47 @@ static int write_some(struct output *o, const char *p, size_t n, size_t *done)
 		}
 		return w < 0 ? -errno : -EIO;
 	}
-	return 0;
 }
 
 /*
- * One attempt at writing the batch (and the CSV header first if needed).
- * *hdone / *ddone carry progress across attempts for outputs that cannot be
- * truncated; for regular files a failure cuts the file back to o->size and
- * the next attempt starts over.  Returns 0 or -errno.
+ * A failed attempt on a regular file: keep the batches that got out whole
+ * (their count in *kept, the header with them), cut the rest off again.
  */
-static int attempt(struct output *o, const char *data, size_t len, size_t *hdone, size_t *ddone)
+static void keep_whole(struct output *o, const struct output_batch *v, int n, size_t *hdone,
+		       size_t *ddone, int *kept)
 {
+	size_t head = o->need_header ? o->header.len : 0, whole = 0;
+	int k = 0;
+
+	if (*hdone == head)
+		while (k < n && whole + v[k].len <= *ddone)
+			whole += v[k++].len;
+	if (k) {
+		o->size += head + whole;
+		o->need_header = false;
+	}
+	if ((*hdone > (k ? head : 0) || *ddone > whole) && ftruncate(o->fd, (off_t)o->size))
+		o->tail_dirty = true;
+	*hdone = 0;
+	*ddone = 0;
+	*kept = k;
+}
+
+/*
+ * One attempt at writing v[0..n) (and the CSV header first if needed).
+ * *hdone / *ddone carry progress across attempts for outputs that cannot be
+ * truncated; for regular files a failure keeps the batches written whole
+ * (*kept of them) and cuts the file back to them, and the next attempt
+ * starts with the next batch.  Returns 0 (*kept = n) or -errno.
+ */
+static int attempt(struct output *o, const struct output_batch *v, int n, size_t *hdone,
+		   size_t *ddone, int *kept)
+{
+	struct output_batch hdr = { o->header.p, o->header.len, 0 };
+	size_t len = 0;
 	int rc;
 
+	*kept = 0;
 	if (o->fd < 0 && (rc = open_current(o)))
 		return rc;
 	if (o->tail_dirty) {
@@ -688,22 +819,23 @@ static int attempt(struct output *o, const char *data, size_t len, size_t *hdone
 			return -errno;
 		o->tail_dirty = false;
 	}
+	for (int i = 0; i < n; i++)
+		len += v[i].len;
+	prealloc_ahead(o, len);
 	rc = 0;
 	if (o->need_header)
-		rc = write_some(o, o->header.p, o->header.len, hdone);
+		rc = write_some(o, &hdr, 1, hdone);
 	if (!rc)
-		rc = write_some(o, data, len, ddone);
+		rc = write_some(o, v, n, ddone);
 	if (!rc) {
 		o->size += (o->need_header ? o->header.len : 0) + len;
 		o->need_header = false;
+		*kept = n;
+		drop_behind(o);
 		return 0;
 	}
-	if (o->regular) {
-		if ((*hdone || *ddone) && ftruncate(o->fd, (off_t)o->size))
-			o->tail_dirty = true;
-		*hdone = 0;
-		*ddone = 0;
-	}
+	if (o->regular)
+		keep_whole(o, v, n, hdone, ddone, kept);
 	return rc;
 }
 
@@ -736,27 +868,35 @@ static bool should_rotate(const struct output *o, size_t len)
 	return o->size > head && o->size + len > o->max_size;
 }
 
-int output_write_batch(struct output *o, const char *data, size_t len, uint32_t n_records)
+static uint64_t records_of(const struct output_batch *v, int n)
 {
-	uint64_t start, backoff = OUTPUT_BACKOFF_MIN_MS;
+	uint64_t r = 0;
+
+	for (int i = 0; i < n; i++)
+		r += v[i].n_records;
+	return r;
+}
+
+/*
+ * Write v[0..n), no rotation due between them, retrying a failure for the
+ * retry budget; returns the number of batches dropped (counted), the
+ * records written go to *written.
+ */
+static int write_group(struct output *o, const struct output_batch *v, int n, uint64_t *written)
+{
+	uint64_t start = mono_ms(), backoff = OUTPUT_BACKOFF_MIN_MS;
 	size_t hdone = 0, ddone = 0;
-	int rc;
+	int rc, kept;
 
-	if (!o)
-		return -1;
-	if (!len)
-		return 0;
-	start = mono_ms();
-	if (start >= o->next_link_check_ms) {
-		o->next_link_check_ms = start + OUTPUT_LINK_CHECK_MS;
-		reopen_if_unlinked(o);
-	}
-	if (should_rotate(o, len))
-		rotate(o);
 	for (;;) {
-		uint64_t now, budget = o->failing ? 0 : o->retry_ms;
+		uint64_t now, budget = o->failing ? 0 : o->retry_ms, got;
 
-		rc = attempt(o, data, len, &hdone, &ddone);
+		rc = attempt(o, v, n, &hdone, &ddone, &kept);
+		got = records_of(v, kept);
+		stat_add(o, HT_C_RECORDS_WRITTEN, got);
+		*written += got;
+		v += kept;
+		n -= kept;
 		if (!rc)
 			break;
 		if (reopen_if_unlinked(o))
@@ -771,7 +911,6 @@ int output_write_batch(struct output *o, const char *data, size_t len, uint32_t 
 	if (o->failing)
 		fprintf(stderr, "http-tracer: output %s: writing again after errors\n", o->path);
 	o->failing = false;
-	stat_add(o, HT_C_RECORDS_WRITTEN, n_records);
 	return 0;
 
 drop:
@@ -779,8 +918,50 @@ drop:
 		fprintf(stderr, "http-tracer: output %s: write failed: %s; dropping records until it succeeds (counted as http_tracer_events_dropped_total{reason=\"output_error\"}); %s\n",
 			o->path, strerror(-rc), errno_hint(-rc));
 	o->failing = true;
-	stat_add(o, HT_C_DROP_OUTPUT_ERROR, n_records);
-	return -1;
+	stat_add(o, HT_C_DROP_OUTPUT_ERROR, records_of(v, n));
+	return n;
+}
+
+int output_write_batches(struct output *o, const struct output_batch *v, int n, uint64_t *written)
+{
+	uint64_t now;
+	int dropped = 0;
+
+	if (!o) {
+		for (int i = 0; i < n; i++)
+			dropped += v[i].len > 0;
+		return dropped;
+	}
+	now = mono_ms();
+	if (now >= o->next_link_check_ms) {
+		o->next_link_check_ms = now + OUTPUT_LINK_CHECK_MS;
+		reopen_if_unlinked(o);
+	}
+	for (int i = 0, j; i < n; i = j) {
+		size_t sum = v[i].len;
+
+		j = i + 1;
+		if (!sum) {
+			*written += v[i].n_records; /* nothing to write */
+			continue;
+		}
+		if (should_rotate(o, sum))
+			rotate(o);
+		/* the batches that fit before the next rotation go in one writev */
+		while (j < n && j - i < OUT_IOV_MAX &&
+		       (!o->max_size || o->size + sum + v[j].len <= o->max_size))
+			sum += v[j++].len;
+		dropped += write_group(o, v + i, j - i, written);
+	}
+	return dropped;
+}
+
+int output_write_batch(struct output *o, const char *data, size_t len, uint32_t n_records)
+{
+	struct output_batch b = { data, len, n_records };
+	uint64_t written = 0;
+
+	return output_write_batches(o, &b, 1, &written) ? -1 : 0;
 }
 
 /* --------------------------------------------------------------- close */
@@ -792,7 +973,7 @@ void output_close(struct output *o)
 	if (o->fd >= 0 && !o->is_stdout) {
 		if (o->regular)
 			fdatasync(o->fd);
-		close(o->fd);
+		close_current(o);
 	}
 	o->fd = -1;
 	if (o->zthread_started) {

@@ -1,11 +1,13 @@
 /*
  * output.h - the output file: whole-record batches, rotation, gzip, full disk.
  *
- * One writer thread calls output_write_batch(); the module owns one internal
+ * One writer thread calls output_write_batch(es); the module owns one internal
  * compression thread (only when rotation is enabled) that gzips rotated
  * files off the write path.  File layout for path P with maxFiles N:
  *
- *   P          the current file (records are appended with write(2))
+ *   P          the current file (records are appended with write(2), or
+ *              writev(2) for several batches; on ext4 with blocks
+ *              fallocate()d ahead, and written-back pages dropped behind)
  *   P.1 .. P.N rotated files, P.1 the newest; each becomes P.K.gz once the
  *              compression thread has written P.K.gz.tmp, fsynced it and
  *              renamed it into place (then P.K is unlinked)
@@ -27,6 +29,7 @@
 #ifndef HT_OUTPUT_H
 #define HT_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +51,16 @@
 #ifndef OUTPUT_ROTATE_RETRY_MS
 #define OUTPUT_ROTATE_RETRY_MS 1000
 #endif
+/* On ext4: unwritten blocks are fallocate()d ahead of the writes in steps
+ * of this size (given back when the file is closed or rotated); 0 = never. */
+#ifndef OUTPUT_PREALLOC_BYTES
+#define OUTPUT_PREALLOC_BYTES (16u << 20)
+#endif
+/* Drop-behind step: writeback is started for every this many bytes
+ * appended, and pages written back earlier are dropped; 0 = never. */
+#ifndef OUTPUT_BEHIND_BYTES
+#define OUTPUT_BEHIND_BYTES (8u << 20)
+#endif
 /* zlib level of the rotated files. */
 #ifndef OUTPUT_GZIP_LEVEL
 #define OUTPUT_GZIP_LEVEL 6
@@ -66,6 +79,23 @@ struct output *output_open(const struct ht_config *c, struct ht_stats *st, char 
 			   size_t errlen);
 /* Write n_records whole records data[0..len); 0, or -1 if the batch was dropped (counted). */
 int output_write_batch(struct output *o, const char *data, size_t len, uint32_t n_records);
+
+/* One batch of whole records for output_write_batches(). */
+struct output_batch {
+	const char *data;
+	size_t len;
+	uint32_t n_records;
+};
+
+/*
+ * Write the batches v[0..n) in order, as output_write_batch() would one by
+ * one (rotation between batches, each batch whole or dropped), but with
+ * one writev(2) for the batches between two rotations.  Adds the records
+ * written to *written; returns the number of batches dropped (counted).
+ */
+int output_write_batches(struct output *o, const struct output_batch *v, int n, uint64_t *written);
+/* Whether the output is a regular file (not stdout, a pipe or a device). */
+bool output_is_regular(const struct output *o);
 /* Change the retry budget (ms) of a failing batch; 0 = one attempt only. */
 void output_set_retry_ms(struct output *o, uint32_t retry_ms);
 /* Flush, close, wait for pending compression, free. NULL is a no-op. */

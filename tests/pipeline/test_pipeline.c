@@ -31,6 +31,7 @@
 #include "pipeline/pipeline.h"
 
 static char out_path[64];
+static int event_clock; /* start_q's pipelines: replay's event clock */
 
 /* A pipeline with the test's defaults; queue_wait_us < 0 waits without
  * bound (nothing dropped), 0 drops at once when a shard queue is full. */
@@ -44,6 +45,7 @@ static struct pipeline *start_q(struct output **out, int readers, int shards,
 		.flush_interval_ms = 50, .idle_timeout_ms = 60000,
 		.shard_memory_bytes = 64u << 20, .queue_bytes = queue_bytes,
 		.queue_wait_us = queue_wait_us, .format = HT_FMT_NDJSON,
+		.event_clock = event_clock,
 	};
 	struct pipeline *p;
 	int fd;
@@ -556,6 +558,50 @@ static void test_small_events_behind_a_hole_are_kept(void **state)
 	unlink(out_path);
 }
 
+/* Replay runs connection timeouts on the events' clock: a gap filled after
+ * 250 ms of wall time but 1 us of event time is not given up on (the wall
+ * clock's 100 ms reorder timeout would have), and a connection idle for
+ * 61 s of event time expires at once, though no wall time passed. */
+static void test_event_clock_ignores_replay_speed(void **state)
+{
+	struct ht_conn_id a = { .tgid = 4444, .fd = 3, .gen = 1 }, b = a, c = a;
+	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	size_t qn = strlen(req), half = qn / 2, len;
+	static uint8_t buf[4096];
+	struct output *out;
+	struct pipeline *p;
+	uint64_t done = ht_stats_sum(HT_C_EVENTS_PROCESSED);
+	uint64_t expired = ht_stats_sum(HT_C_CONNS_EXPIRED);
+
+	b.fd = 4;
+	c.fd = 5;
+	event_clock = 1;
+	p = start(&out, 1, 1);
+	event_clock = 0;
+	data_ev(buf, &len, &a, HT_DIR_INGRESS, half, req + half, qn - half, 1000);
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	wait_processed(p, 0, done, 1);
+	usleep(250000);
+	data_ev(buf, &len, &a, HT_DIR_INGRESS, 0, req, half, 1001);
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	data_ev(buf, &len, &a, HT_DIR_EGRESS, 0, resp, strlen(resp), 2000);
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	data_ev(buf, &len, &b, HT_DIR_INGRESS, 0, req, qn, 3000);
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	data_ev(buf, &len, &c, HT_DIR_INGRESS, 0, req, qn, 3000 + 61000000000ull);
+	assert_int_equal(pipeline_dispatch(p, 0, buf, len), 0);
+	wait_processed(p, 0, done, 5);
+	assert_int_equal(ht_stats_sum(HT_C_CONNS_EXPIRED) - expired, 2); /* a and b */
+	assert_int_equal(pipeline_stop(p), 3);
+	pipeline_free(p);
+	output_close(out);
+	assert_int_equal(count_lines(out_path, "\"path\":\"/x\""), 3);
+	assert_int_equal(count_lines(out_path, "\"status\":200"), 1);
+	assert_int_equal(count_lines(out_path, "\"latency_ns\":999,"), 1);
+	unlink(out_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_start_stop_frees_everything),
 		cmocka_unit_test(test_small_events_behind_a_hole_are_kept),
 		cmocka_unit_test(test_sinks),
+		cmocka_unit_test(test_event_clock_ignores_replay_speed),
 	};
 	int rc;
 

@@ -3,7 +3,9 @@
  * batches, rotation under load with background gzip (every record exactly
  * once, in order), maxFiles deletion, CSV headers per file, leftovers of an
  * earlier run, and write failures (RLIMIT_FSIZE stands in for a full disk:
- * a partial write followed by EFBIG) with recovery.
+ * a partial write followed by EFBIG) with recovery; batches gathered into
+ * one writev (output_write_batches) rotate exactly where they would one by
+ * one, and blocks preallocated on ext4 are given back at close.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,10 +24,13 @@
 #include <string.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <zlib.h>
 
 #include "base/buf.h"
@@ -831,6 +836,217 @@ static void test_write_error_and_recovery(void **state)
 	ht_buf_free(&got);
 }
 
+/* Records [from, to) in batches of `batch`, gathered `per_call` batches to
+ * an output_write_batches call; returns the batches dropped. */
+static int write_range_gathered(struct output *o, uint32_t from, uint32_t to, uint32_t batch,
+				int per_call, uint64_t *written)
+{
+	struct ht_buf b[16] = { { 0 } };
+	struct output_batch v[16];
+	int dropped = 0, n = 0;
+
+	assert_true(per_call <= 16);
+	for (uint32_t i = from; i < to; i += batch) {
+		uint32_t k, cnt = to - i < batch ? to - i : batch;
+
+		b[n].len = 0;
+		for (k = 0; k < cnt; k++)
+			add_record(&b[n], i + k);
+		v[n] = (struct output_batch){ b[n].p, b[n].len, cnt };
+		if (++n == per_call || i + batch >= to) {
+			dropped += output_write_batches(o, v, n, written);
+			n = 0;
+		}
+	}
+	for (int i = 0; i < 16; i++)
+		ht_buf_free(&b[i]);
+	return dropped;
+}
+
+/* Rotated file k of path (after close: gzip'd) into b. */
+static void read_rotated(const char *path, unsigned k, struct ht_buf *b)
+{
+	char name[400];
+
+	snprintf(name, sizeof(name), "%s.%u.gz", path, k);
+	b->len = 0;
+	read_gz(name, b);
+}
+
+/*
+ * The same records in the same batches, once batch by batch and once
+ * gathered eight batches a call: the same files with the same records
+ * (rotation between the same two batches), every record once and in
+ * order, and fewer write calls.
+ */
+static void test_batches_gathered(void **state)
+{
+	struct fixture *f = *state;
+	struct ht_buf a = { 0 }, b = { 0 };
+	struct ht_stats st_one = { 0 };
+	char err[512], path_one[300], dir[300];
+	uint64_t written = 0;
+	uint32_t next = 0;
+	unsigned files;
+	struct output *o;
+
+	f->c.rotation_enabled = true;
+	f->c.rotation_max_size = 64 << 10;
+	f->c.rotation_max_files = 1000;
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(write_range_gathered(o, 0, 20000, 37, 8, &written), 0);
+	output_close(o);
+	assert_int_equal(written, 20000);
+	assert_int_equal(f->st.c[HT_C_RECORDS_WRITTEN], 20000);
+
+	snprintf(path_one, sizeof(path_one), "%s/one/traces.log", f->dir);
+	f->c.output_path = path_one;
+	o = output_open(&f->c, &st_one, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(write_range(o, 0, 20000, 37), 0);
+	output_close(o);
+	/* one write per batch vs one per eight (a rotation splits a call) */
+	assert_true(f->st.c[HT_C_WRITES] * 4 < st_one.c[HT_C_WRITES]);
+
+	snprintf(dir, sizeof(dir), "%s/logs", f->dir);
+	files = rotated_count(dir, "traces.log");
+	snprintf(dir, sizeof(dir), "%s/one", f->dir);
+	assert_int_equal(rotated_count(dir, "traces.log"), files);
+	assert_true(files > 10);
+	for (unsigned k = files; k >= 1; k--) {
+		read_rotated(f->path, k, &a);
+		read_rotated(path_one, k, &b);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.p, b.p, a.len);
+		assert_true(a.len <= f->c.rotation_max_size);
+		check_sequence(&a, &next);
+	}
+	a.len = 0;
+	b.len = 0;
+	read_file(f->path, &a);
+	read_file(path_one, &b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.p, b.p, a.len);
+	check_sequence(&a, &next);
+	assert_int_equal(next, 20000);
+	ht_buf_free(&a);
+	ht_buf_free(&b);
+}
+
+/* On ext4: blocks are reserved ahead of the writes while the file is open,
+ * and given back at close (the file then holds its size, no more). */
+static void test_prealloc_given_back(void **state)
+{
+	struct fixture *f = *state;
+	struct output *o;
+	struct statfs sf;
+	struct stat sb;
+	char err[512];
+
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(statfs(f->dir, &sf), 0);
+	if (sf.f_type != EXT4_SUPER_MAGIC) {
+		output_close(o);
+		print_message("SKIPPED: test_prealloc_given_back: %s is not on ext4 (the only file system preallocated)\n",
+			      f->dir);
+		skip();
+	}
+	assert_int_equal(write_range(o, 0, 5000, 100), 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true(sb.st_size > 200000);
+	assert_true((uint64_t)sb.st_blocks * 512 >= OUTPUT_PREALLOC_BYTES / 2);
+	output_close(o);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true((uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size + (64 << 10));
+	/* appending again: what was written stays, in order */
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(write_range(o, 5000, 6000, 100), 0);
+	output_close(o);
+	{
+		struct ht_buf got = { 0 };
+		uint32_t next = 0;
+
+		read_file(f->path, &got);
+		check_sequence(&got, &next);
+		assert_int_equal(next, 6000);
+		ht_buf_free(&got);
+	}
+}
+
+/* Pages of [from, to) of path in the page cache (mincore). */
+static size_t resident_pages(const char *path, size_t from, size_t to)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (to - from) / pg, got = 0;
+	unsigned char *vec = malloc(n);
+	int fd = open(path, O_RDONLY);
+	void *m;
+
+	assert_non_null(vec);
+	assert_true(fd >= 0);
+	m = mmap(NULL, to - from, PROT_READ, MAP_SHARED, fd, (off_t)from);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mincore(m, to - from, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		got += vec[i] & 1;
+	munmap(m, to - from);
+	close(fd);
+	free(vec);
+	return got;
+}
+
+/*
+ * Drop-behind: once written back, the pages well behind the end of the
+ * file leave the page cache; the last ones stay.  fdatasync (another fd)
+ * makes them clean first, so what is dropped does not depend on the
+ * disk's speed.
+ */
+static void test_drop_behind(void **state)
+{
+	struct fixture *f = *state;
+	const size_t step = OUTPUT_BEHIND_BYTES, total = 6 * OUTPUT_BEHIND_BYTES;
+	struct output *o;
+	char err[512];
+	uint32_t next = 0;
+	size_t pages = step / (size_t)sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	int fd;
+
+	o = output_open(&f->c, &f->st, err, sizeof(err));
+	assert_non_null(o);
+	while (next < 1000000) {
+		assert_int_equal(write_range(o, next, next + 1000, 100), 0);
+		next += 1000;
+		assert_int_equal(stat(f->path, &sb), 0);
+		if ((size_t)sb.st_size >= total)
+			break;
+	}
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fdatasync(fd), 0);
+	close(fd);
+	assert_int_equal(write_range(o, next, next + 10000, 100), 0); /* one more step at least */
+	next += 10000;
+	/* the step two to three behind the last writeback start is gone, the
+	 * last step's pages are still there */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true(resident_pages(f->path, 2 * step, 3 * step) < pages / 4);
+	assert_true(resident_pages(f->path, ((size_t)sb.st_size & ~(step - 1)) - step,
+				   ((size_t)sb.st_size & ~(step - 1))) > pages / 2);
+	output_close(o);
+	{
+		struct ht_buf got = { 0 };
+		uint32_t k = 0;
+
+		read_file(f->path, &got);
+		check_sequence(&got, &k);
+		assert_int_equal(k, next);
+		ht_buf_free(&got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -849,6 +1065,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_zero_and_csv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_and_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_gathered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prealloc_given_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_behind, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
