@@ -10,18 +10,28 @@
  *                (the rest of the last batch waits for the next write)
  *   +falloc=M    any of the above, with fallocate(FALLOC_FL_KEEP_SIZE) of
  *                M MiB ahead of the write position whenever it gets close
- *   output       the real output module (src/sink/output.c), fed batch by
- *                batch as the writer did before session 18, or gathered to
- *                1 MiB as it does now (its preallocation on ext4 included)
+ *   +behind=B    drop-behind as the output module does it: every B bytes,
+ *                their writeback started (sync_file_range) and the pages of
+ *                the three steps before the last dropped (POSIX_FADV_DONTNEED)
+ *   output       the real output module (src/sink/output.c: preallocation
+ *                on ext4 and drop-behind included), fed batch by batch as
+ *                the writer did before session 18, or gathered to 1 MiB
+ *                with output_write_batches as it does now
  *
- * Each mode writes TOTAL MiB into a fresh file; the figure is the thread's
- * CPU time (user + system from getrusage(RUSAGE_THREAD)) per MiB and per
- * record, min over ROUNDS rounds that alternate the modes.  Writeback by
- * the kernel's flusher threads is not the writer's CPU and is not counted;
- * the files are fsynced and deleted between modes, outside the timing.
+ * Each mode writes TOTAL MiB into a fresh file per round; the rounds
+ * alternate the modes.  The thread's CPU time (CLOCK_THREAD_CPUTIME_ID) is
+ * sampled every 16 MiB written; a mode's figures are the median and p90 of
+ * its samples over all rounds, the mean over everything, and the kernel's
+ * share (getrusage(RUSAGE_THREAD) system time: tick-sampled, so only over
+ * whole runs).  Writeback by the kernel's flusher threads is not the
+ * writer's CPU and is not counted; each file is fsynced and deleted after
+ * its run, outside the timing.  The page cache reuses the pages of the
+ * file deleted before unless TOTAL is large: on a VM whose memory was
+ * never touched, fresh pages cost a host fault each (PERFORMANCE.md).
  *
  * Usage: build/bench_write [DIR [TOTAL_MiB [ROUNDS [MODES]]]]  (default /tmp 256 5,
- * all modes; MODES picks some by number, e.g. 0,4: the first is the ratios' base)
+ * all modes; MODES picks some by their number in the table, e.g. 0,6,15:
+ * the first is the ratios' base)
  */
 
 #include <errno.h>
@@ -49,9 +59,8 @@ struct mode {
 	size_t coalesce;  /* bytes to gather before a write; 0 = per batch */
 	size_t align;     /* writes end on this file offset multiple; 0 = none */
 	size_t falloc;    /* preallocation step; 0 = none */
-	int output;       /* through output_write_batch */
-	size_t behind;    /* drop-behind: start writeback this far behind, drop the
-			   * pages twice as far behind; 0 = leave them to the kernel */
+	int output;       /* through the output module */
+	size_t behind;    /* drop-behind step; 0 = leave the pages to the kernel */
 };
 
 static char *batches[N_BATCHES];
@@ -172,7 +181,7 @@ static void run_raw(const struct mode *m, int fd, uint64_t total)
 	struct iovec q[MAX_IOV];
 	int nq = 0;
 	size_t queued = 0;
-	uint64_t off = 0, alloc_end = 0;
+	uint64_t off = 0, alloc_end = 0, wb_end = 0;
 
 	for (uint64_t done = 0, b = 0; done < total; b++) {
 		int k = (int)(b % N_BATCHES);
@@ -234,10 +243,16 @@ static void run_raw(const struct mode *m, int fd, uint64_t total)
 		off += queued;
 		nq = 0;
 		queued = 0;
-		if (m->behind && off > 2 * m->behind) {
-			sync_file_range(fd, (off_t)(off - 2 * m->behind), (off_t)m->behind,
-					SYNC_FILE_RANGE_WRITE);
-			posix_fadvise(fd, 0, (off_t)(off - 2 * m->behind), POSIX_FADV_DONTNEED);
+		if (m->behind && off >= wb_end + m->behind) {
+			/* as src/sink/output.c does it */
+			sync_file_range(fd, (off_t)wb_end, (off_t)(off - wb_end), SYNC_FILE_RANGE_WRITE);
+			wb_end = off;
+			if (wb_end > 2 * m->behind) {
+				uint64_t to = wb_end - m->behind;
+				uint64_t from = to > 3 * m->behind ? to - 3 * m->behind : 0;
+
+				posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
+			}
 		}
 	}
 }

@@ -11,7 +11,12 @@ GET mostly, POST/PUT/PATCH with JSON or form bodies, some chunked);
 responses carry 0 B to 64 KiB bodies with Content-Length or chunked coding,
 plus 204/304 without a body.  Same seed, same bytes.
 
+With --shape wrk-nginx the messages are instead what bench/cpu.sh puts on
+the wire: wrk's ~50-byte GET and nginx's static-file 200 (8 headers,
+~240-byte head) with a 1 KiB body, the heads the tracer parses live.
+
 usage: gen_parser_corpus.py [-o FILE] [-n MESSAGES] [--seed N] [--max-body BYTES]
+                            [--shape mixed|wrk-nginx]
 """
 import argparse
 import random
@@ -236,6 +241,20 @@ def response(rng):
     return head.encode() + body
 
 
+def wrk_request(rng):
+    return b"GET /bench.html HTTP/1.1\r\nHost: 127.0.0.1:18095\r\n\r\n"
+
+
+def nginx_response(rng):
+    n = min(1024, MAX_BODY)
+    t = "Tue, 01 Dec 2026 15:%02d:%02d GMT" % (rng.randrange(60), rng.randrange(60))
+    head = ("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: %s\r\n"
+            "Content-Type: text/html\r\nContent-Length: %d\r\n"
+            "Last-Modified: Tue, 01 Dec 2026 15:10:00 GMT\r\nConnection: keep-alive\r\n"
+            "ETag: \"692d3c58-%x\"\r\nAccept-Ranges: bytes\r\n\r\n" % (t, n, n))
+    return head.encode() + b"x" * n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="-")
@@ -244,14 +263,17 @@ def main():
     ap.add_argument("--seed", type=int, default=20240514)
     ap.add_argument("--max-body", type=int, default=65536,
                     help="largest body in bytes (0: heads only, for a head-parsing benchmark)")
+    ap.add_argument("--shape", choices=["mixed", "wrk-nginx"], default="mixed",
+                    help="message shapes (default mixed; wrk-nginx: bench/cpu.sh's traffic)")
     args = ap.parse_args()
     global MAX_BODY
     MAX_BODY = args.max_body
     rng = random.Random(args.seed)
     out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")
     nbytes = 0
+    req, resp = (wrk_request, nginx_response) if args.shape == "wrk-nginx" else (request, response)
     for _ in range(args.messages):
-        for tag, msg in (("REQ", request(rng)), ("RESP", response(rng))):
+        for tag, msg in (("REQ", req(rng)), ("RESP", resp(rng))):
             out.write(f"{tag} {len(msg)}\n".encode())
             out.write(msg)
             nbytes += len(msg)

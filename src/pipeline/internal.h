@@ -34,7 +34,7 @@ struct meta_cache;
 #define CLOSE_GRACE_NS 200000000ull   /* wait for in-flight bytes after CLOSE */
 #define WRITER_RING 256               /* batches per shard -> writer ring */
 #define WRITER_BUDGET (16u << 20)     /* encoded bytes a shard may have queued for the writer */
-#define WRITER_COALESCE (1u << 20)    /* file bytes the writer gathers for one write */
+#define WRITER_COALESCE (1u << 20)    /* encoded bytes the writer gathers for one write */
 
 struct shard_conn {
 	struct cds_lfht_node node;
@@ -115,7 +115,7 @@ struct pipeline {
 	struct ht_stats writer_st;
 	struct parker writer_pk;
 	bool writer_coalesce;        /* the output is a regular file: the writer gathers */
-	uint64_t writer_pending;     /* file bytes pushed, not yet written (all shards) */
+	uint64_t writer_pending;     /* encoded bytes pushed, not yet written (all shards) */
 	pthread_t writer_th;
 	int n_shards_started;        /* shard threads running (joined by pipeline_stop) */
 	bool writer_started;

@@ -294,7 +294,7 @@ static void shard_limits(struct shard *s)
  * write (it sets the due time), the one that makes a write's worth, or a
  * ring a quarter full.  Any other writer is woken by every push.
  */
-static void wake_writer(struct shard *s, size_t file_bytes)
+static void wake_writer(struct shard *s, size_t bytes)
 {
 	struct pipeline *p = s->p;
 	uint64_t old;
@@ -303,8 +303,8 @@ static void wake_writer(struct shard *s, size_t file_bytes)
 		unpark(&p->writer_pk);
 		return;
 	}
-	old = __atomic_fetch_add(&p->writer_pending, file_bytes, __ATOMIC_ACQ_REL);
-	if (!old || (old < WRITER_COALESCE && old + file_bytes >= WRITER_COALESCE) ||
+	old = __atomic_fetch_add(&p->writer_pending, bytes, __ATOMIC_ACQ_REL);
+	if (!old || (old < WRITER_COALESCE && old + bytes >= WRITER_COALESCE) ||
 	    spsc_ptr_used(&s->out) >= WRITER_RING / 4)
 		unpark(&p->writer_pk);
 }
@@ -317,14 +317,13 @@ static void push_batch(struct shard *s)
 	struct batch *b = s->cur;
 	uint64_t deadline = 0;
 	uint32_t spins = 0;
-	size_t len, b_file;
+	size_t len;
 	uint32_t n;
 
 	if (!b)
 		return;
 	s->cur = NULL;
 	len = batch_bytes(b, s->p->o.n_sinks); /* once pushed, b belongs to the writer */
-	b_file = b->buf.len;
 	n = b->n;
 	if (n >= (s->p->o.batch_size ? s->p->o.batch_size : 1))
 		s->batch_hint = len + len / 8; /* a full batch: the next one is about as big */
@@ -347,7 +346,7 @@ static void push_batch(struct shard *s)
 		relax(&spins);
 	}
 	HT_ADD(&s->st, HT_C_RECORDS_EMITTED, n);
-	wake_writer(s, b_file);
+	wake_writer(s, len);
 }
 
 /* A new empty batch: the header, cap done_ns slots, then the sinks' parts. */

@@ -6,7 +6,7 @@
  * never blocks: the sink queues it for its own sender thread).
  *
  * Into a regular file the writer holds batches until WRITER_COALESCE bytes
- * are queued, or the oldest held batch's first record is flushIntervalMs
+ * are queued (all encodings: what counts against the shards' budgets), or the oldest held batch's first record is flushIntervalMs
  * old: fewer, larger writes cost ext4 less per byte (bench/bench_write.c).
  * Pipes, stdout and the no-file case get each batch at once.  A gathering
  * writer sleeps until its oldest batch is due; shards wake it only for what
@@ -25,7 +25,7 @@ struct held {
 	struct batch *b[WRITER_HOLD_MAX];
 	struct shard *s[WRITER_HOLD_MAX];
 	size_t bytes[WRITER_HOLD_MAX]; /* each batch's share of its shard's budget */
-	size_t file_bytes;             /* of the file's encodings, all batches */
+	size_t held_bytes;             /* the sum of bytes[] */
 	uint64_t deadline_ns;          /* the oldest one's first record + flushIntervalMs */
 	int n;
 };
@@ -44,7 +44,7 @@ static void hold_batch(struct pipeline *p, struct held *h, struct shard *s, stru
 	}
 	if (!h->n || dl < h->deadline_ns)
 		h->deadline_ns = dl;
-	h->file_bytes += b->buf.len;
+	h->held_bytes += h->bytes[h->n];
 	h->b[h->n] = b;
 	h->s[h->n++] = s;
 }
@@ -74,9 +74,9 @@ static void write_held(struct pipeline *p, struct held *h)
 		batch_free(p, b);
 	}
 	if (p->writer_coalesce)
-		__atomic_sub_fetch(&p->writer_pending, h->file_bytes, __ATOMIC_ACQ_REL);
+		__atomic_sub_fetch(&p->writer_pending, h->held_bytes, __ATOMIC_ACQ_REL);
 	h->n = 0;
-	h->file_bytes = 0;
+	h->held_bytes = 0;
 }
 
 static bool writer_has_input(void *arg)
@@ -115,7 +115,7 @@ void *writer_main(void *arg)
 		/* the clock only when something came or before sleeping */
 		if (h->n && (got || spins >= 63 || all_done)) {
 			now = ht_now_ns();
-			if (h->file_bytes >= WRITER_COALESCE || h->n == WRITER_HOLD_MAX || all_done ||
+			if (h->held_bytes >= WRITER_COALESCE || h->n == WRITER_HOLD_MAX || all_done ||
 			    now >= h->deadline_ns)
 				write_held(p, h);
 			else if (h->deadline_ns - now < wait)

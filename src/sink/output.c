@@ -231,7 +231,7 @@ static void end_partial_line(struct output *o)
 
 /*
  * Preallocation: on ext4, each appended 4 KiB page of a delayed-allocation
- * file takes a block reservation (ext4_da_write_begin, a third of write(2)'s
+ * file takes a block reservation (ext4_da_write_begin, ~40% of write(2)'s
  * CPU); blocks fallocate()d ahead as unwritten extents skip it.  Only ext4,
  * where it was measured (bench/bench_write.c): tmpfs would pin the memory,
  * other file systems have their own schemes.

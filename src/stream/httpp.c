@@ -7,9 +7,12 @@
  * how far it has parsed (line_off: lines already validated, scan_off: bytes
  * already searched for '\n'), so feeding a head byte by byte stays linear.
  * Header slices of an unfinished head follow the buffer when the caller
- * moves it (head_follow).  Lines are found by one SSE2 scan for LF, CR and
- * NUL; names and targets are checked 16 bytes at a time (SSE2) with a table
- * for the tail; there is no per-byte state machine in the head.
+ * moves it (head_follow).  Lines not scanned yet are found 64 bytes at a
+ * time through bit masks of LF, CR, NUL and non-tchar bytes (see "block
+ * scan"; AVX-512BW when the CPU has it); any line those cannot settle, by
+ * one SSE2 scan for LF, CR and NUL, its name checked 16 bytes at a time
+ * (SSE2) with a table for the tail; there is no per-byte state machine in
+ * the head.
  *
  * Decisions where RFC 9112 leaves room (documented for the tests and users):
  *  - A line may end in LF alone; a CR anywhere else is HTTPP_ERR_BARE_CR.
@@ -39,6 +42,9 @@
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #endif
 
 #include "httpp.h"
@@ -135,12 +141,50 @@ static inline uint8_t lower(uint8_t c)
 	return (uint8_t)(c - 'A') < 26 ? c | 0x20 : c;
 }
 
-/* s[0..n) equals the lower-case literal lit (ASCII case-insensitive). */
+/* Each byte of x with A-Z made a-z, nothing else changed (SWAR, exact). */
+static inline uint64_t lower8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, lo7 = 0x7f7f7f7f7f7f7f7full;
+	uint64_t h = x & lo7;
+	uint64_t up = (h + (0x80 - 'A') * ones) & ~(h + (0x80 - 'Z' - 1) * ones) & ~x;
+
+	return x | ((up & 0x8080808080808080ull) >> 2);
+}
+
+static inline uint64_t load8(const void *s)
+{
+	uint64_t x;
+
+	memcpy(&x, s, 8);
+	return x;
+}
+
+static inline uint64_t load4(const void *s)
+{
+	uint32_t x;
+
+	memcpy(&x, s, 4);
+	return x;
+}
+
+/* s[0..n) equals the lower-case literal lit (ASCII case-insensitive):
+ * words of 8 (or 4) bytes, the last one overlapping the one before. */
 static bool ieq(const uint8_t *s, size_t n, const char *lit, size_t lit_len)
 {
+	size_t i;
+
 	if (n != lit_len)
 		return false;
-	for (size_t i = 0; i < n; i++)
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8)
+			if (lower8(load8(s + i)) != load8(lit + i))
+				return false;
+		return lower8(load8(s + n - 8)) == load8(lit + n - 8);
+	}
+	if (n >= 4)
+		return lower8(load4(s)) == load4(lit) &&
+		       lower8(load4(s + n - 4)) == load4(lit + n - 4);
+	for (i = 0; i < n; i++)
 		if (lower(s[i]) != (uint8_t)lit[i])
 			return false;
 	return true;
@@ -228,23 +272,59 @@ size_t find_nul_cr_lf(const uint8_t *s, size_t n)
 	return n;
 }
 
+#ifdef __SSE2__
+/* 0xff in each byte of v that is not a tchar. */
+static inline __m128i sse2_nontchar(__m128i v)
+{
+#define SET(c) _mm_set1_epi8((char)(c))
+#define IN_RANGE(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, SET((lo) - 1)), \
+					  _mm_cmplt_epi8(v, SET((hi) + 1)))
+	/* signed: CTLs, SP and bytes >= 0x80 are all below 0x21 */
+	__m128i bad = _mm_cmplt_epi8(v, SET(0x21));
+
+	bad = _mm_or_si128(bad, IN_RANGE(v, 0x3a, 0x40));      /* :;<=>?@ */
+	bad = _mm_or_si128(bad, IN_RANGE(v, 0x5b, 0x5d));      /* [\] */
+	bad = _mm_or_si128(bad, IN_RANGE(v, 0x28, 0x29));      /* () */
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('"')));
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET(',')));
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('/')));
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('{')));
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('}')));
+	return _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET(0x7f)));
+#undef IN_RANGE
+#undef SET
+}
+#endif
+
+/*
+ * The two scans below read 16 bytes at a time while avail (>= n: bytes of
+ * the buffer from s on) allows, also past n: a name or a target is short,
+ * and the bytes after it are the rest of the head.  Whatever lies past n
+ * does not change the result.
+ */
+
 /* Index of the first CTL, SP or DEL in s[0..n), or n (bytes >= 0x80 pass). */
-static size_t find_ctl_sp(const uint8_t *s, size_t n)
+static inline __attribute__((always_inline))
+size_t find_ctl_sp(const uint8_t *s, size_t n, size_t avail)
 {
 	size_t i = 0;
 #ifdef __SSE2__
 	const __m128i sp = _mm_set1_epi8(0x20);
 	const __m128i del = _mm_set1_epi8(0x7f);
 
-	for (; i + 16 <= n; i += 16) {
+	for (; i < n && i + 16 <= avail; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
 		__m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
 					   _mm_cmpeq_epi8(v, del));
 		int m = _mm_movemask_epi8(bad);
 
-		if (m)
-			return i + (size_t)__builtin_ctz((unsigned)m);
+		if (m) {
+			i += (size_t)__builtin_ctz((unsigned)m);
+			return i < n ? i : n;
+		}
 	}
+	if (i >= n)
+		return n;
 #endif
 	for (; i < n; i++)
 		if (s[i] <= ' ' || s[i] == 0x7f)
@@ -254,34 +334,21 @@ static size_t find_ctl_sp(const uint8_t *s, size_t n)
 
 /* Index of the first byte of s[0..n) that is not a tchar, or n. */
 static inline __attribute__((always_inline))
-size_t scan_token(const uint8_t *s, size_t n)
+size_t scan_token(const uint8_t *s, size_t n, size_t avail)
 {
 	size_t i = 0;
 #ifdef __SSE2__
-#define SET(c) _mm_set1_epi8((char)(c))
-#define IN_RANGE(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, SET((lo) - 1)), \
-					  _mm_cmplt_epi8(v, SET((hi) + 1)))
-	for (; i + 16 <= n; i += 16) {
+	for (; i < n && i + 16 <= avail; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		/* signed: CTLs, SP and bytes >= 0x80 are all below 0x21 */
-		__m128i bad = _mm_cmplt_epi8(v, SET(0x21));
-		int m;
+		int m = _mm_movemask_epi8(sse2_nontchar(v));
 
-		bad = _mm_or_si128(bad, IN_RANGE(v, 0x3a, 0x40));      /* :;<=>?@ */
-		bad = _mm_or_si128(bad, IN_RANGE(v, 0x5b, 0x5d));      /* [\] */
-		bad = _mm_or_si128(bad, IN_RANGE(v, 0x28, 0x29));      /* () */
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('"')));
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET(',')));
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('/')));
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('{')));
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET('}')));
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, SET(0x7f)));
-		m = _mm_movemask_epi8(bad);
-		if (m)
-			return i + (size_t)__builtin_ctz((unsigned)m);
+		if (m) {
+			i += (size_t)__builtin_ctz((unsigned)m);
+			return i < n ? i : n;
+		}
 	}
-#undef IN_RANGE
-#undef SET
+	if (i >= n)
+		return n;
 #endif
 	while (i < n && tchar[s[i]])
 		i++;
@@ -324,6 +391,250 @@ int line_end(const uint8_t *b, size_t lim, uint32_t *scan, uint32_t *le, uint32_
 	}
 	*err = HTTPP_ERR_NUL;
 	return -1;
+}
+
+/* ---- head: block scan */
+
+/*
+ * A head is scanned 64 bytes at a time into bit masks (struct hmask), so
+ * that a line's end, its name's end and any stray CR or NUL are a few bit
+ * operations per line instead of scans per line.  The masks come from
+ * AVX-512BW, AVX2, SSSE3, SSE2 or portable SWAR and a table, one picked at
+ * load time (hblock_pick).  Every line the masks cannot settle (not
+ * complete yet, a CR or NUL inside, a bad name, longer than a block) goes
+ * through the line-by-line code, so what is accepted and what is an error
+ * does not depend on the masks.
+ */
+/* Bit i: byte base + i is LF; CR; NUL; not a tchar (NUL and CR included). */
+struct hmask {
+	uint32_t base;          /* offset in b of bit 0 */
+	uint64_t lf, cr, nul, nt;
+};
+
+/* Fills m's masks from the 64 bytes at s. */
+typedef void (*hblock_fn)(const uint8_t *s, struct hmask *m);
+
+/* Byte i of x is zero -> bit 7 of byte i (exact: no borrow between bytes). */
+static inline uint64_t swar_zero(uint64_t x)
+{
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+
+	return ~(((x & lo7) + lo7) | x | lo7);
+}
+
+/* Bit 7 of each byte -> bit i of the result, byte 0 in bit 0. */
+static inline uint64_t swar_pack(uint64_t hi)
+{
+	return ((hi >> 7) * 0x0102040810204080ull) >> 56;
+}
+
+static void hblock_swar(const uint8_t *s, struct hmask *m)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t a = 0, b = 0, z = 0, t = 0;
+
+	for (unsigned i = 0; i < 64; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		x = __builtin_bswap64(x);
+#endif
+		a |= swar_pack(swar_zero(x ^ ('\n' * ones))) << i;
+		b |= swar_pack(swar_zero(x ^ ('\r' * ones))) << i;
+		z |= swar_pack(swar_zero(x)) << i;
+	}
+	for (unsigned i = 0; i < 64; i++)
+		t |= (uint64_t)(tchar[s[i]] ^ 1) << i;
+	m->lf = a;
+	m->cr = b;
+	m->nul = z;
+	m->nt = t;
+}
+
+#ifdef __SSE2__
+static void hblock_sse2(const uint8_t *s, struct hmask *m)
+{
+	const __m128i vlf = _mm_set1_epi8('\n'), vcr = _mm_set1_epi8('\r');
+	const __m128i vz = _mm_setzero_si128();
+	uint64_t a = 0, b = 0, z = 0, t = 0;
+
+	for (unsigned i = 0; i < 64; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+
+		a |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf)) << i;
+		b |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)) << i;
+		z |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vz)) << i;
+		t |= (uint64_t)(uint32_t)_mm_movemask_epi8(sse2_nontchar(v)) << i;
+	}
+	m->lf = a;
+	m->cr = b;
+	m->nul = z;
+	m->nt = t;
+}
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HTTPP_X86_DISPATCH 1
+/*
+ * tchar by nibbles: byte c is a tchar iff lo[c & 15] & hi[c >> 4] != 0.
+ * hi[] gives each high nibble 2..7 a bit of its own (0 for the rest: CTLs,
+ * SP's row has its own bit, bytes >= 0x80); lo[] sets that bit for the low
+ * nibbles whose byte in that row is a tchar (RFC 9110 §5.6.2).
+ */
+#define TCHAR_LO 0x3a, 0x3f, 0x3e, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, \
+		 0x3e, 0x3e, 0x3d, 0x15, 0x34, 0x15, 0x3d, 0x1c
+#define TCHAR_HI 0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0
+
+__attribute__((target("ssse3"), noinline))
+static void hblock_ssse3(const uint8_t *s, struct hmask *m)
+{
+	const __m128i nib = _mm_set1_epi8(0x0f), z = _mm_setzero_si128();
+	const __m128i lo = _mm_setr_epi8(TCHAR_LO), hi = _mm_setr_epi8(TCHAR_HI);
+	uint64_t a = 0, b = 0, c = 0, t = 0;
+
+	for (unsigned i = 0; i < 64; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i l = _mm_shuffle_epi8(lo, _mm_and_si128(v, nib));
+		__m128i h = _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16(v, 4), nib));
+
+		a |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))) << i;
+		b |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))) << i;
+		c |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, z)) << i;
+		t |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(l, h), z)) << i;
+	}
+	m->lf = a;
+	m->cr = b;
+	m->nul = c;
+	m->nt = t;
+}
+
+/* Bits of the 32 bytes at s: LF, CR, NUL and not a tchar. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline))
+void avx2_half(const uint8_t *s, uint32_t *lf, uint32_t *cr, uint32_t *nul, uint32_t *nt)
+{
+	const __m256i nib = _mm256_set1_epi8(0x0f), z = _mm256_setzero_si256();
+	const __m256i lo = _mm256_setr_epi8(TCHAR_LO, TCHAR_LO);
+	const __m256i hi = _mm256_setr_epi8(TCHAR_HI, TCHAR_HI);
+	__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)s);
+	__m256i l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib));
+	__m256i h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
+
+	*lf = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')));
+	*cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')));
+	*nul = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, z));
+	*nt = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(l, h), z));
+}
+
+__attribute__((target("avx2"), noinline))
+static void hblock_avx2(const uint8_t *s, struct hmask *m)
+{
+	uint32_t lf0, cr0, nul0, nt0, lf1, cr1, nul1, nt1;
+
+	avx2_half(s, &lf0, &cr0, &nul0, &nt0);
+	avx2_half(s + 32, &lf1, &cr1, &nul1, &nt1);
+	m->lf = lf0 | (uint64_t)lf1 << 32;
+	m->cr = cr0 | (uint64_t)cr1 << 32;
+	m->nul = nul0 | (uint64_t)nul1 << 32;
+	m->nt = nt0 | (uint64_t)nt1 << 32;
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static void hblock_avx512(const uint8_t *s, struct hmask *m)
+{
+	const __m512i nib = _mm512_set1_epi8(0x0f);
+	const __m512i lo = _mm512_broadcast_i32x4(_mm_setr_epi8(TCHAR_LO));
+	const __m512i hi = _mm512_broadcast_i32x4(_mm_setr_epi8(TCHAR_HI));
+	__m512i v = _mm512_loadu_si512((const void *)s);
+	__m512i l = _mm512_shuffle_epi8(lo, _mm512_and_si512(v, nib));
+	__m512i h = _mm512_shuffle_epi8(hi, _mm512_and_si512(_mm512_srli_epi16(v, 4), nib));
+
+	m->lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	m->cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
+	m->nul = _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512());
+	m->nt = ~_mm512_test_epi8_mask(l, h);
+}
+#undef TCHAR_LO
+#undef TCHAR_HI
+#endif
+
+/* The level's block function (NULL: line by line); set before main. */
+static hblock_fn hblock;
+static enum httpp_simd hblock_level = HTTPP_SIMD_OFF;
+
+/* Masks of b[base..base+64); bits for bytes at or past lim are clear. */
+static inline void hmask_load(struct hmask *m, const uint8_t *b, uint32_t base, uint32_t lim)
+{
+	uint32_t r = lim - base;
+	uint64_t keep;
+
+	if (r >= 64) {
+		hblock(b + base, m);
+		m->base = base;
+		return;
+	}
+	if (r && lim >= 64) {
+		/* the last 64 bytes that may be read, shifted down to base */
+		unsigned sh = 64 - r;
+
+		hblock(b + lim - 64, m);
+		m->lf >>= sh;
+		m->cr >>= sh;
+		m->nul >>= sh;
+		m->nt >>= sh;
+		m->base = base;
+		return;
+	}
+	if (r) {
+		uint8_t tmp[64];
+
+		memset(tmp, 0, sizeof(tmp));
+		memcpy(tmp, b + base, r);
+		hblock(tmp, m);
+	} else {
+		m->lf = m->cr = m->nul = m->nt = 0;
+	}
+	keep = (1ull << r) - 1; /* r < 64 */
+	m->lf &= keep;
+	m->cr &= keep;
+	m->nul &= keep;
+	m->nt &= keep;
+	m->base = base;
+}
+
+/*
+ * The line at b[pos] (pos - m->base < 64) as the masks see it: 1 with *le
+ * and *next when it ends in LF inside the block and holds no NUL and no CR
+ * but one right before the LF, exactly the lines line_end() accepts; 0 when
+ * its LF is not in the block; -1 when it holds a NUL or a bare CR
+ * (line_end() reports which).  *colon: where its name ends if that is a
+ * non-empty run of tchar ended by ':' (a valid field name), else UINT32_MAX.
+ */
+static inline int block_line(const uint8_t *b, const struct hmask *m, uint32_t pos,
+			     uint32_t *le, uint32_t *next, uint32_t *colon)
+{
+	uint32_t e, c;
+	uint64_t from = ~0ull << (pos - m->base), in, crs;
+
+	in = m->lf & from;
+	if (!in)
+		return 0;
+	e = (uint32_t)__builtin_ctzll(in);
+	in = from & ((1ull << e) - 1); /* the line's content and its CR */
+	*next = m->base + e + 1;
+	if (m->nul & in)
+		return -1;
+	crs = m->cr & in;
+	if (crs) {
+		if (crs != 1ull << (e - 1))
+			return -1;
+		e--;
+	}
+	*le = m->base + e;
+	/* the first non-tchar at or after pos: the LF, if nothing else */
+	c = m->base + (uint32_t)__builtin_ctzll(m->nt & from);
+	*colon = c < *le && c > pos && b[c] == ':' ? c : UINT32_MAX;
+	return 1;
 }
 
 static inline struct httpp_slice mk_slice(const uint8_t *p, uint32_t len)
@@ -438,28 +749,54 @@ static enum httpp_err parse_version(const uint8_t *v, size_t n, uint8_t *minor)
 	return HTTPP_ERR_NONE;
 }
 
-/* Request line b[0..le): method SP request-target SP HTTP-version. */
-static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size_t le)
+/* "HTTP/1.0" or "HTTP/1.1" at v (8 readable bytes): the minor, else -1. */
+static inline int version_word(const uint8_t *v)
+{
+	uint64_t x, want;
+
+	memcpy(&x, v, 8);
+	memcpy(&want, "HTTP/1.0", 8);
+	if (x == want)
+		return 0;
+	memcpy(&want, "HTTP/1.1", 8);
+	return x == want ? 1 : -1;
+}
+
+/* Request line b[0..le) (avail bytes readable): method SP request-target
+ * SP HTTP-version.  tok: the method's end (scan_token(b, le)) if the
+ * caller knows it, else SIZE_MAX. */
+static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size_t le,
+					 size_t avail, size_t tok)
 {
 	struct httpp_head *h = &p->head;
 	const uint8_t *sp;
 	size_t m, t;
 	enum httpp_err err;
+	int minor;
 
-	m = scan_token(b, le);
+	m = tok != SIZE_MAX ? tok : scan_token(b, le, avail);
 	if (m == 0 || m == le || b[m] != ' ')
 		return HTTPP_ERR_START_LINE;
+	if (le >= m + 11 && b[le - 9] == ' ' && (minor = version_word(b + le - 8)) >= 0) {
+		/* the usual line: its last space is the one before the version */
+		t = le - 9;
+		if (find_ctl_sp(b + m + 1, t - m - 1, avail - m - 1) != t - m - 1)
+			return HTTPP_ERR_START_LINE;
+		h->version_minor = (uint8_t)minor;
+		goto done;
+	}
 	sp = memrchr(b + m + 1, ' ', le - m - 1);
 	if (!sp)
 		return HTTPP_ERR_START_LINE;
 	t = (size_t)(sp - b);
 	if (t == m + 1)
 		return HTTPP_ERR_START_LINE; /* empty target or two spaces */
-	if (find_ctl_sp(b + m + 1, t - m - 1) != t - m - 1)
+	if (find_ctl_sp(b + m + 1, t - m - 1, avail - m - 1) != t - m - 1)
 		return HTTPP_ERR_START_LINE;
 	err = parse_version(sp + 1, le - t - 1, &h->version_minor);
 	if (err)
 		return err;
+done:
 	h->method = mk_slice(b, (uint32_t)m);
 	h->target = mk_slice(b + m + 1, (uint32_t)(t - m - 1));
 	if (m == 7 && memcmp(b, "CONNECT", 7) == 0)
@@ -471,12 +808,18 @@ static enum httpp_err parse_request_line(struct httpp *p, const uint8_t *b, size
 static enum httpp_err parse_status_line(struct httpp *p, const uint8_t *b, size_t le)
 {
 	struct httpp_head *h = &p->head;
-	const uint8_t *sp = memchr(b, ' ', le);
-	size_t v = sp ? (size_t)(sp - b) : le;
-	enum httpp_err err = parse_version(b, v, &h->version_minor);
+	int minor = le >= 9 && b[8] == ' ' ? version_word(b) : -1;
 
-	if (err)
-		return err;
+	if (minor >= 0) {
+		h->version_minor = (uint8_t)minor; /* the first space is at 8 */
+	} else {
+		const uint8_t *sp = memchr(b, ' ', le);
+		size_t v = sp ? (size_t)(sp - b) : le;
+		enum httpp_err err = parse_version(b, v, &h->version_minor);
+
+		if (err)
+			return err;
+	}
 	if (le < 12 || (uint8_t)(b[9] - '1') > 8 || (uint8_t)(b[10] - '0') > 9 ||
 	    (uint8_t)(b[11] - '0') > 9)
 		return HTTPP_ERR_START_LINE;
@@ -527,6 +870,21 @@ static enum httpp_err hdr_content_length(struct httpp *p, const uint8_t *v, size
 {
 	size_t i = 0, a, e;
 
+	if (n - 1 < 19) {
+		/* the usual value: one element of 1-19 digits (cannot overflow) */
+		uint64_t x = 0;
+		size_t k;
+
+		for (k = 0; k < n && (unsigned)v[k] - '0' <= 9; k++)
+			x = x * 10 + (unsigned)(v[k] - '0');
+		if (k == n) {
+			if ((p->fflags & F_CL) && x != p->head.content_length)
+				return HTTPP_ERR_CL_CONFLICT;
+			p->fflags |= F_CL;
+			p->head.content_length = x;
+			return HTTPP_ERR_NONE;
+		}
+	}
 	while (next_elem(v, n, &i, &a, &e)) {
 		uint64_t x = 0;
 
@@ -576,6 +934,15 @@ static void hdr_connection(struct httpp *p, const uint8_t *v, size_t n)
 {
 	size_t i = 0, a, e;
 
+	/* the usual values: one element, so no list to walk */
+	if (n == 10 && ieq(v, n, "keep-alive", 10)) {
+		p->fflags |= F_KEEPALIVE;
+		return;
+	}
+	if (n == 5 && ieq(v, n, "close", 5)) {
+		p->fflags |= F_CLOSE;
+		return;
+	}
 	while (next_elem(v, n, &i, &a, &e)) {
 		if (ieq(v + a, e - a, "close", 5))
 			p->fflags |= F_CLOSE;
@@ -596,12 +963,11 @@ static const uint8_t fh_table[18][32] = {
 	[7]['u' & 0x1f] = FH_UPGRADE,
 };
 
-/* Framing-relevant headers, names matched case-insensitively. */
+/* Framing-relevant headers (a candidate by fh_table), names matched
+ * case-insensitively. */
 static void hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
 				  const uint8_t *v, size_t vl)
 {
-	if (__builtin_expect(nl >= 18, 1))
-		return;
 	switch (fh_table[nl][name[0] & 0x1f]) {
 	case FH_CL:
 		if (ieq(name, nl, "content-length", 14)) {
@@ -632,28 +998,22 @@ static void hdr_framing(struct httpp *p, const uint8_t *name, size_t nl,
 	}
 }
 
-/* One header line b[ls..le) (line terminator excluded, no NUL or CR). */
-static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls, uint32_t le)
+/* A valid field line s[0..n) whose name is s[0..c), s[c] == ':'. */
+static inline void field_store(struct httpp *restrict p, const uint8_t *restrict s, uint32_t c,
+			       uint32_t n)
 {
 	struct httpp_head *h = &p->head;
-	const uint8_t *s = b + ls;
-	uint32_t n = le - ls, c, vs, ve;
+	uint32_t vs = c + 1, ve = n;
 
-	if (is_ows(s[0]))
-		return HTTPP_ERR_OBS_FOLD;
-	c = (uint32_t)scan_token(s, n);
-	if (c == 0 || c == n || s[c] != ':')
-		return HTTPP_ERR_HEADER_SYNTAX;
-	vs = c + 1;
-	ve = n;
 	while (vs < ve && is_ows(s[vs]))
 		vs++;
 	while (ve > vs && is_ows(s[ve - 1]))
 		ve--;
-	hdr_framing(p, s, c, s + vs, ve - vs);
+	if (c < 18 && fh_table[c][s[0] & 0x1f])
+		hdr_framing(p, s, c, s + vs, ve - vs);
 	if (h->n_headers >= HTTPP_MAX_HEADERS) {
 		h->headers_truncated = true;
-		return HTTPP_ERR_NONE;
+		return;
 	}
 	if (ve - vs > p->lim.max_value_bytes) {
 		ve = vs + p->lim.max_value_bytes;
@@ -662,6 +1022,22 @@ static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls
 	h->headers[h->n_headers].name = mk_slice(s, c);
 	h->headers[h->n_headers].value = mk_slice(s + vs, ve - vs);
 	h->n_headers++;
+}
+
+/* One header line b[ls..le) (line terminator excluded, no NUL or CR; avail
+ * bytes of b readable). */
+static enum httpp_err parse_field(struct httpp *p, const uint8_t *b, uint32_t ls, uint32_t le,
+				  size_t avail)
+{
+	const uint8_t *s = b + ls;
+	uint32_t n = le - ls, c;
+
+	if (is_ows(s[0]))
+		return HTTPP_ERR_OBS_FOLD;
+	c = (uint32_t)scan_token(s, n, avail - ls);
+	if (c == 0 || c == n || s[c] != ':')
+		return HTTPP_ERR_HEADER_SYNTAX;
+	field_store(p, s, c, n);
 	return HTTPP_ERR_NONE;
 }
 
@@ -750,34 +1126,92 @@ static void head_complete(struct httpp *p, uint32_t head_len, struct httpp_event
 }
 
 /*
+ * Header lines from p->line_off (not scanned yet) through the block masks,
+ * while each is one that line_end() and parse_field() accept (then it is
+ * stored as parse_field() would): returns the
+ * head's length with ev set at its blank line, else 0 with p->line_off at
+ * the first line left to the line-by-line loop (longer than a block, not
+ * complete yet, or bad: that loop finds it again and reports it).
+ */
+static uint32_t fields_fast(struct httpp *restrict p, const uint8_t *restrict b, uint32_t lim,
+			    struct httpp_event *ev, struct hmask *restrict m)
+{
+	uint32_t pos = p->line_off, le, next, colon;
+
+	/* m: the start line's block, if it was loaded */
+	if (pos < m->base || pos - m->base >= 64)
+		hmask_load(m, b, pos, lim);
+	for (;;) {
+		int r = block_line(b, m, pos, &le, &next, &colon);
+
+		if (r == 0 && pos != m->base) {
+			hmask_load(m, b, pos, lim); /* the line starts a new block */
+			r = block_line(b, m, pos, &le, &next, &colon);
+		}
+		if (r <= 0)
+			return 0;
+		if (le == pos) {
+			head_complete(p, next, ev);
+			return next;
+		}
+		if (colon == UINT32_MAX)
+			return 0;
+		field_store(p, b + pos, colon - pos, le - pos);
+		p->line_off = p->scan_off = next;
+		pos = next;
+		if (pos - m->base >= 64)
+			hmask_load(m, b, pos, lim);
+	}
+}
+
+/*
  * Head bytes b[0..n) (b[0] is the first byte of the start line): returns
  * bytes consumed; an event is set when the head is done or bad; otherwise
- * more input is needed and the scan position is remembered.
+ * more input is needed and the scan position is remembered.  Lines not
+ * scanned yet go through the block masks first (fields_fast), the rest and
+ * every line they cannot settle line by line (line_end), with one result.
  */
 static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_event *ev)
 {
 	uint32_t max = p->lim.max_head_bytes;
 	size_t lim = n < max ? n : max;
 	bool capped = n >= max;
-	uint32_t le, next;
+	bool fast = hblock != NULL;
+	uint32_t le, next, colon;
 	enum httpp_err err = HTTPP_ERR_NONE;
+	struct hmask m;
 	int r;
 
 	if (p->scan_off > lim || p->line_off > lim)
 		msg_begin(p); /* the caller dropped bytes it had kept: start over */
 	if (b != p->base)
 		head_follow(p, b);
+	m.base = UINT32_MAX; /* no block loaded */
 	if (p->sub == HS_START_LINE) {
+		size_t tok = SIZE_MAX;
+
 		if (!start_prefix_ok(p, b, n)) {
 			set_error(p, ev, HTTPP_ERR_START_LINE, false);
 			return 1;
 		}
-		r = line_end(b, lim, &p->scan_off, &le, &next, &err);
-		if (r == 0)
-			goto need_more;
-		if (r < 0)
-			goto bad_byte;
-		err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le) :
+		r = 0;
+		if (fast && p->scan_off == 0) {
+			hmask_load(&m, b, 0, (uint32_t)lim);
+			r = block_line(b, &m, 0, &le, &next, &colon);
+			/* the first non-tchar, as scan_token() finds it */
+			tok = (size_t)__builtin_ctzll(m.nt | 1ull << 63);
+			if (tok > le)
+				tok = le;
+		}
+		if (r <= 0) {
+			tok = SIZE_MAX;
+			r = line_end(b, lim, &p->scan_off, &le, &next, &err);
+			if (r == 0)
+				goto need_more;
+			if (r < 0)
+				goto bad_byte;
+		}
+		err = p->kind == HTTPP_REQUEST ? parse_request_line(p, b, le, lim, tok) :
 						 parse_status_line(p, b, le);
 		if (err) {
 			set_error(p, ev, err, true);
@@ -789,6 +1223,12 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 	for (;;) {
 		uint32_t ls = p->line_off;
 
+		if (fast && p->scan_off == ls) {
+			next = fields_fast(p, b, (uint32_t)lim, ev, &m);
+			if (next)
+				return next;
+			ls = p->line_off;
+		}
 		r = line_end(b, lim, &p->scan_off, &le, &next, &err);
 		if (r == 0)
 			goto need_more;
@@ -798,7 +1238,7 @@ static size_t st_head(struct httpp *p, const uint8_t *b, size_t n, struct httpp_
 			head_complete(p, next, ev);
 			return next;
 		}
-		err = parse_field(p, b, ls, le);
+		err = parse_field(p, b, ls, le, lim);
 		if (err) {
 			set_error(p, ev, err, true);
 			return next;
@@ -815,6 +1255,74 @@ need_more:
 		return max;
 	}
 	return 0;
+}
+
+static const hblock_fn hblock_impls[HTTPP_SIMD__COUNT] = {
+	[HTTPP_SIMD_SWAR] = hblock_swar,
+#ifdef __SSE2__
+	[HTTPP_SIMD_SSE2] = hblock_sse2,
+#endif
+#ifdef HTTPP_X86_DISPATCH
+	[HTTPP_SIMD_SSSE3] = hblock_ssse3,
+	[HTTPP_SIMD_AVX2] = hblock_avx2,
+	[HTTPP_SIMD_AVX512] = hblock_avx512,
+#endif
+};
+
+static bool simd_usable(enum httpp_simd s)
+{
+	if ((unsigned)s >= HTTPP_SIMD__COUNT || (s != HTTPP_SIMD_OFF && !hblock_impls[s]))
+		return false;
+#ifdef HTTPP_X86_DISPATCH
+	if (s == HTTPP_SIMD_SSSE3)
+		return __builtin_cpu_supports("ssse3");
+	if (s == HTTPP_SIMD_AVX2)
+		return __builtin_cpu_supports("avx2");
+	if (s == HTTPP_SIMD_AVX512)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#endif
+	return true;
+}
+
+int httpp_simd_set(enum httpp_simd s)
+{
+	if (!simd_usable(s))
+		return -1;
+	hblock = hblock_impls[s];
+	hblock_level = s;
+	return 0;
+}
+
+enum httpp_simd httpp_simd_get(void)
+{
+	return hblock_level;
+}
+
+const char *httpp_simd_name(enum httpp_simd s)
+{
+	static const char *const names[HTTPP_SIMD__COUNT] = {
+		"off", "swar", "sse2", "ssse3", "avx2", "avx512bw",
+	};
+
+	return (unsigned)s < HTTPP_SIMD__COUNT ? names[s] : "unknown";
+}
+
+/*
+ * Before main, so before any thread: the shards only ever read hblock.
+ * The default is AVX-512BW, else line by line: on the 2-vCPU dev VM
+ * (bench_heads) the AVX2, SSSE3 and SSE2 blocks cost more than they save
+ * on short header lines, and the portable one (a table) far more, so they
+ * are there for tests and for measuring.
+ */
+__attribute__((constructor))
+static void hblock_pick(void)
+{
+#ifdef HTTPP_X86_DISPATCH
+	__builtin_cpu_init();
+	if (httpp_simd_set(HTTPP_SIMD_AVX512) == 0)
+		return;
+#endif
+	httpp_simd_set(HTTPP_SIMD_OFF);
 }
 
 /* ---- between messages and resync */

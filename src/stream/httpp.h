@@ -198,4 +198,24 @@ bool httpp_has_pending(const struct httpp *p);
 
 const char *httpp_err_name(enum httpp_err err);
 
+/*
+ * How heads are scanned: 64-byte blocks into bit masks (AVX2 where the CPU
+ * has it, picked when the program loads), or line by line (OFF).  The
+ * result is the same whichever is used; tests and benchmarks switch it
+ * (httpp_simd_set returns -1 if the CPU or the build lacks it).  Not to be
+ * called while another thread parses.
+ */
+enum httpp_simd {
+	HTTPP_SIMD_OFF = 0,   /* line by line, no block masks */
+	HTTPP_SIMD_SWAR,      /* portable: 8 bytes per 64-bit word */
+	HTTPP_SIMD_SSE2,      /* x86-64 baseline */
+	HTTPP_SIMD_SSSE3,     /* x86-64 with SSSE3 (pshufb) */
+	HTTPP_SIMD_AVX2,      /* x86-64 with AVX2 */
+	HTTPP_SIMD_AVX512,    /* x86-64 with AVX-512BW */
+	HTTPP_SIMD__COUNT
+};
+int httpp_simd_set(enum httpp_simd s);
+enum httpp_simd httpp_simd_get(void);
+const char *httpp_simd_name(enum httpp_simd s);
+
 #endif

@@ -16,6 +16,9 @@
  * order (HEAD, BODY*, END, or ERROR at any point); END's body_size is at
  * least the body bytes reported, and exactly them when no hole was
  * skipped; a parser never reports events forever without consuming.
+ * Each input also runs with the head scan line by line (HTTPP_SIMD_OFF)
+ * and with the CPU's default level: every event, byte count and head
+ * field must be the same (a digest of them all is compared).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,7 +37,46 @@ struct drv {
 	bool gapped;          /* a hole was skipped inside the current message */
 	bool tunnel_on_hold;
 	uint64_t body_seen;   /* BODY bytes of the current message */
+	uint64_t digest;      /* of every event and what it carried */
 };
+
+static void mix(struct drv *d, uint64_t v)
+{
+	d->digest = (d->digest ^ v) * 0x100000001b3ull;
+}
+
+static void mix_slice(struct drv *d, struct httpp_slice s)
+{
+	mix(d, s.len ? (uint64_t)((const uint8_t *)s.p - d->buf) : UINT64_MAX);
+	mix(d, s.len);
+}
+
+static void digest_event(struct drv *d, const struct httpp_event *ev, size_t n)
+{
+	const struct httpp_head *h = ev->head;
+
+	mix(d, (uint64_t)ev->type << 32 | n);
+	mix(d, (uint64_t)ev->err << 32 | ev->msg_flags);
+	mix(d, ev->body_size);
+	if (ev->type == HTTPP_EV_BODY) {
+		mix(d, (uint64_t)(ev->data - d->buf));
+		mix(d, ev->len);
+	}
+	if (!h)
+		return;
+	mix(d, (uint64_t)h->status << 32 | (uint64_t)h->version_minor << 16 | h->body_kind);
+	mix(d, (uint64_t)h->conn_close << 3 | h->expect_continue << 2 | h->upgrade << 1 |
+	       h->headers_truncated);
+	mix(d, h->content_length);
+	mix(d, (uint64_t)h->head_len << 32 | h->n_headers);
+	mix_slice(d, h->method);
+	mix_slice(d, h->target);
+	mix_slice(d, h->reason);
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		mix_slice(d, h->headers[i].name);
+		mix_slice(d, h->headers[i].value);
+	}
+}
 
 static void check_slice(const struct drv *d, struct httpp_slice s, const char *what)
 {
@@ -121,6 +163,7 @@ static void run_to(struct drv *d, size_t avail)
 		n = httpp_parse(&d->p, d->buf + d->off, left, &ev);
 		FUZZ_CHECK(n <= left, "consumed %zu of %zu bytes", n, left);
 		check_event(d, &ev, n);
+		digest_event(d, &ev, n);
 		d->off += n;
 		if (n == 0 && ev.type == HTTPP_EV_NONE)
 			break;
@@ -139,10 +182,11 @@ static void hole(struct drv *d, size_t split, size_t g)
 	if (was_in)
 		d->gapped = true;
 	check_event(d, &ev, 0);
+	digest_event(d, &ev, 0);
 	d->off = split + g;
 }
 
-static void run_one(enum httpp_kind kind, const uint8_t *opt, const uint8_t *s, size_t len)
+static uint64_t run_one(enum httpp_kind kind, const uint8_t *opt, const uint8_t *s, size_t len)
 {
 	static struct drv d; /* struct httpp is large */
 	struct httpp_limits lim = { .max_head_bytes = 64u + opt[2] * 16u,
@@ -165,13 +209,27 @@ static void run_one(enum httpp_kind kind, const uint8_t *opt, const uint8_t *s, 
 	httpp_finish(&d.p, &ev);
 	FUZZ_CHECK(ev.type != HTTPP_EV_BODY && ev.type != HTTPP_EV_HEAD, "finish reported %d", ev.type);
 	check_event(&d, &ev, 0);
+	digest_event(&d, &ev, 0);
+	return d.digest;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static enum httpp_simd def = HTTPP_SIMD__COUNT;
+
 	if (size < 3)
 		return 0;
-	run_one(HTTPP_REQUEST, data, data + 3, size - 3);
-	run_one(HTTPP_RESPONSE, data, data + 3, size - 3);
+	if (def == HTTPP_SIMD__COUNT)
+		def = httpp_simd_get();
+	for (int k = 0; k < 2; k++) {
+		uint64_t dig[2];
+
+		for (int lv = 0; lv < 2; lv++) {
+			httpp_simd_set(lv ? def : HTTPP_SIMD_OFF);
+			dig[lv] = run_one(k ? HTTPP_RESPONSE : HTTPP_REQUEST, data, data + 3, size - 3);
+		}
+		FUZZ_CHECK(dig[0] == dig[1], "head scan %s differs from line by line (%s)",
+			   httpp_simd_name(def), k ? "response" : "request");
+	}
 	return 0;
 }

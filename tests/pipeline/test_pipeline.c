@@ -558,6 +558,33 @@ static void test_small_events_behind_a_hole_are_kept(void **state)
 	unlink(out_path);
 }
 
+/*
+ * Into a regular file the writer gathers batches (up to 1 MiB) and sleeps
+ * until the oldest is flushIntervalMs old: a few KB of records must still
+ * reach the file while the pipeline runs, not only at shutdown.  Waits up
+ * to 10 s (not timed: 50 ms flushes, polled).
+ */
+static void test_gathered_records_reach_the_file(void **state)
+{
+	enum { CONNS = 10, TX = 30, N = CONNS * TX };
+	struct output *out;
+	struct pipeline *p = start(&out, 1, 2);
+	size_t lines = 0;
+
+	(void)state;
+	feed(p, CONNS, TX);
+	for (int i = 0; i < 1000 && (lines = count_lines(out_path, NULL)) < N; i++) {
+		pipeline_reader_flush(p, 0);
+		usleep(10000);
+	}
+	assert_int_equal(lines, N);
+	assert_int_equal(pipeline_stop(p), N);
+	pipeline_free(p);
+	output_close(out);
+	assert_int_equal(count_lines(out_path, NULL), N);
+	unlink(out_path);
+}
+
 /* Replay runs connection timeouts on the events' clock: a gap filled after
  * 250 ms of wall time but 1 us of event time is not given up on (the wall
  * clock's 100 ms reorder timeout would have), and a connection idle for
@@ -612,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_start_stop_frees_everything),
 		cmocka_unit_test(test_small_events_behind_a_hole_are_kept),
 		cmocka_unit_test(test_sinks),
+		cmocka_unit_test(test_gathered_records_reach_the_file),
 		cmocka_unit_test(test_event_clock_ignores_replay_speed),
 	};
 	int rc;

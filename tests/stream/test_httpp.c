@@ -710,6 +710,60 @@ static const struct tcase cases[] = {
 	{ "resp-cl-conflict", RESP,
 	  IN("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
 	  .expect = "X cl_conflict @200\n" },
+	/* ---- the block scan's and the framing values' fast paths */
+	{ "name-prefix-of-framing-names", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Lengt: 5\r\nConnectio: close\r\n"
+	     "Transfer-Encodin: chunked\r\nContent-Length-X: 7\r\nConnection2: close\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=none c=0 n=5 t=0 [Content-Lengt:5][Connectio:close]"
+		    "[Transfer-Encodin:chunked][Content-Length-X:7][Connection2:close]\nE f=0 s=0\n" },
+	{ "connection-near-values", REQ,
+	  IN("GET / HTTP/1.1\r\nConnection: closed\r\nConnection: keep-alivee\r\n"
+	     "Connection: clos\r\nConnection: \xc3lose\r\nConnection: \xcb" "eep-alive\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=5 t=0 [Connection:closed][Connection:keep-alivee]"
+		    "[Connection:clos][Connection:\\xc3lose][Connection:\\xcbeep-alive]\nE f=0 s=0\n" },
+	{ "connection-case-and-ows", REQ,
+	  IN("GET / HTTP/1.1\r\nCONNECTION: \t CLOSE \t\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=1 n=1 t=0 [CONNECTION:CLOSE]\nE f=0 s=0\n" },
+	{ "http10-keep-alive-upper", REQ, IN("GET / HTTP/1.0\r\nconnection: KEEP-ALIVE\r\n\r\n"),
+	  .expect = "H GET / 1.0 k=none c=0 n=1 t=0 [connection:KEEP-ALIVE]\nE f=0 s=0\n" },
+	{ "expect-folded-lookalike", REQ,
+	  IN("GET / HTTP/1.1\r\nExpect: \x11\x10\x10-continue\r\nEXPECT: 100-CONTINUe\r\n\r\n"),
+	  .expect = "H GET / 1.1 k=none c=0 n=2 t=0 exp [Expect:\\x11\\x10\\x10-continue]"
+		    "[EXPECT:100-CONTINUe]\nE f=0 s=0\n" },
+	{ "cl-19-digits", RESP, IN("HTTP/1.1 200 OK\r\nContent-Length: 0000000000000000003\r\n\r\nabc"),
+	  .expect = "H 1.1 200 OK k=len cl=3 c=0 n=1 t=0 [Content-Length:0000000000000000003]\n"
+		    "B abc\nE f=0 s=3\n" },
+	{ "cl-max-and-over", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n"),
+	  .expect = "H POST / 1.1 k=len cl=18446744073709551615 c=0 n=1 t=0 "
+		    "[Content-Length:18446744073709551615]\n" },
+	{ "cl-over-max", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n"),
+	  .expect = "X cl_invalid @POST /\n" },
+	{ "cl-sign-and-space", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nGET /a HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n"
+	     "GET /b HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nok"),
+	  .expect = "X cl_invalid @POST /\nX cl_invalid @GET /a\n"
+		    "H GET /b 1.1 k=len cl=2 c=0 n=1 t=0 [Content-Length:2, 2]\nB ok\nE f=0 s=2\n" },
+	{ "high-bytes-in-name-and-value", REQ,
+	  IN("GET / HTTP/1.1\r\nX: \x80\xff\r\nY\x80: 1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X header_syntax\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "obs-fold-tab-after-long-line", REQ,
+	  IN("GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+	     "\tb\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X obs_fold\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "colon-first-and-colon-in-value", REQ,
+	  IN("GET / HTTP/1.1\r\nA: b:c::\r\n: x\r\n\r\nGET /ok HTTP/1.1\r\n\r\n"),
+	  .expect = "X header_syntax\nH GET /ok 1.1 k=none c=0 n=0 t=0 \nE f=0 s=0\n" },
+	{ "request-line-shapes", REQ,
+	  IN("GET / HTTP/1.1 \r\n\r\nGET  HTTP/1.1\r\n\r\nGET /a b HTTP/1.1\r\n\r\n"
+	     "GET /x HTTP/1.2\r\n\r\nGET /y HTTP/1.0\r\n\r\n"),
+	  .expect = "X start_line\nX start_line\nX version\n"
+		    "H GET /y 1.0 k=none c=1 n=0 t=0 \nE f=0 s=0\n" },
+	{ "status-line-shapes", RESP,
+	  IN("HTTP/1.1  200 OK\r\n\r\nHTTP/1.10 200 OK\r\n\r\nHTTP/1.0 200\r\nContent-Length: 0\r\n\r\n"),
+	  .expect = "X start_line\nX version\nH 1.0 200  k=len cl=0 c=1 n=1 t=0 [Content-Length:0]\n"
+		    "E f=0 s=0\n" },
 };
 
 /* ---- running */
@@ -1128,6 +1182,127 @@ static void test_stream_deterministic(void **state)
 	}
 }
 
+/* ---- the block scan against line by line */
+
+/*
+ * c's transcript at every head scan level the CPU has equals the one line
+ * by line (HTTPP_SIMD_OFF), fed whole and split in two at split.
+ */
+static bool same_at_levels(const struct tcase *c, size_t split)
+{
+	enum httpp_simd saved = httpp_simd_get();
+	bool ok = true;
+	char *want;
+
+	assert_int_equal(httpp_simd_set(HTTPP_SIMD_OFF), 0);
+	want = run(c, M_WHOLE, 0, NULL);
+	for (int l = HTTPP_SIMD_OFF + 1; l < HTTPP_SIMD__COUNT && ok; l++) {
+		if (httpp_simd_set((enum httpp_simd)l))
+			continue;
+		ok = same(c, want, httpp_simd_name((enum httpp_simd)l), 0,
+			  run(c, M_WHOLE, 0, NULL)) &&
+		     same(c, want, httpp_simd_name((enum httpp_simd)l), split,
+			  run(c, M_SPLIT, split, NULL));
+	}
+	httpp_simd_set(saved);
+	free(want);
+	return ok;
+}
+
+/*
+ * Every byte that the masks or the fast paths look at (LF, CR, CRLF, NUL,
+ * ':', SP, TAB, DEL, a separator, bytes >= 0x80), at every offset of a
+ * head whose lines are shifted through every position of a 64-byte block
+ * (and so of every 16- and 32-byte vector), for both kinds: each level
+ * gives the line-by-line transcript.  Every probe at every offset for the
+ * first shifts, then one probe per offset, taken in turn.
+ */
+static void test_scan_every_offset(void **state)
+{
+	static const char *const probes[] = {
+		"\n", "\r", "\r\n", ":", " ", "\t", "\x7f", "\x80", "\xff", "(", "A", "\0",
+	};
+	const size_t np = sizeof(probes) / sizeof(probes[0]);
+	size_t runs = 0;
+
+	(void)state;
+	rng_state = 99;
+	for (int pad = 0; pad < 140; pad += pad < 70 ? 1 : 7) {
+		for (int kind = 0; kind < 2; kind++) {
+			struct gen g = { 0 };
+			size_t len;
+			char *buf;
+
+			g_str(&g, kind ? "HTTP/1.1 200 OK\r\nServer: " : "GET /x HTTP/1.1\r\nHost: ");
+			g_rep(&g, 'h', (size_t)pad);
+			g_str(&g, "\r\nContent-Length: 2\r\nConnection: keep-alive\r\nY: ");
+			g_rep(&g, 'v', (size_t)(pad % 9));
+			g_str(&g, "\r\n\r\nokGET /n HTTP/1.1\r\n\r\nHTTP/1.1 204 No\r\n\r\n");
+			len = g.len;
+			buf = malloc(len + 2);
+			assert_non_null(buf);
+			for (size_t pos = 0; pos < len; pos++) {
+				for (size_t k = 0; k < np; k++) {
+					size_t pl = probes[k][0] ? strlen(probes[k]) : 1;
+					struct tcase c = { "offset", .kind = (enum httpp_kind)kind,
+							   .flags = T_FIN };
+
+					if (pad >= 4 && k != (pos + (size_t)pad) % np)
+						continue;
+					/* the probe replaces the byte at pos (CRLF: and the next) */
+					memcpy(buf, g.s, len);
+					memcpy(buf + pos, probes[k], pos + pl <= len ? pl : 1);
+					c.in = buf;
+					c.in_len = len;
+					if (!same_at_levels(&c, 1 + rnd() % len))
+						fail_msg("pad %d kind %d pos %zu probe %zu", pad, kind,
+							 pos, k);
+					runs++;
+				}
+			}
+			free(buf);
+			free(g.s);
+		}
+	}
+	print_message("%zu probed heads agreed at every scan level\n", runs);
+}
+
+/* Lines of every length around the block size, some past max_head_bytes. */
+static void test_scan_line_lengths(void **state)
+{
+	size_t runs = 0;
+
+	(void)state;
+	for (int n = 0; n < 200; n++) {
+		for (int lf_only = 0; lf_only < 2; lf_only++) {
+			const char *eol = lf_only ? "\n" : "\r\n";
+			struct tcase c = { "lengths", REQ, .flags = T_FIN };
+			struct gen g = { 0 };
+
+			g_str(&g, "GET /");
+			g_rep(&g, 't', (size_t)n);
+			g_str(&g, " HTTP/1.1");
+			g_str(&g, eol);
+			for (int k = 0; k < 3; k++) {
+				g_str(&g, "N");
+				g_rep(&g, 'n', (size_t)((n + 17 * k) % 70));
+				g_str(&g, ": ");
+				g_rep(&g, 'v', (size_t)((n * 3 + k) % 150));
+				g_str(&g, eol);
+			}
+			g_str(&g, eol);
+			c.in = g.s;
+			c.in_len = g.len;
+			if (n % 5 == 0)
+				c.max_head = (uint32_t)(g.len - n % 3);
+			assert_true(same_at_levels(&c, (size_t)n % g.len + 1));
+			free(g.s);
+			runs++;
+		}
+	}
+	print_message("%zu heads of long lines agreed at every scan level\n", runs);
+}
+
 /* API odds and ends: names, pending, in_message, finish/gap idempotence. */
 static void test_api(void **state)
 {
@@ -1226,6 +1401,23 @@ int main(void)
 		cmocka_unit_test(test_fragment_soup),
 		cmocka_unit_test(test_api),
 	};
+	/* these compare the levels themselves */
+	const struct CMUnitTest scan_tests[] = {
+		cmocka_unit_test(test_scan_every_offset),
+		cmocka_unit_test(test_scan_line_lengths),
+	};
+	int failed = cmocka_run_group_tests(scan_tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* every test at every head scan level the CPU has, the default last */
+	for (int l = HTTPP_SIMD__COUNT - 1; l >= HTTPP_SIMD_OFF; l--) {
+		enum httpp_simd def = httpp_simd_get();
+
+		if (l == (int)def || httpp_simd_set((enum httpp_simd)l))
+			continue;
+		print_message("head scan level %s\n", httpp_simd_name((enum httpp_simd)l));
+		failed += cmocka_run_group_tests(tests, NULL, NULL);
+		httpp_simd_set(def);
+	}
+	print_message("head scan level %s (the default)\n", httpp_simd_name(httpp_simd_get()));
+	return failed + cmocka_run_group_tests(tests, NULL, NULL);
 }
