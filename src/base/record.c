@@ -35,6 +35,42 @@ static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static bool pool_key_ok;
 
+/* Under AddressSanitizer a kept record's buffers (arena, header arrays)
+ * are poisoned, so a string used after ht_record_free is still reported.
+ * The struct itself is not: LeakSanitizer does not look for pointers in
+ * poisoned memory, and the pool's records must stay reachable. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HT_ASAN 1
+#endif
+#endif
+#ifdef HT_ASAN
+#include <sanitizer/asan_interface.h>
+
+static void poison(void *p, size_t n, bool on)
+{
+	if (p && on)
+		ASAN_POISON_MEMORY_REGION(p, n);
+	else if (p)
+		ASAN_UNPOISON_MEMORY_REGION(p, n);
+}
+
+static void pool_poison(struct ht_record *r, bool on)
+{
+	poison(r->arena, r->arena_cap, on);
+	poison(r->req_headers.v, r->req_headers.cap * sizeof(struct ht_kv), on);
+	poison(r->resp_headers.v, r->resp_headers.cap * sizeof(struct ht_kv), on);
+}
+#else
+static inline void pool_poison(struct ht_record *r, bool on)
+{
+	(void)r;
+	(void)on;
+}
+#endif
+
 static void record_release(struct ht_record *r)
 {
 	free(r->arena);
@@ -50,11 +86,19 @@ static void pool_drain(void *arg)
 	while (p->head) {
 		struct ht_record *r = p->head;
 
+		pool_poison(r, false);
 		p->head = r->next;
 		record_release(r);
 	}
 	p->n = 0;
 	p->keyed = false; /* a record freed after this registers the key again */
+}
+
+/* The exiting thread's kept records (the main thread's key destructor does
+ * not run at exit), so that leak checkers see nothing left. */
+__attribute__((destructor)) static void pool_exit(void)
+{
+	pool_drain(&pool);
 }
 
 static void pool_key_init(void)
@@ -71,6 +115,7 @@ struct ht_record *ht_record_new(void)
 
 	if (!r)
 		return calloc(1, sizeof(struct ht_record));
+	pool_poison(r, false);
 	pool.head = r->next;
 	pool.n--;
 	arena = r->arena;
@@ -102,6 +147,7 @@ void ht_record_free(struct ht_record *r)
 	r->next = pool.head;
 	pool.head = r;
 	pool.n++;
+	pool_poison(r, true);
 }
 
 static __attribute__((noinline)) int arena_grow(struct ht_record *r, size_t need)
