@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swar.h"
+
 const char *const ht_record_flag_names[HT_RF_COUNT] = {
 	"req_body_truncated", "resp_body_truncated", "gap", "incomplete", "no_request",
 	"redacted", "framing_error", "header_truncated", "upgrade", "sampled_out",
@@ -270,9 +272,6 @@ static int headers_grow(struct ht_headers *h)
 	h->cap = cap;
 	return 0;
 }
-
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
 
 /* x with its bytes 'A'..'Z' lower-cased (ASCII only, like tolower in "C"). */
 static inline uint64_t lower8(uint64_t x)

@@ -29,6 +29,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/swar.h"
 #include "ht_event.h"
 
 const char *const format_csv_columns[FORMAT_CSV_COLUMNS] = {
@@ -211,9 +212,6 @@ static inline size_t utf8_seq(const uint8_t *s, size_t left, int k)
 		return 4;
 	}
 }
-
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
 
 /* Nonzero when any of the 8 bytes of x needs more than a copy. */
 static inline uint64_t swar_unsafe(uint64_t x)
