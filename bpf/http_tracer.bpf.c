@@ -119,12 +119,8 @@ HT_RECV_PROBES(recvmmsg, 1, 2, 3, HT_SYS_MMSG)
 SEC("tp/syscalls/sys_enter_connect")
 int tp__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ht_args *ap;
+	struct ht_args *ap = ht_args_enter();
 
-	if ((__u32)(id >> 32) == self_tgid)
-		return 0;
-	ap = ht_args_get(true);
 	if (!ap)
 		return 0;
 	ap->fd = (__s32)ARG(0);

@@ -316,6 +316,16 @@ static __always_inline struct ht_args *ht_args_get(bool create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
+/* The slot an enter program fills for its exit (created if need be); NULL
+ * for the tracer's own threads, which are never traced, or when it cannot
+ * be created. */
+static __always_inline struct ht_args *ht_args_enter(void)
+{
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return NULL;
+	return ht_args_get(true);
+}
+
 /* This CPU's scratch record. */
 static __always_inline struct ht_scratch *ht_scratch_get(void)
 {

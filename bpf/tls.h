@@ -26,12 +26,8 @@
 /* Entry of an OpenSSL call op(ssl, buf, num[, outp]). */
 static __always_inline int ht_tls_enter(__u8 op, __u64 ssl, __u64 buf, __u64 outp)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ht_args *ap;
+	struct ht_args *ap = ht_args_enter();
 
-	if ((__u32)(id >> 32) == self_tgid)
-		return 0;
-	ap = ht_args_get(true);
 	if (!ap)
 		return 0;
 	ap->tls_op = op;
