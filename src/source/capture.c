@@ -29,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
+#include "links.h"
 #include "kfilter.h"
 #include "tls_attach.h"
 #include "config/config.h"
@@ -629,8 +630,7 @@ void capture_detach(struct capture *c)
 		return;
 	tls_attach_stop(c->tls);
 	c->tls = NULL;
-	for (int i = c->n_links - 1; i >= 0; i--)
-		bpf_link__destroy(c->links[i]);
+	links_destroy(c->links, (size_t)c->n_links);
 	c->n_links = 0;
 }
 

@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "tls_attach.h"
+#include "links.h"
 #include "config/config.h"
 
 const char *const tls_func_names[TLS_NFUNCS] = {
@@ -339,8 +340,7 @@ void tls_attach_stop(struct tls_attach *t)
 		pthread_mutex_unlock(&t->lock);
 		pthread_join(t->th, NULL);
 	}
-	for (size_t i = t->n_links; i > 0; i--)
-		bpf_link__destroy(t->links[i - 1]);
+	links_destroy(t->links, t->n_links);
 	free(t->links);
 	free(t->libs);
 	pthread_cond_destroy(&t->cond);
