@@ -18,9 +18,9 @@
 
 enum ht_counter {
 	HT_C_EVENTS_RECEIVED,      /* ring records taken from the kernel / replay file */
-	HT_C_EVENTS_PROCESSED,
+	HT_C_EVENTS_PROCESSED,     /* events applied to a connection by a shard */
 	HT_C_LOSS_NOTICES,         /* loss events a reader made for the data events it
-				    * dropped (queue full), processed like the kernel's */     /* events applied to a connection by a shard */
+				    * dropped (queue full), processed like the kernel's */
 	HT_C_DROP_RINGBUF_FULL,    /* kernel reserve failures (from the per-CPU map) */
 	HT_C_DROP_QUEUE_FULL,      /* reader->shard queue full past the wait bound */
 	HT_C_DROP_MEMORY_BUDGET,   /* connection evicted: shard memory budget */
