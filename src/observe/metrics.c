@@ -509,7 +509,7 @@ static int render_parse_errors(struct ht_buf *b, const struct metrics_totals *t)
 static int render_shards(struct ht_buf *b, const struct metrics_totals *t)
 {
 	int rc = put_family(b, "http_tracer_shard_queue_depth", "gauge",
-			    "Events waiting in a shard's input queues.");
+			    "Bytes waiting in a shard's input queues (an event: its size rounded up to 8, plus 8).");
 
 	for (int i = 0; i < t->n_shards && !rc; i++)
 		rc = put_fmt(b, "http_tracer_shard_queue_depth{shard=\"%d\"} %" PRIu64 "\n",
