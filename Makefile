@@ -51,6 +51,17 @@ BPF_HDRS := $(wildcard bpf/*.h include/*.h)
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+# $(call bench_base,NAME) in a bench/*.mk: with BASE=TREE, the rule for
+# $(BUILD)/bench_NAME_base, bench/bench_NAME.c built against TREE's headers
+# and build/libht.a to run side by side with this tree's build.
+define bench_base
+ifneq ($$(BASE),)
+$$(BUILD)/bench_$(1)_base: bench/bench_$(1).c $$(BASE)/build/libht.a FORCE
+	$$(msg) LINK $$@
+	$$(Q)$$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE -I$$(BASE)/include -I$$(BASE)/src -pthread \
+		-o $$@ bench/bench_$(1).c $$(BASE)/build/libht.a $$(MAIN_LIBS)
+endif
+endef
 -include $(wildcard bench/*.mk tools/*.mk tests/fuzz/*.mk tests/k8s/*.mk)
 
 .PHONY: all deps bench-deps layering test unit-test tsan-test e2e-test bench run clean install-deps

@@ -6,14 +6,8 @@
 # Fragments are included before `all:`, so keep `make` meaning `make all`.
 .DEFAULT_GOAL := all
 
-CONN_BASE :=
-ifneq ($(BASE),)
-CONN_BASE := $(BUILD)/bench_conn_base
-$(BUILD)/bench_conn_base: bench/bench_conn.c $(BASE)/build/libht.a FORCE
-	$(msg) LINK $@
-	$(Q)$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE -I$(BASE)/include -I$(BASE)/src -pthread \
-		-o $@ bench/bench_conn.c $(BASE)/build/libht.a $(MAIN_LIBS)
-endif
+$(eval $(call bench_base,conn))
+CONN_BASE := $(if $(BASE),$(BUILD)/bench_conn_base)
 
 $(BUILD)/bench_conn: bench/bench_conn.c $(LIB) $(HDRS) $(CONN_BASE)
 	$(msg) LINK $@

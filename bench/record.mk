@@ -6,14 +6,8 @@
 # Fragments are included before `all:`, so keep `make` meaning `make all`.
 .DEFAULT_GOAL := all
 
-RECORD_BASE :=
-ifneq ($(BASE),)
-RECORD_BASE := $(BUILD)/bench_record_base
-$(BUILD)/bench_record_base: bench/bench_record.c $(BASE)/build/libht.a FORCE
-	$(msg) LINK $@
-	$(Q)$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE -I$(BASE)/include -I$(BASE)/src -pthread \
-		-o $@ bench/bench_record.c $(BASE)/build/libht.a $(MAIN_LIBS)
-endif
+$(eval $(call bench_base,record))
+RECORD_BASE := $(if $(BASE),$(BUILD)/bench_record_base)
 
 $(BUILD)/bench_record: bench/bench_record.c $(LIB) $(HDRS) $(RECORD_BASE)
 	$(msg) LINK $@
