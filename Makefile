@@ -116,7 +116,7 @@ $(ASAN_LIB): $(LIB_OBJS:$(BUILD)/obj/%=$(BUILD)/asan/%)
 	$(msg) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(ASAN_LIB) $(HDRS)
+$(BUILD)/tests/%: tests/%.c $(ASAN_LIB) $(HDRS) $(wildcard tests/*/*.h)
 	$(msg) TEST $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(ASAN_LIB) -lcmocka $(LIBS)

@@ -19,6 +19,7 @@
 #include "sink/format.h"
 #include "ht_event.h"
 #include "base/record.h"
+#include "ref_esc.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -851,34 +852,6 @@ static void test_fuzz(void **state)
 		fill_random(s, n);
 		check_hostile(s, n);
 	}
-}
-
-/* Reference escaper: mode 0 JSON, 1 CSV text ('"' doubled), 2 JSON text in a CSV field ('\\""'). */
-static size_t ref_esc(char *o, const uint8_t *s, size_t n, int mode)
-{
-	static const char *const quote[3] = { "\\\"", "\"\"", "\\\"\"" };
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s[i];
-
-		if (c == '"')
-			k += (size_t)sprintf(o + k, "%s", quote[mode]);
-		else if (c == '\\')
-			k += (size_t)sprintf(o + k, "\\\\");
-		else if (c == '\n')
-			k += (size_t)sprintf(o + k, "\\n");
-		else if (c == '\r')
-			k += (size_t)sprintf(o + k, "\\r");
-		else if (c == '\t')
-			k += (size_t)sprintf(o + k, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			k += (size_t)sprintf(o + k, "\\u%04x", c);
-		else
-			o[k++] = (char)c;
-	}
-	o[k] = '\0';
-	return k;
 }
 
 /* ASCII text dense with escapes (JSON bodies are full of quotes), long enough

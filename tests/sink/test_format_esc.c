@@ -1,7 +1,7 @@
 /*
  * test_format_esc.c - the string escaper at every code level the CPU has
  * (format_esc_level: portable or SSE2, AVX2, AVX-512BW) against a simple
- * reference written here byte by byte: strings of every length 0..300
+ * reference escaper (ref_esc.h) byte by byte: strings of every length 0..300
  * holding every byte value at some position, and random strings mixing
  * safe runs, escapes and valid and invalid UTF-8, encoded three ways:
  * format_json_string, a record's body and header value (the arena path,
@@ -21,6 +21,7 @@
 #include "base/record.h"
 #include "ht_event.h"
 #include "sink/format.h"
+#include "ref_esc.h"
 
 #define MAXLEN 300
 
@@ -32,62 +33,6 @@ static uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
-}
-
-/* Length of the valid UTF-8 sequence at s[0..n), 0 if none: by decoded value. */
-static size_t ref_utf8(const uint8_t *s, size_t n)
-{
-	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len = s[0] >= 0xc0 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3 :
-		     s[0] >= 0xf0 && s[0] < 0xf8 ? 4 : 0;
-	uint32_t v = s[0] & (0x7f >> len);
-
-	if (!len || len > n)
-		return 0;
-	for (size_t j = 1; j < len; j++) {
-		if ((s[j] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[j] & 0x3f);
-	}
-	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* mode 0 JSON, 1 CSV text ('"' doubled), 2 JSON text in a CSV field ('\\""'). */
-static size_t ref_esc(char *o, const uint8_t *s, size_t n, int mode)
-{
-	static const char *const quote[3] = { "\\\"", "\"\"", "\\\"\"" };
-	size_t k = 0, i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t u;
-
-		if (c >= 0x80 && (u = ref_utf8(s + i, n - i))) {
-			memcpy(o + k, s + i, u);
-			k += u;
-			i += u;
-			continue;
-		}
-		i++;
-		if (c == '"')
-			k += (size_t)sprintf(o + k, "%s", quote[mode]);
-		else if (c == '\\')
-			k += (size_t)sprintf(o + k, "\\\\");
-		else if (c == '\n')
-			k += (size_t)sprintf(o + k, "\\n");
-		else if (c == '\r')
-			k += (size_t)sprintf(o + k, "\\r");
-		else if (c == '\t')
-			k += (size_t)sprintf(o + k, "\\t");
-		else if (c < 0x20 || c >= 0x7f)
-			k += (size_t)sprintf(o + k, "\\u%04x", c);
-		else
-			o[k++] = (char)c;
-	}
-	o[k] = '\0';
-	return k;
 }
 
 struct bufs {
@@ -186,55 +131,60 @@ static int *levels(int *n)
 	return v;
 }
 
-/* Every length 0..MAXLEN, every byte value at a position that moves with the length. */
-static void test_every_length_every_byte(void **state)
+/* Run pass once at every escaper level the CPU has, then restore the best. */
+static void at_every_level(void (*pass)(struct bufs *x, uint8_t *s))
 {
 	struct bufs *x = calloc(1, sizeof(*x));
 	uint8_t s[MAXLEN];
 	int nl, *lv = levels(&nl), best = format_esc_level(-1);
 
-	(void)state;
 	assert_non_null(x);
 	for (int li = 0; li < nl; li++) {
 		assert_int_equal(format_esc_level(lv[li]), lv[li]);
-		for (size_t n = 0; n <= MAXLEN; n++) {
-			for (int c = 0; c < 256; c++) {
-				for (size_t i = 0; i < n; i++)
-					s[i] = (uint8_t)('a' + (i + n) % 26);
-				if (n)
-					s[(n * 7 + (size_t)c) % n] = (uint8_t)c;
-				check_json_string(x, s, n);
-				if (c % 16 == (int)(n % 16))
-					check_record(x, s, n, (size_t)c % 48);
-			}
-		}
+		pass(x, s);
 	}
 	format_esc_level(best);
 	ht_buf_free(&x->b);
 	free(x);
 }
 
-static void test_random(void **state)
+/* Every length 0..MAXLEN, every byte value at a position that moves with the length. */
+static void every_length_every_byte(struct bufs *x, uint8_t *s)
 {
-	struct bufs *x = calloc(1, sizeof(*x));
-	uint8_t s[MAXLEN];
-	int nl, *lv = levels(&nl), best = format_esc_level(-1);
-
-	(void)state;
-	assert_non_null(x);
-	for (int li = 0; li < nl; li++) {
-		assert_int_equal(format_esc_level(lv[li]), lv[li]);
-		for (size_t n = 0; n <= MAXLEN; n++) {
-			for (int k = 0; k < 12; k++) {
-				fill(s, n, 1 + (unsigned)(rnd() % 40));
-				check_json_string(x, s, n);
-				check_record(x, s, n, (size_t)(rnd() % 40));
-			}
+	for (size_t n = 0; n <= MAXLEN; n++) {
+		for (int c = 0; c < 256; c++) {
+			for (size_t i = 0; i < n; i++)
+				s[i] = (uint8_t)('a' + (i + n) % 26);
+			if (n)
+				s[(n * 7 + (size_t)c) % n] = (uint8_t)c;
+			check_json_string(x, s, n);
+			if (c % 16 == (int)(n % 16))
+				check_record(x, s, n, (size_t)c % 48);
 		}
 	}
-	format_esc_level(best);
-	ht_buf_free(&x->b);
-	free(x);
+}
+
+static void random_strings(struct bufs *x, uint8_t *s)
+{
+	for (size_t n = 0; n <= MAXLEN; n++) {
+		for (int k = 0; k < 12; k++) {
+			fill(s, n, 1 + (unsigned)(rnd() % 40));
+			check_json_string(x, s, n);
+			check_record(x, s, n, (size_t)(rnd() % 40));
+		}
+	}
+}
+
+static void test_every_length_every_byte(void **state)
+{
+	(void)state;
+	at_every_level(every_length_every_byte);
+}
+
+static void test_random(void **state)
+{
+	(void)state;
+	at_every_level(random_strings);
 }
 
 int main(void)
