@@ -27,7 +27,7 @@ GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # (e.g. make HT_DEFS='-DHT_PORTS_MAX=4096'); make clean after changing them.
 HT_DEFS  ?=
 CFLAGS   += $(HT_DEFS) -DHT_GIT_COMMIT='"$(GIT_COMMIT)"' -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -I$(BUILD) -pthread
-LIBS     := -lbpf -lelf -lz -llz4 -lcurl -lurcu-cds -lurcu -lxxhash -lyaml -ljansson -lpthread -lm
+LIBS     := -lbpf -lelf -lz -ldeflate -llz4 -lcurl -lurcu-cds -lurcu -lxxhash -lyaml -ljansson -lpthread -lm
 MAIN_LIBS := $(LIBS) -ljemalloc
 
 # Sources are grouped by pipeline stage (src/STAGE/*.c, see README "How

@@ -5,9 +5,9 @@
 # between rounds so that the machine's drift falls on both.  Prints every
 # run's figures, then per load the two builds' medians of CPU per exchange
 # (threads + BPF), of the threads' ns per record (which stays right when
-# other traffic on the host is traced too) and of each thread's ns per
-# record, with the new/old ratio of each median.  Prints numbers; asserts
-# nothing.  Needs root.  Env: as bench/cpu.sh (BUILD, NGX_PORT, TRACER_ARGS).
+# other traffic on the host is traced too), of each thread's us per
+# exchange and ns per record, with the new/old ratio of each median.
+# Prints numbers; asserts nothing.  Needs root.  Env: as bench/cpu.sh (BUILD, NGX_PORT, TRACER_ARGS).
 set -eu
 OLD=${1:?usage: bench/cpu_ab.sh OLD_BINARY [ROUNDS] [SECONDS]}
 ROUNDS=${2:-3}
@@ -51,6 +51,9 @@ for line in open(sys.argv[1]):
     m = re.search(r"threads (\d+) ns/record", rest)
     if m:
         d.setdefault("threads ns/record", []).append(float(m.group(1)))
+    m = re.match(r"\s+thread (\S+)\s+([\d.]+) us/exchange", rest)
+    if m:
+        d.setdefault(m.group(1) + " us", []).append(float(m.group(2)))
     m = re.match(r"\s+thread (\S+)\s.*\s(\d+) ns/record", rest)
     if m:
         d.setdefault(m.group(1) + " ns/record", []).append(float(m.group(2)))

@@ -6,14 +6,14 @@
 # tshark) and libzstd-dev, a codec bench/codec.sh measures against LZ4:
 # `make deps` and `make test` never pull them.
 set -eu
-PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev liblz4-dev
+PKGS="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev liblz4-dev libdeflate-dev
 liburcu-dev libjemalloc-dev libxxhash-dev libyaml-dev libcmocka-dev libhttp-parser-dev
 hyperfine nginx-light lighttpd wrk curl python3 prometheus yamllint gzip iproute2 bc time python3-yaml
 libcurl4-openssl-dev clickhouse-server clickhouse-client libjansson-dev openssl"
 # make check-arm64 compiles src/ for arm64: the arm64 headers of glibc, the
-# kernel, liburcu, libcurl, liblz4 and jansson (Debian multiarch; dpkg
+# kernel, liburcu, libcurl, liblz4, libdeflate and jansson (Debian multiarch; dpkg
 # learns the architecture first).
-PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libcurl4-openssl-dev:arm64 liblz4-dev:arm64 libjansson-dev:arm64"
+PKGS_ARM64="libc6-dev:arm64 liburcu-dev:arm64 libcurl4-openssl-dev:arm64 liblz4-dev:arm64 libdeflate-dev:arm64 libjansson-dev:arm64"
 [ "$(dpkg --print-architecture)" = arm64 ] || PKGS="$PKGS $PKGS_ARM64"
 # The OTLP e2e test's receiver runs on Node.js (tools/otlp/, its npm package
 # installed by tools/otlp/npm_deps.sh).  A Node.js that brings its own npm

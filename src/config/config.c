@@ -148,6 +148,8 @@ static const struct kdesc k_rotation[] = {
 	K_FIELD("enabled", KT_BOOL, rotation_enabled),
 	K_NUM("maxSize", KT_SIZE, rotation_max_size, 1, TiB, 1),
 	K_NUM("maxFiles", KT_U32, rotation_max_files, 1, 1000, 0),
+	K_NUM("compressionLevel", KT_U32, rotation_gzip_level, HT_ROTATION_LEVEL_MIN,
+	      HT_ROTATION_LEVEL_MAX, 0),
 	{ NULL },
 };
 static const struct kdesc k_otlp[] = {
@@ -1659,6 +1661,7 @@ struct ht_config *ht_config_defaults(void)
 	c->rotation_enabled = false;
 	c->rotation_max_size = 100000000ull; /* 100MB */
 	c->rotation_max_files = 10;
+	c->rotation_gzip_level = 1;
 	c->ringbuffer_bytes = HT_RINGBUF_DEFAULT;
 	c->worker_threads = 2;
 	c->batch_size = 100;

@@ -35,6 +35,10 @@ struct ht_regexlist {
 	size_t n;
 };
 
+/* output.rotation.compressionLevel: gzip's levels (sink/gzfile.h). */
+#define HT_ROTATION_LEVEL_MIN 1
+#define HT_ROTATION_LEVEL_MAX 9
+
 struct ht_config {
 	char *source;                  /* file it came from, or "(defaults)" */
 	/* filtering.kernel */
@@ -58,6 +62,7 @@ struct ht_config {
 	bool rotation_enabled;
 	uint64_t rotation_max_size;    /* bytes */
 	uint32_t rotation_max_files;
+	uint32_t rotation_gzip_level;  /* HT_ROTATION_LEVEL_MIN..MAX, for rotated files */
 	/* output.clickhouse (DESIGN §9); ch_url "" = no ClickHouse sink */
 	char *ch_url;                  /* http://host:port */
 	char *ch_database, *ch_table;  /* identifiers */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
 #include "base/park.h"
 
 const char *const dl_drop_names[DL_DROP_COUNT] = {
@@ -83,23 +84,6 @@ static void spool_name(char *out, uint64_t seq)
 	snprintf(out, SPOOL_NAME_MAX, "%020" PRIu64 SPOOL_SUFFIX, seq);
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-
-	while (len) {
-		ssize_t n = write(fd, c, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write seq's file whole under a .tmp name, then rename it into place. */
 static int spool_write(struct delivery *d, uint64_t seq, const struct ht_buf *b, uint32_t n)
 {
@@ -123,8 +107,8 @@ static int spool_write(struct delivery *d, uint64_t seq, const struct ht_buf *b,
 		close(dfd);
 		return rc;
 	}
-	rc = write_all(fd, hdr, sizeof(hdr));
-	rc = rc ?: write_all(fd, b->p, b->len);
+	rc = ht_write_all(fd, hdr, sizeof(hdr));
+	rc = rc ?: ht_write_all(fd, b->p, b->len);
 	if (close(fd) && !rc)
 		rc = -errno;
 	if (!rc && renameat(dfd, tmp, dfd, name))

@@ -37,16 +37,18 @@
 #include <linux/falloc.h>
 #include <linux/magic.h>
 
-#include <zlib.h>
 
 #include "base/buf.h"
 #include "format.h"
+#include "gzfile.h"
+
+_Static_assert(HT_ROTATION_LEVEL_MIN >= GZFILE_LEVEL_MIN && HT_ROTATION_LEVEL_MAX <= GZFILE_LEVEL_MAX,
+	       "every configurable level is one gzfile takes");
 
 #define OUT_FILE_MODE 0640
 #define OUT_DIR_MODE 0750
 #define OUT_SUFFIX_MAX 18        /* strlen(".4294967295.gz.tmp") */
 #define OUT_SCAN_GAP 64          /* startup scan stops after this many missing indexes */
-#define GZ_CHUNK (256u << 10)
 #define OUTPUT_LINK_CHECK_MS 1000 /* how often a working file is checked for deletion */
 #define OUT_IOV_MAX 64           /* batches in one writev(2) */
 
@@ -65,6 +67,7 @@ struct output {
 	uint64_t wb_end;         /* writeback started up to here (drop-behind) */
 	uint64_t max_size;       /* rotation threshold in bytes; 0 = no rotation */
 	uint32_t max_files;
+	int gzip_level;           /* libdeflate level of the rotated files */
 	uint32_t retry_ms;
 	uint64_t rotate_hold_until_ms; /* a failed rotation is retried after this */
 	uint64_t next_link_check_ms;   /* next check that the file still has a name */
@@ -491,6 +494,7 @@ struct output *output_open(const struct ht_config *c, struct ht_stats *st, char 
 	if (c->rotation_enabled && o->regular && c->rotation_max_size) {
 		o->max_size = c->rotation_max_size;
 		o->max_files = c->rotation_max_files;
+		o->gzip_level = (int)c->rotation_gzip_level;
 		startup_scan(o);
 		if (start_zthread(o, err, errlen))
 			goto err_free;
@@ -583,63 +587,6 @@ static void rotate(struct output *o)
 
 /* --------------------------------------------------------- compression */
 
-static int write_full(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-
-	while (n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* gzip everything readable from in into out; 0 or -errno. */
-static int gzip_fd(int in, int out, unsigned char *ibuf, unsigned char *obuf)
-{
-	z_stream zs = { 0 };
-	int rc = 0, zr = Z_OK;
-
-	if (deflateInit2(&zs, OUTPUT_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	while (zr != Z_STREAM_END) {
-		ssize_t n = read(in, ibuf, GZ_CHUNK);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		zs.next_in = ibuf;
-		zs.avail_in = (uInt)n;
-		do {
-			zs.next_out = obuf;
-			zs.avail_out = GZ_CHUNK;
-			zr = deflate(&zs, n == 0 ? Z_FINISH : Z_NO_FLUSH);
-			if (zr == Z_STREAM_ERROR) {
-				rc = -EIO;
-				goto out;
-			}
-			rc = write_full(out, obuf, GZ_CHUNK - zs.avail_out);
-			if (rc)
-				goto out;
-		} while (zs.avail_out == 0);
-	}
-out:
-	deflateEnd(&zs);
-	return rc;
-}
-
 /*
  * P.K.gz is complete (it is only ever renamed into place after its fsync),
  * so the P.K beside it is a copy: unlink it.  If that fails (the directory
@@ -653,7 +600,7 @@ static void drop_copy_locked(struct output *o, int64_t seq, const char *src)
 }
 
 /* Compress the rotated file with sequence number seq (see the top comment). */
-static void compress_one(struct output *o, int64_t seq, unsigned char *ibuf, unsigned char *obuf)
+static void compress_one(struct output *o, int64_t seq, struct gzfile *z)
 {
 	char src[NAME_MAX + 1], tmp[NAME_MAX + 1], gz[NAME_MAX + 1];
 	int64_t idx;
@@ -689,7 +636,7 @@ static void compress_one(struct output *o, int64_t seq, unsigned char *ibuf, uns
 	}
 	pthread_mutex_unlock(&o->lock);
 
-	rc = gzip_fd(in, out, ibuf, obuf);
+	rc = gzfile_copy(z, in, out);
 	if (!rc && fsync(out))
 		rc = -errno;
 	close(in);
@@ -718,9 +665,10 @@ static void compress_one(struct output *o, int64_t seq, unsigned char *ibuf, uns
 static void *zthread_main(void *arg)
 {
 	struct output *o = arg;
-	unsigned char *ibuf = malloc(GZ_CHUNK), *obuf = malloc(GZ_CHUNK);
+	struct gzfile *gz = gzfile_new(o->gzip_level);
 
 	/* background work: lower this thread's priority (Linux nice is per thread) */
+	pthread_setname_np(pthread_self(), "ht-gzip");
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
@@ -734,13 +682,12 @@ static void *zthread_main(void *arg)
 		memmove(o->jobs, o->jobs + 1, (o->n_jobs - 1) * sizeof(*o->jobs));
 		o->n_jobs--;
 		pthread_mutex_unlock(&o->lock);
-		if (ibuf && obuf)
-			compress_one(o, seq, ibuf, obuf);
+		if (gz)
+			compress_one(o, seq, gz);
 		pthread_mutex_lock(&o->lock);
 	}
 	pthread_mutex_unlock(&o->lock);
-	free(ibuf);
-	free(obuf);
+	gzfile_free(gz);
 	return NULL;
 }
 

@@ -61,10 +61,6 @@
 #ifndef OUTPUT_BEHIND_BYTES
 #define OUTPUT_BEHIND_BYTES (8u << 20)
 #endif
-/* zlib level of the rotated files. */
-#ifndef OUTPUT_GZIP_LEVEL
-#define OUTPUT_GZIP_LEVEL 6
-#endif
 
 struct output;
 

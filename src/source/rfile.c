@@ -38,6 +38,7 @@
 #include <xxhash.h>
 #include <zlib.h>
 
+#include "base/fdio.h"
 #include "ht_event.h"
 #include "event.h"
 #include "rfile.h"
@@ -144,22 +145,6 @@ static int check_record(const void *rec, size_t len)
 
 /* ---- writer */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -202,7 +187,7 @@ struct rfile_writer *rfile_writer_open(const char *path, char *err, size_t errle
 	put_le32(hdr + 16, 0);
 	put_le32(hdr + 20, 0);
 	put_le64(hdr + 24, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
-	ret = write_all(w->fd, hdr, sizeof(hdr));
+	ret = ht_write_all(w->fd, hdr, sizeof(hdr));
 	if (ret) {
 		fmt_err(err, errlen, "%s: cannot write record file header: %s", path, strerror(-ret));
 		goto err_close;
@@ -255,7 +240,7 @@ static int writer_flush(struct rfile_writer *w)
 	put_le32(h + 8, (uint32_t)w->raw_len);
 	put_le32(h + 12, w->count);
 	put_le64(h + 16, XXH3_64bits(w->out + RFILE_BLOCK_HDR_SIZE, (size_t)clen));
-	ret = write_all(w->fd, w->out, RFILE_BLOCK_HDR_SIZE + (size_t)clen);
+	ret = ht_write_all(w->fd, w->out, RFILE_BLOCK_HDR_SIZE + (size_t)clen);
 	if (ret)
 		return ret;
 	w->bytes += RFILE_BLOCK_HDR_SIZE + (size_t)clen;

@@ -150,6 +150,7 @@ static void test_design_block(void **state)
 	assert_true(c->rotation_enabled);
 	assert_int_equal(c->rotation_max_size, 100000000ull);
 	assert_int_equal(c->rotation_max_files, 10);
+	assert_int_equal(c->rotation_gzip_level, 1);
 	assert_int_equal(c->ringbuffer_bytes, 256 * MiB);
 	assert_int_equal(c->worker_threads, 4);
 	assert_int_equal(c->batch_size, 100);
@@ -183,7 +184,7 @@ static void test_all_keys(void **state)
 		"output:\n"
 		"  path: \"-\"\n"
 		"  format: csv\n"
-		"  rotation: {enabled: false, maxSize: 1GiB, maxFiles: 1000}\n"
+		"  rotation: {enabled: false, maxSize: 1GiB, maxFiles: 1000, compressionLevel: 9}\n"
 		"performance:\n"
 		"  ringbufferSize: 1GiB\n"
 		"  workerThreads: 64\n"
@@ -226,6 +227,7 @@ static void test_all_keys(void **state)
 	assert_false(c->rotation_enabled);
 	assert_int_equal(c->rotation_max_size, 1024 * MiB);
 	assert_int_equal(c->rotation_max_files, 1000);
+	assert_int_equal(c->rotation_gzip_level, 9);
 	assert_int_equal(c->ringbuffer_bytes, 1024 * MiB);
 	assert_int_equal(c->worker_threads, 64);
 	assert_int_equal(c->batch_size, 100000);
@@ -476,6 +478,8 @@ static const struct {
 	  "2:9: error: expected a file path, \"-\" (stdout) or \"\" (no file, with a network sink) for output.path, got nothing" },
 	{ "output:\n  rotation: {maxFiles: 0}\n",
 	  "2:24: error: expected an integer in 1..1000 for output.rotation.maxFiles, got '0'" },
+	{ "output:\n  rotation: {compressionLevel: 10}\n",
+	  "2:32: error: expected an integer in 1..9 for output.rotation.compressionLevel, got '10'" },
 	{ "filtering:\n  dataLimits: {maxBodySize: 17MiB}\n",
 	  "2:29: error: expected a size in 0..16MiB (bytes, or with a unit: 4KiB, 100MB) for filtering.dataLimits.maxBodySize, got '17MiB'" },
 	{ "performance:\n  ringbufferSize: 10 parsecs\n",

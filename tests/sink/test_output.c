@@ -56,6 +56,7 @@ static int setup(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/logs/traces.log", f->dir);
 	f->c.output_path = f->path;
 	f->c.format = HT_FMT_NDJSON;
+	f->c.rotation_gzip_level = 6;
 	*state = f;
 	return 0;
 }
