@@ -2,7 +2,7 @@
  * bench_gzip.c - CPU of compressing a rotated output file, per record:
  * zlib's streaming deflate in 256 KiB reads (how src/sink/output.c
  * gzipped rotated files before session 20) against the output module's
- * compressor (src/sink/gzfile.c: libdeflate, one gzip member per MiB) at
+ * compressor (src/sink/gz.c: libdeflate, one gzip member per MiB) at
  * levels 1, 6 and 9, side by side in one run.
  *
  *   build/bench_gzip FILE [ROUNDS]     (FILE: NDJSON, e.g. a tracer's output)
@@ -25,7 +25,7 @@
 #include <zlib.h>
 
 #include "base/fdio.h"
-#include "sink/gzfile.h"
+#include "sink/gz.h"
 
 #define INPUT_MAX (128u << 20)
 #define ZCHUNK (256u << 10)
@@ -71,26 +71,26 @@ static int zlib_copy(int level, int in, int out)
 struct way {
 	const char *name;
 	int zlib_level;   /* > 0: the old way */
-	int level;        /* else gzfile at this level */
+	int level;        /* else gz at this level */
 	double cpu[MAX_ROUNDS];
 	off_t out_bytes;
 };
 
 static int run_way(struct way *w, int in, int out, int round)
 {
-	struct gzfile *g = NULL;
+	struct gz *g = NULL;
 	double t;
 	int rc;
 
-	if (!w->zlib_level && !(g = gzfile_new(w->level)))
+	if (!w->zlib_level && !(g = gz_new(w->level)))
 		return -ENOMEM;
 	if (lseek(in, 0, SEEK_SET) || ftruncate(out, 0) || lseek(out, 0, SEEK_SET))
 		return -errno;
 	t = thread_cpu();
-	rc = w->zlib_level ? zlib_copy(w->zlib_level, in, out) : gzfile_copy(g, in, out);
+	rc = w->zlib_level ? zlib_copy(w->zlib_level, in, out) : gz_file(g, in, out);
 	w->cpu[round] = thread_cpu() - t;
 	w->out_bytes = lseek(out, 0, SEEK_END);
-	gzfile_free(g);
+	gz_free(g);
 	return rc;
 }
 
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 {
 	struct way ways[] = {
 		{ "zlib 6 (before)", 6, 0 }, { "zlib 1", 1, 0 },
-		{ "gzfile 1 (default)", 0, 1 }, { "gzfile 6", 0, 6 }, { "gzfile 9", 0, 9 },
+		{ "gz_file 1 (default)", 0, 1 }, { "gz_file 6", 0, 6 }, { "gz_file 9", 0, 9 },
 	};
 	const int nw = (int)(sizeof(ways) / sizeof(ways[0]));
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;

@@ -1,5 +1,5 @@
 # bench/gzip.mk - CPU of gzipping rotated output, zlib's streaming deflate
-# against src/sink/gzfile.c (bench/bench_gzip.c): -O2, no sanitizers.
+# against src/sink/gz.c (bench/bench_gzip.c): -O2, no sanitizers.
 .DEFAULT_GOAL := all
 
 $(BUILD)/bench_gzip: bench/bench_gzip.c $(LIB) $(HDRS)

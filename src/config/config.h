@@ -35,7 +35,7 @@ struct ht_regexlist {
 	size_t n;
 };
 
-/* output.rotation.compressionLevel: gzip's levels (sink/gzfile.h). */
+/* output.rotation.compressionLevel: gzip's levels (sink/gz.h). */
 #define HT_ROTATION_LEVEL_MIN 1
 #define HT_ROTATION_LEVEL_MAX 9
 

@@ -16,15 +16,16 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include "base/park.h"
 #include "delivery.h"
 #include "format.h"
+#include "gz.h"
 #include "http.h"
 
 #define CH_RESP_MAX 2048          /* bytes of a response body kept for the error */
 #define CH_PASSWORD_MAX 1024
+#define CH_GZIP_LEVEL 1           /* inserts are sent at once: speed over size */
 
 struct ch_sink {
 	char *insert_url, *ddl_url;
@@ -34,6 +35,7 @@ struct ch_sink {
 	struct curl_slist *headers;   /* the user and key */
 	struct curl_slist *headers_gz; /* the same and Content-Encoding: gzip */
 	CURL *curl;                   /* sender thread only, made on first use */
+	struct gz *z;                 /* sender thread only, made on first use */
 	struct ht_buf gz;             /* the compressed body being sent */
 	char resp[CH_RESP_MAX];
 	size_t resp_len;
@@ -258,28 +260,6 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return at && ht_now_ns() >= at; /* non-zero aborts the transfer */
 }
 
-static int gzip_into(struct ht_buf *out, const void *p, size_t len)
-{
-	z_stream z = { 0 };
-	int rc;
-
-	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16 /* gzip */, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	out->len = 0;
-	if (ht_buf_reserve(out, deflateBound(&z, len))) {
-		deflateEnd(&z);
-		return -ENOMEM;
-	}
-	z.next_in = (Bytef *)p;
-	z.avail_in = (uInt)len;
-	z.next_out = (Bytef *)out->p;
-	z.avail_out = (uInt)out->cap;
-	rc = deflate(&z, Z_FINISH);
-	out->len = z.total_out;
-	deflateEnd(&z);
-	return rc == Z_STREAM_END ? 0 : -EIO;
-}
-
 /* ClickHouse error codes about the data, the table or the credentials: the
  * same batch would fail again, so it is not retried. */
 static bool code_is_permanent(long code)
@@ -396,7 +376,7 @@ static enum dl_verdict ch_send(void *ctx, const void *payload, size_t len, uint3
 		free(s->ddl);
 		s->ddl = NULL;
 	}
-	if (gzip_into(&s->gz, payload, len)) {
+	if ((!s->z && !(s->z = gz_new(CH_GZIP_LEVEL))) || gz_pieces(s->z, &payload, &len, 1, &s->gz)) {
 		snprintf(err, errlen, "cannot gzip a batch of %zu bytes (out of memory)", len);
 		return DL_RETRY;
 	}
@@ -419,6 +399,7 @@ static void ch_free(struct ch_sink *s)
 	curl_slist_free_all(s->headers);
 	curl_slist_free_all(s->headers_gz);
 	ht_buf_free(&s->gz);
+	gz_free(s->z);
 	free(s->insert_url);
 	free(s->ddl_url);
 	free(s->ddl);

@@ -13,14 +13,15 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include "delivery.h"
+#include "gz.h"
 #include "otlp_enc.h"
 #include "http.h"
 #include "pb.h"
 
 #define RESP_MAX (64u << 10)   /* response bytes kept: a Status or a partial success */
+#define OTLP_GZIP_LEVEL 1      /* request bodies are sent at once: speed over size */
 
 struct otlp_sink {
 	struct otlp_enc_opts enc;
@@ -33,8 +34,7 @@ struct otlp_sink {
 	struct delivery *dl;
 	/* sender thread only */
 	CURL *curl;
-	z_stream zs;
-	bool zs_ready;
+	struct gz *gz;             /* made on the first gzipped body */
 	struct ht_buf body;        /* the request body when it is not the payload itself */
 	struct ht_buf resp;
 	uint32_t retry_after_ms;   /* from the last response */
@@ -217,35 +217,12 @@ uint64_t otlp_partial_success(const char *ctype, const char *body, size_t n, cha
 
 /* ---- request body */
 
-/* Deflate the pieces into s->body as one gzip member; 0 or -1. */
+/* Gzip the pieces into s->body as one member; 0 or -1. */
 static int gzip_pieces(struct otlp_sink *s, const void *const *p, const size_t *n, int k)
 {
-	size_t total = 0;
-
-	for (int i = 0; i < k; i++)
-		total += n[i];
-	if (!s->zs_ready) {
-		if (deflateInit2(&s->zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			return -1;
-		s->zs_ready = true;
-	} else if (deflateReset(&s->zs) != Z_OK) {
+	if (!s->gz && !(s->gz = gz_new(OTLP_GZIP_LEVEL)))
 		return -1;
-	}
-	s->body.len = 0;
-	if (ht_buf_reserve(&s->body, deflateBound(&s->zs, total) + 64))
-		return -1;
-	s->zs.next_out = (Bytef *)s->body.p;
-	s->zs.avail_out = (uInt)s->body.cap;
-	for (int i = 0; i < k; i++) {
-		s->zs.next_in = (Bytef *)(uintptr_t)p[i];
-		s->zs.avail_in = (uInt)n[i];
-		if (deflate(&s->zs, i == k - 1 ? Z_FINISH : Z_NO_FLUSH) == Z_STREAM_ERROR)
-			return -1;
-	}
-	if (s->zs.avail_in)
-		return -1;
-	s->body.len = s->body.cap - s->zs.avail_out;
-	return 0;
+	return gz_pieces(s->gz, p, n, k, &s->body) ? -1 : 0;
 }
 
 /* The bytes to POST for one payload: JSON gets its framing, gzip compresses. */
@@ -405,8 +382,7 @@ static void sink_free(struct otlp_sink *s)
 {
 	if (s->curl)
 		curl_easy_cleanup(s->curl);
-	if (s->zs_ready)
-		deflateEnd(&s->zs);
+	gz_free(s->gz);
 	curl_slist_free_all(s->headers);
 	ht_buf_free(&s->body);
 	ht_buf_free(&s->resp);

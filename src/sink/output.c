@@ -40,10 +40,10 @@
 
 #include "base/buf.h"
 #include "format.h"
-#include "gzfile.h"
+#include "gz.h"
 
-_Static_assert(HT_ROTATION_LEVEL_MIN >= GZFILE_LEVEL_MIN && HT_ROTATION_LEVEL_MAX <= GZFILE_LEVEL_MAX,
-	       "every configurable level is one gzfile takes");
+_Static_assert(HT_ROTATION_LEVEL_MIN >= GZ_LEVEL_MIN && HT_ROTATION_LEVEL_MAX <= GZ_LEVEL_MAX,
+	       "every configurable level is one gz takes");
 
 #define OUT_FILE_MODE 0640
 #define OUT_DIR_MODE 0750
@@ -600,7 +600,7 @@ static void drop_copy_locked(struct output *o, int64_t seq, const char *src)
 }
 
 /* Compress the rotated file with sequence number seq (see the top comment). */
-static void compress_one(struct output *o, int64_t seq, struct gzfile *z)
+static void compress_one(struct output *o, int64_t seq, struct gz *z)
 {
 	char src[NAME_MAX + 1], tmp[NAME_MAX + 1], gz[NAME_MAX + 1];
 	int64_t idx;
@@ -636,7 +636,7 @@ static void compress_one(struct output *o, int64_t seq, struct gzfile *z)
 	}
 	pthread_mutex_unlock(&o->lock);
 
-	rc = gzfile_copy(z, in, out);
+	rc = gz_file(z, in, out);
 	if (!rc && fsync(out))
 		rc = -errno;
 	close(in);
@@ -665,7 +665,7 @@ static void compress_one(struct output *o, int64_t seq, struct gzfile *z)
 static void *zthread_main(void *arg)
 {
 	struct output *o = arg;
-	struct gzfile *gz = gzfile_new(o->gzip_level);
+	struct gz *gz = gz_new(o->gzip_level);
 
 	/* background work: lower this thread's priority (Linux nice is per thread) */
 	pthread_setname_np(pthread_self(), "ht-gzip");
@@ -687,7 +687,7 @@ static void *zthread_main(void *arg)
 		pthread_mutex_lock(&o->lock);
 	}
 	pthread_mutex_unlock(&o->lock);
-	gzfile_free(gz);
+	gz_free(gz);
 	return NULL;
 }
 

@@ -1,8 +1,9 @@
 /*
- * test_gzfile.c - gzip of a file in members: what zlib reads back is the
- * input byte for byte (empty, under one member, exactly one, several with
- * a short last one), at the lowest and highest level; errors of the input
- * and of the output come back as -errno.
+ * test_gz.c - gzip with libdeflate.  Files, in members: what zlib reads
+ * back is the input byte for byte (empty, under one member, exactly one,
+ * several with a short last one), at the lowest and highest level; errors
+ * of the input and of the output come back as -errno.  Buffers: the pieces
+ * come back joined, in one member, also when the buffer is reused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,7 @@
 #include <zlib.h>
 
 #include "base/fdio.h"
-#include "sink/gzfile.h"
+#include "sink/gz.h"
 
 /* Text that compresses like NDJSON, with some noise so that it is not trivial. */
 static unsigned char *make_input(size_t n)
@@ -37,7 +38,7 @@ static unsigned char *make_input(size_t n)
 
 static int tmpfile_with(const unsigned char *p, size_t n)
 {
-	char name[] = "/tmp/test_gzfile_XXXXXX";
+	char name[] = "/tmp/test_gz_XXXXXX";
 	int fd = mkstemp(name);
 
 	assert_true(fd >= 0);
@@ -70,16 +71,16 @@ static void round_trip(size_t n, int level)
 {
 	unsigned char *in = make_input(n), *back;
 	int src = tmpfile_with(in, n), dst = tmpfile_with(NULL, 0);
-	struct gzfile *g = gzfile_new(level);
+	struct gz *g = gz_new(level);
 	size_t got;
 
 	assert_non_null(g);
-	assert_int_equal(gzfile_copy(g, src, dst), 0);
+	assert_int_equal(gz_file(g, src, dst), 0);
 	assert_true(lseek(dst, 0, SEEK_END) >= 18); /* at least one member's frame */
 	back = gunzip_fd(dst, n, &got);
 	assert_int_equal(got, n);
 	assert_memory_equal(back, in, n);
-	gzfile_free(g);
+	gz_free(g);
 	close(src);
 	close(dst);
 	free(in);
@@ -88,33 +89,33 @@ static void round_trip(size_t n, int level)
 
 static void test_sizes(void **state)
 {
-	const size_t sizes[] = { 0, 1, 4096, GZFILE_MEMBER - 1, GZFILE_MEMBER,
-				 GZFILE_MEMBER + 1, 3 * GZFILE_MEMBER + 12345 };
+	const size_t sizes[] = { 0, 1, 4096, GZ_MEMBER - 1, GZ_MEMBER,
+				 GZ_MEMBER + 1, 3 * GZ_MEMBER + 12345 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		round_trip(sizes[i], 6);
-		round_trip(sizes[i], GZFILE_LEVEL_MIN);
+		round_trip(sizes[i], GZ_LEVEL_MIN);
 	}
-	round_trip(2 * GZFILE_MEMBER + 7, GZFILE_LEVEL_MAX);
+	round_trip(2 * GZ_MEMBER + 7, GZ_LEVEL_MAX);
 }
 
 /* The level is the compressor's: the higher one writes fewer bytes here. */
 static void test_level_matters(void **state)
 {
-	size_t n = 2 * GZFILE_MEMBER;
+	size_t n = 2 * GZ_MEMBER;
 	unsigned char *in = make_input(n);
 	off_t size[2];
-	int lv[2] = { GZFILE_LEVEL_MIN, GZFILE_LEVEL_MAX };
+	int lv[2] = { GZ_LEVEL_MIN, GZ_LEVEL_MAX };
 
 	(void)state;
 	for (int k = 0; k < 2; k++) {
 		int src = tmpfile_with(in, n), dst = tmpfile_with(NULL, 0);
-		struct gzfile *g = gzfile_new(lv[k]);
+		struct gz *g = gz_new(lv[k]);
 
-		assert_int_equal(gzfile_copy(g, src, dst), 0);
+		assert_int_equal(gz_file(g, src, dst), 0);
 		size[k] = lseek(dst, 0, SEEK_END);
-		gzfile_free(g);
+		gz_free(g);
 		close(src);
 		close(dst);
 	}
@@ -124,7 +125,7 @@ static void test_level_matters(void **state)
 
 static void test_errors(void **state)
 {
-	struct gzfile *g = gzfile_new(6);
+	struct gz *g = gz_new(6);
 	unsigned char *in = make_input(4096);
 	int src = tmpfile_with(in, 4096);
 	int full = open("/dev/full", O_WRONLY);
@@ -133,14 +134,67 @@ static void test_errors(void **state)
 	(void)state;
 	assert_non_null(g);
 	assert_true(full >= 0 && dir >= 0);
-	assert_int_equal(gzfile_copy(g, src, full), -ENOSPC);
-	assert_int_equal(gzfile_copy(g, dir, full), -EISDIR);
-	assert_int_equal(gzfile_copy(g, -1, full), -EBADF);
-	gzfile_free(g);
-	gzfile_free(NULL);
+	assert_int_equal(gz_file(g, src, full), -ENOSPC);
+	assert_int_equal(gz_file(g, dir, full), -EISDIR);
+	assert_int_equal(gz_file(g, -1, full), -EBADF);
+	gz_free(g);
+	gz_free(NULL);
 	close(src);
 	close(full);
 	close(dir);
+	free(in);
+}
+
+/* zlib's inflate of one whole gzip member in b; returns the bytes, *n their count. */
+static unsigned char *inflate_member(const struct ht_buf *b, size_t cap, size_t *n)
+{
+	unsigned char *out = malloc(cap + 1);
+	z_stream zs = { 0 };
+
+	assert_non_null(out);
+	assert_int_equal(inflateInit2(&zs, 16 + 15), Z_OK);
+	zs.next_in = (Bytef *)b->p;
+	zs.avail_in = (uInt)b->len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap + 1;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(zs.avail_in, 0); /* one member, nothing after it */
+	*n = zs.total_out;
+	inflateEnd(&zs);
+	return out;
+}
+
+static void test_pieces(void **state)
+{
+	unsigned char *in = make_input(300000), *back;
+	struct gz *g = gz_new(GZ_LEVEL_MIN);
+	struct ht_buf out = { 0 };
+	const void *p[3] = { "{\"resourceSpans\":", in, "}" };
+	size_t n[3] = { 17, 300000, 1 }, got;
+
+	(void)state;
+	assert_non_null(g);
+	for (int round = 0; round < 2; round++) { /* the second reuses every buffer */
+		assert_int_equal(gz_pieces(g, p, n, 3, &out), 0);
+		back = inflate_member(&out, 300018, &got);
+		assert_int_equal(got, 300018);
+		assert_memory_equal(back, p[0], 17);
+		assert_memory_equal(back + 17, in, 300000);
+		assert_int_equal(back[300017], '}');
+		free(back);
+		assert_int_equal(gz_pieces(g, &p[1], &n[1], 1, &out), 0);
+		back = inflate_member(&out, 300000, &got);
+		assert_int_equal(got, 300000);
+		assert_memory_equal(back, in, 300000);
+		free(back);
+	}
+	n[1] = 0;
+	assert_int_equal(gz_pieces(g, &p[1], &n[1], 1, &out), 0);
+	back = inflate_member(&out, 0, &got);
+	assert_int_equal(got, 0);
+	free(back);
+	free(out.p);
+	gz_free(g);
 	free(in);
 }
 
@@ -150,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_level_matters),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
