@@ -27,6 +27,7 @@
 #include <urcu.h>
 #include <yaml.h>
 
+#include "base/fdio.h"
 
 #define HT_CONFIG_MAX_FILE (1u << 20) /* bytes of YAML accepted */
 #define HT_VALUE_SHOW 60              /* bytes of a bad value quoted in a message */
@@ -1713,7 +1714,7 @@ static char *read_file(struct pctx *x, const char *path, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t got = 0;
+	ssize_t got;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1735,18 +1736,10 @@ static char *read_file(struct pctx *x, const char *path, size_t *len)
 		perr(x, NULL, "out of memory");
 		goto err_close;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			perr(x, NULL, "cannot read the config file: %s", strerror(errno));
-			goto err_free;
-		}
-		if (n == 0)
-			break; /* shrank while reading: take what is there */
-		got += (size_t)n;
+	got = ht_read_full(fd, buf, (size_t)st.st_size); /* shorter if it shrank meanwhile */
+	if (got < 0) {
+		perr(x, NULL, "cannot read the config file: %s", strerror((int)-got));
+		goto err_free;
 	}
 	buf[got] = '\0';
 	*len = got;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
+
 #define META_SLOTS 4096 /* power of two; a collision just evicts */
 #define META_FILE_MAX 8192 /* bytes of a cgroup or stat file read */
 
@@ -228,7 +230,7 @@ static ssize_t read_proc(struct meta_cache *mc, uint32_t pid, const char *name, 
 			 size_t size)
 {
 	char path[192];
-	size_t got = 0;
+	ssize_t got;
 	int fd, o;
 
 	o = snprintf(path, sizeof(path), mc->proc_fmt, pid);
@@ -238,18 +240,12 @@ static ssize_t read_proc(struct meta_cache *mc, uint32_t pid, const char *name, 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1; /* the process is gone */
-	while (got + 1 < size) {
-		ssize_t n = read(fd, buf + got, size - 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	got = ht_read_full(fd, buf, size - 1);
 	close(fd);
+	if (got < 0)
+		return -1;
 	buf[got] = '\0';
-	return (ssize_t)got;
+	return got;
 }
 
 static uint64_t start_time_of(struct meta_cache *mc, uint32_t pid)

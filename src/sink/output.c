@@ -37,7 +37,6 @@
 #include <linux/falloc.h>
 #include <linux/magic.h>
 
-
 #include "base/buf.h"
 #include "format.h"
 #include "gz.h"
@@ -67,7 +66,7 @@ struct output {
 	uint64_t wb_end;         /* writeback started up to here (drop-behind) */
 	uint64_t max_size;       /* rotation threshold in bytes; 0 = no rotation */
 	uint32_t max_files;
-	int gzip_level;           /* libdeflate level of the rotated files */
+	int gzip_level;          /* libdeflate level of the rotated files */
 	uint32_t retry_ms;
 	uint64_t rotate_hold_until_ms; /* a failed rotation is retried after this */
 	uint64_t next_link_check_ms;   /* next check that the file still has a name */

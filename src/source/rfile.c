@@ -313,26 +313,6 @@ uint64_t rfile_writer_bytes(const struct rfile_writer *w)
 
 /* ---- reader */
 
-/* Read up to n bytes; returns bytes read (< n only at EOF) or -errno. */
-static ssize_t read_full(int fd, uint8_t *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, p + got, n - got);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 static void vfail(char *err, size_t errlen, const char *path, const char *fmt, va_list ap)
 {
 	int n = snprintf(err, errlen, "%s: ", path);
@@ -370,7 +350,7 @@ static int check_file_header(struct rfile_reader *r)
 	uint32_t version, hsize;
 	ssize_t got;
 
-	got = read_full(r->fd, hdr, sizeof(hdr));
+	got = ht_read_full(r->fd, hdr, sizeof(hdr));
 	if (got < 0)
 		return reader_fail(r, "read error at offset 0: %s", strerror((int)-got));
 	if (got == 0)
@@ -397,7 +377,7 @@ static int check_file_header(struct rfile_reader *r)
 	if (hsize > RFILE_HDR_SIZE) {
 		uint8_t skip[RFILE_MAX_HDR_SIZE];
 
-		got = read_full(r->fd, skip, hsize - RFILE_HDR_SIZE);
+		got = ht_read_full(r->fd, skip, hsize - RFILE_HDR_SIZE);
 		if (got < 0)
 			return reader_fail(r, "read error at offset %u: %s", RFILE_HDR_SIZE,
 					   strerror((int)-got));
@@ -473,7 +453,7 @@ static int block_read(struct rfile_reader *r, struct rfile_block *b, uint64_t of
 	ssize_t got;
 
 	b->off = off;
-	got = read_full(r->fd, h, hsize);
+	got = ht_read_full(r->fd, h, hsize);
 	if (got < 0)
 		return block_fail(r->path, b, "read error at offset %llu: %s", boff, strerror((int)-got));
 	if (got == 0)
@@ -501,7 +481,7 @@ static int block_read(struct rfile_reader *r, struct rfile_block *b, uint64_t of
 	if (grow(&b->comp, &b->comp_cap, b->comp_len) || grow(&b->raw, &b->raw_cap, b->raw_len))
 		return block_fail(r->path, b, "block at offset %llu: out of memory for %u + %u bytes",
 				  boff, b->comp_len, b->raw_len);
-	got = read_full(r->fd, b->comp, b->comp_len);
+	got = ht_read_full(r->fd, b->comp, b->comp_len);
 	if (got < 0)
 		return block_fail(r->path, b, "read error at offset %llu: %s",
 				  boff + hsize, strerror((int)-got));
