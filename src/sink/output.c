@@ -586,6 +586,18 @@ static void rotate(struct output *o)
 
 /* --------------------------------------------------------- compression */
 
+/*
+ * P.K.gz is complete (it is only ever renamed into place after its fsync),
+ * so the P.K beside it is a copy: unlink it.  If that fails (the directory
+ * stopped being writable right after the rename), the job is requeued and
+ * its next run only retries this unlink.  Under lock.
+ */
+static void drop_copy_locked(struct output *o, int64_t seq, const char *src)
+{
+	if (unlinkat(o->dirfd, src, 0) && errno != ENOENT)
+		push_seq(&o->later, &o->n_later, &o->cap_later, seq);
+}
+
 /* Compress the rotated file with sequence number seq (see the top comment). */
 static void compress_one(struct output *o, int64_t seq, struct gz *z)
 {
@@ -601,8 +613,13 @@ static void compress_one(struct output *o, int64_t seq, struct gz *z)
 	}
 	rot_name(o, src, sizeof(src), (uint32_t)idx, "");
 	rot_name(o, tmp, sizeof(tmp), (uint32_t)idx, ".gz.tmp");
+	if (name_exists(o, (uint32_t)idx, ".gz")) { /* compressed; a copy may be left */
+		drop_copy_locked(o, seq, src);
+		pthread_mutex_unlock(&o->lock);
+		return;
+	}
 	in = openat(o->dirfd, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0) { /* already compressed or gone */
+	if (in < 0) { /* gone */
 		pthread_mutex_unlock(&o->lock);
 		return;
 	}
@@ -632,7 +649,7 @@ static void compress_one(struct output *o, int64_t seq, struct gz *z)
 		rot_name(o, tmp, sizeof(tmp), (uint32_t)idx, ".gz.tmp");
 		rot_name(o, gz, sizeof(gz), (uint32_t)idx, ".gz");
 		if (!rc && renameat(o->dirfd, tmp, o->dirfd, gz) == 0) {
-			unlinkat(o->dirfd, src, 0);
+			drop_copy_locked(o, seq, src);
 		} else {
 			unlinkat(o->dirfd, tmp, 0);
 			push_seq(&o->later, &o->n_later, &o->cap_later, seq);

@@ -1,8 +1,9 @@
 # Overload at small scale (issue 12): the smallest ring buffer and one shard
 # under wrk, where nginx echoes every request's own target in X-Target, so a
 # record pairing a request with another request's response is visible.
-# Asserts: no wrong record (target != X-Target), and flagged or missing
-# records only when the tracer counted a loss (events dropped, bytes lost).
+# Asserts, whatever share of the traffic the machine's speed lets the tracer
+# keep: no wrong record (target != X-Target), every record right or flagged,
+# and no more requests missing or flagged than the tracer counted losses.
 OV_NGX=$E2E_PORT_BASE
 OV_MET=127.0.0.1:$((E2E_PORT_BASE + 1))
 OV=$TMP/ov
@@ -41,15 +42,18 @@ else
 	stop_tracer || fail "overload: tracer did not exit 0 on SIGINT"
 	ngx_private_stop "$OV/ngx"
 	OV_N=$(( $(awk '/requests in/ {print $1}' "$OV/wrk_small.out") + $(awk '/requests in/ {print $1}' "$OV/wrk_big.out") ))
-	OV_DROP=$(metric_sum "$OV/metrics.txt" http_tracer_events_dropped_total)
+	# every counted loss, each in a unit of which a request that did not
+	# come out right owns at least one (see below)
+	OV_DROP=$(( $(metric_sum "$OV/metrics.txt" http_tracer_events_dropped_total) + \
+		$(metric_sum "$OV/metrics.txt" http_tracer_kernel_connections_evicted_total) ))
 	OV_LOST=$(metric_sum "$OV/metrics.txt" http_tracer_bytes_lost_total)
-	echo "wrk: $OV_N requests completed; tracer: events dropped $OV_DROP, bytes lost $OV_LOST"
+	echo "wrk: $OV_N requests completed; tracer: events dropped (and connections evicted) $OV_DROP, bytes lost $OV_LOST"
 	grep -E '^http_tracer_events_dropped_total' "$OV/metrics.txt" | grep -v ' 0$'
-	if python3 - "$OV/out.ndjson" "$OV_NGX" "$OV_N" "$OV_DROP" "$OV_LOST" <<'PY'; then
+	if python3 - "$OV/out.ndjson" "$OV_NGX" "$OV_N" "$OV_DROP" <<'PY'; then
 import json, sys
-path, port, wrk_n, dropped, lost = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
+path, port, wrk_n, dropped = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
 loss_flags = {"gap", "incomplete", "no_request"}
-st = {role: dict(records=0, paired=0, ok=0, wrong=0, flagged=0, gapped=0, examples=[]) for role in ("server", "client")}
+st = {role: dict(records=0, flagged=0, wrong=0, unflagged=0, right=0, examples=[]) for role in ("server", "client")}
 for line in open(path):
     if not line.strip():
         continue
@@ -58,33 +62,44 @@ for line in open(path):
         continue
     s = st[r["role"]]
     s["records"] += 1
-    flags = set(r.get("flags", []))
-    s["flagged"] += bool(loss_flags & flags)
-    s["gapped"] += bool({"gap", "no_request"} & flags)
+    flagged = bool(loss_flags & set(r.get("flags", [])))
     echo = r.get("resp_headers", {}).get("x-target")
-    if r.get("target") and echo:
-        s["paired"] += 1
-        s["ok"] += r.get("status") == 200 and echo == r["target"]
-        if echo != r["target"]:
-            s["wrong"] += 1
-            if len(s["examples"]) < 3:
-                s["examples"].append(f"target {r['target']} x-target {echo} flags {sorted(flags)}")
-bad = 0
+    right = r.get("status") == 200 and bool(r.get("target")) and echo == r["target"]
+    wrong = bool(r.get("target") and echo and echo != r["target"])
+    s["flagged"] += flagged
+    s["right"] += right
+    s["wrong"] += wrong
+    s["unflagged"] += not right and not flagged
+    if (wrong or not (right or flagged)) and len(s["examples"]) < 3:
+        s["examples"].append(f"target {r.get('target')} x-target {echo} status {r.get('status')} flags {r.get('flags')}")
+bad, not_right = 0, 0
 for role, s in st.items():
-    right = s["ok"]
-    print(f"{role}: records {s['records']}, flagged {s['flagged']} (gap/no_request {s['gapped']}), "
-          f"wrong {s['wrong']}, right (200, own X-Target) {right}; counted losses: events dropped {dropped}, bytes lost {lost}")
+    print(f"{role}: records {s['records']}, right (200, own X-Target) {s['right']}, flagged {s['flagged']}, "
+          f"wrong {s['wrong']}, neither right nor flagged {s['unflagged']}")
     for e in s["examples"]:
-        print("  wrong: " + e)
+        print("  " + e)
     if s["wrong"]:
         print(f"FAIL {role}: {s['wrong']} records pair a request with another request's response"); bad += 1
-    if right < wrk_n // 2:
-        print(f"FAIL {role}: only {right} right records for {wrk_n} requests"); bad += 1
-    # wrk stops with at most one request in flight per connection (36):
-    # those may end incomplete; anything else flagged or missing needs a loss.
-    unexplained = s["gapped"] + max(0, s["flagged"] - s["gapped"] - 36) + max(0, wrk_n - right)
-    if unexplained and not (dropped or lost):
-        print(f"FAIL {role}: {unexplained} records flagged or missing without a counted loss"); bad += 1
+    if s["unflagged"]:
+        print(f"FAIL {role}: {s['unflagged']} records are neither right nor flagged gap/incomplete/no_request"); bad += 1
+    if not s["right"]:
+        print(f"FAIL {role}: no right record at all"); bad += 1
+    not_right += max(0, wrk_n - s["right"])
+# A completed request that has no right record in a role had at least one
+# of its own syscalls in that role (nginx's read or writes, wrk's write or
+# reads: one request at a time per keep-alive connection, so no syscall is
+# shared by two requests) lost, and the tracer counts each such loss at
+# least once: a ring reserve that failed, an event dropped in user space,
+# an evicted byte or connection, a record dropped.  So however fast the
+# machine is, the two roles' missing and flagged requests add up to at most
+# the counted losses, plus one request in flight per connection (36) per
+# role when wrk stopped.  (The one loss not counted per event is a hole the
+# reorder wait gives up on, for bytes still on their way: in the runs seen,
+# the requests not right stayed under a quarter of the counted losses.)
+bound = dropped + 2 * 36
+print(f"requests not right, both roles: {not_right} of {2 * wrk_n}; counted losses allow {bound}")
+if not_right > bound:
+    print(f"FAIL: {not_right - bound} requests not right beyond the counted losses"); bad += 1
 sys.exit(1 if bad else 0)
 PY
 		pass "overload: no record pairs a request with another's response; flagged/missing ones only with counted losses"
