@@ -363,6 +363,7 @@ static inline __attribute__((always_inline)) bool copy_if_safe(char *w, const ui
 	return true;
 }
 
+#ifdef __SSE2__ /* the vector escapers are its only callers */
 /*
  * Escape a block s[i..i+b) (b <= 64) whose unsafe-byte mask t is not 0;
  * buf holds the block's bytes and 8 readable bytes past them.  The safe
@@ -409,6 +410,7 @@ static inline __attribute__((always_inline)) char *esc_block(char *w, const uint
 	*next = i + b;
 	return w + (b - pos);
 }
+#endif /* __SSE2__ */
 
 /*
  * The SSE2 (or, elsewhere, SWAR) body of esc_bytes from s[i]: 16 bytes at

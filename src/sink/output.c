@@ -242,7 +242,7 @@ static bool on_ext4(int fd)
 {
 	struct statfs sf;
 
-	return OUTPUT_PREALLOC_BYTES && fstatfs(fd, &sf) == 0 && sf.f_type == EXT4_SUPER_MAGIC;
+	return OUTPUT_PREALLOC_BYTES != 0 && fstatfs(fd, &sf) == 0 && sf.f_type == EXT4_SUPER_MAGIC;
 }
 
 /* Keep at least half a step of unwritten blocks ahead of a write of len
