@@ -1742,7 +1742,7 @@ static char *read_file(struct pctx *x, const char *path, size_t *len)
 		goto err_free;
 	}
 	buf[got] = '\0';
-	*len = got;
+	*len = (size_t)got;
 	close(fd);
 	return buf;
 

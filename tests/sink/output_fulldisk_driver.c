@@ -260,6 +260,7 @@ static void phase_rotation(const char *dir)
 	c.rotation_enabled = true;
 	c.rotation_max_size = 64 << 10;
 	c.rotation_max_files = 100;
+	c.rotation_gzip_level = HT_ROTATION_LEVEL_MIN;
 	o = output_open(&c, &st, err, sizeof(err));
 	if (!o) {
 		CHECK(0, "output_open: %s", err);
