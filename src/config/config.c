@@ -62,6 +62,7 @@ enum ktype {
 	KT_IDENT,    /* an SQL identifier: [A-Za-z_][A-Za-z0-9_]* */
 	KT_USER,     /* a user name: [A-Za-z0-9_.@-]+ */
 	KT_FORMAT,   /* ndjson | json | csv */
+	KT_COMPRESSION, /* gzip | none, into a bool (true: gzip) */
 	KT_LISTEN,   /* host:port */
 	KT_K8S_MODE, /* auto | true | false */
 	KT_K8S_URL,  /* http:// or https:// URL, a path allowed, or "" */
@@ -69,7 +70,6 @@ enum ktype {
 	KT_NODE,     /* a Kubernetes node name, or "" */
 	KT_OTLP_URL,      /* output.otlp.endpoint: "" or http(s)://... */
 	KT_OTLP_PROTOCOL, /* http/protobuf | http/json */
-	KT_OTLP_COMPRESSION, /* gzip | none */
 	KT_OTLP_TEXT,     /* a plain string (the service name) */
 	KT_OTLP_HEADERS,  /* mapping of header name: value */
 	KT_PORTS,    /* list of ports */
@@ -158,7 +158,7 @@ static const struct kdesc k_otlp[] = {
 	K_FIELD("protocol", KT_OTLP_PROTOCOL, otlp_json),
 	K_FIELD("headers", KT_OTLP_HEADERS, otlp_headers),
 	K_NUM("timeoutMs", KT_U32, otlp_timeout_ms, 1, 600000, 0),
-	K_FIELD("compression", KT_OTLP_COMPRESSION, otlp_gzip),
+	K_FIELD("compression", KT_COMPRESSION, otlp_gzip),
 	K_FIELD("serviceName", KT_OTLP_TEXT, otlp_service_name),
 	K_NUM("queueMaxSize", KT_SIZE, otlp_queue_max_bytes, 64 * KiB, TiB, 1),
 	K_FIELD("spoolDir", KT_FILE, otlp_spool_dir),
@@ -174,6 +174,7 @@ static const struct kdesc k_clickhouse[] = {
 	K_FIELD("createTable", KT_BOOL, ch_create_table),
 	K_FIELD("spoolDir", KT_FILE, ch_spool_dir),
 	K_NUM("spoolMaxSize", KT_SIZE, ch_spool_max, 1 * MiB, TiB, 1),
+	K_FIELD("compression", KT_COMPRESSION, ch_gzip),
 	{ NULL },
 };
 static const struct kdesc k_output[] = {
@@ -684,6 +685,23 @@ static int conv_format(struct pctx *x, const struct kdesc *k, const struct sval 
 		    show(v, b, sizeof(b)));
 }
 
+/* A sink's request bodies: gzip (true) or none. */
+static int conv_compression(struct pctx *x, const struct kdesc *k, const struct sval *v,
+			    const char *key)
+{
+	bool *dst = (bool *)((char *)x->c + k->off);
+	char b[256];
+
+	if (!v->is_null && !strcmp(v->s, "gzip"))
+		*dst = true;
+	else if (!v->is_null && !strcmp(v->s, "none"))
+		*dst = false;
+	else
+		return perr(x, &v->mark, "expected gzip or none for %s, got '%s'", key,
+			    show(v, b, sizeof(b)));
+	return 0;
+}
+
 /* host:port, [v6]:port or :port; port 0..65535 (0: any free port). */
 static bool listen_valid(const char *s, size_t len)
 {
@@ -853,11 +871,6 @@ static int conv_otlp(struct pctx *x, const struct kdesc *k, const struct sval *v
 			return perr(x, &v->mark, "expected http/protobuf or http/json for %s, got '%s'",
 				    key, show(v, b, sizeof(b)));
 		return 0;
-	case KT_OTLP_COMPRESSION:
-		if (otlp_set_compression(x->c, s))
-			return perr(x, &v->mark, "expected gzip or none for %s, got '%s'", key,
-				    show(v, b, sizeof(b)));
-		return 0;
 	default:
 		if (v->len > 4096)
 			return perr(x, &v->mark, "expected at most 4096 bytes for %s", key);
@@ -927,6 +940,7 @@ static int set_scalar(struct pctx *x, const struct kdesc *k, const struct sval *
 	case KT_IDENT:
 	case KT_USER: return conv_name(x, k, v, key);
 	case KT_FORMAT: return conv_format(x, k, v, key);
+	case KT_COMPRESSION: return conv_compression(x, k, v, key);
 	case KT_LISTEN: return conv_listen(x, k, v, key);
 	case KT_K8S_MODE: return conv_k8s_mode(x, k, v, key);
 	case KT_K8S_URL: return conv_k8s_url(x, k, v, key);
@@ -934,7 +948,6 @@ static int set_scalar(struct pctx *x, const struct kdesc *k, const struct sval *
 	case KT_NODE: return conv_node(x, k, v, key);
 	case KT_OTLP_URL:
 	case KT_OTLP_PROTOCOL:
-	case KT_OTLP_COMPRESSION:
 	case KT_OTLP_TEXT: return conv_otlp(x, k, v, key);
 	default: break;
 	}
@@ -1692,6 +1705,7 @@ struct ht_config *ht_config_defaults(void)
 	c->ch_create_table = false;
 	c->ch_spool_dir = strdup("");
 	c->ch_spool_max = GiB;
+	c->ch_gzip = true;
 	if (!c->source || !c->output_path || !c->metrics_listen || !c->k8s_api_server ||
 	    !c->k8s_token_file || !c->k8s_ca_file || !c->k8s_node_name || !c->ch_url ||
 	    !c->ch_database || !c->ch_table || !c->ch_user || !c->ch_password_file ||

@@ -71,6 +71,7 @@ struct ht_config {
 	bool ch_create_table;
 	char *ch_spool_dir;            /* "" = memory queue only */
 	uint64_t ch_spool_max;         /* bytes */
+	bool ch_gzip;                  /* compression gzip (else none) */
 	/* performance */
 	uint64_t ringbuffer_bytes;     /* all CPUs together, default HT_RINGBUF_DEFAULT */
 	uint32_t worker_threads;

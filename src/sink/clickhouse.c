@@ -37,6 +37,7 @@ struct ch_sink {
 	CURL *curl;                   /* sender thread only, made on first use */
 	struct gz *z;                 /* sender thread only, made on first use */
 	struct ht_buf gz;             /* the compressed body being sent */
+	bool gzip;                    /* compression: gzip (else none) */
 	char resp[CH_RESP_MAX];
 	size_t resp_len;
 	uint64_t abort_at_ns;         /* close: cut a hanging send short (0: never) */
@@ -376,6 +377,8 @@ static enum dl_verdict ch_send(void *ctx, const void *payload, size_t len, uint3
 		free(s->ddl);
 		s->ddl = NULL;
 	}
+	if (!s->gzip)
+		return post(s, s->insert_url, payload, len, false, err, errlen);
 	if ((!s->z && !(s->z = gz_new(CH_GZIP_LEVEL))) || gz_pieces(s->z, &payload, &len, 1, &s->gz)) {
 		snprintf(err, errlen, "cannot gzip a batch of %zu bytes (out of memory)", len);
 		return DL_RETRY;
@@ -515,6 +518,7 @@ static int ch_setup(struct ch_sink *s, const struct ht_config *c, char *err, siz
 		snprintf(node, sizeof(node), "%s", env);
 	else
 		gethostname(node, sizeof(node) - 1);
+	s->gzip = c->ch_gzip;
 	s->insert_url = insert_url(c->ch_url, c->ch_database, c->ch_table);
 	s->ddl_url = url_join(c->ch_url, ""); /* the DDL goes as the POST body */
 	if (rc || !s->insert_url || !s->ddl_url ||

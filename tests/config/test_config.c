@@ -1091,6 +1091,7 @@ static void test_clickhouse(void **state)
 	assert_false(c->ch_create_table);
 	assert_string_equal(c->ch_spool_dir, "");
 	assert_int_equal(c->ch_spool_max, 1 * GiB);
+	assert_true(c->ch_gzip);
 	ht_config_free(c);
 
 	c = expect_load(ch_design);
@@ -1101,7 +1102,8 @@ static void test_clickhouse(void **state)
 	c = expect_load("output:\n  path: \"\"\n  clickhouse:\n    url: http://ch.example:8123/\n"
 			"    database: traces\n    table: http_events_dist\n    user: tracer@node-1\n"
 			"    passwordFile: /etc/http-tracer/ch.pw\n    createTable: true\n"
-			"    spoolDir: /var/spool/http-tracer\n    spoolMaxSize: 500MB\n");
+			"    spoolDir: /var/spool/http-tracer\n    spoolMaxSize: 500MB\n"
+			"    compression: none\n");
 	assert_string_equal(c->output_path, "");
 	assert_string_equal(c->ch_url, "http://ch.example:8123/");
 	assert_string_equal(c->ch_database, "traces");
@@ -1111,6 +1113,7 @@ static void test_clickhouse(void **state)
 	assert_true(c->ch_create_table);
 	assert_string_equal(c->ch_spool_dir, "/var/spool/http-tracer");
 	assert_int_equal(c->ch_spool_max, 500000000ull);
+	assert_false(c->ch_gzip);
 	ht_config_free(c);
 
 	c = expect_load("output:\n  clickhouse: {url: \"https://[::1]:8443\", spoolDir: ~}\n");
@@ -1128,12 +1131,14 @@ static void test_clickhouse(void **state)
 		     "3:15: error: expected a name of letters, digits and '_' (not starting with a digit, at most 128) for output.clickhouse.database, got '9db'");
 	expect_error("output:\n  clickhouse:\n    user: \"a b\"\n",
 		     "3:11: error: expected a user name of letters, digits, '_', '.', '@' and '-' (at most 128) for output.clickhouse.user, got 'a b'");
+	expect_error("output:\n  clickhouse:\n    compression: zstd\n",
+		     "3:18: error: expected gzip or none for output.clickhouse.compression, got 'zstd'");
 	expect_error("output:\n  clickhouse:\n    createTable: maybe\n",
 		     "3:18: error: expected true or false for output.clickhouse.createTable, got 'maybe'");
 	expect_error("output:\n  clickhouse:\n    spoolMaxSize: 1KiB\n",
 		     "3:19: error: expected a size in 1MiB..1TiB (bytes, or with a unit: 4KiB, 100MB) for output.clickhouse.spoolMaxSize, got '1KiB'");
 	expect_error("output:\n  clickhouse:\n    tabel: x\n",
-		     "3:5: error: unknown key 'tabel' in output.clickhouse (expected one of: url, database, table, user, passwordFile, createTable, spoolDir, spoolMaxSize)");
+		     "3:5: error: unknown key 'tabel' in output.clickhouse (expected one of: url, database, table, user, passwordFile, createTable, spoolDir, spoolMaxSize, compression)");
 }
 
 static int cleanup(void **state)

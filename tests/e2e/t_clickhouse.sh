@@ -190,6 +190,23 @@ PY
 	fi
 }
 
+# compression: none: the inserts go as plain JSONEachRow (a body and its
+# Content-Encoding that disagree would be refused by the server).
+ch_plain() {
+	rm -f "$TMP/ch_p.ndjson"
+	ch_tracer_cfg "$TMP/ch_p.yaml" ev_plain "createTable: true" "compression: none"
+	start_tracer "$TMP/ch_p.ndjson" "$TMP/ch_p.log" --config "$TMP/ch_p.yaml" || { fail "clickhouse plain: tracer did not start"; return; }
+	ch_traffic 1 p
+	sleep 0.5
+	ch_stop_tracer || fail "clickhouse plain: tracer did not exit 0 on SIGINT"
+	ch_keys ev_plain "$TMP/ch_p.keys"
+	if ch_compare "$TMP/ch_p.ndjson" "$TMP/ch_p.keys" 0 && [ -s "$TMP/ch_p.keys" ]; then
+		pass "clickhouse plain: with compression: none the rows in ClickHouse are the records of the NDJSON file"
+	else
+		fail "clickhouse plain: ClickHouse and the NDJSON file differ"; tail -5 "$TMP/ch_p.log"
+	fi
+}
+
 # The server stops (SIGSTOP) and dies (SIGKILL) mid-traffic, then comes
 # back; then it dies again and the tracer stops with a queue: the next
 # tracer sends the spool.
@@ -311,6 +328,7 @@ else
 	printf 's3cret\n' > "$TMP/ch.pw"
 	printf 'wrong\n' > "$TMP/ch_bad.pw"
 	ch_live
+	ch_plain
 	ch_outage
 	ch_cluster
 	ch_refused "bad password" ev_live "Wrong password" "user: tracer" "passwordFile: $TMP/ch_bad.pw"
