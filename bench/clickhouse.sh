@@ -4,10 +4,11 @@
 # and the CPU per record of the writer, the sender and the server.
 #
 # A generated corpus (tools/gen_corpus, N transactions, default 200,000) is
-# replayed three ways, side by side in one run:
+# replayed four ways, side by side in one run:
 #   file        NDJSON file only (the baseline)
 #   file+ch     the file and the ClickHouse sink
 #   ch          the sink alone (output.path "")
+#   ch-plain    the sink alone with compression: none
 # Replay loses nothing: a sink that cannot keep up slows the replay down, so
 # with the sink on, records / wall time is the rate the sink sustains (every
 # record is counted in ClickHouse afterwards).  Thread CPU comes from
@@ -46,11 +47,12 @@ until [ "$(curl -s --max-time 1 "$URL/?query=SELECT%201")" = 1 ]; do
 done
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u +%Y-%m-%d), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "corpus: $CORPUS ($N transactions); clickhouse-server $(curl -s "$URL/?query=SELECT%20version()")"
-for mode in file file+ch ch; do
+for mode in file file+ch ch ch-plain; do
 	case $mode in
 	file) printf 'output:\n  path: %s/out.ndjson\n' "$D" ;;
 	file+ch) printf 'output:\n  path: %s/out.ndjson\n  clickhouse: {url: "%s", table: ev, createTable: true}\n' "$D" "$URL" ;;
 	ch) printf 'output:\n  path: ""\n  clickhouse: {url: "%s", table: ev, createTable: true}\n' "$URL" ;;
+	ch-plain) printf 'output:\n  path: ""\n  clickhouse: {url: "%s", table: ev, createTable: true, compression: none}\n' "$URL" ;;
 	esac > "$D/$mode.yaml"
 done
 python3 - "$BUILD/http-tracer" "$CORPUS" "$D" "$URL" "$CH_PID" <<'PY'
@@ -93,7 +95,7 @@ def run(mode):
     rows = int(q("SELECT count() FROM default.ev")) if mode != "file" else None
     return dict(mode=mode, wall=wall, n=n, rows=rows, by=by, ch=ch_cpu if mode != "file" else 0.0)
 
-res = [run(m) for m in ("file", "file+ch", "ch")]
+res = [run(m) for m in ("file", "file+ch", "ch", "ch-plain")]
 us = lambda s, n: f"{s / n * 1e6:.1f}"
 print("| run | records | rows in ClickHouse | wall s | records/s | writer us/rec | sender us/rec | shards us/rec | clickhouse-server us/rec |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
