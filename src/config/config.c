@@ -685,18 +685,24 @@ static int conv_format(struct pctx *x, const struct kdesc *k, const struct sval 
 		    show(v, b, sizeof(b)));
 }
 
-/* A sink's request bodies: gzip (true) or none. */
+/* A sink's request bodies: "gzip" (true) or "none"; 0, or -1 for anything else. */
+static int set_gzip(bool *gzip, const char *s)
+{
+	if (!strcmp(s, "gzip"))
+		*gzip = true;
+	else if (!strcmp(s, "none"))
+		*gzip = false;
+	else
+		return -1;
+	return 0;
+}
+
 static int conv_compression(struct pctx *x, const struct kdesc *k, const struct sval *v,
 			    const char *key)
 {
-	bool *dst = (bool *)((char *)x->c + k->off);
 	char b[256];
 
-	if (!v->is_null && !strcmp(v->s, "gzip"))
-		*dst = true;
-	else if (!v->is_null && !strcmp(v->s, "none"))
-		*dst = false;
-	else
+	if (v->is_null || set_gzip((bool *)((char *)x->c + k->off), v->s))
 		return perr(x, &v->mark, "expected gzip or none for %s, got '%s'", key,
 			    show(v, b, sizeof(b)));
 	return 0;
@@ -834,17 +840,6 @@ static int otlp_set_protocol(struct ht_config *c, const char *s)
 		c->otlp_json = false;
 	else if (!strcmp(s, "http/json"))
 		c->otlp_json = true;
-	else
-		return -1;
-	return 0;
-}
-
-static int otlp_set_compression(struct ht_config *c, const char *s)
-{
-	if (!strcmp(s, "gzip"))
-		c->otlp_gzip = true;
-	else if (!strcmp(s, "none"))
-		c->otlp_gzip = false;
 	else
 		return -1;
 	return 0;
@@ -1627,7 +1622,7 @@ static int otel_env(struct ht_config *c)
 	    otlp_set_protocol(c, v))
 		env_warn(name, "'%s' is not supported (http/protobuf or http/json); using http/protobuf", v);
 	if ((v = env_pick("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &name)) &&
-	    otlp_set_compression(c, v))
+	    set_gzip(&c->otlp_gzip, v))
 		env_warn(name, "'%s' is not gzip or none; ignored", v);
 	if ((v = env_pick("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &name))) {
 		uint64_t ms;
