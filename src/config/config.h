@@ -35,7 +35,8 @@ struct ht_regexlist {
 	size_t n;
 };
 
-/* output.rotation.compressionLevel: gzip's levels (sink/gz.h). */
+/* output.rotation.compressionLevel: gzip's levels.  libdeflate (sink/gz.c)
+ * goes to 12, but 10-12 cost 23-30x level 6 for 10% smaller files. */
 #define HT_ROTATION_LEVEL_MIN 1
 #define HT_ROTATION_LEVEL_MAX 9
 

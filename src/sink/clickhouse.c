@@ -25,7 +25,6 @@
 
 #define CH_RESP_MAX 2048          /* bytes of a response body kept for the error */
 #define CH_PASSWORD_MAX 1024
-#define CH_GZIP_LEVEL 1           /* inserts are sent at once: speed over size */
 
 struct ch_sink {
 	char *insert_url, *ddl_url;
@@ -379,7 +378,7 @@ static enum dl_verdict ch_send(void *ctx, const void *payload, size_t len, uint3
 	}
 	if (!s->gzip)
 		return post(s, s->insert_url, payload, len, false, err, errlen);
-	if ((!s->z && !(s->z = gz_new(CH_GZIP_LEVEL))) || gz_pieces(s->z, &payload, &len, 1, &s->gz)) {
+	if ((!s->z && !(s->z = gz_new(GZ_LEVEL_BODY))) || gz_pieces(s->z, &payload, &len, 1, &s->gz)) {
 		snprintf(err, errlen, "cannot gzip a batch of %zu bytes (out of memory)", len);
 		return DL_RETRY;
 	}

@@ -20,13 +20,12 @@
 #include "base/buf.h"
 
 #define GZ_MEMBER (1u << 20)
-#define GZ_LEVEL_MIN 1
-/* libdeflate goes to 12, but 10-12 cost 30x level 6 for 10% smaller files */
-#define GZ_LEVEL_MAX 9
+/* Request bodies (ClickHouse, OTLP) go out at once: speed over size. */
+#define GZ_LEVEL_BODY 1
 
 struct gz;
 
-/* A compressor at level GZ_LEVEL_MIN..MAX; NULL when out of memory. */
+/* A compressor at libdeflate's level 0..12; NULL when out of memory (or a bad level). */
 struct gz *gz_new(int level);
 void gz_free(struct gz *g);
 

@@ -21,7 +21,6 @@
 #include "pb.h"
 
 #define RESP_MAX (64u << 10)   /* response bytes kept: a Status or a partial success */
-#define OTLP_GZIP_LEVEL 1      /* request bodies are sent at once: speed over size */
 
 struct otlp_sink {
 	struct otlp_enc_opts enc;
@@ -220,7 +219,7 @@ uint64_t otlp_partial_success(const char *ctype, const char *body, size_t n, cha
 /* Gzip the pieces into s->body as one member; 0 or -1. */
 static int gzip_pieces(struct otlp_sink *s, const void *const *p, const size_t *n, int k)
 {
-	if (!s->gz && !(s->gz = gz_new(OTLP_GZIP_LEVEL)))
+	if (!s->gz && !(s->gz = gz_new(GZ_LEVEL_BODY)))
 		return -1;
 	return gz_pieces(s->gz, p, n, k, &s->body) ? -1 : 0;
 }

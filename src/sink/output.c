@@ -41,9 +41,6 @@
 #include "format.h"
 #include "gz.h"
 
-_Static_assert(HT_ROTATION_LEVEL_MIN >= GZ_LEVEL_MIN && HT_ROTATION_LEVEL_MAX <= GZ_LEVEL_MAX,
-	       "every configurable level is one gz takes");
-
 #define OUT_FILE_MODE 0640
 #define OUT_DIR_MODE 0750
 #define OUT_SUFFIX_MAX 18        /* strlen(".4294967295.gz.tmp") */
