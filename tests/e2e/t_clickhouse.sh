@@ -145,20 +145,30 @@ ch_traffic() {
 	wrk -t1 -c2 -d"$1"s -s "$TMP/ch_wrk.lua" "http://127.0.0.1:$CH_NGX" > "$TMP/ch_wrk.out" 2>&1
 }
 
-ch_live() {
-	rm -f "$TMP/ch_a.ndjson"
-	ch_tracer_cfg "$TMP/ch_a.yaml" ev_live "createTable: true" "user: tracer" \
-		"passwordFile: $TMP/ch.pw"
-	start_tracer "$TMP/ch_a.ndjson" "$TMP/ch_a.log" --config "$TMP/ch_a.yaml" || { fail "clickhouse live: tracer did not start"; return; }
-	ch_traffic 2 a
+# ch_roundtrip NAME TAG TABLE SECONDS WHAT [clickhouse keys...]: a tracer
+# whose sink inserts into TABLE, SECONDS of traffic tagged TAG (its files
+# are $TMP/ch_TAG.*), then every record of its NDJSON file must be a row of
+# TABLE and no row unknown to the file: "clickhouse NAME: WHAT".  Returns
+# non-zero only when the tracer did not start.
+ch_roundtrip() {
+	rt_name=$1; rt_tag=$2; rt_tbl=$3; rt_secs=$4; rt_what=$5; shift 5
+	rm -f "$TMP/ch_$rt_tag.ndjson"
+	ch_tracer_cfg "$TMP/ch_$rt_tag.yaml" "$rt_tbl" "$@"
+	start_tracer "$TMP/ch_$rt_tag.ndjson" "$TMP/ch_$rt_tag.log" --config "$TMP/ch_$rt_tag.yaml" || { fail "clickhouse $rt_name: tracer did not start"; return 1; }
+	ch_traffic "$rt_secs" "$rt_tag"
 	sleep 0.5
-	ch_stop_tracer || fail "clickhouse live: tracer did not exit 0 on SIGINT"
-	ch_keys ev_live "$TMP/ch_a.keys"
-	if ch_compare "$TMP/ch_a.ndjson" "$TMP/ch_a.keys" 0 && [ -s "$TMP/ch_a.keys" ]; then
-		pass "clickhouse live: the rows in ClickHouse are the records of the NDJSON file"
+	ch_stop_tracer || fail "clickhouse $rt_name: tracer did not exit 0 on SIGINT"
+	ch_keys "$rt_tbl" "$TMP/ch_$rt_tag.keys"
+	if ch_compare "$TMP/ch_$rt_tag.ndjson" "$TMP/ch_$rt_tag.keys" 0 && [ -s "$TMP/ch_$rt_tag.keys" ]; then
+		pass "clickhouse $rt_name: $rt_what"
 	else
-		fail "clickhouse live: ClickHouse and the NDJSON file differ"; tail -5 "$TMP/ch_a.log"
+		fail "clickhouse $rt_name: ClickHouse and the NDJSON file differ"; tail -5 "$TMP/ch_$rt_tag.log"
 	fi
+}
+
+ch_live() {
+	ch_roundtrip live a ev_live 2 "the rows in ClickHouse are the records of the NDJSON file" \
+		"createTable: true" "user: tracer" "passwordFile: $TMP/ch.pw" || return
 	# columns: one known server-side request, compared field by field with its NDJSON record
 	ch_q "SELECT time, time_unix_nano, role, method, target, path, status, resp_body_size, local_port, comm, version, req_header_names, req_header_values, resp_header_names, flags, node FROM default.ev_live WHERE target = '/index.html?a=3' AND role = 'server' FORMAT JSONEachRow" > "$TMP/ch_a.row"
 	if python3 - "$TMP/ch_a.ndjson" "$TMP/ch_a.row" "$CH_NGX" <<'PY'; then
@@ -193,18 +203,9 @@ PY
 # compression: none: the inserts go as plain JSONEachRow (a body and its
 # Content-Encoding that disagree would be refused by the server).
 ch_plain() {
-	rm -f "$TMP/ch_p.ndjson"
-	ch_tracer_cfg "$TMP/ch_p.yaml" ev_plain "createTable: true" "compression: none"
-	start_tracer "$TMP/ch_p.ndjson" "$TMP/ch_p.log" --config "$TMP/ch_p.yaml" || { fail "clickhouse plain: tracer did not start"; return; }
-	ch_traffic 1 p
-	sleep 0.5
-	ch_stop_tracer || fail "clickhouse plain: tracer did not exit 0 on SIGINT"
-	ch_keys ev_plain "$TMP/ch_p.keys"
-	if ch_compare "$TMP/ch_p.ndjson" "$TMP/ch_p.keys" 0 && [ -s "$TMP/ch_p.keys" ]; then
-		pass "clickhouse plain: with compression: none the rows in ClickHouse are the records of the NDJSON file"
-	else
-		fail "clickhouse plain: ClickHouse and the NDJSON file differ"; tail -5 "$TMP/ch_p.log"
-	fi
+	ch_roundtrip plain p ev_plain 1 \
+		"with compression: none the rows in ClickHouse are the records of the NDJSON file" \
+		"createTable: true" "compression: none"
 }
 
 # The server stops (SIGSTOP) and dies (SIGKILL) mid-traffic, then comes
