@@ -43,9 +43,36 @@ stop_tracer() {
 	return $rc
 }
 
-# e2e_ports: a block of 10 ports (E2E_PORT_BASE .. +9) in 10000..19999 that
-# no other test's fixed range uses; the tests of issue 12 each take slots.
-E2E_PORT_BASE=$((10000 + ($$ % 1000) * 10))
+# e2e_port VAR: set VAR to a loopback TCP port that can be bound now, a new
+# one on every call.  The ports lie below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range), where no client connection can take one
+# between this check and the test's own bind; a port picked inside that range
+# was taken by a connection of an earlier test in one CI run (the metrics
+# listener then failed and the test read nothing).
+E2E_EPH_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+E2E_NEXT_PORT=$((10000 + ($$ % 400) * 50))
+e2e_port() {
+	while :; do
+		[ "$E2E_NEXT_PORT" -lt "$E2E_EPH_LOW" ] || E2E_NEXT_PORT=10000
+		p=$E2E_NEXT_PORT; E2E_NEXT_PORT=$((p + 1))
+		port_bindable "$p" && break
+	done
+	eval "$1=$p"
+}
+
+# port_bindable PORT: 127.0.0.1:PORT can be bound (SO_REUSEADDR, as the
+# servers under test set it).
+port_bindable() {
+	python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
 
 # metrics_scrape ADDR FILE: save one /metrics scrape (empty file on failure).
 metrics_scrape() {

@@ -31,7 +31,7 @@ trap 'rm -rf "$TMP"' EXIT
 export TMP
 # Our own metrics port, so a tracer already running on this host (on the
 # default 127.0.0.1:9090) never answers for the one under test.
-E2E_METRICS=127.0.0.1:$((50000 + $$ % 10000))
+e2e_port E2E_METRICS_PORT; E2E_METRICS=127.0.0.1:$E2E_METRICS_PORT
 printf 'metrics:\n  listen: %s\n' "$E2E_METRICS" > "$TMP/e2e.yaml"
 export E2E_METRICS
 

@@ -6,8 +6,8 @@
 # completed request has its server-role and client-role record with the
 # whole body size, every http_tracer_events_dropped_total reason is zero,
 # and no record is flagged gap.
-BB_NGX=$((E2E_PORT_BASE + 2))
-BB_MET=127.0.0.1:$((E2E_PORT_BASE + 3))
+e2e_port BB_NGX
+e2e_port BB_MET; BB_MET=127.0.0.1:$BB_MET
 BB=$TMP/bb
 mkdir -p "$BB/ngx/www"
 printf 'metrics:\n  listen: %s\n' "$BB_MET" > "$BB/tracer.yaml"

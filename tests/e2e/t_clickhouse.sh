@@ -1,5 +1,5 @@
 # The ClickHouse sink against a real clickhouse-server (Debian's 18.16),
-# started privately on ports 18110-18112 with its data in $TMP/ch:
+# started privately on free ports (e2e_port) with its data in $TMP/ch:
 #   live     nginx + curl/wrk traffic: ClickHouse holds exactly the records
 #            of the NDJSON file of the same run, columns right;
 #   outage   server SIGSTOPped, then killed and restarted while traffic
@@ -10,10 +10,7 @@
 #   refused  a wrong password, a missing table, a column of the wrong type
 #            (HTTP 500, "Code: 27"): one error line each, the rejected
 #            metric, and the file output goes on.
-CH_HTTP=18110
-CH_TCP=18111
-CH_IS=18112
-CH_NGX=18113
+e2e_port CH_HTTP; e2e_port CH_TCP; e2e_port CH_IS; e2e_port CH_NGX
 CH_DIR=$TMP/ch
 CH_URL=http://127.0.0.1:$CH_HTTP
 CH_PID=""

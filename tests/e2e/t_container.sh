@@ -17,7 +17,7 @@ done
 if [ -z "$CG" ]; then
 	skip "container metadata: no writable cgroup hierarchy to place a process in"
 else
-	C_PORT=$((35000 + $$ % 5000))
+	e2e_port C_PORT
 	mkdir -p "$TMP/cwww"; echo c > "$TMP/cwww/index.html"
 	if start_tracer "$TMP/ct.ndjson" "$TMP/ct.log" --config "$TMP/e2e.yaml"; then
 		sh -c "echo \$\$ > $CG/cgroup.procs && exec python3 -m http.server $C_PORT --bind 127.0.0.1 --directory $TMP/cwww" >/dev/null 2>&1 &

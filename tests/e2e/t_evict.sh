@@ -7,8 +7,8 @@
 # one connection is evicted in the middle of a response body: the kernel
 # must skip the rest of that body (not HTTP, but mid-stream) and trace the
 # next exchange, not drop the connection as not HTTP.
-EV_PORT=$((30000 + $$ % 10000))
-EV_MID=$((EV_PORT + 1))
+e2e_port EV_PORT
+e2e_port EV_MID
 if HT_TEST_MAX_CONNS=16 start_tracer "$TMP/ev.ndjson" "$TMP/ev.log" --config "$TMP/e2e.yaml"; then
 	if python3 "$ROOT/tests/e2e/evict.py" traffic "$EV_PORT" 48 3 > "$TMP/ev.out" 2>&1; then
 		pass "evict: 48 connections x 3 rounds through a 16-entry conns map"

@@ -22,8 +22,7 @@
 # the excluded namespace is written (both ends filtered).  Then, with the API
 # server unreachable, a record still goes out at once (container_id, node)
 # and is counted; and enabled: true with no API server known exits 2.
-K8S_API_PORT=18350
-K8S_PORT=18351
+e2e_port K8S_API_PORT; e2e_port K8S_PORT; e2e_port K8S_DOWN_PORT
 K8S_NODE=node-e2e
 K8S_V2=/sys/fs/cgroup/unified
 K8S_V1=/sys/fs/cgroup/pids
@@ -201,7 +200,7 @@ PY
 	fi
 	# the API server unreachable: records are not held back, they go out
 	# with what is known locally and are counted
-	sed "s|apiServer: .*|apiServer: http://127.0.0.1:$((K8S_API_PORT + 2))|" "$K8D/k8s.yaml" > "$K8D/down.yaml"
+	sed "s|apiServer: .*|apiServer: http://127.0.0.1:$K8S_DOWN_PORT|" "$K8D/k8s.yaml" > "$K8D/down.yaml"
 	if start_tracer "$K8D/down.ndjson" "$K8D/down.log" --config "$K8D/down.yaml"; then
 		curl -s -o /dev/null "http://127.0.0.21:$K8S_PORT/index.html?k8s=api-down"
 		sleep 0.5

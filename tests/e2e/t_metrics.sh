@@ -1,7 +1,7 @@
 # Live scrape of /metrics (promtool, every family present, counters moving)
 # and /health, against the real tracer with real traffic.
-M_PORT=$((40000 + $$ % 10000))
-H_PORT=$((M_PORT + 1))
+e2e_port M_PORT
+e2e_port H_PORT; e2e_port H_RAW_PORT
 printf 'metrics:\n  listen: 127.0.0.1:%s\n' "$M_PORT" > "$TMP/metrics.yaml"
 if start_tracer "$TMP/m.ndjson" "$TMP/m.log" --config "$TMP/metrics.yaml"; then
 	mkdir -p "$TMP/www"; echo hello > "$TMP/www/index.html"
@@ -25,7 +25,7 @@ if start_tracer "$TMP/m.ndjson" "$TMP/m.log" --config "$TMP/metrics.yaml"; then
 			awk -v r="$1" '$1 == "http_tracer_events_filtered_total{reason=\"" r "\"}" {print $2}'
 	}
 	p_before=$(filtered protocol)
-	python3 - "$((H_PORT + 1))" <<-'EOF'
+	python3 - "$H_RAW_PORT" <<-'EOF'
 	import socket, sys, threading
 	port = int(sys.argv[1])
 	srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -6,7 +6,7 @@
 # so the body reaches lighttpd only through the drain.  The server-role
 # record's req_body must hold only bytes the client sent (a prefix of the
 # body, or empty), never NULs or lighttpd's stack memory.
-MT_PORT=$((E2E_PORT_BASE + 4))
+e2e_port MT_PORT
 MT=$TMP/mt
 mkdir -p "$MT/www"
 echo hello > "$MT/www/index.html"

@@ -1,7 +1,7 @@
 # Real nginx (Debian's nginx-light) on a loopback port, driven by curl and wrk:
 # every request gets one server-role and one client-role record with the
 # right method, path, status and sizes.
-NGX_PORT=$((20000 + $$ % 20000))
+e2e_port NGX_PORT
 mkdir -p "$TMP/ngx/www" "$TMP/ngx/tmp"
 chmod 755 "$TMP" "$TMP/ngx" "$TMP/ngx/www"   # nginx workers run as www-data
 head -c 1024 /dev/zero | tr '\0' 'a' > "$TMP/ngx/www/index.html"

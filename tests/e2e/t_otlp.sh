@@ -14,9 +14,7 @@
 # excludeIPs drops 127.0.0.1 and ::1, so that whatever else runs on this
 # shared host over loopback stays out of the counts.
 OT=$TMP/otlp
-OT_NGX=18220
-OT_RCV=18221
-OT_MET=127.0.0.1:18222
+e2e_port OT_NGX; e2e_port OT_RCV; e2e_port OT_MET; OT_MET=127.0.0.1:$OT_MET
 OT_TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 OT_PARENT=00f067aa0ba902b7
 OT_MODS=$BUILD/npm/node_modules

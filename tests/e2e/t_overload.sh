@@ -4,8 +4,8 @@
 # Asserts, whatever share of the traffic the machine's speed lets the tracer
 # keep: no wrong record (target != X-Target), every record right or flagged,
 # and no more requests missing or flagged than the tracer counted losses.
-OV_NGX=$E2E_PORT_BASE
-OV_MET=127.0.0.1:$((E2E_PORT_BASE + 1))
+e2e_port OV_NGX
+e2e_port OV_MET; OV_MET=127.0.0.1:$OV_MET
 OV=$TMP/ov
 mkdir -p "$OV/ngx/www"
 # Short body excerpts keep the output (and this test) small; the capture in

@@ -15,7 +15,7 @@ for r_args in "--pid 1" "-o -"; do
 	fi
 	rm -f "$TMP/rargs/-"
 done
-R_PORT=$((30000 + $$ % 10000))
+e2e_port R_PORT
 mkdir -p "$TMP/rwww"; echo rec > "$TMP/rwww/index.html"
 "$BUILD/http-tracer" record --config "$TMP/e2e.yaml" -o "$TMP/rec.htr" 2>"$TMP/rec.log" &
 RP=$!

@@ -2,8 +2,8 @@
 # (a new excludePaths entry stops records for that path), a bad one is
 # refused, counted, and the old config stays.  Also: DESIGN §4's config,
 # as written, runs the tracer (output redirected with -o).
-RL_PORT=$((45000 + $$ % 5000))
-RL_M=$((RL_PORT + 1))
+e2e_port RL_PORT
+e2e_port RL_M
 mkdir -p "$TMP/rl"; echo r > "$TMP/rl/a.html"; echo r > "$TMP/rl/b.html"
 cat > "$TMP/rl.yaml" <<YAML
 filtering:
@@ -58,8 +58,7 @@ fi
 # the maps hold the old and the new config side by side, the switch takes
 # effect, and a config past a limit is refused at its line:column with the
 # kernel still filtering as before.
-KL_PORT=$((40000 + $$ % 4000))
-KL_M=$((KL_PORT + 1))
+e2e_port KL_PORT; e2e_port KL_M
 # kl_yaml FILE FIRST COUNT [PORT]: excludePorts FIRST..FIRST+COUNT-1 (and PORT)
 kl_yaml() {
 	python3 - "$@" <<'PY'
@@ -107,7 +106,8 @@ if "$BUILD/http-tracer" --check-config --config "$TMP/kl.yaml" >/dev/null &&
 	   grep -q "reload failed.*kl.yaml:1028:9: error: too many entries in filtering.kernel.excludePorts: at most 1024 (HT_PORTS_MAX" "$TMP/kl.log"; then
 		pass "kernel limits: the refused reload is counted and names the limit at its line:column"
 	else
-		echo "$reloads"; tail -3 "$TMP/kl.log"; fail "kernel limits: counters or log line"
+		echo "scrape: ${reloads:-nothing}"; grep -m2 "metrics" "$TMP/kl.log"; tail -3 "$TMP/kl.log"
+		fail "kernel limits: counters or log line"
 	fi
 else
 	fail "kernel limits: a config of 1024 excludePorts did not start the tracer"

@@ -4,8 +4,8 @@
 # under more load and is stopped with SIGINT.  Every line but the one
 # fragment must parse as JSON and the repair must be counted in
 # http_tracer_output_lines_repaired_total.
-RS_NGX=$((E2E_PORT_BASE + 5))
-RS_MET=127.0.0.1:$((E2E_PORT_BASE + 6))
+e2e_port RS_NGX
+e2e_port RS_MET; RS_MET=127.0.0.1:$RS_MET
 RS=$TMP/rs
 mkdir -p "$RS/ngx/www"
 printf 'metrics:\n  listen: %s\n' "$RS_MET" > "$RS/tracer.yaml"

@@ -4,8 +4,8 @@
 # per MiB), none is left uncompressed or half-written, and the
 # rotated files read oldest first and then the current file hold every
 # completed request's server-role record exactly once.
-RT_NGX=$((E2E_PORT_BASE + 7))
-RT_MET=127.0.0.1:$((E2E_PORT_BASE + 8))
+e2e_port RT_NGX
+e2e_port RT_MET; RT_MET=127.0.0.1:$RT_MET
 RT=$TMP/rot
 mkdir -p "$RT/out"
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then

@@ -16,11 +16,7 @@
 # no records).  A file named libssl.so.9 without OpenSSL's symbols (a copy
 # of libz), given in tls.libraries and mapped by two processes, is reported
 # once and counted as failed.
-TLS_BASE=$((18400 + ($$ % 9) * 10))
-P_TLS=$TLS_BASE
-P_PLAIN=$((TLS_BASE + 1))
-P_PY1=$((TLS_BASE + 2))
-P_PY2=$((TLS_BASE + 3))
+e2e_port P_TLS; e2e_port P_PLAIN; e2e_port P_PY1; e2e_port P_PY2
 D=$TMP/tls
 mkdir -p "$D/lib1" "$D/ns"
 PY=/usr/bin/python3
