@@ -194,6 +194,7 @@ static unsigned rotated_count(const char *dir, const char *base)
 	struct dirent *e;
 	unsigned max = 0, n = 0;
 	size_t bl = strlen(base);
+	char bad[300] = "";
 
 	assert_non_null(d);
 	while ((e = readdir(d))) {
@@ -202,17 +203,20 @@ static unsigned rotated_count(const char *dir, const char *base)
 
 		if (e->d_name[0] == '.' || !strcmp(e->d_name, base))
 			continue;
-		assert_memory_equal(e->d_name, base, bl);
-		assert_true(sscanf(e->d_name + bl, ".%u%31s", &k, rest) >= 1);
-		if (strcmp(rest, ".gz")) {
-			print_error("unexpected file %s\n", e->d_name);
-			fail();
+		if (strncmp(e->d_name, base, bl) || sscanf(e->d_name + bl, ".%u%31s", &k, rest) < 1 ||
+		    strcmp(rest, ".gz")) {
+			snprintf(bad, sizeof(bad), "%s", e->d_name);
+			break;
 		}
 		n++;
 		if (k > max)
 			max = k;
 	}
-	closedir(d);
+	closedir(d); /* before any assertion, which would leave it open */
+	if (bad[0]) {
+		print_error("unexpected file %s\n", bad);
+		fail();
+	}
 	assert_int_equal(n, max); /* 1..max, no holes */
 	return max;
 }
