@@ -74,6 +74,16 @@ except OSError:
 PY
 }
 
+# wait_listen PORT: until a TCP socket listens on PORT (10 s at most), without
+# connecting to it (a probe request would be traced).  Servers started in the
+# background (python3 -m http.server) can take over a second to listen on a
+# loaded machine; a fixed sleep before the first request lost it in CI.
+wait_listen() {
+	i=0
+	while [ -z "$(ss -Hltn "sport = :$1")" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ $i -lt 100 ] || echo "wait_listen: nothing listens on port $1 after 10 s"
+}
+
 # metrics_scrape ADDR FILE: save one /metrics scrape (empty file on failure).
 metrics_scrape() {
 	curl -s "http://$1/metrics" > "$2" 2>/dev/null || : > "$2"

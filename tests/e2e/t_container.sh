@@ -22,7 +22,7 @@ else
 	if start_tracer "$TMP/ct.ndjson" "$TMP/ct.log" --config "$TMP/e2e.yaml"; then
 		sh -c "echo \$\$ > $CG/cgroup.procs && exec python3 -m http.server $C_PORT --bind 127.0.0.1 --directory $TMP/cwww" >/dev/null 2>&1 &
 		HS=$!
-		sleep 1
+		wait_listen "$C_PORT"
 		curl -s -o /dev/null "http://127.0.0.1:$C_PORT/index.html?ct=1"
 		sleep 0.5
 		kill "$HS"

@@ -7,7 +7,7 @@ if start_tracer "$TMP/m.ndjson" "$TMP/m.log" --config "$TMP/metrics.yaml"; then
 	mkdir -p "$TMP/www"; echo hello > "$TMP/www/index.html"
 	python3 -m http.server "$H_PORT" --bind 127.0.0.1 --directory "$TMP/www" >/dev/null 2>&1 &
 	HS=$!
-	sleep 0.5
+	wait_listen "$H_PORT"
 	before=$(curl -s "http://127.0.0.1:$M_PORT/metrics" | awk '/^http_tracer_events_received_total/ {print $2}')
 	for i in $(seq 1 20); do curl -s -o /dev/null "http://127.0.0.1:$H_PORT/index.html?m=$i"; done
 	sleep 1

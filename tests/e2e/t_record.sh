@@ -22,8 +22,7 @@ RP=$!
 i=0; while ! grep -q "^http-tracer: ready:" "$TMP/rec.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 python3 -m http.server "$R_PORT" --bind 127.0.0.1 --directory "$TMP/rwww" >/dev/null 2>&1 &
 HS=$!
-# until the server listens (python starts slowly on a loaded machine)
-i=0; while ! curl -s -o /dev/null "http://127.0.0.1:$R_PORT/" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_listen "$R_PORT"
 for i in $(seq 1 15); do curl -s -o /dev/null "http://127.0.0.1:$R_PORT/index.html?rec=$i"; done
 kill "$HS"
 sleep 0.5

@@ -14,7 +14,7 @@ YAML
 if start_tracer "$TMP/rl.ndjson" "$TMP/rl.log" --config "$TMP/rl.yaml"; then
 	python3 -m http.server "$RL_PORT" --bind 127.0.0.1 --directory "$TMP/rl" >/dev/null 2>&1 &
 	HS=$!
-	sleep 0.5
+	wait_listen "$RL_PORT"
 	U=http://127.0.0.1:$RL_PORT
 	curl -s -o /dev/null "$U/a.html?phase=1"
 	# filters apply when a record is finished: let phase 1 finish under the
@@ -83,7 +83,7 @@ if "$BUILD/http-tracer" --check-config --config "$TMP/kl.yaml" >/dev/null &&
    start_tracer "$TMP/kl.ndjson" "$TMP/kl.log" --config "$TMP/kl.yaml"; then
 	python3 -m http.server "$KL_PORT" --bind 127.0.0.1 --directory "$TMP/kl" >/dev/null 2>&1 &
 	HS=$!
-	sleep 0.5
+	wait_listen "$KL_PORT"
 	U=http://127.0.0.1:$KL_PORT
 	curl -s -o /dev/null "$U/a.html?phase=1"           # denied in the kernel
 	kl_yaml "$TMP/kl.yaml" 21001 1024                  # 1024 other ports: ours allowed
