@@ -84,6 +84,13 @@ wait_listen() {
 	[ $i -lt 100 ] || echo "wait_listen: nothing listens on port $1 after 10 s"
 }
 
+# wait_lines FILE PATTERN N: until FILE has N lines matching PATTERN (grep's
+# basic regex), 10 s at most: a log line, or records the writer has flushed.
+wait_lines() {
+	i=0
+	while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "$3" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
 # metrics_scrape ADDR FILE: save one /metrics scrape (empty file on failure).
 metrics_scrape() {
 	curl -s "http://$1/metrics" > "$2" 2>/dev/null || : > "$2"

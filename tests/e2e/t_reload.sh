@@ -19,12 +19,12 @@ if start_tracer "$TMP/rl.ndjson" "$TMP/rl.log" --config "$TMP/rl.yaml"; then
 	curl -s -o /dev/null "$U/a.html?phase=1"
 	# filters apply when a record is finished: let phase 1 finish under the
 	# old config before the new one is installed
-	sleep 1
+	wait_lines "$TMP/rl.ndjson" 'a.html?phase=1' 2
 	sed -i 's|\^/nothing\$|^/a\\\\.html$|' "$TMP/rl.yaml"
-	kill -HUP "$TRACER_PID"; sleep 0.5
+	kill -HUP "$TRACER_PID"; wait_lines "$TMP/rl.log" "config reloaded" 1
 	curl -s -o /dev/null "$U/a.html?phase=2"; curl -s -o /dev/null "$U/b.html?phase=2"
 	printf 'performance:\n  workerThreadz: 3\n' > "$TMP/rl.yaml"
-	kill -HUP "$TRACER_PID"; sleep 0.5
+	kill -HUP "$TRACER_PID"; wait_lines "$TMP/rl.log" "reload failed" 1
 	curl -s -o /dev/null "$U/a.html?phase=3"
 	reloads=$(curl -s "http://127.0.0.1:$RL_M/metrics" | grep '^http_tracer_config_reloads_total')
 	kill "$HS"; sleep 0.5
@@ -71,11 +71,6 @@ with open(f, "w") as o:
     o.write("metrics:\n  listen: 127.0.0.1:%s\n" % os.environ["KL_M"])
 PY
 }
-# kl_wait PATTERN N: until the log has N lines matching PATTERN (10 s at most)
-kl_wait() {
-	i=0
-	while [ "$(grep -c "$1" "$TMP/kl.log")" -lt "$2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-}
 export KL_M
 kl_yaml "$TMP/kl.yaml" 20001 1023 "$KL_PORT"          # 1024 ports, ours among them
 mkdir -p "$TMP/kl"; echo k > "$TMP/kl/a.html"
@@ -87,10 +82,10 @@ if "$BUILD/http-tracer" --check-config --config "$TMP/kl.yaml" >/dev/null &&
 	U=http://127.0.0.1:$KL_PORT
 	curl -s -o /dev/null "$U/a.html?phase=1"           # denied in the kernel
 	kl_yaml "$TMP/kl.yaml" 21001 1024                  # 1024 other ports: ours allowed
-	kill -HUP "$TRACER_PID"; kl_wait "config reloaded" 1
+	kill -HUP "$TRACER_PID"; wait_lines "$TMP/kl.log" "config reloaded" 1
 	curl -s -o /dev/null "$U/a.html?phase=2"
 	kl_yaml "$TMP/kl.yaml" 22001 1025                  # one past the limit
-	kill -HUP "$TRACER_PID"; kl_wait "reload failed" 1
+	kill -HUP "$TRACER_PID"; wait_lines "$TMP/kl.log" "reload failed" 1
 	curl -s -o /dev/null "$U/a.html?phase=3"           # still the second config
 	reloads=$(curl -s "http://127.0.0.1:$KL_M/metrics" | grep '^http_tracer_config_reloads_total')
 	kill "$HS"; sleep 0.5
