@@ -44,16 +44,17 @@ stop_tracer() {
 }
 
 # e2e_port VAR: set VAR to a loopback TCP port that can be bound now, a new
-# one on every call.  The ports lie below the kernel's ephemeral range
-# (net.ipv4.ip_local_port_range), where no client connection can take one
-# between this check and the test's own bind; a port picked inside that range
-# was taken by a connection of an earlier test in one CI run (the metrics
-# listener then failed and the test read nothing).
-E2E_EPH_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-E2E_NEXT_PORT=$((10000 + ($$ % 400) * 50))
+# one on every call, in 10000..19999.  That span lies below the kernel's
+# ephemeral range (net.ipv4.ip_local_port_range, 32768 up here), where no
+# client connection can take a port between this check and the test's own
+# bind.  (A metrics port picked inside that range failed CI once: the scrape
+# read nothing, most likely because a connection held the port.)
+# 20000 up to the ephemeral range is left to the port lists of the tests
+# (t_reload's 1024 excludePorts), which must never name a test's own port.
+E2E_NEXT_PORT=$((10000 + ($$ % 190) * 50))
 e2e_port() {
 	while :; do
-		[ "$E2E_NEXT_PORT" -lt "$E2E_EPH_LOW" ] || E2E_NEXT_PORT=10000
+		[ "$E2E_NEXT_PORT" -le 19999 ] || E2E_NEXT_PORT=10000
 		p=$E2E_NEXT_PORT; E2E_NEXT_PORT=$((p + 1))
 		port_bindable "$p" && break
 	done

@@ -59,7 +59,9 @@ fi
 # effect, and a config past a limit is refused at its line:column with the
 # kernel still filtering as before.
 e2e_port KL_PORT; e2e_port KL_M
-# kl_yaml FILE FIRST COUNT [PORT]: excludePorts FIRST..FIRST+COUNT-1 (and PORT)
+# kl_yaml FILE FIRST COUNT [PORT]: excludePorts FIRST..FIRST+COUNT-1 (and PORT);
+# the lists lie in 20001..23025, above every e2e_port and below the ephemeral
+# ports (a client's local port in a list would deny its connection too)
 kl_yaml() {
 	python3 - "$@" <<'PY'
 import os, sys
