@@ -64,7 +64,7 @@ endif
 endef
 -include $(wildcard bench/*.mk tools/*.mk tests/fuzz/*.mk tests/k8s/*.mk)
 
-.PHONY: all deps bench-deps layering test unit-test tsan-test e2e-test bench run clean install-deps
+.PHONY: FORCE all deps bench-deps layering test unit-test tsan-test e2e-test bench run clean install-deps
 all: deps $(BUILD)/http-tracer
 
 deps:
@@ -97,6 +97,17 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS)
 
 # Only the loader includes the generated skeletons.
 $(BUILD)/obj/source/capture.o $(BUILD)/tsan/source/capture.o $(BUILD)/asan/source/capture.o: $(SKELS)
+
+# http_tracer_build_info names the commit (HT_GIT_COMMIT, on every compile
+# line).  metrics.o is rebuilt when HEAD moves through this stamp, which is
+# rewritten only when the commit it holds changes; without it an incremental
+# build kept reporting the commit metrics.c was last compiled at.
+COMMIT_STAMP := $(BUILD)/commit.stamp
+$(COMMIT_STAMP): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = "$(GIT_COMMIT)" ] || echo "$(GIT_COMMIT)" > $@
+FORCE:
+$(BUILD)/obj/observe/metrics.o $(BUILD)/tsan/observe/metrics.o $(BUILD)/asan/observe/metrics.o: $(COMMIT_STAMP)
 
 $(LIB): $(LIB_OBJS)
 	$(msg) AR $@
