@@ -59,6 +59,17 @@ if start_tracer "$TMP/m.ndjson" "$TMP/m.log" --config "$TMP/metrics.yaml"; then
 	else
 		cat "$TMP/me2e.out"; fail "metrics: live scrape checks"
 	fi
+	# the binary names the commit it was built from (a stale label once
+	# survived incremental builds); only in a git checkout
+	head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)
+	info=$(curl -s "http://127.0.0.1:$M_PORT/metrics" | grep '^http_tracer_build_info{')
+	if [ -z "$head" ]; then
+		skip "metrics: build_info's commit not checked: $ROOT is not a git checkout"
+	elif echo "$info" | grep -q "commit=\"$head\""; then
+		pass "metrics: build_info names the commit built ($head)"
+	else
+		fail "metrics: build_info is '$info', HEAD is $head (make rebuilds metrics.o when HEAD moves)"
+	fi
 	kill "$HS" 2>/dev/null
 	stop_tracer || fail "metrics: tracer did not exit 0"
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M_PORT/health")
