@@ -89,7 +89,9 @@ wait_listen() {
 # basic regex), 10 s at most: a log line, or records the writer has flushed.
 wait_lines() {
 	i=0
-	while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "$3" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	while n=$(grep -c "$2" "$1" 2>/dev/null); [ "${n:-0}" -lt "$3" ] && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
 }
 
 # metrics_scrape ADDR FILE: save one /metrics scrape (empty file on failure).
