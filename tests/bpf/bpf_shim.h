@@ -50,5 +50,6 @@ void *bpf_map_lookup_elem(void *map, const void *key);
 void *bpf_task_storage_get(void *map, void *task, void *value, __u64 flags);
 void *bpf_get_current_task_btf(void);
 __u32 bpf_get_smp_processor_id(void);
+__u64 bpf_get_current_pid_tgid(void); /* declared only: no test reaches a caller */
 
 #endif /* HT_BPF_SHIM_H */
