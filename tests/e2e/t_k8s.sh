@@ -90,8 +90,7 @@ kubernetes:
   apiServer: http://127.0.0.1:$K8S_API_PORT
   nodeName: $K8S_NODE
 EOF
-	i=0
-	while ! grep -q listening "$K8D/api.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	wait_lines "$K8D/api.log" listening 1
 	for a in 21 22 23 24; do # the servers are up
 		i=0
 		while ! curl -s -o /dev/null "http://127.0.0.$a:$K8S_PORT/" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

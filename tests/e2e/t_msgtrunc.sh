@@ -25,8 +25,7 @@ elif ! start_tracer "$MT/out.ndjson" "$MT/tracer.log" --config "$TMP/e2e.yaml"; 
 else
 	no_lock_fd exec lighttpd -D -f "$MT/lighttpd.conf" 2>"$MT/start.err" &
 	MT_PID=$!
-	i=0
-	while ! curl -s -o /dev/null "http://127.0.0.1:$MT_PORT/" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	wait_listen "$MT_PORT"
 	python3 - "$MT_PORT" > "$MT/client.out" 2>&1 <<'PY'
 import socket, sys, time
 port = int(sys.argv[1])

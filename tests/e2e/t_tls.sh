@@ -93,10 +93,7 @@ OLD
 			'$ROOT/tests/e2e/tls_server.py' $P_PY2 '$D/cert.pem' '$D/key.pem' '$D/py2.ready'" \
 			2>"$D/py2.err" &
 		PY2=$!
-		i=0
-		while ! grep -q "attached to $D/ns/libssl" "$TMP/tls.log" && [ $i -lt 100 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
+		wait_lines "$TMP/tls.log" "attached to $D/ns/libssl" 1
 		[ -e "$D/ns/libssl.so.3" ] && echo "tls: note: the namespace's tmpfs is visible outside it"
 		touch "$D/old.go"
 		wait "$OLD" || echo "tls: the old connection's client failed: $(cat "$D/old.err")"
